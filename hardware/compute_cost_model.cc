@@ -1,0 +1,48 @@
+#include "hardware/compute_cost_model.h"
+
+#include <algorithm>
+
+#include "simulator/core/status.h"
+
+namespace echosim {
+
+double ComputeCostModel::GemmEfficiency(const ComputeOp& op) const {
+  const double max_eff =
+      op.dtype == DType::kFp8 ? gpu_.gemm_max_efficiency_fp8 : gpu_.gemm_max_efficiency_bf16;
+  const double d = static_cast<double>(std::min({op.m, op.n, op.k}));
+  const double f = 2.0 * static_cast<double>(op.m) * op.n * op.k;
+  return max_eff * d / (d + gpu_.gemm_min_dim_half) * f / (f + gpu_.gemm_flops_half);
+}
+
+double ComputeCostModel::EstimateSeconds(const ComputeOp& op) const {
+  const double mem_bw = gpu_.HbmBytesPerS() * gpu_.memory_efficiency;
+  const double t_mem = op.bytes / mem_bw;
+  double t_compute = 0;
+  switch (op.cls) {
+    case OpClass::kGemm:
+      t_compute = op.flops / (gpu_.PeakFlopsPerS(op.dtype) * GemmEfficiency(op));
+      break;
+    case OpClass::kAttention:
+      // Fused attention runs its matmuls in 16-bit even in fp8 training recipes.
+      t_compute = op.flops / (gpu_.PeakFlopsPerS(DType::kBf16) * gpu_.attention_efficiency);
+      break;
+    case OpClass::kMemoryBound:
+    case OpClass::kOptimizer:
+      break;
+  }
+  return std::max(t_compute, t_mem) + kKernelOverheadS;
+}
+
+Duration ComputeCostModel::Estimate(const ComputeOp& op) {
+  const Key key{static_cast<int>(op.cls), static_cast<int>(op.dtype), op.m, op.n, op.k, op.batch,
+                op.flops, op.bytes};
+  auto it = memo_.find(key);
+  if (it != memo_.end()) return it->second;
+  const double s = EstimateSeconds(op);
+  ECHOSIM_CHECK(s >= 0 && s < 1e6);
+  const Duration d = SecondsToDuration(s);
+  memo_.emplace(key, d);
+  return d;
+}
+
+}  // namespace echosim

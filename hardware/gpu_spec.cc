@@ -1,0 +1,124 @@
+#include "hardware/gpu_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+
+#include "simulator/core/embedded_data.h"
+#include "simulator/core/strings.h"
+
+namespace echosim {
+
+double GpuSpec::PeakFlopsPerS(DType dtype) const {
+  switch (dtype) {
+    case DType::kFp16: return peak_tflops_fp16 * 1e12;
+    case DType::kFp8: return (peak_tflops_fp8 > 0 ? peak_tflops_fp8 : peak_tflops_bf16) * 1e12;
+    case DType::kBf16: break;
+  }
+  return peak_tflops_bf16 * 1e12;
+}
+
+Status GpuSpec::Validate() const {
+  struct Field {
+    const char* name;
+    double v;
+  };
+  for (const Field& f : {Field{"peak_tflops_bf16", peak_tflops_bf16},
+                         Field{"peak_tflops_fp16", peak_tflops_fp16},
+                         Field{"hbm_capacity_gb", hbm_capacity_gb}, Field{"hbm_tbps", hbm_tbps},
+                         Field{"nvlink_gbps", nvlink_gbps}, Field{"nic_gbps", nic_gbps},
+                         Field{"memory_efficiency", memory_efficiency},
+                         Field{"gemm_max_efficiency_bf16", gemm_max_efficiency_bf16},
+                         Field{"attention_efficiency", attention_efficiency},
+                         Field{"nvlink_efficiency", nvlink_efficiency},
+                         Field{"nic_efficiency", nic_efficiency}}) {
+    if (!(f.v > 0)) {
+      return InvalidArgument(StrCat("gpu '", name, "': ", f.name, " must be positive, got ", f.v));
+    }
+  }
+  for (const Field& f : {Field{"memory_efficiency", memory_efficiency},
+                         Field{"gemm_max_efficiency_bf16", gemm_max_efficiency_bf16},
+                         Field{"attention_efficiency", attention_efficiency},
+                         Field{"nvlink_efficiency", nvlink_efficiency},
+                         Field{"nic_efficiency", nic_efficiency}}) {
+    if (f.v > 1.0) {
+      return InvalidArgument(StrCat("gpu '", name, "': ", f.name, " is a fraction of peak and must be <= 1, got ", f.v));
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& source) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
+  }
+  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": a GPU file must be a YAML map"));
+  GpuSpec g;
+  std::map<std::string, double*> numbers = {
+      {"peak_tflops_bf16", &g.peak_tflops_bf16},
+      {"peak_tflops_fp16", &g.peak_tflops_fp16},
+      {"peak_tflops_fp8", &g.peak_tflops_fp8},
+      {"peak_tflops_fp32", &g.peak_tflops_fp32},
+      {"hbm_capacity_gb", &g.hbm_capacity_gb},
+      {"hbm_tbps", &g.hbm_tbps},
+      {"memory_efficiency", &g.memory_efficiency},
+      {"gemm_max_efficiency_bf16", &g.gemm_max_efficiency_bf16},
+      {"gemm_max_efficiency_fp8", &g.gemm_max_efficiency_fp8},
+      {"gemm_min_dim_half", &g.gemm_min_dim_half},
+      {"gemm_flops_half", &g.gemm_flops_half},
+      {"attention_efficiency", &g.attention_efficiency},
+      {"nvlink_gbps", &g.nvlink_gbps},
+      {"nvlink_efficiency", &g.nvlink_efficiency},
+      {"nic_gbps", &g.nic_gbps},
+      {"nic_efficiency", &g.nic_efficiency},
+      {"memory_reserved_gb", &g.memory_reserved_gb},
+  };
+  for (const auto& kv : doc) {
+    const std::string key = kv.first.as<std::string>();
+    const int line = kv.first.Mark().line + 1;
+    if (key == "name") {
+      g.name = kv.second.as<std::string>();
+    } else if (key == "description") {
+      g.description = kv.second.as<std::string>();
+    } else if (auto it = numbers.find(key); it != numbers.end()) {
+      try {
+        *it->second = kv.second.as<double>();
+      } catch (const YAML::Exception&) {
+        return InvalidArgument(StrCat(source, ":", line, ": field '", key,
+                                      "': expected a number, got '", kv.second.Scalar(), "'"));
+      }
+    } else {
+      std::vector<std::string> valid = {"name", "description"};
+      for (const auto& [k, v] : numbers) valid.push_back(k);
+      return InvalidArgument(StrCat(source, ":", line, ": unknown field '", key,
+                                    "'; valid fields: ", Join(valid, ", ")));
+    }
+  }
+  if (g.gemm_max_efficiency_fp8 <= 0) g.gemm_max_efficiency_fp8 = g.gemm_max_efficiency_bf16;
+  ECHOSIM_RETURN_IF_ERROR(g.Validate().WithContext(source));
+  return g;
+}
+
+std::vector<std::string> GpuPresetNames() {
+  std::vector<std::string> names;
+  for (const EmbeddedFile& f : EmbeddedFilesUnder("hardware/gpus/")) {
+    std::string base(f.path.substr(std::string_view("hardware/gpus/").size()));
+    names.push_back(base.substr(0, base.size() - 5));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+StatusOr<GpuSpec> FindGpuPreset(const std::string& name) {
+  const std::string path = "hardware/gpus/" + name + ".yaml";
+  for (const EmbeddedFile& f : EmbeddedFilesUnder("hardware/gpus/")) {
+    if (f.path == path) return ParseGpuYaml(std::string(f.contents), path);
+  }
+  return NotFound(StrCat("unknown gpu '", name, "'; valid gpus: ", Join(GpuPresetNames(), ", ")));
+}
+
+}  // namespace echosim

@@ -1,0 +1,46 @@
+// GpuSpec: datasheet peaks and achievable-efficiency figures of one GPU type,
+// and the node it typically sits in. Presets live in hardware/gpus/<name>.yaml,
+// each number with its source in a comment beside it.
+#ifndef ECHOSIM_HARDWARE_GPU_SPEC_H_
+#define ECHOSIM_HARDWARE_GPU_SPEC_H_
+
+#include <string>
+#include <vector>
+
+#include "models/ops.h"
+#include "simulator/core/status.h"
+
+namespace echosim {
+
+struct GpuSpec {
+  std::string name;
+  std::string description;
+  double peak_tflops_bf16 = 0, peak_tflops_fp16 = 0, peak_tflops_fp8 = 0, peak_tflops_fp32 = 0;
+  double hbm_capacity_gb = 0;  // decimal GB (1e9 bytes)
+  double hbm_tbps = 0;         // TB/s (1e12 bytes/s)
+  double memory_efficiency = 0.85;
+  double gemm_max_efficiency_bf16 = 0.8;
+  double gemm_max_efficiency_fp8 = 0.7;
+  double gemm_min_dim_half = 120;
+  double gemm_flops_half = 2e9;
+  double attention_efficiency = 0.35;
+  double nvlink_gbps = 0;      // per GPU, one direction, Gbit/s
+  double nvlink_efficiency = 0.8;
+  double nic_gbps = 0;         // per GPU, one direction, Gbit/s
+  double nic_efficiency = 0.9;
+  double memory_reserved_gb = 2.0;
+
+  // Peak dense tensor-core FLOP/s for `dtype` (fp8 falls back to bf16 where absent).
+  double PeakFlopsPerS(DType dtype) const;
+  double HbmBytesPerS() const { return hbm_tbps * 1e12; }
+  double HbmCapacityBytes() const { return hbm_capacity_gb * 1e9; }
+  Status Validate() const;
+};
+
+StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& source);
+std::vector<std::string> GpuPresetNames();
+StatusOr<GpuSpec> FindGpuPreset(const std::string& name);
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_HARDWARE_GPU_SPEC_H_

@@ -1,0 +1,410 @@
+#include "models/layer_ops.h"
+
+#include <string>
+
+namespace echosim {
+namespace {
+
+// Tokens one rank processes in GEMMs, and in sequence-parallel regions.
+struct Dims {
+  double tokens;     // micro_batch * seq_len / cp
+  double sp_tokens;  // tokens / tp when sequence parallel, else tokens
+  int64_t h, tp, heads_local, kv_local, d, f_local;
+  double e;          // activation bytes per element
+};
+
+Dims MakeDims(const ModelSpec& m, const LayerContext& c) {
+  Dims d;
+  d.tokens = static_cast<double>(c.micro_batch * c.seq_len) / static_cast<double>(c.cp);
+  d.sp_tokens = c.sequence_parallel ? d.tokens / static_cast<double>(c.tp) : d.tokens;
+  d.h = m.hidden;
+  d.tp = c.tp;
+  d.heads_local = m.heads / c.tp;
+  d.kv_local = std::max<int64_t>(1, m.kv_heads / c.tp);
+  d.d = m.head_dim();
+  d.f_local = m.ffn_hidden / c.tp;
+  d.e = ActivationBytes(c.dtype);
+  return d;
+}
+
+ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int64_t batch = 1) {
+  ComputeOp op;
+  op.name = std::move(name);
+  op.cls = OpClass::kGemm;
+  op.dtype = dt;
+  op.m = m;
+  op.n = n;
+  op.k = k;
+  op.batch = batch;
+  op.flops = 2.0 * static_cast<double>(m) * n * k * batch;
+  const double in_bytes = dt == DType::kFp8 ? 1.0 : 2.0;
+  op.bytes = batch * (in_bytes * (static_cast<double>(m) * k + static_cast<double>(k) * n) +
+                      2.0 * static_cast<double>(m) * n);
+  return op;
+}
+
+ComputeOp Mem(std::string name, double bytes) {
+  ComputeOp op;
+  op.name = std::move(name);
+  op.cls = OpClass::kMemoryBound;
+  op.bytes = bytes;
+  return op;
+}
+
+CommOp Comm(std::string name, CollectiveKind kind, GroupKind group, double bytes) {
+  CommOp op;
+  op.name = std::move(name);
+  op.kind = kind;
+  op.group = group;
+  op.bytes = bytes;
+  return op;
+}
+
+// Forward and backward GEMMs of a linear layer y[T,n] = x[T,k] W[k,n].
+void LinearFwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int64_t t, int64_t n,
+               int64_t k, int64_t batch = 1) {
+  s->push_back(Gemm(name + ".fwd", dt, t, n, k, batch));
+}
+void LinearBwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int64_t t, int64_t n,
+               int64_t k, int64_t batch = 1) {
+  s->push_back(Gemm(name + ".dgrad", dt, t, k, n, batch));  // dx[T,k] = dy[T,n] W^T
+  s->push_back(Gemm(name + ".wgrad", dt, k, n, t, batch));  // dW[k,n] = x^T dy
+}
+
+// Tensor-parallel communication at the entry of a column-parallel block (forward):
+// all-gather of the sequence-parallel input, or nothing (the all-reduce is at the exit).
+void TpEnterFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, const char* what) {
+  if (c.tp > 1 && c.sequence_parallel) {
+    s->push_back(Comm(std::string("tp.all_gather.") + what, CollectiveKind::kAllGather,
+                      GroupKind::kTp, d.tokens * d.h * d.e));
+  }
+}
+void TpExitFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, const char* what) {
+  if (c.tp <= 1) return;
+  if (c.sequence_parallel) {
+    s->push_back(Comm(std::string("tp.reduce_scatter.") + what, CollectiveKind::kReduceScatter,
+                      GroupKind::kTp, d.tokens * d.h * d.e));
+  } else {
+    s->push_back(Comm(std::string("tp.all_reduce.") + what, CollectiveKind::kAllReduce,
+                      GroupKind::kTp, d.tokens * d.h * d.e));
+  }
+}
+
+void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
+                      const Dims& d, bool recompute) {
+  const double s_q = static_cast<double>(c.seq_len) / c.cp;
+  const double s_kv = static_cast<double>(c.seq_len);
+  const int64_t bh = c.micro_batch * d.heads_local;
+  if (c.cp > 1) {
+    // K and V of the whole sequence are needed on every context-parallel rank.
+    s->push_back(Comm("cp.all_gather.kv", CollectiveKind::kAllGather, GroupKind::kCp,
+                      2.0 * c.micro_batch * s_kv * d.kv_local * d.d * d.e));
+  }
+  if (c.attention == AttentionImpl::kFlash) {
+    ComputeOp op;
+    op.name = "attn.fwd";
+    op.cls = OpClass::kAttention;
+    op.dtype = c.dtype;
+    op.m = static_cast<int64_t>(s_q);
+    op.n = static_cast<int64_t>(s_kv);
+    op.k = d.d;
+    op.batch = bh;
+    op.flops = 4.0 * bh * s_q * s_kv * d.d * 0.5;  // causal: half the score matrix
+    op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * d.d +
+                      2.0 * c.micro_batch * s_kv * d.kv_local * d.d);
+    op.recompute = recompute;
+    s->push_back(op);
+  } else {
+    // Megatron-LM's unfused core attention: QK^T batched GEMM, fused scale-mask-softmax,
+    // dropout, and the probabilities times V; no causal saving.
+    ComputeOp qk = Gemm("attn.qk.fwd", c.dtype, static_cast<int64_t>(s_q),
+                        static_cast<int64_t>(s_kv), d.d, bh);
+    ComputeOp pv = Gemm("attn.pv.fwd", c.dtype, static_cast<int64_t>(s_q), d.d,
+                        static_cast<int64_t>(s_kv), bh);
+    const double scores = static_cast<double>(bh) * s_q * s_kv;
+    ComputeOp softmax = Mem("attn.softmax.fwd", scores * 2.0 * d.e);
+    ComputeOp dropout = Mem("attn.dropout.fwd", scores * (2.0 * d.e + 1.0));
+    for (ComputeOp* op : {&qk, &softmax, &dropout, &pv}) {
+      op->recompute = recompute;
+      s->push_back(*op);
+    }
+  }
+}
+
+void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
+                      const Dims& d) {
+  (void)m;
+  const double s_q = static_cast<double>(c.seq_len) / c.cp;
+  const double s_kv = static_cast<double>(c.seq_len);
+  const int64_t bh = c.micro_batch * d.heads_local;
+  if (c.attention == AttentionImpl::kFlash) {
+    ComputeOp op;
+    op.name = "attn.bwd";
+    op.cls = OpClass::kAttention;
+    op.dtype = c.dtype;
+    op.m = static_cast<int64_t>(s_q);
+    op.n = static_cast<int64_t>(s_kv);
+    op.k = d.d;
+    op.batch = bh;
+    op.flops = 2.5 * 4.0 * bh * s_q * s_kv * d.d * 0.5;
+    op.bytes = d.e * (4.0 * c.micro_batch * s_q * d.heads_local * d.d +
+                      4.0 * c.micro_batch * s_kv * d.kv_local * d.d);
+    s->push_back(op);
+  } else {
+    const double scores = static_cast<double>(bh) * s_q * s_kv;
+    s->push_back(Gemm("attn.pv.dgrad", c.dtype, static_cast<int64_t>(s_q),
+                      static_cast<int64_t>(s_kv), d.d, bh));
+    s->push_back(Gemm("attn.pv.wgrad", c.dtype, static_cast<int64_t>(s_kv), d.d,
+                      static_cast<int64_t>(s_q), bh));
+    s->push_back(Mem("attn.dropout.bwd", scores * (2.0 * d.e + 1.0)));
+    s->push_back(Mem("attn.softmax.bwd", scores * 3.0 * d.e));
+    s->push_back(Gemm("attn.qk.dgrad", c.dtype, static_cast<int64_t>(s_q), d.d,
+                      static_cast<int64_t>(s_kv), bh));
+    s->push_back(Gemm("attn.qk.wgrad", c.dtype, static_cast<int64_t>(s_kv), d.d,
+                      static_cast<int64_t>(s_q), bh));
+  }
+  if (c.cp > 1) {
+    s->push_back(Comm("cp.reduce_scatter.dkv", CollectiveKind::kReduceScatter, GroupKind::kCp,
+                      2.0 * c.micro_batch * s_kv * d.kv_local * d.d * d.e));
+  }
+}
+
+void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
+            bool recompute) {
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  auto push = [&](ComputeOp op) {
+    op.recompute = recompute;
+    s->push_back(std::move(op));
+  };
+  const int64_t up = m.mlp == MlpKind::kSwiglu ? 2 * d.f_local : d.f_local;
+  if (!m.is_moe()) {
+    TpEnterFwd(s, c, d, "mlp");
+    push(Gemm("mlp.fc1.fwd", c.dtype, t, up, d.h));
+    push(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.fwd" : "mlp.gelu.fwd",
+             d.tokens * d.f_local * d.e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0)));
+    push(Gemm("mlp.fc2.fwd", c.dtype, t, d.h, d.f_local));
+    TpExitFwd(s, c, d, "mlp");
+    return;
+  }
+  // Mixture of experts: router, token dispatch over the EP group, grouped expert GEMMs, combine.
+  const int64_t local_experts = m.experts / c.ep;
+  const double routed = d.tokens * m.top_k;  // token-expert pairs this rank computes (balanced)
+  const int64_t per_expert = std::max<int64_t>(1, static_cast<int64_t>(routed / local_experts));
+  TpEnterFwd(s, c, d, "moe");
+  push(Gemm("moe.router.fwd", c.dtype, t, m.experts, d.h));
+  push(Mem("moe.permute.fwd", routed * d.h * d.e * 2.0));
+  if (c.ep > 1) {
+    s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
+                      routed * d.h * d.e));
+  }
+  push(Gemm("moe.fc1.fwd", c.dtype, per_expert, up, d.h, local_experts));
+  push(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.fwd" : "moe.gelu.fwd",
+           routed * d.f_local * d.e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0)));
+  push(Gemm("moe.fc2.fwd", c.dtype, per_expert, d.h, d.f_local, local_experts));
+  if (c.ep > 1) {
+    s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
+                      routed * d.h * d.e));
+  }
+  push(Mem("moe.unpermute.fwd", routed * d.h * d.e * 2.0));
+  TpExitFwd(s, c, d, "moe");
+}
+
+void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d) {
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  const int64_t up = m.mlp == MlpKind::kSwiglu ? 2 * d.f_local : d.f_local;
+  const double act_bytes = m.mlp == MlpKind::kSwiglu ? 5.0 : 3.0;
+  // Mirror of the forward exit: the gradient arriving must be gathered (SP) first.
+  if (c.tp > 1 && c.sequence_parallel) {
+    s->push_back(Comm("tp.all_gather.mlp.grad", CollectiveKind::kAllGather, GroupKind::kTp,
+                      d.tokens * d.h * d.e));
+  }
+  if (!m.is_moe()) {
+    LinearBwd(s, "mlp.fc2", c.dtype, t, d.h, d.f_local);
+    s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.bwd" : "mlp.gelu.bwd",
+                     d.tokens * d.f_local * d.e * act_bytes));
+    LinearBwd(s, "mlp.fc1", c.dtype, t, up, d.h);
+  } else {
+    const int64_t local_experts = m.experts / c.ep;
+    const double routed = d.tokens * m.top_k;
+    const int64_t per_expert = std::max<int64_t>(1, static_cast<int64_t>(routed / local_experts));
+    s->push_back(Mem("moe.unpermute.bwd", routed * d.h * d.e * 2.0));
+    if (c.ep > 1) {
+      s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
+                        routed * d.h * d.e));
+    }
+    LinearBwd(s, "moe.fc2", c.dtype, per_expert, d.h, d.f_local, local_experts);
+    s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
+                     routed * d.f_local * d.e * act_bytes));
+    LinearBwd(s, "moe.fc1", c.dtype, per_expert, up, d.h, local_experts);
+    if (c.ep > 1) {
+      s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
+                        routed * d.h * d.e));
+    }
+    s->push_back(Mem("moe.permute.bwd", routed * d.h * d.e * 2.0));
+    LinearBwd(s, "moe.router", c.dtype, t, m.experts, d.h);
+  }
+  // Input-gradient of the column-parallel GEMM: reduce over TP.
+  if (c.tp > 1) {
+    if (c.sequence_parallel) {
+      s->push_back(Comm("tp.reduce_scatter.mlp.grad", CollectiveKind::kReduceScatter,
+                        GroupKind::kTp, d.tokens * d.h * d.e));
+    } else {
+      s->push_back(Comm("tp.all_reduce.mlp.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
+                        d.tokens * d.h * d.e));
+    }
+  }
+}
+
+void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
+                       const Dims& d, bool recompute_all) {
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  auto push = [&](ComputeOp op) {
+    op.recompute = recompute_all;
+    s->push_back(std::move(op));
+  };
+  push(Mem("norm1.fwd", d.sp_tokens * d.h * d.e * 2.0));
+  TpEnterFwd(s, c, d, "attn");
+  push(Gemm("attn.qkv.fwd", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h));
+  if (m.position == PositionKind::kRope) {
+    push(Mem("attn.rope.fwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
+  }
+  AttentionCoreFwd(s, m, c, d, recompute_all);
+  push(Gemm("attn.proj.fwd", c.dtype, t, d.h, d.heads_local * d.d));
+  TpExitFwd(s, c, d, "attn");
+  push(Mem("residual1.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
+  push(Mem("norm2.fwd", d.sp_tokens * d.h * d.e * 2.0));
+}
+
+}  // namespace
+
+std::vector<LayerStep> LayerForward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  std::vector<LayerStep> s;
+  AttentionBlockFwd(&s, m, c, d, false);
+  MlpFwd(&s, m, c, d, false);
+  s.push_back(Mem("residual2.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
+  return s;
+}
+
+std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  std::vector<LayerStep> s;
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  if (c.recompute == RecomputeMode::kFull) {
+    // Re-run the whole forward (with its TP communication) from the stored layer input.
+    AttentionBlockFwd(&s, m, c, d, true);
+    MlpFwd(&s, m, c, d, true);
+    s.push_back(Mem("residual2.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
+    for (LayerStep& st : s) {
+      if (auto* op = std::get_if<ComputeOp>(&st)) op->recompute = true;
+    }
+  } else if (c.recompute == RecomputeMode::kSelective && c.attention == AttentionImpl::kUnfused) {
+    // Selective recompute (Korthikanti et al. Sec. 5): only the core attention is recomputed.
+    std::vector<LayerStep> core;
+    AttentionCoreFwd(&core, m, c, d, true);
+    for (LayerStep& st : core) {
+      if (std::holds_alternative<ComputeOp>(st)) s.push_back(st);
+    }
+  }
+  s.push_back(Mem("residual2.bwd", d.sp_tokens * d.h * d.e * 3.0));
+  MlpBwd(&s, m, c, d);
+  s.push_back(Mem("norm2.bwd", d.sp_tokens * d.h * d.e * 4.0));
+  s.push_back(Mem("residual1.bwd", d.sp_tokens * d.h * d.e * 3.0));
+  if (c.tp > 1 && c.sequence_parallel) {
+    s.push_back(Comm("tp.all_gather.attn.grad", CollectiveKind::kAllGather, GroupKind::kTp,
+                     d.tokens * d.h * d.e));
+  }
+  LinearBwd(&s, "attn.proj", c.dtype, t, d.h, d.heads_local * d.d);
+  AttentionCoreBwd(&s, m, c, d);
+  if (m.position == PositionKind::kRope) {
+    s.push_back(Mem("attn.rope.bwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
+  }
+  LinearBwd(&s, "attn.qkv", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h);
+  if (c.tp > 1) {
+    if (c.sequence_parallel) {
+      s.push_back(Comm("tp.reduce_scatter.attn.grad", CollectiveKind::kReduceScatter,
+                       GroupKind::kTp, d.tokens * d.h * d.e));
+    } else {
+      s.push_back(Comm("tp.all_reduce.attn.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
+                       d.tokens * d.h * d.e));
+    }
+  }
+  s.push_back(Mem("norm1.bwd", d.sp_tokens * d.h * d.e * 4.0));
+  return s;
+}
+
+std::vector<LayerStep> EmbeddingForward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  std::vector<LayerStep> s;
+  s.push_back(Mem("embedding.fwd", d.tokens * d.h * d.e * 2.0));
+  if (c.tp > 1) {
+    // Vocab-parallel embedding: partial lookups are summed over TP (scattered under SP).
+    s.push_back(Comm(c.sequence_parallel ? "tp.reduce_scatter.embedding" : "tp.all_reduce.embedding",
+                     c.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                     GroupKind::kTp, d.tokens * d.h * d.e));
+  }
+  return s;
+}
+
+std::vector<LayerStep> EmbeddingBackward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  std::vector<LayerStep> s;
+  if (c.tp > 1 && c.sequence_parallel) {
+    s.push_back(Comm("tp.all_gather.embedding.grad", CollectiveKind::kAllGather, GroupKind::kTp,
+                     d.tokens * d.h * d.e));
+  }
+  s.push_back(Mem("embedding.bwd", d.tokens * d.h * 4.0 * 2.0));
+  return s;
+}
+
+std::vector<LayerStep> HeadForward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  std::vector<LayerStep> s;
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  const int64_t v_local = m.vocab / c.tp;
+  s.push_back(Mem("final_norm.fwd", d.sp_tokens * d.h * d.e * 2.0));
+  TpEnterFwd(&s, c, d, "head");
+  LinearFwd(&s, "head.logits", c.dtype, t, v_local, d.h);
+  // Vocab-parallel cross entropy in fp32: max, exp-sum and target passes over the logits.
+  s.push_back(Mem("loss.cross_entropy.fwd", d.tokens * v_local * (d.e + 4.0 * 2.0)));
+  return s;
+}
+
+std::vector<LayerStep> HeadBackward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  std::vector<LayerStep> s;
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  const int64_t v_local = m.vocab / c.tp;
+  s.push_back(Mem("loss.cross_entropy.bwd", d.tokens * v_local * (4.0 + d.e)));
+  LinearBwd(&s, "head.logits", c.dtype, t, v_local, d.h);
+  if (c.tp > 1) {
+    s.push_back(Comm(c.sequence_parallel ? "tp.reduce_scatter.head.grad" : "tp.all_reduce.head.grad",
+                     c.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                     GroupKind::kTp, d.tokens * d.h * d.e));
+  }
+  s.push_back(Mem("final_norm.bwd", d.sp_tokens * d.h * d.e * 4.0));
+  return s;
+}
+
+double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
+  // Korthikanti et al. eq. 1: per layer s*b*h*(34 + 5*a*s/h) bytes with 16-bit activations,
+  // without parallelism. Under TP with SP every term divides by t (eq. 4); without SP the
+  // 10 bytes/element of norms and dropouts stay replicated (eq. 3). Context parallelism
+  // divides the sequence. Selective recompute (or flash attention, which never stores the
+  // scores) removes the 5*a*s/h term; full recompute keeps only the layer input (2 bytes).
+  const double sbh = static_cast<double>(c.micro_batch) * c.seq_len / c.cp * m.hidden;
+  const double t = static_cast<double>(c.tp);
+  if (c.recompute == RecomputeMode::kFull) return sbh * 2.0 / (c.sequence_parallel ? t : 1.0);
+  const double base = c.sequence_parallel ? 34.0 / t : 10.0 + 24.0 / t;
+  double scores = 5.0 * m.heads * static_cast<double>(c.seq_len) / m.hidden / t;
+  if (c.recompute == RecomputeMode::kSelective || c.attention == AttentionImpl::kFlash) scores = 0;
+  // Wider MLPs (SwiGLU, ffn != 4h) scale the MLP share (19 of the 34 bytes/element at ffn = 4h).
+  const double mlp_scale = static_cast<double>(m.ffn_hidden) / (4.0 * m.hidden) *
+                           (m.mlp == MlpKind::kSwiglu ? 1.5 : 1.0) *
+                           (m.is_moe() ? static_cast<double>(m.top_k) : 1.0);
+  const double mlp_share = 19.0 / 34.0;
+  const double adj = base * ((1.0 - mlp_share) + mlp_share * mlp_scale);
+  return sbh * (adj + scores);
+}
+
+}  // namespace echosim

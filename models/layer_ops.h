@@ -1,0 +1,55 @@
+// Per-layer operator sequences of a transformer under tensor, sequence, context
+// and expert parallelism: what one rank executes for one micro-batch.
+//
+// FLOPs follow the standard accounting (a GEMM of m x k by k x n is 2mnk FLOPs;
+// causal attention forward is 4 * b * s_q * s_kv * heads * head_dim / 2; its
+// backward is 2.5x the forward, the FlashAttention-2 ratio of 5 to 2 matmuls).
+// Bytes of memory-bound ops count every HBM read and write of the fused kernel
+// as Megatron-LM / Transformer Engine implement them; activation-memory terms
+// follow Korthikanti et al. 2022 (arXiv:2205.05198), Section 4.
+#ifndef ECHOSIM_MODELS_LAYER_OPS_H_
+#define ECHOSIM_MODELS_LAYER_OPS_H_
+
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+#include "models/model_spec.h"
+#include "models/ops.h"
+
+namespace echosim {
+
+enum class AttentionImpl { kFlash, kUnfused };
+enum class RecomputeMode { kNone, kSelective, kFull };
+
+// What shapes one rank sees: the parallel plan's effect on a layer.
+struct LayerContext {
+  int64_t micro_batch = 1;  // sequences per micro-batch
+  int64_t seq_len = 2048;   // tokens per sequence (before context-parallel split)
+  int64_t tp = 1, cp = 1, ep = 1;
+  bool sequence_parallel = false;
+  DType dtype = DType::kBf16;
+  AttentionImpl attention = AttentionImpl::kFlash;
+  RecomputeMode recompute = RecomputeMode::kNone;
+};
+
+using LayerStep = std::variant<ComputeOp, CommOp>;
+
+// Forward of one transformer layer (attention block + MLP or MoE block).
+std::vector<LayerStep> LayerForward(const ModelSpec& model, const LayerContext& ctx);
+// Backward of one layer, including whatever the recompute mode re-runs first.
+std::vector<LayerStep> LayerBackward(const ModelSpec& model, const LayerContext& ctx);
+// Input embedding (first pipeline stage) forward / backward.
+std::vector<LayerStep> EmbeddingForward(const ModelSpec& model, const LayerContext& ctx);
+std::vector<LayerStep> EmbeddingBackward(const ModelSpec& model, const LayerContext& ctx);
+// Final norm, output projection and cross-entropy loss (last stage), forward / backward.
+std::vector<LayerStep> HeadForward(const ModelSpec& model, const LayerContext& ctx);
+std::vector<LayerStep> HeadBackward(const ModelSpec& model, const LayerContext& ctx);
+
+// Activation bytes one layer keeps for backward per micro-batch on one rank
+// (Korthikanti et al. eq. 2-5, adapted: flash attention never stores the s^2 terms).
+double LayerActivationBytes(const ModelSpec& model, const LayerContext& ctx);
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_MODELS_LAYER_OPS_H_

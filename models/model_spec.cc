@@ -1,0 +1,171 @@
+#include "models/model_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "simulator/core/embedded_data.h"
+#include "simulator/core/strings.h"
+
+namespace echosim {
+
+const char* MlpKindName(MlpKind k) { return k == MlpKind::kGelu ? "gelu" : "swiglu"; }
+const char* NormKindName(NormKind k) { return k == NormKind::kLayerNorm ? "layernorm" : "rmsnorm"; }
+const char* PositionKindName(PositionKind k) {
+  return k == PositionKind::kLearned ? "learned" : "rope";
+}
+
+int64_t ModelSpec::LayerExpertParams() const {
+  const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
+  return is_moe() ? experts * mats * hidden * ffn_hidden : 0;
+}
+
+int64_t ModelSpec::LayerParams() const {
+  const int64_t kv_dim = kv_heads * head_dim();
+  const int64_t attn = hidden * (hidden + 2 * kv_dim) + hidden * hidden;
+  const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
+  const int64_t mlp_params = is_moe() ? LayerExpertParams() + hidden * experts  // + router
+                                      : mats * hidden * ffn_hidden;
+  const int64_t norms = 2 * hidden;
+  return attn + mlp_params + norms;
+}
+
+int64_t ModelSpec::EmbeddingParams() const {
+  int64_t p = vocab * hidden * (tied_embeddings ? 1 : 2);
+  if (position == PositionKind::kLearned) p += max_seq_len_tokens * hidden;
+  return p;
+}
+
+int64_t ModelSpec::TotalParams() const { return layers * LayerParams() + EmbeddingParams() + hidden; }
+
+double ModelSpec::TrainingFlops(int64_t tokens, int64_t seq_len) const {
+  const double h = static_cast<double>(hidden);
+  const double kv_dim = static_cast<double>(kv_heads * head_dim());
+  const double mats = mlp == MlpKind::kSwiglu ? 3.0 : 2.0;
+  const double active_experts = is_moe() ? static_cast<double>(top_k) : 1.0;
+  // Matmul parameters one token passes through in one layer.
+  const double layer_mm = h * (h + 2 * kv_dim) + h * h + mats * h * ffn_hidden * active_experts;
+  // Attention scores and weighted sum: 2 matmuls of 2*seq*h FLOPs per token (forward).
+  const double layer_attn_fwd = 4.0 * static_cast<double>(seq_len) * h;
+  const double fwd_per_token = layers * (2.0 * layer_mm + layer_attn_fwd) + 2.0 * h * vocab;
+  return 3.0 * fwd_per_token * static_cast<double>(tokens);
+}
+
+Status ModelSpec::Validate() const {
+  auto positive = [&](const char* field, int64_t v) -> Status {
+    if (v <= 0) {
+      return InvalidArgument(StrCat("model '", name, "': ", field, " must be positive, got ", v));
+    }
+    return Status::Ok();
+  };
+  ECHOSIM_RETURN_IF_ERROR(positive("layers", layers));
+  ECHOSIM_RETURN_IF_ERROR(positive("hidden", hidden));
+  ECHOSIM_RETURN_IF_ERROR(positive("heads", heads));
+  ECHOSIM_RETURN_IF_ERROR(positive("kv_heads", kv_heads));
+  ECHOSIM_RETURN_IF_ERROR(positive("ffn_hidden", ffn_hidden));
+  ECHOSIM_RETURN_IF_ERROR(positive("vocab", vocab));
+  ECHOSIM_RETURN_IF_ERROR(positive("experts", experts));
+  ECHOSIM_RETURN_IF_ERROR(positive("top_k", top_k));
+  ECHOSIM_RETURN_IF_ERROR(positive("max_seq_len_tokens", max_seq_len_tokens));
+  if (hidden % heads != 0) {
+    return InvalidArgument(StrCat("model '", name, "': hidden (", hidden,
+                                  ") must be divisible by heads (", heads, ")"));
+  }
+  if (heads % kv_heads != 0) {
+    return InvalidArgument(StrCat("model '", name, "': heads (", heads,
+                                  ") must be divisible by kv_heads (", kv_heads, ")"));
+  }
+  if (top_k > experts) {
+    return InvalidArgument(StrCat("model '", name, "': top_k (", top_k,
+                                  ") must not exceed experts (", experts, ")"));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+template <typename T>
+Status ReadScalar(const YAML::Node& doc, const char* key, const std::string& source, T* out) {
+  const YAML::Node n = doc[key];
+  if (!n) return Status::Ok();
+  try {
+    *out = n.as<T>();
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(StrCat(source, ":", n.Mark().line + 1, ": field '", key,
+                                  "': cannot read value '", n.Scalar(), "'"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& source) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
+  }
+  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": a model file must be a YAML map"));
+  static const char* kKnown[] = {"name", "description", "layers", "hidden", "heads", "kv_heads",
+                                 "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
+                                 "position", "max_seq_len_tokens", "tied_embeddings"};
+  for (const auto& kv : doc) {
+    const std::string key = kv.first.as<std::string>();
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": unknown field '", key,
+                                    "'; valid fields: ", Join(std::begin(kKnown), std::end(kKnown), ", ")));
+    }
+  }
+  ModelSpec m;
+  std::string mlp = "gelu", norm = "layernorm", position = "learned";
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "name", source, &m.name));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "description", source, &m.description));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "layers", source, &m.layers));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "hidden", source, &m.hidden));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "heads", source, &m.heads));
+  m.kv_heads = m.heads;
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "kv_heads", source, &m.kv_heads));
+  m.ffn_hidden = 4 * m.hidden;
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "ffn_hidden", source, &m.ffn_hidden));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "vocab", source, &m.vocab));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "experts", source, &m.experts));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "top_k", source, &m.top_k));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mlp", source, &mlp));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "norm", source, &norm));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "position", source, &position));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "max_seq_len_tokens", source, &m.max_seq_len_tokens));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "tied_embeddings", source, &m.tied_embeddings));
+  ECHOSIM_ASSIGN_OR_RETURN(m.mlp, ParseChoice<MlpKind>("mlp", mlp, {{"gelu", MlpKind::kGelu},
+                                                                    {"swiglu", MlpKind::kSwiglu}}));
+  ECHOSIM_ASSIGN_OR_RETURN(m.norm, ParseChoice<NormKind>("norm", norm,
+                                                         {{"layernorm", NormKind::kLayerNorm},
+                                                          {"rmsnorm", NormKind::kRmsNorm}}));
+  ECHOSIM_ASSIGN_OR_RETURN(m.position, ParseChoice<PositionKind>(
+                                           "position", position,
+                                           {{"learned", PositionKind::kLearned},
+                                            {"rope", PositionKind::kRope}}));
+  ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext(source));
+  return m;
+}
+
+std::vector<std::string> ModelPresetNames() {
+  std::vector<std::string> names;
+  for (const EmbeddedFile& f : EmbeddedFilesUnder("models/presets/")) {
+    std::string base(f.path.substr(std::string_view("models/presets/").size()));
+    names.push_back(base.substr(0, base.size() - 5));  // strip ".yaml"
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+StatusOr<ModelSpec> FindModelPreset(const std::string& name) {
+  const std::string path = "models/presets/" + name + ".yaml";
+  for (const EmbeddedFile& f : EmbeddedFilesUnder("models/presets/")) {
+    if (f.path == path) return ParseModelYaml(std::string(f.contents), path);
+  }
+  return NotFound(StrCat("unknown model '", name, "'; valid models: custom, ",
+                         Join(ModelPresetNames(), ", ")));
+}
+
+}  // namespace echosim

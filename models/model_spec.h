@@ -1,0 +1,68 @@
+// ModelSpec: the shape of a transformer language model, and its presets.
+//
+// Presets live as data in models/presets/<name>.yaml (embedded into the binary).
+// A spec is plain data; Validate() checks internal consistency and names the field.
+#ifndef ECHOSIM_MODELS_MODEL_SPEC_H_
+#define ECHOSIM_MODELS_MODEL_SPEC_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "simulator/core/status.h"
+
+namespace echosim {
+
+enum class MlpKind { kGelu, kSwiglu };
+enum class NormKind { kLayerNorm, kRmsNorm };
+enum class PositionKind { kLearned, kRope };
+
+struct ModelSpec {
+  std::string name;
+  std::string description;
+  int64_t layers = 0;
+  int64_t hidden = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t ffn_hidden = 0;
+  int64_t vocab = 0;
+  int64_t experts = 1;  // 1 = dense
+  int64_t top_k = 1;
+  MlpKind mlp = MlpKind::kGelu;
+  NormKind norm = NormKind::kLayerNorm;
+  PositionKind position = PositionKind::kLearned;
+  int64_t max_seq_len_tokens = 2048;
+  bool tied_embeddings = true;
+
+  int64_t head_dim() const { return hidden / heads; }
+  bool is_moe() const { return experts > 1; }
+  // Parameters of one transformer layer (attention + MLP/experts + norms), all experts counted.
+  int64_t LayerParams() const;
+  // Of which belong to the experts (0 for dense models).
+  int64_t LayerExpertParams() const;
+  // Embedding (and untied output) parameters.
+  int64_t EmbeddingParams() const;
+  int64_t TotalParams() const;
+  // Model FLOPs of one training iteration (forward + backward, no recompute) for
+  // `tokens` tokens of sequence length `seq_len`, Megatron-LM's accounting
+  // (Narayanan et al. SC'21, eq. 3 generalised to GQA, gated MLP and MoE):
+  // 6 * (matmul params touched per token) * tokens + 12 * layers * hidden * seq * tokens (attention, no causal discount).
+  double TrainingFlops(int64_t tokens, int64_t seq_len) const;
+
+  Status Validate() const;
+};
+
+const char* MlpKindName(MlpKind k);
+const char* NormKindName(NormKind k);
+const char* PositionKindName(PositionKind k);
+
+// Parses a preset YAML document (the format of models/presets/*.yaml).
+StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& source);
+// Names of all built-in presets, sorted.
+std::vector<std::string> ModelPresetNames();
+// A built-in preset; NotFound lists the valid names.
+StatusOr<ModelSpec> FindModelPreset(const std::string& name);
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_MODELS_MODEL_SPEC_H_

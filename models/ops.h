@@ -1,0 +1,64 @@
+// Operators of a training step, as the simulator sees them.
+//
+// A ComputeOp is one GPU kernel (or a fused group) with the shape facts a cost
+// model needs: GEMM dimensions, FLOPs and bytes moved. A CommOp is a collective
+// or point-to-point transfer on one of the parallel groups. Both are plain data.
+#ifndef ECHOSIM_MODELS_OPS_H_
+#define ECHOSIM_MODELS_OPS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace echosim {
+
+enum class DType : uint8_t { kBf16, kFp16, kFp8 };
+const char* DTypeName(DType d);
+// Bytes per element of activations/weights as stored for compute (fp8 GEMM inputs are
+// 1 byte; activations between kernels stay 2 bytes, as Transformer Engine keeps them).
+inline int ActivationBytes(DType) { return 2; }
+
+enum class OpClass : uint8_t {
+  kGemm,         // dense matmul (batch > 1: batched / grouped GEMM)
+  kAttention,    // fused (flash) attention kernel, forward or backward
+  kMemoryBound,  // elementwise / normalisation / softmax / embedding: bytes dominate
+  kOptimizer,    // optimizer step over a parameter shard (memory bound)
+};
+const char* OpClassName(OpClass c);
+
+struct ComputeOp {
+  std::string name;       // e.g. "qkv.fwd", "attn.bwd", "mlp.fc1.dgrad"
+  OpClass cls = OpClass::kMemoryBound;
+  DType dtype = DType::kBf16;
+  int64_t m = 0, n = 0, k = 0;  // GEMM dims (C[m,n] = A[m,k] B[k,n]); 0 for non-GEMMs
+  int64_t batch = 1;            // batched GEMM count
+  double flops = 0;             // floating-point operations of the op
+  double bytes = 0;             // HBM bytes read + written
+  bool recompute = false;       // part of activation recomputation (hardware FLOPs, not model FLOPs)
+};
+
+enum class CollectiveKind : uint8_t {
+  kAllReduce,
+  kAllGather,
+  kReduceScatter,
+  kAllToAll,
+  kBroadcast,
+  kSendRecv,
+};
+const char* CollectiveKindName(CollectiveKind k);
+
+// The parallel group a communication op runs on.
+enum class GroupKind : uint8_t { kTp, kCp, kEp, kDp, kPp, kNone };
+const char* GroupKindName(GroupKind g);
+
+struct CommOp {
+  std::string name;  // e.g. "tp.allgather.qkv"
+  CollectiveKind kind = CollectiveKind::kAllReduce;
+  GroupKind group = GroupKind::kTp;
+  // Size of the full buffer in bytes (nccl-tests convention: for all_gather the
+  // gathered output, for reduce_scatter the input, for all_reduce the buffer).
+  double bytes = 0;
+};
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_MODELS_OPS_H_

@@ -1,0 +1,152 @@
+#include "policies/parallel_plan.h"
+
+#include "policies/pipeline_schedule.h"
+#include "simulator/core/strings.h"
+
+namespace echosim {
+
+const char* RecomputeModeName(RecomputeMode m) {
+  switch (m) {
+    case RecomputeMode::kNone: return "none";
+    case RecomputeMode::kSelective: return "selective";
+    case RecomputeMode::kFull: return "full";
+  }
+  return "?";
+}
+
+ParallelPlan::Coords ParallelPlan::CoordsOf(int64_t rank) const {
+  Coords c;
+  c.tp = rank % tp;
+  rank /= tp;
+  c.cp = rank % cp;
+  rank /= cp;
+  c.dp = rank % dp;
+  c.pp = rank / dp;
+  return c;
+}
+
+int64_t ParallelPlan::GroupSize(GroupKind g) const {
+  switch (g) {
+    case GroupKind::kTp: return tp;
+    case GroupKind::kCp: return cp;
+    case GroupKind::kEp: return ep;
+    case GroupKind::kDp: return dp;
+    case GroupKind::kPp: return pp;
+    case GroupKind::kNone: return 1;
+  }
+  return 1;
+}
+
+std::vector<int64_t> ParallelPlan::GroupMembers(int64_t rank, GroupKind g) const {
+  const Coords base = CoordsOf(rank);
+  std::vector<int64_t> out;
+  const int64_t n = GroupSize(g);
+  for (int64_t i = 0; i < n; ++i) {
+    Coords c = base;
+    switch (g) {
+      case GroupKind::kTp: c.tp = i; break;
+      case GroupKind::kCp: c.cp = i; break;
+      case GroupKind::kDp: c.dp = i; break;
+      case GroupKind::kPp: c.pp = i; break;
+      case GroupKind::kEp: c.dp = base.dp / ep * ep + i; break;
+      case GroupKind::kNone: break;
+    }
+    out.push_back(RankOf(c));
+  }
+  return out;
+}
+
+namespace {
+Status PlanError(const char* flag, const char* field, const std::string& what) {
+  return InvalidArgument(StrCat(flag, " (", field, "): ", what));
+}
+}  // namespace
+
+Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) {
+  struct Positive {
+    const char* flag;
+    const char* field;
+    int64_t v;
+  };
+  for (const Positive& f : {Positive{"--gpus", "cluster.gpus", p.gpus},
+                            Positive{"--gpus-per-node", "cluster.gpus_per_node", p.gpus_per_node},
+                            Positive{"--tp", "parallelism.tp", p.tp},
+                            Positive{"--pp", "parallelism.pp", p.pp},
+                            Positive{"--vpp", "parallelism.vpp", p.vpp},
+                            Positive{"--cp", "parallelism.cp", p.cp},
+                            Positive{"--ep", "parallelism.ep", p.ep},
+                            Positive{"--dp", "parallelism.dp", p.dp},
+                            Positive{"--micro-batch", "workload.training.micro_batch_seqs", p.micro_batch},
+                            Positive{"--global-batch", "workload.training.global_batch_seqs", p.global_batch},
+                            Positive{"--seq-len", "workload.training.seq_len_tokens", seq_len}}) {
+    if (f.v <= 0) return PlanError(f.flag, f.field, StrCat("must be a positive integer, got ", f.v));
+  }
+  if (p.gpus > (1 << 20)) return PlanError("--gpus", "cluster.gpus", "at most 1048576 GPUs are supported");
+  if (p.tp * p.pp * p.cp * p.dp != p.gpus) {
+    return PlanError("--gpus", "cluster.gpus",
+                     StrCat("tp*pp*cp*dp = ", p.tp, "*", p.pp, "*", p.cp, "*", p.dp, " = ",
+                            p.tp * p.pp * p.cp * p.dp, " does not equal gpus = ", p.gpus));
+  }
+  if (m.heads % p.tp != 0) {
+    return PlanError("--tp", "parallelism.tp",
+                     StrCat("model heads (", m.heads, ") are not divisible by tp = ", p.tp));
+  }
+  if (m.kv_heads % p.tp != 0 && p.tp % m.kv_heads != 0) {
+    return PlanError("--tp", "parallelism.tp",
+                     StrCat("model kv_heads (", m.kv_heads, ") and tp = ", p.tp,
+                            " must divide one another"));
+  }
+  if (m.ffn_hidden % p.tp != 0) {
+    return PlanError("--tp", "parallelism.tp",
+                     StrCat("model ffn_hidden (", m.ffn_hidden, ") is not divisible by tp = ", p.tp));
+  }
+  if (m.vocab % p.tp != 0) {
+    return PlanError("--tp", "parallelism.tp",
+                     StrCat("model vocab (", m.vocab, ") is not divisible by tp = ", p.tp));
+  }
+  if (m.layers % (p.pp * p.vpp) != 0) {
+    return PlanError(p.vpp > 1 ? "--vpp" : "--pp", p.vpp > 1 ? "parallelism.vpp" : "parallelism.pp",
+                     StrCat("model layers (", m.layers, ") are not divisible by pp*vpp = ", p.pp,
+                            "*", p.vpp, " = ", p.pp * p.vpp));
+  }
+  if (p.vpp > 1 && p.pp == 1) {
+    return PlanError("--vpp", "parallelism.vpp", "interleaved stages need pp > 1");
+  }
+  if (seq_len % p.cp != 0 || (p.cp > 1 && seq_len % (2 * p.cp) != 0)) {
+    return PlanError("--cp", "parallelism.cp",
+                     StrCat("sequence length ", seq_len, " must be divisible by 2*cp = ", 2 * p.cp,
+                            " (load-balanced causal context parallelism)"));
+  }
+  if (p.sequence_parallel && p.tp > 1 && (p.micro_batch * seq_len / p.cp) % p.tp != 0) {
+    return PlanError("--sequence-parallel", "parallelism.sequence_parallel",
+                     StrCat("tokens per micro-batch (", p.micro_batch * seq_len / p.cp,
+                            ") are not divisible by tp = ", p.tp));
+  }
+  if (p.ep > 1 && !m.is_moe()) {
+    return PlanError("--ep", "parallelism.ep",
+                     StrCat("expert parallelism needs a mixture-of-experts model; '", m.name,
+                            "' is dense"));
+  }
+  if (m.is_moe() && m.experts % p.ep != 0) {
+    return PlanError("--ep", "parallelism.ep",
+                     StrCat("model experts (", m.experts, ") are not divisible by ep = ", p.ep));
+  }
+  if (p.dp % p.ep != 0) {
+    return PlanError("--ep", "parallelism.ep",
+                     StrCat("ep = ", p.ep, " must divide dp = ", p.dp, " (EP is carved out of DP)"));
+  }
+  if (p.zero < 0 || p.zero > 3) {
+    return PlanError("--zero", "parallelism.zero", StrCat("must be 0, 1, 2 or 3, got ", p.zero));
+  }
+  if (p.global_batch % (p.micro_batch * p.dp) != 0) {
+    return PlanError("--global-batch", "workload.training.global_batch_seqs",
+                     StrCat("global batch ", p.global_batch, " is not divisible by micro_batch*dp = ",
+                            p.micro_batch, "*", p.dp, " = ", p.micro_batch * p.dp));
+  }
+  ECHOSIM_ASSIGN_OR_RETURN(const PipelineSchedule* schedule,
+                           FindPipelineSchedule(p.pipeline_schedule));
+  ECHOSIM_RETURN_IF_ERROR(schedule->Check(p.pp, p.vpp, p.num_microbatches()));
+  return Status::Ok();
+}
+
+}  // namespace echosim

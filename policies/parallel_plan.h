@@ -1,0 +1,55 @@
+// ParallelPlan: how a training job is split over GPUs, and the rank layout.
+//
+// Ranks are laid out as Megatron-LM does by default (order tp, cp, dp, pp; tp
+// fastest): rank = tp_i + tp * (cp_i + cp * (dp_i + dp * pp_i)). With 8 GPUs per
+// node and tp = 8 a tensor-parallel group is one node; data-parallel groups then
+// take one GPU per node. Expert-parallel groups are blocks of `ep` consecutive
+// data-parallel indices (EP is carved out of DP).
+#ifndef ECHOSIM_POLICIES_PARALLEL_PLAN_H_
+#define ECHOSIM_POLICIES_PARALLEL_PLAN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/layer_ops.h"
+#include "models/model_spec.h"
+#include "models/ops.h"
+#include "simulator/core/status.h"
+
+namespace echosim {
+
+struct ParallelPlan {
+  int64_t gpus = 1;
+  int64_t gpus_per_node = 8;
+  int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1;
+  int64_t zero = 0;
+  bool sequence_parallel = false;
+  RecomputeMode recompute = RecomputeMode::kNone;
+  std::string pipeline_schedule = "1f1b";
+  int64_t micro_batch = 1;
+  int64_t global_batch = 1;
+
+  int64_t num_microbatches() const { return global_batch / (micro_batch * dp); }
+  int64_t layers_per_stage(const ModelSpec& m) const { return m.layers / pp; }
+  int64_t layers_per_chunk(const ModelSpec& m) const { return m.layers / (pp * vpp); }
+
+  struct Coords {
+    int64_t tp = 0, cp = 0, dp = 0, pp = 0;
+  };
+  int64_t RankOf(const Coords& c) const { return c.tp + tp * (c.cp + cp * (c.dp + dp * c.pp)); }
+  Coords CoordsOf(int64_t rank) const;
+  // Members of `rank`'s group of kind `g`, ascending.
+  std::vector<int64_t> GroupMembers(int64_t rank, GroupKind g) const;
+  int64_t GroupSize(GroupKind g) const;
+};
+
+// Checks the plan against the model and sequence length. Each error names the
+// CLI flag and the scenario field, and says what would be valid.
+Status ValidatePlan(const ParallelPlan& plan, const ModelSpec& model, int64_t seq_len);
+
+const char* RecomputeModeName(RecomputeMode m);
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_POLICIES_PARALLEL_PLAN_H_

@@ -1,0 +1,353 @@
+// The `echosim` command.
+//
+//   echosim train [flags]                     predict one training iteration from flags
+//   echosim run SCENARIO.yaml [--set k=v]...  run a scenario file
+//   echosim list models|gpus|schedules        what is built in
+//   echosim validate [--published] [--data-dir DIR] [--json]
+//                                             predicted vs measured on published tables
+//
+// Exit codes: 0 success, 2 usage or input error (the message names the flag, field or
+// line and the valid choices), 1 any other failure.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hardware/gpu_spec.h"
+#include "models/model_spec.h"
+#include "policies/pipeline_schedule.h"
+#include "simulator/core/strings.h"
+#include "simulator/scenario/simulation.h"
+#include "simulator/scenario/yaml_proto.h"
+#include "simulator/training/timeline.h"
+#include "simulator/validation/published.h"
+
+namespace echosim {
+namespace {
+
+constexpr const char* kUsage = R"(usage:
+  echosim train --model NAME --gpu NAME --gpus N --global-batch B [options]
+  echosim run SCENARIO.yaml [--set dotted.key=value ...] [--out DIR] [--json] [--timeline FILE] [--full]
+  echosim list models|gpus|schedules
+  echosim validate [--published] [--data-dir DIR] [--json]
+
+train options (each sets the scenario field in parentheses):
+  --model NAME            preset or 'custom' (workload.training.model)
+  --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --experts E --top-k K
+                          model shape; override a preset's fields (workload.training.shape.*)
+  --gpu NAME              GPU preset (cluster.gpu)
+  --gpus N                total GPUs (cluster.gpus)
+  --gpus-per-node N       default 8 (cluster.gpus_per_node)
+  --tp N --pp N --vpp N --cp N --ep N --dp N
+                          parallel plan; dp defaults to gpus/(tp*pp*cp) (parallelism.*)
+  --micro-batch N         sequences per micro-batch, default 1 (workload.training.micro_batch_seqs)
+  --global-batch N        sequences per iteration (workload.training.global_batch_seqs)
+  --seq-len N             tokens per sequence, default: the model's (workload.training.seq_len_tokens)
+  --dtype bf16|fp16|fp8   (workload.training.dtype)
+  --attention flash|unfused (workload.training.attention)
+  --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
+  --recompute none|selective|full (parallelism.recompute)
+  --sequence-parallel     (parallelism.sequence_parallel)
+  --schedule NAME         1f1b|interleaved_1f1b|gpipe (parallelism.pipeline_schedule)
+  --no-overlap-grad-reduce  reduce gradients after the backward pass (parallelism.overlap_grad_reduce)
+  --overlap-param-gather  hide ZeRO parameter all-gather (parallelism.overlap_param_gather)
+  --nic-gbps X            per-GPU NIC bandwidth, Gbit/s per direction (cluster.network.nic_gbps)
+  --nvlink-gbps X         per-GPU NVLink bandwidth, Gbit/s per direction (cluster.network.nvlink_gbps)
+  --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
+  --full                  simulate every rank instead of one per pipeline stage (simulation.full)
+  --set KEY=VALUE         any scenario field by dotted name
+common output options:
+  --json                  print one JSON object instead of the table
+  --timeline FILE         write the Chrome/Perfetto timeline to FILE
+  --out DIR               write summary.json, timeline.json and scenario.resolved.yaml to DIR
+)";
+
+int Fail(const Status& st) {
+  std::cerr << "echosim: error: " << st.message() << "\n";
+  return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kNotFound ? 2 : 1;
+}
+
+int Usage(const std::string& msg) {
+  std::cerr << "echosim: error: " << msg << "\n\n" << kUsage;
+  return 2;
+}
+
+struct OutputOptions {
+  bool json = false;
+  std::string timeline_file;
+  std::string out_dir;
+};
+
+Status WriteFile(const std::filesystem::path& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return InvalidArgument(StrCat("cannot write '", path.string(), "'"));
+  out << data;
+  if (!out) return Internal(StrCat("failed writing '", path.string(), "'"));
+  return Status::Ok();
+}
+
+int RunAndReport(scenario::Scenario sc, const OutputOptions& o) {
+  auto run = RunTrainingScenario(std::move(sc));
+  if (!run.ok()) return Fail(run.status());
+  const nlohmann::json summary = SummaryJson(*run);
+  if (o.json) {
+    std::cout << summary.dump(2) << "\n";
+  } else {
+    std::cout << SummaryTable(*run);
+  }
+  auto timeline = [&]() {
+    std::ostringstream os;
+    WriteChromeTrace(run->result, run->setup.plan, os);
+    return os.str();
+  };
+  if (!o.timeline_file.empty()) {
+    Status st = WriteFile(o.timeline_file, timeline());
+    if (!st.ok()) return Fail(st);
+  }
+  if (!o.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.out_dir, ec);
+    if (ec) return Fail(InvalidArgument(StrCat("--out: cannot create '", o.out_dir, "': ", ec.message())));
+    const std::filesystem::path dir(o.out_dir);
+    Status st = WriteFile(dir / "summary.json", summary.dump(2) + "\n");
+    if (st.ok()) st = WriteFile(dir / "scenario.resolved.yaml", ProtoToYaml(run->resolved));
+    if (st.ok() && run->resolved.output().timeline()) st = WriteFile(dir / "timeline.json", timeline());
+    if (!st.ok()) return Fail(st);
+    if (!o.json) std::cout << "  wrote " << (dir / "summary.json").string() << ", timeline.json, scenario.resolved.yaml\n";
+  }
+  return 0;
+}
+
+// Flag table: flag -> (scenario dotted key, takes a value).
+struct FlagSpec {
+  const char* key;
+  bool takes_value;
+};
+const std::map<std::string, FlagSpec>& TrainFlags() {
+  static const std::map<std::string, FlagSpec> flags = {
+      {"--model", {"workload.training.model", true}},
+      {"--layers", {"workload.training.shape.layers", true}},
+      {"--hidden", {"workload.training.shape.hidden", true}},
+      {"--heads", {"workload.training.shape.heads", true}},
+      {"--ffn", {"workload.training.shape.ffn_hidden", true}},
+      {"--vocab", {"workload.training.shape.vocab", true}},
+      {"--kv-heads", {"workload.training.shape.kv_heads", true}},
+      {"--experts", {"workload.training.shape.experts", true}},
+      {"--top-k", {"workload.training.shape.top_k", true}},
+      {"--gpu", {"cluster.gpu", true}},
+      {"--gpus", {"cluster.gpus", true}},
+      {"--gpus-per-node", {"cluster.gpus_per_node", true}},
+      {"--tp", {"parallelism.tp", true}},
+      {"--pp", {"parallelism.pp", true}},
+      {"--vpp", {"parallelism.vpp", true}},
+      {"--cp", {"parallelism.cp", true}},
+      {"--ep", {"parallelism.ep", true}},
+      {"--dp", {"parallelism.dp", true}},
+      {"--micro-batch", {"workload.training.micro_batch_seqs", true}},
+      {"--global-batch", {"workload.training.global_batch_seqs", true}},
+      {"--seq-len", {"workload.training.seq_len_tokens", true}},
+      {"--dtype", {"workload.training.dtype", true}},
+      {"--attention", {"workload.training.attention", true}},
+      {"--zero", {"parallelism.zero", true}},
+      {"--recompute", {"parallelism.recompute", true}},
+      {"--sequence-parallel", {"parallelism.sequence_parallel", false}},
+      {"--schedule", {"parallelism.pipeline_schedule", true}},
+      {"--no-overlap-grad-reduce", {"parallelism.overlap_grad_reduce", false}},
+      {"--overlap-param-gather", {"parallelism.overlap_param_gather", false}},
+      {"--nic-gbps", {"cluster.network.nic_gbps", true}},
+      {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
+      {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},
+      {"--full", {"simulation.full", false}},
+  };
+  return flags;
+}
+
+// Parses output options and --set; returns false (with *rc set) on a usage error.
+// `other` receives flags it does not know.
+bool ParseCommon(const std::vector<std::string>& args, size_t& i, OutputOptions* o,
+                 std::vector<std::string>* sets, int* rc) {
+  const std::string& a = args[i];
+  auto value = [&](std::string* out) {
+    if (i + 1 >= args.size()) {
+      *rc = Usage(StrCat(a, " needs a value"));
+      return false;
+    }
+    *out = args[++i];
+    return true;
+  };
+  if (a == "--json") {
+    o->json = true;
+    return true;
+  }
+  if (a == "--timeline") return value(&o->timeline_file);
+  if (a == "--out") return value(&o->out_dir);
+  if (a == "--set") {
+    std::string s;
+    if (!value(&s)) return false;
+    sets->push_back(s);
+    return true;
+  }
+  *rc = -1;  // not a common flag
+  return false;
+}
+
+int CmdTrain(const std::vector<std::string>& args) {
+  scenario::Scenario sc;
+  OutputOptions o;
+  std::vector<std::string> sets;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    int rc = 0;
+    if (ParseCommon(args, i, &o, &sets, &rc)) continue;
+    if (rc != -1) return rc;
+    auto it = TrainFlags().find(a);
+    if (it == TrainFlags().end()) {
+      return Usage(StrCat("unknown option '", a, "' for 'echosim train'"));
+    }
+    std::string assignment = std::string(it->second.key) + "=";
+    if (it->second.takes_value) {
+      if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
+      assignment += args[++i];
+    } else {
+      assignment += a == "--no-overlap-grad-reduce" ? "false" : "true";
+    }
+    Status st = ApplyOverride(assignment, &sc);
+    if (!st.ok()) return Fail(InvalidArgument(StrCat(a, ": ", st.message())));
+  }
+  for (const std::string& s : sets) {
+    Status st = ApplyOverride(s, &sc);
+    if (!st.ok()) return Fail(st);
+  }
+  return RunAndReport(std::move(sc), o);
+}
+
+int CmdRun(const std::vector<std::string>& args) {
+  OutputOptions o;
+  std::vector<std::string> sets;
+  std::string path;
+  bool full = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    int rc = 0;
+    if (ParseCommon(args, i, &o, &sets, &rc)) continue;
+    if (rc != -1) return rc;
+    if (args[i] == "--full") {
+      full = true;
+    } else if (!args[i].empty() && args[i][0] == '-') {
+      return Usage(StrCat("unknown option '", args[i], "' for 'echosim run'"));
+    } else if (path.empty()) {
+      path = args[i];
+    } else {
+      return Usage(StrCat("unexpected argument '", args[i], "': one scenario file per run"));
+    }
+  }
+  if (path.empty()) return Usage("echosim run needs a scenario file");
+  auto sc = LoadScenarioFile(path);
+  if (!sc.ok()) return Fail(sc.status());
+  for (const std::string& s : sets) {
+    Status st = ApplyOverride(s, &*sc);
+    if (!st.ok()) return Fail(st);
+  }
+  if (full) sc->mutable_simulation()->set_full(true);
+  return RunAndReport(std::move(*sc), o);
+}
+
+int CmdList(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("echosim list needs one of: models, gpus, schedules");
+  const std::string& what = args[0];
+  if (what == "models") {
+    std::cout << "model            layers  hidden  heads  kv  ffn     vocab   experts  params\n";
+    for (const std::string& n : ModelPresetNames()) {
+      auto m = FindModelPreset(n);
+      if (!m.ok()) return Fail(m.status());
+      char line[256];
+      std::snprintf(line, sizeof(line), "%-16s %6lld  %6lld  %5lld  %3lld %6lld  %6lld  %7lld  %.3gB\n",
+                    n.c_str(), (long long)m->layers, (long long)m->hidden, (long long)m->heads,
+                    (long long)m->kv_heads, (long long)m->ffn_hidden, (long long)m->vocab,
+                    (long long)m->experts, m->TotalParams() / 1e9);
+      std::cout << line;
+    }
+    std::cout << "custom           (give --layers --hidden --heads --vocab [--ffn --kv-heads --experts --top-k])\n";
+    return 0;
+  }
+  if (what == "gpus") {
+    std::cout << "gpu         bf16 TFLOP/s  fp8 TFLOP/s  HBM GB  HBM TB/s  NVLink Gbit/s  NIC Gbit/s\n";
+    for (const std::string& n : GpuPresetNames()) {
+      auto g = FindGpuPreset(n);
+      if (!g.ok()) return Fail(g.status());
+      char line[256];
+      std::snprintf(line, sizeof(line), "%-11s %12.0f  %11.0f  %6.0f  %8.3g  %13.0f  %10.0f\n",
+                    n.c_str(), g->peak_tflops_bf16, g->peak_tflops_fp8, g->hbm_capacity_gb,
+                    g->hbm_tbps, g->nvlink_gbps, g->nic_gbps);
+      std::cout << line;
+    }
+    return 0;
+  }
+  if (what == "schedules") {
+    for (const PipelineSchedule* s : PipelineSchedules()) {
+      std::printf("%-17s %s\n", s->name(), s->description());
+    }
+    return 0;
+  }
+  return Usage(StrCat("echosim list: unknown item '", what, "'; valid: models, gpus, schedules"));
+}
+
+int CmdValidate(const std::vector<std::string>& args) {
+  ValidationOptions opts;
+  bool json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--published") continue;
+    if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "--data-dir") {
+      if (i + 1 >= args.size()) return Usage("--data-dir needs a value");
+      opts.data_dir = args[++i];
+    } else {
+      return Usage(StrCat("unknown option '", args[i], "' for 'echosim validate'"));
+    }
+  }
+  if (opts.data_dir.empty()) {
+    for (const char* candidate : {"../shared/data/measured", "shared/data/measured"}) {
+      if (std::filesystem::exists(candidate)) {
+        opts.data_dir = candidate;
+        break;
+      }
+    }
+    if (opts.data_dir.empty()) {
+      return Usage("no measured data found at ../shared/data/measured; pass --data-dir DIR");
+    }
+  }
+  auto report = RunPublishedValidation(opts);
+  if (!report.ok()) return Fail(report.status());
+  if (json) {
+    std::cout << ValidationReportJson(*report).dump(2) << "\n";
+  } else {
+    std::cout << ValidationReportText(*report);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace echosim
+
+int main(int argc, char** argv) {
+  using namespace echosim;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "train") return CmdTrain(args);
+  if (cmd == "run") return CmdRun(args);
+  if (cmd == "list") return CmdList(args);
+  if (cmd == "validate") return CmdValidate(args);
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "echosim 0.1.0\n";
+    return 0;
+  }
+  return Usage(StrCat("unknown command '", cmd, "'; valid commands: train, run, list, validate"));
+}

@@ -1,0 +1,326 @@
+#include "simulator/scenario/simulation.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "hardware/gpu_spec.h"
+#include "models/model_spec.h"
+#include "policies/pipeline_schedule.h"
+#include "simulator/core/strings.h"
+#include "simulator/scenario/yaml_proto.h"
+
+namespace echosim {
+
+StatusOr<scenario::Scenario> LoadScenarioFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(StrCat("cannot open scenario file '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  scenario::Scenario s;
+  ECHOSIM_RETURN_IF_ERROR(YamlToProto(ss.str(), path, &s));
+  return s;
+}
+
+namespace {
+
+StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
+  ModelSpec m;
+  if (t->model().empty()) {
+    return InvalidArgument("workload.training.model (--model) is required; see `echosim list models`");
+  }
+  if (t->model() != "custom") {
+    ECHOSIM_ASSIGN_OR_RETURN(m, FindModelPreset(t->model()));
+  } else {
+    m.name = "custom";
+    m.description = "custom shape";
+    const auto& sh = t->shape();
+    for (const auto& [field, v] : {std::pair<const char*, uint32_t>{"layers (--layers)", sh.layers()},
+                                   {"hidden (--hidden)", sh.hidden()},
+                                   {"heads (--heads)", sh.heads()},
+                                   {"vocab (--vocab)", sh.vocab()}}) {
+      if (v == 0) {
+        return InvalidArgument(StrCat("workload.training.shape.", field,
+                                      " is required when model is 'custom'"));
+      }
+    }
+    m.ffn_hidden = 4 * static_cast<int64_t>(sh.hidden());
+  }
+  const auto& sh = t->shape();
+  if (sh.layers()) m.layers = sh.layers();
+  if (sh.hidden()) m.hidden = sh.hidden();
+  if (sh.heads()) {
+    m.heads = sh.heads();
+    if (!sh.kv_heads() && t->model() == "custom") m.kv_heads = sh.heads();
+  }
+  if (sh.kv_heads()) m.kv_heads = sh.kv_heads();
+  if (m.kv_heads == 0) m.kv_heads = m.heads;
+  if (sh.ffn_hidden()) m.ffn_hidden = sh.ffn_hidden();
+  if (sh.vocab()) m.vocab = sh.vocab();
+  if (sh.experts()) m.experts = sh.experts();
+  if (sh.top_k()) m.top_k = sh.top_k();
+  else if (t->model() == "custom" && m.experts > 1) m.top_k = 2;
+  if (sh.max_seq_len_tokens()) m.max_seq_len_tokens = sh.max_seq_len_tokens();
+  if (!sh.mlp().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(m.mlp, ParseChoice<MlpKind>("workload.training.shape.mlp", sh.mlp(),
+                                                         {{"gelu", MlpKind::kGelu},
+                                                          {"swiglu", MlpKind::kSwiglu}}));
+  }
+  if (!sh.norm().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(m.norm, ParseChoice<NormKind>("workload.training.shape.norm", sh.norm(),
+                                                           {{"layernorm", NormKind::kLayerNorm},
+                                                            {"rmsnorm", NormKind::kRmsNorm}}));
+  }
+  if (!sh.position().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(m.position,
+                             ParseChoice<PositionKind>("workload.training.shape.position",
+                                                       sh.position(),
+                                                       {{"learned", PositionKind::kLearned},
+                                                        {"rope", PositionKind::kRope}}));
+  }
+  if (sh.tied_embeddings()) m.tied_embeddings = true;
+  ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext("workload.training.shape"));
+  // Write the resolved shape back so the resolved scenario is self-contained.
+  auto* out = t->mutable_shape();
+  out->set_layers(static_cast<uint32_t>(m.layers));
+  out->set_hidden(static_cast<uint32_t>(m.hidden));
+  out->set_heads(static_cast<uint32_t>(m.heads));
+  out->set_kv_heads(static_cast<uint32_t>(m.kv_heads));
+  out->set_ffn_hidden(static_cast<uint32_t>(m.ffn_hidden));
+  out->set_vocab(static_cast<uint32_t>(m.vocab));
+  out->set_experts(static_cast<uint32_t>(m.experts));
+  out->set_top_k(static_cast<uint32_t>(m.top_k));
+  out->set_mlp(MlpKindName(m.mlp));
+  out->set_norm(NormKindName(m.norm));
+  out->set_position(PositionKindName(m.position));
+  out->set_max_seq_len_tokens(static_cast<uint32_t>(m.max_seq_len_tokens));
+  out->set_tied_embeddings(m.tied_embeddings);
+  return m;
+}
+
+}  // namespace
+
+Status ResolveScenario(scenario::Scenario* s) {
+  auto* cl = s->mutable_cluster();
+  if (cl->gpu().empty()) {
+    return InvalidArgument("cluster.gpu (--gpu) is required; valid gpus: " + Join(GpuPresetNames(), ", "));
+  }
+  ECHOSIM_ASSIGN_OR_RETURN(GpuSpec gpu, FindGpuPreset(cl->gpu()));
+  if (cl->gpus() == 0) return InvalidArgument("cluster.gpus (--gpus) is required and must be positive");
+  if (cl->gpus_per_node() == 0) cl->set_gpus_per_node(8);
+  auto* net = cl->mutable_network();
+  if (net->nic_gbps() == 0) net->set_nic_gbps(gpu.nic_gbps);
+  if (net->nvlink_gbps() == 0) net->set_nvlink_gbps(gpu.nvlink_gbps);
+  if (net->topology().empty()) net->set_topology("nvswitch_fat_tree");
+  if (net->topology() != "nvswitch_fat_tree") {
+    return InvalidArgument(StrCat("cluster.network.topology: unknown value '", net->topology(),
+                                  "'; valid choices: nvswitch_fat_tree"));
+  }
+  // Per-step latencies fitted to small-message nccl-tests all_reduce times on Azure
+  // ND A100 v4 (Echo's logs): ~31 us on 8 GPUs (14 ring steps), ~35 us on 16 GPUs.
+  if (net->nic_latency_us() == 0) net->set_nic_latency_us(4.0);
+  if (net->nvlink_latency_us() == 0) net->set_nvlink_latency_us(2.0);
+  for (const auto& [field, v] : {std::pair<const char*, double>{"cluster.network.nic_gbps (--nic-gbps)", net->nic_gbps()},
+                                 {"cluster.network.nvlink_gbps (--nvlink-gbps)", net->nvlink_gbps()},
+                                 {"cluster.network.nic_latency_us", net->nic_latency_us()},
+                                 {"cluster.network.nvlink_latency_us", net->nvlink_latency_us()}}) {
+    if (!(v > 0) || !std::isfinite(v)) {
+      return InvalidArgument(StrCat(field, " must be a positive number, got ", v));
+    }
+  }
+
+  auto* t = s->mutable_workload()->mutable_training();
+  ECHOSIM_ASSIGN_OR_RETURN(ModelSpec model, ResolveModel(t));
+  if (t->seq_len_tokens() == 0) t->set_seq_len_tokens(static_cast<uint32_t>(model.max_seq_len_tokens));
+  if (t->micro_batch_seqs() == 0) t->set_micro_batch_seqs(1);
+  if (t->global_batch_seqs() == 0) {
+    return InvalidArgument("workload.training.global_batch_seqs (--global-batch) is required");
+  }
+  if (t->dtype().empty()) t->set_dtype("bf16");
+  ECHOSIM_RETURN_IF_ERROR(ParseChoice<DType>("workload.training.dtype (--dtype)", t->dtype(),
+                                             {{"bf16", DType::kBf16}, {"fp16", DType::kFp16},
+                                              {"fp8", DType::kFp8}}).status());
+  if (t->attention().empty()) t->set_attention("flash");
+  ECHOSIM_RETURN_IF_ERROR(ParseChoice<AttentionImpl>("workload.training.attention", t->attention(),
+                                                     {{"flash", AttentionImpl::kFlash},
+                                                      {"unfused", AttentionImpl::kUnfused}}).status());
+
+  auto* p = s->mutable_parallelism();
+  for (auto [get, set] : {std::pair{&scenario::Parallelism::tp, &scenario::Parallelism::set_tp},
+                          {&scenario::Parallelism::pp, &scenario::Parallelism::set_pp},
+                          {&scenario::Parallelism::vpp, &scenario::Parallelism::set_vpp},
+                          {&scenario::Parallelism::cp, &scenario::Parallelism::set_cp},
+                          {&scenario::Parallelism::ep, &scenario::Parallelism::set_ep}}) {
+    if ((p->*get)() == 0) (p->*set)(1);
+  }
+  const uint64_t mp = static_cast<uint64_t>(p->tp()) * p->pp() * p->cp();
+  if (p->dp() == 0) {
+    if (cl->gpus() % mp != 0) {
+      return InvalidArgument(StrCat("--gpus (cluster.gpus): ", cl->gpus(),
+                                    " GPUs are not divisible by tp*pp*cp = ", p->tp(), "*", p->pp(),
+                                    "*", p->cp(), " = ", mp));
+    }
+    p->set_dp(static_cast<uint32_t>(cl->gpus() / mp));
+  }
+  if (p->recompute().empty()) p->set_recompute("none");
+  ECHOSIM_RETURN_IF_ERROR(ParseChoice<RecomputeMode>("parallelism.recompute (--recompute)",
+                                                     p->recompute(),
+                                                     {{"none", RecomputeMode::kNone},
+                                                      {"selective", RecomputeMode::kSelective},
+                                                      {"full", RecomputeMode::kFull}}).status());
+  if (p->pipeline_schedule().empty()) {
+    p->set_pipeline_schedule(p->vpp() > 1 ? "interleaved_1f1b" : "1f1b");
+  }
+  ECHOSIM_RETURN_IF_ERROR(FindPipelineSchedule(p->pipeline_schedule()).status());
+  if (p->grad_bucket_mparams() == 0) p->set_grad_bucket_mparams(40.0);
+  if (!(p->grad_bucket_mparams() > 0)) {
+    return InvalidArgument("parallelism.grad_bucket_mparams must be positive");
+  }
+  if (!p->has_overlap_grad_reduce()) p->set_overlap_grad_reduce(true);
+  if (!s->output().has_timeline()) s->mutable_output()->set_timeline(true);
+  if (s->simulation().host_overhead_per_step_ms() < 0) {
+    return InvalidArgument("simulation.host_overhead_per_step_ms must not be negative");
+  }
+  if (s->name().empty()) {
+    s->set_name(StrCat(t->model(), " on ", cl->gpus(), " x ", cl->gpu()));
+  }
+  return Status::Ok();
+}
+
+StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
+  scenario::Scenario copy = sc;
+  auto* t = copy.mutable_workload()->mutable_training();
+  TrainingSetup s;
+  ECHOSIM_ASSIGN_OR_RETURN(s.model, ResolveModel(t));
+  ECHOSIM_ASSIGN_OR_RETURN(s.gpu, FindGpuPreset(sc.cluster().gpu()));
+  s.seq_len = t->seq_len_tokens();
+  ECHOSIM_ASSIGN_OR_RETURN(s.dtype, ParseChoice<DType>("workload.training.dtype", t->dtype(),
+                                                       {{"bf16", DType::kBf16},
+                                                        {"fp16", DType::kFp16},
+                                                        {"fp8", DType::kFp8}}));
+  ECHOSIM_ASSIGN_OR_RETURN(s.attention, ParseChoice<AttentionImpl>(
+                                            "workload.training.attention", t->attention(),
+                                            {{"flash", AttentionImpl::kFlash},
+                                             {"unfused", AttentionImpl::kUnfused}}));
+  const auto& p = sc.parallelism();
+  ParallelPlan& plan = s.plan;
+  plan.gpus = sc.cluster().gpus();
+  plan.gpus_per_node = sc.cluster().gpus_per_node();
+  plan.tp = p.tp();
+  plan.pp = p.pp();
+  plan.vpp = p.vpp();
+  plan.cp = p.cp();
+  plan.ep = p.ep();
+  plan.dp = p.dp();
+  plan.zero = p.zero();
+  plan.sequence_parallel = p.sequence_parallel();
+  ECHOSIM_ASSIGN_OR_RETURN(plan.recompute, ParseChoice<RecomputeMode>(
+                                               "parallelism.recompute", p.recompute(),
+                                               {{"none", RecomputeMode::kNone},
+                                                {"selective", RecomputeMode::kSelective},
+                                                {"full", RecomputeMode::kFull}}));
+  plan.pipeline_schedule = p.pipeline_schedule();
+  plan.micro_batch = t->micro_batch_seqs();
+  plan.global_batch = t->global_batch_seqs();
+  const auto& net = sc.cluster().network();
+  s.topology.nvlink_bytes_per_s = net.nvlink_gbps() / 8.0 * 1e9 * s.gpu.nvlink_efficiency;
+  s.topology.nic_bytes_per_s = net.nic_gbps() / 8.0 * 1e9 * s.gpu.nic_efficiency;
+  s.topology.nvlink_latency_s = net.nvlink_latency_us() * 1e-6;
+  s.topology.nic_latency_s = net.nic_latency_us() * 1e-6;
+  s.host_overhead_s = sc.simulation().host_overhead_per_step_ms() * 1e-3;
+  s.full = sc.simulation().full();
+  s.overlap_grad_reduce = p.overlap_grad_reduce();
+  s.overlap_param_gather = p.overlap_param_gather();
+  s.grad_bucket_params = p.grad_bucket_mparams() * 1e6;
+  return s;
+}
+
+StatusOr<TrainingRun> RunTrainingScenario(scenario::Scenario s) {
+  ECHOSIM_RETURN_IF_ERROR(ResolveScenario(&s));
+  TrainingRun run;
+  run.resolved = s;
+  ECHOSIM_ASSIGN_OR_RETURN(run.setup, MakeTrainingSetup(run.resolved));
+  ECHOSIM_ASSIGN_OR_RETURN(run.result, SimulateTrainingStep(run.setup));
+  return run;
+}
+
+
+nlohmann::json SummaryJson(const TrainingRun& run) {
+  const StepResult& r = run.result;
+  const ParallelPlan& p = run.setup.plan;
+  nlohmann::json j;
+  j["scenario"] = run.resolved.name();
+  j["model"] = run.setup.model.name;
+  j["gpu"] = run.setup.gpu.name;
+  j["step_time_s"] = r.step_time_s;
+  j["tokens_per_s_per_gpu"] = r.tokens_per_s_per_gpu;
+  j["model_tflops_per_gpu"] = r.model_tflops_per_gpu;
+  j["mfu"] = r.mfu;
+  j["peak_memory_bytes"] = r.peak_memory_bytes;
+  j["memory_capacity_bytes"] = r.memory_capacity_bytes;
+  j["fits_in_memory"] = r.fits_in_memory;
+  j["breakdown"] = {{"compute_s", r.breakdown.compute_s},
+                    {"exposed_comm_s", r.breakdown.exposed_comm_s},
+                    {"pipeline_bubble_s", r.breakdown.pipeline_bubble_s},
+                    {"other_s", r.breakdown.other_s},
+                    {"rank", r.breakdown_rank}};
+  nlohmann::json mem = nlohmann::json::array();
+  for (const StageMemory& sm : r.memory) {
+    mem.push_back({{"stage", sm.stage},
+                   {"params", sm.params},
+                   {"weight_bytes", sm.weight_bytes},
+                   {"gradient_bytes", sm.gradient_bytes},
+                   {"optimizer_bytes", sm.optimizer_bytes},
+                   {"activation_bytes", sm.activation_bytes},
+                   {"reserved_bytes", sm.reserved_bytes},
+                   {"total_bytes", sm.total_bytes()}});
+  }
+  j["memory_per_stage"] = mem;
+  j["gpus"] = p.gpus;
+  j["tp"] = p.tp;
+  j["pp"] = p.pp;
+  j["vpp"] = p.vpp;
+  j["cp"] = p.cp;
+  j["ep"] = p.ep;
+  j["dp"] = p.dp;
+  j["microbatches_per_pipeline"] = p.num_microbatches();
+  j["model_params"] = run.setup.model.TotalParams();
+  j["model_flops_per_step"] = r.model_flops_per_step;
+  j["simulated_ranks"] = r.simulated_ranks;
+  j["events"] = r.events;
+  j["graph_nodes"] = r.graph_nodes;
+  j["sim_wall_s"] = r.sim_wall_s;
+  return j;
+}
+
+std::string SummaryTable(const TrainingRun& run) {
+  const StepResult& r = run.result;
+  const ParallelPlan& p = run.setup.plan;
+  std::ostringstream o;
+  auto gib = [](double b) { return FormatDouble(b / (1024.0 * 1024.0 * 1024.0), 4) + " GiB"; };
+  o << "echosim training step: " << run.resolved.name() << "\n";
+  o << "  model " << run.setup.model.name << " (" << FormatDouble(run.setup.model.TotalParams() / 1e9, 4)
+    << "B params), " << p.gpus << " x " << run.setup.gpu.name << ", tp " << p.tp << " pp " << p.pp
+    << " vpp " << p.vpp << " cp " << p.cp << " ep " << p.ep << " dp " << p.dp << ", "
+    << p.num_microbatches() << " micro-batches of " << p.micro_batch << "\n";
+  o << "  step time            " << FormatDouble(r.step_time_s, 5) << " s\n";
+  o << "  tokens/s per GPU     " << FormatDouble(r.tokens_per_s_per_gpu, 6) << "\n";
+  o << "  model TFLOP/s per GPU " << FormatDouble(r.model_tflops_per_gpu, 5) << "  (MFU "
+    << FormatDouble(100.0 * r.mfu, 4) << "%)\n";
+  o << "  breakdown (rank " << r.breakdown_rank << "): compute " << FormatDouble(r.breakdown.compute_s, 5)
+    << " s, exposed comm " << FormatDouble(r.breakdown.exposed_comm_s, 5) << " s, bubble "
+    << FormatDouble(r.breakdown.pipeline_bubble_s, 5) << " s, other "
+    << FormatDouble(r.breakdown.other_s, 5) << " s\n";
+  o << "  peak memory          " << gib(r.peak_memory_bytes) << " of " << gib(r.memory_capacity_bytes)
+    << " (stage " << r.peak_memory_stage << ")" << (r.fits_in_memory ? "" : "  DOES NOT FIT") << "\n";
+  if (!r.fits_in_memory) {
+    const StageMemory& sm = r.memory[r.peak_memory_stage];
+    o << "    weights " << gib(sm.weight_bytes) << ", gradients " << gib(sm.gradient_bytes)
+      << ", optimizer " << gib(sm.optimizer_bytes) << ", activations " << gib(sm.activation_bytes)
+      << ", reserved " << gib(sm.reserved_bytes) << "\n";
+  }
+  o << "  simulated ranks " << r.simulated_ranks << ", events " << r.events << ", wall "
+    << FormatDouble(r.sim_wall_s, 3) << " s\n";
+  return o.str();
+}
+
+}  // namespace echosim

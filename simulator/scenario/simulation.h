@@ -1,0 +1,39 @@
+// The scenario facade: a Scenario (YAML file or CLI flags) in, results out.
+//
+// ResolveScenario() is the one place defaults are applied: after it every field
+// the simulator reads is set explicitly, so the resolved scenario reproduces the run.
+// Every error names the scenario field (and the CLI flag where one exists).
+#ifndef ECHOSIM_SIMULATOR_SCENARIO_SIMULATION_H_
+#define ECHOSIM_SIMULATOR_SCENARIO_SIMULATION_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "scenario.pb.h"
+#include "simulator/core/status.h"
+#include "simulator/training/training_step.h"
+
+namespace echosim {
+
+// Reads a scenario file (YAML or JSON); errors name the file and line.
+StatusOr<scenario::Scenario> LoadScenarioFile(const std::string& path);
+// Fills every default in place; validates names (model, GPU, dtype, recompute, ...).
+Status ResolveScenario(scenario::Scenario* s);
+// Builds the training setup from a resolved scenario.
+StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& resolved);
+// Resolves and simulates.
+struct TrainingRun {
+  scenario::Scenario resolved;
+  TrainingSetup setup;
+  StepResult result;
+};
+StatusOr<TrainingRun> RunTrainingScenario(scenario::Scenario s);
+
+// The summary object (the CLI's --json output and summary.json).
+nlohmann::json SummaryJson(const TrainingRun& run);
+// A short human-readable table.
+std::string SummaryTable(const TrainingRun& run);
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_SIMULATOR_SCENARIO_SIMULATION_H_

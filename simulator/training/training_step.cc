@@ -1,0 +1,492 @@
+#include "simulator/training/training_step.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "hardware/compute_cost_model.h"
+#include "policies/pipeline_schedule.h"
+#include "simulator/core/engine.h"
+#include "simulator/core/strings.h"
+#include "simulator/network/collective_model.h"
+
+namespace echosim {
+namespace {
+
+// Peer selectors of point-to-point nodes.
+constexpr int32_t kPeerNext = 1;
+constexpr int32_t kPeerPrev = -1;
+
+LayerContext MakeLayerContext(const TrainingSetup& s) {
+  LayerContext c;
+  c.micro_batch = s.plan.micro_batch;
+  c.seq_len = s.seq_len;
+  c.tp = s.plan.tp;
+  c.cp = s.plan.cp;
+  c.ep = s.plan.ep;
+  c.sequence_parallel = s.plan.sequence_parallel && s.plan.tp > 1;
+  c.dtype = s.dtype;
+  c.attention = s.attention;
+  c.recompute = s.plan.recompute;
+  return c;
+}
+
+int64_t RepresentativeRank(const ParallelPlan& p, int64_t stage) {
+  ParallelPlan::Coords c;
+  c.pp = stage;
+  return p.RankOf(c);
+}
+
+// Builds the graph of one stage: the schedule's forward/backward steps lowered to
+// kernels and collectives on the compute stream, pipeline transfers on their own
+// streams, DP gradient reduction on the DP stream, then the optimizer step.
+class StageGraphBuilder {
+ public:
+  StageGraphBuilder(const TrainingSetup& s, int64_t stage, ComputeCostModel* compute,
+                    const Topology* topo)
+      : s_(s),
+        stage_(stage),
+        compute_(compute),
+        topo_(topo),
+        coll_(topo),
+        ctx_(MakeLayerContext(s)),
+        b_({"compute", "dp_comm", "pp_send_fwd", "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd"}) {
+    const int64_t rep = RepresentativeRank(s.plan, stage);
+    for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp}) {
+      shapes_[static_cast<int>(g)] = topo_->ShapeOf(s.plan.GroupMembers(rep, g));
+    }
+    const int64_t pp = s.plan.pp;
+    next_shape_ = topo_->ShapeOf({rep, RepresentativeRank(s.plan, (stage + 1) % pp)});
+    prev_shape_ = topo_->ShapeOf({rep, RepresentativeRank(s.plan, (stage + pp - 1) % pp)});
+  }
+
+  StatusOr<ExecutionGraph> Build();
+
+ private:
+  // Appends `steps` to the compute stream; returns (first, last) node ids.
+  std::pair<NodeId, NodeId> Lower(const std::vector<LayerStep>& steps);
+  NodeId AddComm(uint8_t stream, const CommOp& op);
+  void AddDpReduce(double params, NodeId after, const std::string& name);
+  double LayerParamsLocal() const;
+
+  const TrainingSetup& s_;
+  int64_t stage_;
+  ComputeCostModel* compute_;
+  const Topology* topo_;
+  AnalyticCollectiveModel coll_;
+  LayerContext ctx_;
+  ExecutionGraph::Builder b_;
+  GroupShape shapes_[6];
+  GroupShape next_shape_, prev_shape_;
+};
+
+double StageGraphBuilderLayerParams(const TrainingSetup& s) {
+  const ModelSpec& m = s.model;
+  const double dense = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
+  const double expert = static_cast<double>(m.LayerExpertParams());
+  return dense / s.plan.tp + expert / (s.plan.tp * s.plan.ep);
+}
+
+double StageGraphBuilder::LayerParamsLocal() const { return StageGraphBuilderLayerParams(s_); }
+
+NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
+  CommInfo info;
+  info.kind = op.kind;
+  info.group = op.group;
+  info.bytes = op.bytes;
+  const Duration d = coll_.Estimate(op.kind, op.bytes, shapes_[static_cast<int>(op.group)]);
+  return b_.AddCollective(stream, op.name, info, d);
+}
+
+std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>& steps) {
+  NodeId first = ExecutionGraph::Builder::kNoNode, last = first;
+  for (const LayerStep& st : steps) {
+    NodeId id;
+    if (const auto* op = std::get_if<ComputeOp>(&st)) {
+      id = b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op));
+    } else {
+      id = AddComm(kStreamCompute, std::get<CommOp>(st));
+    }
+    if (first == ExecutionGraph::Builder::kNoNode) first = id;
+    last = id;
+  }
+  return {first, last};
+}
+
+void StageGraphBuilder::AddDpReduce(double params, NodeId after, const std::string& name) {
+  if (s_.plan.dp <= 1 || params <= 0) return;
+  CommOp op;
+  op.name = name;
+  op.group = GroupKind::kDp;
+  op.kind = s_.plan.zero >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
+  op.bytes = params * ActivationBytes(s_.dtype);
+  b_.SetLabels(-1, -1);
+  const NodeId id = AddComm(kStreamDpComm, op);
+  if (after != ExecutionGraph::Builder::kNoNode) b_.AddDependency(after, id);
+}
+
+StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
+  const ParallelPlan& p = s_.plan;
+  const ModelSpec& m = s_.model;
+  ECHOSIM_ASSIGN_OR_RETURN(const PipelineSchedule* schedule,
+                           FindPipelineSchedule(p.pipeline_schedule));
+  const int64_t mbs = p.num_microbatches();
+  const int64_t V = p.pp * p.vpp;  // virtual stages
+  const int64_t lpc = p.layers_per_chunk(m);
+  const std::vector<PipelineStep> order = schedule->Order(stage_, p.pp, p.vpp, mbs);
+
+  // Operator sequences are the same for every layer: generate them once.
+  const std::vector<LayerStep> layer_fwd = LayerForward(m, ctx_);
+  const std::vector<LayerStep> layer_bwd = LayerBackward(m, ctx_);
+  const std::vector<LayerStep> emb_fwd = EmbeddingForward(m, ctx_);
+  const std::vector<LayerStep> emb_bwd = EmbeddingBackward(m, ctx_);
+  const std::vector<LayerStep> head_fwd = HeadForward(m, ctx_);
+  const std::vector<LayerStep> head_bwd = HeadBackward(m, ctx_);
+  // Activation (and gradient) tensor passed between stages.
+  const double p2p_bytes = static_cast<double>(p.micro_batch * s_.seq_len) / p.cp * m.hidden *
+                           ActivationBytes(s_.dtype) /
+                           (ctx_.sequence_parallel ? static_cast<double>(p.tp) : 1.0);
+  const Duration next_d = coll_.Estimate(CollectiveKind::kSendRecv, p2p_bytes, next_shape_);
+  const Duration prev_d = coll_.Estimate(CollectiveKind::kSendRecv, p2p_bytes, prev_shape_);
+
+  // The last backward of each chunk is where its gradients are final (DP reduction point).
+  std::vector<int64_t> last_bwd(p.vpp, -1);
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (!order[i].forward) last_bwd[order[i].chunk] = static_cast<int64_t>(i);
+  }
+  const bool zero3 = p.zero >= 3 && p.dp > 1;
+  const double layer_params = LayerParamsLocal();
+  const double embed_params = static_cast<double>(m.vocab * m.hidden) / p.tp;
+  const bool overlap = s_.overlap_grad_reduce;
+  double pending_bucket = 0;  // gradients not yet handed to a DP reduction (no-overlap mode)
+  auto param_gather = [&](int32_t layer, int32_t mb, double params, NodeId before_first) {
+    // ZeRO-3: gather the layer's weights before use.
+    CommOp op;
+    op.name = "dp.all_gather.params";
+    op.kind = CollectiveKind::kAllGather;
+    op.group = GroupKind::kDp;
+    op.bytes = params * ActivationBytes(s_.dtype);
+    b_.SetLabels(layer, mb);
+    const NodeId ag = AddComm(kStreamDpComm, op);
+    b_.AddDependency(ag, before_first);
+  };
+
+  for (size_t idx = 0; idx < order.size(); ++idx) {
+    const PipelineStep& st = order[idx];
+    const int64_t v = st.chunk * p.pp + stage_;
+    const int32_t mb = st.microbatch;
+    const int64_t first_layer = v * lpc;
+    if (st.forward) {
+      NodeId recv = ExecutionGraph::Builder::kNoNode;
+      if (v > 0 && p.pp > 1) {
+        CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerPrev,
+                      static_cast<uint32_t>(mb * V + v)};
+        b_.SetLabels(-1, mb);
+        recv = b_.AddRecv(kStreamRecvFwd, "pp.recv.activations", info, prev_d);
+      }
+      NodeId first = ExecutionGraph::Builder::kNoNode, last = first;
+      auto append = [&](const std::vector<LayerStep>& steps, int32_t layer, double zero3_params) {
+        b_.SetLabels(layer, mb);
+        auto [f, l] = Lower(steps);
+        if (zero3 && zero3_params > 0) param_gather(layer, mb, zero3_params, f);
+        if (first == ExecutionGraph::Builder::kNoNode) first = f;
+        last = l;
+      };
+      if (v == 0) append(emb_fwd, -1, embed_params);
+      for (int64_t l = 0; l < lpc; ++l) {
+        append(layer_fwd, static_cast<int32_t>(first_layer + l), layer_params);
+      }
+      if (v == V - 1) append(head_fwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
+      if (recv != ExecutionGraph::Builder::kNoNode) b_.AddDependency(recv, first);
+      if (v < V - 1 && p.pp > 1) {
+        CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
+                      static_cast<uint32_t>(mb * V + v + 1)};
+        b_.SetLabels(-1, mb);
+        const NodeId send = b_.AddSend(kStreamSendFwd, "pp.send.activations", info, next_d);
+        b_.AddDependency(last, send);
+      }
+    } else {
+      NodeId recv = ExecutionGraph::Builder::kNoNode;
+      if (v < V - 1 && p.pp > 1) {
+        CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
+                      static_cast<uint32_t>(mbs * V + mb * V + v)};
+        b_.SetLabels(-1, mb);
+        recv = b_.AddRecv(kStreamRecvBwd, "pp.recv.gradients", info, next_d);
+      }
+      const bool reduce_here = overlap && static_cast<int64_t>(idx) == last_bwd[st.chunk];
+      double bucket = 0;
+      NodeId first = ExecutionGraph::Builder::kNoNode, last = first;
+      auto append = [&](const std::vector<LayerStep>& steps, int32_t layer, double params) {
+        b_.SetLabels(layer, mb);
+        auto [f, l] = Lower(steps);
+        if (zero3 && params > 0) {
+          param_gather(layer, mb, params, f);
+          // FSDP reduce-scatters each layer's gradients after every micro-batch's backward.
+          CommOp op;
+          op.name = "dp.reduce_scatter.grads";
+          op.kind = CollectiveKind::kReduceScatter;
+          op.group = GroupKind::kDp;
+          op.bytes = params * ActivationBytes(s_.dtype);
+          const NodeId rs = AddComm(kStreamDpComm, op);
+          b_.AddDependency(l, rs);
+        } else if (!zero3) {
+          bucket += params;
+          if (reduce_here && bucket >= s_.grad_bucket_params) {
+            AddDpReduce(bucket, l, "dp.grads.bucket");
+            bucket = 0;
+          } else if (!reduce_here && static_cast<int64_t>(idx) == last_bwd[st.chunk]) {
+            pending_bucket += params;
+            bucket = 0;
+          }
+        }
+        if (first == ExecutionGraph::Builder::kNoNode) first = f;
+        last = l;
+      };
+      if (v == V - 1) append(head_bwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
+      for (int64_t l = lpc - 1; l >= 0; --l) {
+        append(layer_bwd, static_cast<int32_t>(first_layer + l), layer_params);
+      }
+      if (v == 0) append(emb_bwd, -1, embed_params);
+      if (reduce_here && bucket > 0) AddDpReduce(bucket, last, "dp.grads.bucket");
+      if (recv != ExecutionGraph::Builder::kNoNode) b_.AddDependency(recv, first);
+      if (v > 0 && p.pp > 1) {
+        CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerPrev,
+                      static_cast<uint32_t>(mbs * V + mb * V + v - 1)};
+        b_.SetLabels(-1, mb);
+        const NodeId send = b_.AddSend(kStreamSendBwd, "pp.send.gradients", info, prev_d);
+        b_.AddDependency(last, send);
+      }
+    }
+  }
+  b_.SetLabels(-1, -1);
+  const NodeId last_compute = b_.LastOn(kStreamCompute);
+  if (!overlap && !zero3) {
+    // Reduce everything after the backward pass, still bucketed.
+    double left = pending_bucket;
+    while (left > 0) {
+      const double chunk = std::min(left, s_.grad_bucket_params);
+      AddDpReduce(chunk, last_compute, "dp.grads.bucket");
+      left -= chunk;
+    }
+  }
+  // Optimizer step on this rank's shard of the parameters, after all gradient reductions.
+  const double stage_params = StageParams(m, p, stage_);
+  const double shard = stage_params / (p.zero >= 1 ? static_cast<double>(p.dp) : 1.0);
+  ComputeOp opt;
+  opt.name = "optimizer.adam";
+  opt.cls = OpClass::kOptimizer;
+  // fp32 master weight, Adam m and v read and written (24 B), fp32 grad read twice
+  // (norm, update: 8 B), 16-bit weight written (2 B).
+  opt.bytes = shard * 34.0;
+  const NodeId opt_id = b_.AddCompute(kStreamCompute, opt.name, compute_->Estimate(opt),
+                                      NodeCategory::kOther);
+  if (b_.LastOn(kStreamDpComm) != ExecutionGraph::Builder::kNoNode) {
+    b_.AddDependency(b_.LastOn(kStreamDpComm), opt_id);
+  }
+  if (p.zero >= 1 && p.zero < 3 && p.dp > 1 && !s_.overlap_param_gather) {
+    CommOp op;
+    op.name = "dp.all_gather.params";
+    op.kind = CollectiveKind::kAllGather;
+    op.group = GroupKind::kDp;
+    op.bytes = stage_params * ActivationBytes(s_.dtype);
+    const NodeId ag = AddComm(kStreamDpComm, op);
+    b_.AddDependency(opt_id, ag);
+  }
+  if (s_.host_overhead_s > 0) {
+    b_.AddDelay(kStreamCompute, "host.overhead", SecondsToDuration(s_.host_overhead_s));
+  }
+  return std::move(b_).Build();
+}
+
+class SymmetricRankMap : public RankMap {
+ public:
+  explicit SymmetricRankMap(int64_t pp) : pp_(pp) {}
+  int64_t NumRanks() const override { return pp_; }
+  uint32_t ClassOf(int64_t rank) const override { return static_cast<uint32_t>(rank); }
+  int64_t GroupId(int64_t rank, GroupKind) const override { return rank; }
+  int64_t GroupArrivals(GroupKind) const override { return 1; }
+  int64_t Peer(int64_t rank, int32_t peer) const override {
+    return ((rank + peer) % pp_ + pp_) % pp_;
+  }
+
+ private:
+  int64_t pp_;
+};
+
+class FullRankMap : public RankMap {
+ public:
+  explicit FullRankMap(const ParallelPlan& plan) : plan_(plan) {}
+  int64_t NumRanks() const override { return plan_.gpus; }
+  uint32_t ClassOf(int64_t rank) const override {
+    return static_cast<uint32_t>(plan_.CoordsOf(rank).pp);
+  }
+  int64_t GroupId(int64_t rank, GroupKind g) const override {
+    ParallelPlan::Coords c = plan_.CoordsOf(rank);
+    switch (g) {
+      case GroupKind::kTp: c.tp = 0; break;
+      case GroupKind::kCp: c.cp = 0; break;
+      case GroupKind::kDp: c.dp = 0; break;
+      case GroupKind::kEp: c.dp = c.dp / plan_.ep * plan_.ep; break;
+      case GroupKind::kPp: c.pp = 0; break;
+      case GroupKind::kNone: break;
+    }
+    return plan_.RankOf(c);
+  }
+  int64_t GroupArrivals(GroupKind g) const override { return plan_.GroupSize(g); }
+  int64_t Peer(int64_t rank, int32_t peer) const override {
+    ParallelPlan::Coords c = plan_.CoordsOf(rank);
+    c.pp = ((c.pp + peer) % plan_.pp + plan_.pp) % plan_.pp;
+    return plan_.RankOf(c);
+  }
+
+ private:
+  ParallelPlan plan_;
+};
+
+// Attributes every instant of [0, end) on one rank to the most important thing
+// running: compute > other (optimizer, host) > communication > nothing (bubble).
+StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>& spans, Time end) {
+  struct Edge {
+    Time t;
+    int cat;
+    int delta;
+  };
+  std::vector<Edge> edges;
+  edges.reserve(spans.size() * 2);
+  for (const Span& s : spans) {
+    if (s.end <= s.start) continue;
+    int cat = 2;
+    switch (g.category(s.node)) {
+      case NodeCategory::kCompute: cat = 0; break;
+      case NodeCategory::kOther: cat = 1; break;
+      case NodeCategory::kComm: cat = 2; break;
+    }
+    edges.push_back({s.start, cat, +1});
+    edges.push_back({s.end, cat, -1});
+  }
+  std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.t < b.t; });
+  Duration acc[4] = {0, 0, 0, 0};
+  int active[3] = {0, 0, 0};
+  Time prev = 0;
+  for (const Edge& e : edges) {
+    if (e.t > prev) {
+      const int who = active[0] > 0 ? 0 : active[1] > 0 ? 1 : active[2] > 0 ? 2 : 3;
+      acc[who] += e.t - prev;
+      prev = e.t;
+    }
+    active[e.cat] += e.delta;
+  }
+  if (end > prev) acc[3] += end - prev;
+  StepBreakdown b;
+  b.compute_s = DurationToSeconds(acc[0]);
+  b.other_s = DurationToSeconds(acc[1]);
+  b.exposed_comm_s = DurationToSeconds(acc[2]);
+  b.pipeline_bubble_s = DurationToSeconds(acc[3]);
+  return b;
+}
+
+}  // namespace
+
+StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t stage) {
+  ComputeCostModel compute(setup.gpu);
+  TopologyConfig tc = setup.topology;
+  tc.gpus = setup.plan.gpus;
+  tc.gpus_per_node = setup.plan.gpus_per_node;
+  Topology topo(tc);
+  StageGraphBuilder builder(setup, stage, &compute, &topo);
+  return builder.Build();
+}
+
+StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  ECHOSIM_RETURN_IF_ERROR(setup.model.Validate());
+  ECHOSIM_RETURN_IF_ERROR(setup.gpu.Validate());
+  ECHOSIM_RETURN_IF_ERROR(ValidatePlan(setup.plan, setup.model, setup.seq_len));
+  if (setup.dtype == DType::kFp8 && setup.gpu.peak_tflops_fp8 <= 0) {
+    return InvalidArgument(StrCat("--dtype (workload.training.dtype): gpu '", setup.gpu.name,
+                                  "' has no FP8 tensor cores; use bf16 or fp16"));
+  }
+  const ParallelPlan& p = setup.plan;
+  TopologyConfig tc = setup.topology;
+  tc.gpus = p.gpus;
+  tc.gpus_per_node = p.gpus_per_node;
+  Topology topo(tc);
+  ComputeCostModel compute(setup.gpu);
+
+  StepResult r;
+  for (int64_t s = 0; s < p.pp; ++s) {
+    StageGraphBuilder builder(setup, s, &compute, &topo);
+    ECHOSIM_ASSIGN_OR_RETURN(ExecutionGraph g, builder.Build());
+    r.graphs.push_back(std::make_shared<const ExecutionGraph>(std::move(g)));
+  }
+  std::vector<const ExecutionGraph*> classes;
+  for (const auto& g : r.graphs) classes.push_back(g.get());
+
+  SymmetricRankMap symmetric(p.pp);
+  FullRankMap full(p);
+  const RankMap* map = setup.full ? static_cast<const RankMap*>(&full) : &symmetric;
+  Engine engine;
+  Executor exec(classes, map, &engine);
+  // Record one rank per stage: the representative (tp = cp = dp = 0).
+  std::vector<int64_t> recorded;
+  for (int64_t s = 0; s < p.pp; ++s) {
+    const int64_t sim_rank = setup.full ? RepresentativeRank(p, s) : s;
+    exec.RecordRank(sim_rank);
+    recorded.push_back(sim_rank);
+  }
+  ECHOSIM_RETURN_IF_ERROR(exec.Run());
+
+  r.simulated_ranks = map->NumRanks();
+  r.events = engine.events_processed();
+  r.graph_nodes = exec.nodes_completed();
+  const Time end = exec.finish_time();
+  r.step_time_s = DurationToSeconds(end);
+  const double tokens = static_cast<double>(p.global_batch) * setup.seq_len;
+  r.tokens_per_s_per_gpu = tokens / r.step_time_s / p.gpus;
+  r.model_flops_per_step = setup.model.TrainingFlops(static_cast<int64_t>(tokens), setup.seq_len);
+  r.model_tflops_per_gpu = r.model_flops_per_step / r.step_time_s / p.gpus / 1e12;
+  r.mfu = r.model_tflops_per_gpu * 1e12 / setup.gpu.PeakFlopsPerS(setup.dtype);
+
+  // Breakdown of the recorded rank that finishes last (lowest stage on ties).
+  int64_t crit = recorded[0];
+  for (int64_t sr : recorded) {
+    if (exec.rank_finish_time(sr) > exec.rank_finish_time(crit)) crit = sr;
+  }
+  const int64_t crit_stage = setup.full ? p.CoordsOf(crit).pp : crit;
+  r.breakdown = ComputeBreakdown(*classes[crit_stage], exec.spans(crit), end);
+  r.breakdown_rank = RepresentativeRank(p, crit_stage);
+
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    TimelineTrack t;
+    t.global_rank = RepresentativeRank(p, static_cast<int64_t>(i));
+    t.graph = classes[i];
+    t.spans = exec.spans(recorded[i]);
+    std::sort(t.spans.begin(), t.spans.end(), [](const Span& a, const Span& b) {
+      return a.start != b.start ? a.start < b.start : a.node < b.node;
+    });
+    r.tracks.push_back(std::move(t));
+  }
+
+  // Memory per stage.
+  ECHOSIM_ASSIGN_OR_RETURN(const PipelineSchedule* schedule,
+                           FindPipelineSchedule(p.pipeline_schedule));
+  std::vector<int64_t> in_flight;
+  for (int64_t s = 0; s < p.pp; ++s) {
+    in_flight.push_back(schedule->InFlight(s, p.pp, p.vpp, p.num_microbatches()));
+  }
+  r.memory = EstimateMemory(setup.model, p, MakeLayerContext(setup), 0, in_flight,
+                            setup.gpu.memory_reserved_gb * 1e9);
+  r.memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
+  for (const StageMemory& sm : r.memory) {
+    if (sm.total_bytes() > r.peak_memory_bytes) {
+      r.peak_memory_bytes = sm.total_bytes();
+      r.peak_memory_stage = sm.stage;
+    }
+  }
+  r.fits_in_memory = r.peak_memory_bytes <= r.memory_capacity_bytes;
+  r.sim_wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return r;
+}
+
+}  // namespace echosim

@@ -1,0 +1,98 @@
+// Training-step simulation: model + parallel plan + cluster -> one iteration.
+//
+// Builds one ExecutionGraph per pipeline stage (the rank classes), runs them on the
+// Engine through the Executor, and reports the step time, its breakdown, memory
+// per rank, and the spans of the recorded ranks for a timeline.
+//
+// Symmetry: ranks of one pipeline stage run identical graphs, and every collective
+// they issue (TP, CP, EP, DP) is among such ranks, so by default one rank per stage
+// is simulated (simulated_ranks = pp) and a collective completes when that rank
+// reaches it, with the duration of the full group. `full = true` simulates every
+// rank with real group rendezvous; it gives the same step time on uniform clusters
+// and is the path for per-rank perturbations.
+#ifndef ECHOSIM_SIMULATOR_TRAINING_TRAINING_STEP_H_
+#define ECHOSIM_SIMULATOR_TRAINING_TRAINING_STEP_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hardware/gpu_spec.h"
+#include "models/layer_ops.h"
+#include "models/model_spec.h"
+#include "policies/memory_model.h"
+#include "policies/parallel_plan.h"
+#include "simulator/graph/execution_graph.h"
+#include "simulator/graph/executor.h"
+#include "simulator/network/topology.h"
+
+namespace echosim {
+
+struct TrainingSetup {
+  ModelSpec model;
+  GpuSpec gpu;
+  ParallelPlan plan;
+  int64_t seq_len = 2048;
+  DType dtype = DType::kBf16;
+  AttentionImpl attention = AttentionImpl::kFlash;
+  TopologyConfig topology;
+  double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
+  bool full = false;                 // simulate every rank
+  bool overlap_grad_reduce = true;   // DP gradient reduction overlaps the backward pass
+  bool overlap_param_gather = false; // ZeRO parameter all-gather hidden behind next forward
+  double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
+};
+
+struct StepBreakdown {
+  double compute_s = 0;          // GPU busy with compute kernels
+  double exposed_comm_s = 0;     // communication running with no compute beside it
+  double pipeline_bubble_s = 0;  // nothing running: waiting on other stages
+  double other_s = 0;            // optimizer step and host overheads
+};
+
+struct TimelineTrack {
+  int64_t global_rank = 0;
+  const ExecutionGraph* graph = nullptr;
+  std::vector<Span> spans;
+};
+
+struct StepResult {
+  double step_time_s = 0;
+  double tokens_per_s_per_gpu = 0;
+  double model_flops_per_step = 0;
+  double model_tflops_per_gpu = 0;
+  double mfu = 0;
+  double peak_memory_bytes = 0;
+  double memory_capacity_bytes = 0;
+  bool fits_in_memory = true;
+  int64_t peak_memory_stage = 0;
+  std::vector<StageMemory> memory;
+  StepBreakdown breakdown;
+  int64_t breakdown_rank = 0;  // global rank the breakdown describes (the last to finish)
+  int64_t simulated_ranks = 0;
+  uint64_t events = 0;
+  uint64_t graph_nodes = 0;    // nodes executed across simulated ranks
+  double sim_wall_s = 0;
+  std::vector<std::shared_ptr<const ExecutionGraph>> graphs;  // one per stage
+  std::vector<TimelineTrack> tracks;
+};
+
+// Validates the setup (plan vs model) and simulates one training iteration.
+StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup);
+
+// Builds the execution graph of one rank of pipeline stage `stage` (exposed for tests).
+StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t stage);
+
+// Stream indices of stage graphs.
+enum StageStream : uint8_t {
+  kStreamCompute = 0,
+  kStreamDpComm = 1,
+  kStreamSendFwd = 2,
+  kStreamRecvFwd = 3,
+  kStreamSendBwd = 4,
+  kStreamRecvBwd = 5,
+};
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_SIMULATOR_TRAINING_TRAINING_STEP_H_

@@ -10,7 +10,9 @@ double ComputeCostModel::GemmEfficiency(const ComputeOp& op) const {
   const double max_eff =
       op.dtype == DType::kFp8 ? gpu_.gemm_max_efficiency_fp8 : gpu_.gemm_max_efficiency_bf16;
   const double d = static_cast<double>(std::min({op.m, op.n, op.k}));
-  const double f = 2.0 * static_cast<double>(op.m) * op.n * op.k;
+  // The fill term sees the whole launch: a batched GEMM of many small matrices fills the
+  // GPU's SMs as well as one large GEMM of the same total work.
+  const double f = 2.0 * static_cast<double>(op.m) * op.n * op.k * static_cast<double>(op.batch);
   return max_eff * d / (d + gpu_.gemm_min_dim_half) * f / (f + gpu_.gemm_flops_half);
 }
 

@@ -21,7 +21,7 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
                                         const std::vector<int64_t>& in_flight,
                                         double reserved_bytes) {
   std::vector<StageMemory> out;
-  const double dp = static_cast<double>(p.dp);
+  const double dp = static_cast<double>(p.GroupSize(GroupKind::kDp));  // ZeRO shards over dp*cp
   const double layer_act = LayerActivationBytes(m, layer);
   const double layers_per_chunk = static_cast<double>(p.layers_per_chunk(m));
   for (int64_t s = 0; s < p.pp; ++s) {

@@ -30,7 +30,7 @@ int64_t ParallelPlan::GroupSize(GroupKind g) const {
     case GroupKind::kTp: return tp;
     case GroupKind::kCp: return cp;
     case GroupKind::kEp: return ep;
-    case GroupKind::kDp: return dp;
+    case GroupKind::kDp: return dp * cp;
     case GroupKind::kPp: return pp;
     case GroupKind::kNone: return 1;
   }
@@ -40,6 +40,13 @@ int64_t ParallelPlan::GroupSize(GroupKind g) const {
 std::vector<int64_t> ParallelPlan::GroupMembers(int64_t rank, GroupKind g) const {
   const Coords base = CoordsOf(rank);
   std::vector<int64_t> out;
+  if (g == GroupKind::kDp) {
+    // Ranks holding the same weights: every data- and context-parallel index.
+    for (int64_t d = 0; d < dp; ++d) {
+      for (int64_t c = 0; c < cp; ++c) out.push_back(RankOf({base.tp, c, d, base.pp}));
+    }
+    return out;
+  }
   const int64_t n = GroupSize(g);
   for (int64_t i = 0; i < n; ++i) {
     Coords c = base;

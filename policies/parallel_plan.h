@@ -4,7 +4,9 @@
 // fastest): rank = tp_i + tp * (cp_i + cp * (dp_i + dp * pp_i)). With 8 GPUs per
 // node and tp = 8 a tensor-parallel group is one node; data-parallel groups then
 // take one GPU per node. Expert-parallel groups are blocks of `ep` consecutive
-// data-parallel indices (EP is carved out of DP).
+// data-parallel indices (EP is carved out of DP). The gradient-reduction / ZeRO group
+// (GroupKind::kDp) spans data- and context-parallel ranks, dp * cp members: context-
+// parallel ranks hold the same weights (Megatron-LM's data_parallel_group_with_cp).
 #ifndef ECHOSIM_POLICIES_PARALLEL_PLAN_H_
 #define ECHOSIM_POLICIES_PARALLEL_PLAN_H_
 

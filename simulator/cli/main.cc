@@ -215,7 +215,13 @@ int CmdTrain(const std::vector<std::string>& args) {
       assignment += a == "--no-overlap-grad-reduce" ? "false" : "true";
     }
     Status st = ApplyOverride(assignment, &sc);
-    if (!st.ok()) return Fail(InvalidArgument(StrCat(a, ": ", st.message())));
+    if (!st.ok()) {
+      // Name the flag the user typed rather than the override it became.
+      std::string msg = st.message();
+      const std::string prefix = "--set " + assignment + ": ";
+      if (msg.rfind(prefix, 0) == 0) msg = msg.substr(prefix.size());
+      return Fail(InvalidArgument(StrCat(a, ": ", msg)));
+    }
   }
   for (const std::string& s : sets) {
     Status st = ApplyOverride(s, &sc);

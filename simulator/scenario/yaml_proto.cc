@@ -347,7 +347,10 @@ Status YamlReader::ReadMessage(const YAML::Node& node, Message* msg, const std::
     const std::string field_path = JoinPath(path, name);
     const FieldDescriptor* field = descriptor->FindFieldByName(name);
     if (field == nullptr) {
-      return Error(key, field_path,
+      const std::string shown = name.size() <= kMaxQuotedBytes
+                                    ? field_path
+                                    : JoinPath(path, name.substr(0, kMaxQuotedBytes) + "...");
+      return Error(key, shown,
                    "unknown field; valid fields of " + ScopeName(path, descriptor) + ": " +
                        FieldNameList(descriptor));
     }

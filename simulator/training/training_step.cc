@@ -114,7 +114,7 @@ std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>&
 }
 
 void StageGraphBuilder::AddDpReduce(double params, NodeId after, const std::string& name) {
-  if (s_.plan.dp <= 1 || params <= 0) return;
+  if (s_.plan.GroupSize(GroupKind::kDp) <= 1 || params <= 0) return;
   CommOp op;
   op.name = name;
   op.group = GroupKind::kDp;
@@ -154,7 +154,8 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   for (size_t i = 0; i < order.size(); ++i) {
     if (!order[i].forward) last_bwd[order[i].chunk] = static_cast<int64_t>(i);
   }
-  const bool zero3 = p.zero >= 3 && p.dp > 1;
+  const int64_t dp_group = p.GroupSize(GroupKind::kDp);
+  const bool zero3 = p.zero >= 3 && dp_group > 1;
   const double layer_params = LayerParamsLocal();
   const double embed_params = static_cast<double>(m.vocab * m.hidden) / p.tp;
   const bool overlap = s_.overlap_grad_reduce;
@@ -271,7 +272,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   }
   // Optimizer step on this rank's shard of the parameters, after all gradient reductions.
   const double stage_params = StageParams(m, p, stage_);
-  const double shard = stage_params / (p.zero >= 1 ? static_cast<double>(p.dp) : 1.0);
+  const double shard = stage_params / (p.zero >= 1 ? static_cast<double>(dp_group) : 1.0);
   ComputeOp opt;
   opt.name = "optimizer.adam";
   opt.cls = OpClass::kOptimizer;
@@ -283,7 +284,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   if (b_.LastOn(kStreamDpComm) != ExecutionGraph::Builder::kNoNode) {
     b_.AddDependency(b_.LastOn(kStreamDpComm), opt_id);
   }
-  if (p.zero >= 1 && p.zero < 3 && p.dp > 1 && !s_.overlap_param_gather) {
+  if (p.zero >= 1 && p.zero < 3 && dp_group > 1 && !s_.overlap_param_gather) {
     CommOp op;
     op.name = "dp.all_gather.params";
     op.kind = CollectiveKind::kAllGather;
@@ -325,7 +326,7 @@ class FullRankMap : public RankMap {
     switch (g) {
       case GroupKind::kTp: c.tp = 0; break;
       case GroupKind::kCp: c.cp = 0; break;
-      case GroupKind::kDp: c.dp = 0; break;
+      case GroupKind::kDp: c.dp = 0; c.cp = 0; break;
       case GroupKind::kEp: c.dp = c.dp / plan_.ep * plan_.ep; break;
       case GroupKind::kPp: c.pp = 0; break;
       case GroupKind::kNone: break;

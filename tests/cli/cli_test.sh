@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The `echosim` command as a user runs it: outputs, files, exit codes and messages.
+# usage: ECHOSIM=path/to/echosim cli_test.sh REPO_ROOT
+set -u
+root=$1
+bin=${ECHOSIM:?set ECHOSIM to the echosim binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+# expect CODE SUBSTRING -- command...: exit code and a substring of stdout+stderr.
+expect() {
+  local code=$1 want=$2; shift 3
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" != "$code" ]; then
+    echo "FAIL: '$*' exited $rc, expected $code"; echo "$out" | head -5; fails=$((fails+1)); return
+  fi
+  if [ -n "$want" ] && ! grep -qF -- "$want" <<<"$out"; then
+    echo "FAIL: '$*' output lacks: $want"; echo "$out" | head -5; fails=$((fails+1)); return
+  fi
+  echo "ok: $*"
+}
+
+gpt3=(--model gpt3-175b --gpu h100-sxm --gpus 1024 --tp 8 --pp 8 --vpp 3 --micro-batch 1
+      --global-batch 1536 --seq-len 2048 --sequence-parallel --recompute selective --zero 1)
+
+expect 0 "step time" -- "$bin" train "${gpt3[@]}"
+expect 0 '"step_time_s"' -- "$bin" train "${gpt3[@]}" --json
+expect 0 '"simulated_ranks": 8' -- "$bin" train "${gpt3[@]}" --json
+expect 0 "gpt3-175b" -- "$bin" list models
+expect 0 "h100-sxm" -- "$bin" list gpus
+expect 0 "interleaved_1f1b" -- "$bin" list schedules
+expect 0 "step time" -- "$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --out "$tmp/out"
+for f in summary.json timeline.json scenario.resolved.yaml; do
+  if [ -s "$tmp/out/$f" ]; then echo "ok: wrote $f"; else echo "FAIL: $f missing"; fails=$((fails+1)); fi
+done
+# The resolved scenario runs again to the same step time.
+a=$("$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --json | grep '"step_time_s"')
+b=$("$bin" run "$tmp/out/scenario.resolved.yaml" --json | grep '"step_time_s"')
+if [ "$a" = "$b" ] && [ -n "$a" ]; then echo "ok: resolved scenario reproduces"; else echo "FAIL: resolved differs: $a vs $b"; fails=$((fails+1)); fi
+# Determinism: same scenario twice, byte-identical timeline and summary (but the wall clock).
+"$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --out "$tmp/again" >/dev/null
+if cmp -s "$tmp/out/timeline.json" "$tmp/again/timeline.json"; then echo "ok: timeline identical"; else echo "FAIL: timeline differs"; fails=$((fails+1)); fi
+if diff <(grep -v sim_wall_s "$tmp/out/summary.json") <(grep -v sim_wall_s "$tmp/again/summary.json") >/dev/null; then
+  echo "ok: summary identical"; else echo "FAIL: summary differs"; fails=$((fails+1)); fi
+python3 -c "import json,sys; t=json.load(open(sys.argv[1])); assert len(t['traceEvents'])>1000" "$tmp/out/timeline.json" \
+  && echo "ok: timeline is valid JSON" || { echo "FAIL: timeline not JSON"; fails=$((fails+1)); }
+expect 0 "" -- "$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --set parallelism.vpp=1 --set parallelism.pipeline_schedule=1f1b --timeline "$tmp/t.json"
+
+# Bad input: exit 2, one clear message naming the flag or field and the valid choices.
+expect 2 "unknown model 'gpt4'; valid models: custom" -- "$bin" train --model gpt4 --gpu h100-sxm --gpus 8 --global-batch 8
+expect 2 "unknown gpu 'tpu'; valid gpus:" -- "$bin" train --model llama2-7b --gpu tpu --gpus 8 --global-batch 8
+expect 2 "valid schedules: 1f1b, interleaved_1f1b, gpipe" -- "$bin" train "${gpt3[@]}" --schedule zero-bubble
+expect 2 "--gpus (cluster.gpus): 1000 GPUs are not divisible by tp*pp*cp" -- "$bin" train --model gpt3-175b --gpu h100-sxm --gpus 1000 --tp 8 --pp 8 --global-batch 1536
+expect 2 "--tp (parallelism.tp): model heads (96) are not divisible by tp = 5" -- "$bin" train --model gpt3-175b --gpu h100-sxm --gpus 40 --tp 5 --global-batch 8
+expect 2 "model layers (96) are not divisible by pp*vpp = 8*5 = 40" -- "$bin" train "${gpt3[@]}" --vpp 5
+expect 2 "is not divisible by micro_batch*dp" -- "$bin" train "${gpt3[@]}" --global-batch 1000
+expect 2 "--tp: parallelism.tp: expected an unsigned integer" -- "$bin" train "${gpt3[@]}" --tp eight
+expect 2 "--tp: parallelism.tp: expected an unsigned integer, got negative value '-8'" -- "$bin" train "${gpt3[@]}" --tp -8
+expect 2 "unknown option '--tpp'" -- "$bin" train "${gpt3[@]}" --tpp 8
+expect 2 "--dtype" -- "$bin" train "${gpt3[@]}" --dtype int8
+expect 2 "has no FP8 tensor cores" -- "$bin" train --model llama2-7b --gpu a100-80gb --gpus 8 --global-batch 8 --dtype fp8
+expect 2 "--global-batch) is required" -- "$bin" train --model llama2-7b --gpu h100-sxm --gpus 8
+expect 2 "needs a value" -- "$bin" train --model
+expect 2 "unknown command 'trian'" -- "$bin" trian
+expect 2 "valid: models, gpus, schedules" -- "$bin" list cats
+expect 2 "cannot open scenario file" -- "$bin" run "$tmp/nope.yaml"
+printf 'cluster:\n  gpu: h100-sxm\n  gpus: [8\n' > "$tmp/bad.yaml"
+expect 2 "bad.yaml:4:1: malformed YAML: end of sequence flow not found" -- "$bin" run "$tmp/bad.yaml"
+printf 'cluster:\n  gpu: h100-sxm\n  gpuz: 8\n' > "$tmp/typo.yaml"
+expect 2 "typo.yaml:3:3: cluster.gpuz: unknown field" -- "$bin" run "$tmp/typo.yaml"
+expect 2 "unknown field 'tpp'" -- "$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --set parallelism.tpp=2
+
+if [ "$fails" -ne 0 ]; then echo "$fails CLI checks failed"; exit 1; fi
+echo "all CLI checks passed"

@@ -1,0 +1,67 @@
+#include "hardware/compute_cost_model.h"
+
+#include <gtest/gtest.h>
+
+namespace echosim {
+namespace {
+
+GpuSpec Simple() {
+  GpuSpec g;
+  g.name = "test";
+  g.peak_tflops_bf16 = g.peak_tflops_fp16 = 100;
+  g.peak_tflops_fp8 = 200;
+  g.hbm_tbps = 1.0;
+  g.memory_efficiency = 0.5;
+  g.gemm_max_efficiency_bf16 = 0.8;
+  g.gemm_max_efficiency_fp8 = 0.6;
+  g.gemm_min_dim_half = 100;
+  g.gemm_flops_half = 1e9;
+  g.attention_efficiency = 0.4;
+  return g;
+}
+
+// eff = 0.8 * d/(d+100) * F/(F+1e9): for 1000^3, d = 1000, F = 2e9 -> 0.8 * 10/11 * 2/3.
+TEST(ComputeCostModelTest, GemmEfficiencyCurve) {
+  ComputeCostModel m(Simple());
+  ComputeOp op;
+  op.cls = OpClass::kGemm;
+  op.m = op.n = op.k = 1000;
+  op.flops = 2e9;
+  op.bytes = 6e6;
+  EXPECT_NEAR(m.GemmEfficiency(op), 0.8 * 1000.0 / 1100 * 2.0 / 3, 1e-12);
+  const double t = 2e9 / (100e12 * 0.8 * 1000.0 / 1100 * 2.0 / 3) + ComputeCostModel::kKernelOverheadS;
+  EXPECT_EQ(m.Estimate(op), SecondsToDuration(t));
+}
+
+// A memory-bound op of 1 GB at 1 TB/s * 0.5 takes 2 ms (+ overhead).
+TEST(ComputeCostModelTest, MemoryBound) {
+  ComputeCostModel m(Simple());
+  ComputeOp op;
+  op.cls = OpClass::kMemoryBound;
+  op.bytes = 1e9;
+  EXPECT_EQ(m.Estimate(op), SecondsToDuration(2e-3 + ComputeCostModel::kKernelOverheadS));
+}
+
+// A skinny GEMM whose bytes outweigh its FLOPs is priced by the bandwidth roof.
+TEST(ComputeCostModelTest, RooflinePicksTheSlowerRoof) {
+  ComputeCostModel m(Simple());
+  ComputeOp op;
+  op.cls = OpClass::kGemm;
+  op.m = 1;
+  op.n = 100000;
+  op.k = 100000;
+  op.flops = 2e10;
+  op.bytes = 2e10;  // 20 GB: 40 ms at 0.5 TB/s, far above the compute time
+  EXPECT_EQ(m.Estimate(op), SecondsToDuration(2e10 / 0.5e12 + ComputeCostModel::kKernelOverheadS));
+}
+
+TEST(ComputeCostModelTest, AttentionUsesItsEfficiency) {
+  ComputeCostModel m(Simple());
+  ComputeOp op;
+  op.cls = OpClass::kAttention;
+  op.flops = 4e12;
+  EXPECT_EQ(m.Estimate(op), SecondsToDuration(4e12 / (100e12 * 0.4) + ComputeCostModel::kKernelOverheadS));
+}
+
+}  // namespace
+}  // namespace echosim

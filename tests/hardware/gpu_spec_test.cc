@@ -1,0 +1,42 @@
+#include "hardware/gpu_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace echosim {
+namespace {
+
+TEST(GpuSpecTest, PresetsParse) {
+  const auto names = GpuPresetNames();
+  EXPECT_EQ(names, (std::vector<std::string>{"a100-40gb", "a100-80gb", "b200", "h100-sxm", "h200",
+                                             "h800"}));
+  for (const std::string& n : names) {
+    auto g = FindGpuPreset(n);
+    ASSERT_TRUE(g.ok()) << n << ": " << g.status().ToString();
+    EXPECT_EQ(g->name, n);
+  }
+  auto h100 = FindGpuPreset("h100-sxm");
+  EXPECT_DOUBLE_EQ(h100->PeakFlopsPerS(DType::kBf16), 989e12);
+  EXPECT_DOUBLE_EQ(h100->PeakFlopsPerS(DType::kFp8), 1979e12);
+  // A100 has no FP8 tensor cores: fp8 falls back to the 16-bit peak.
+  EXPECT_DOUBLE_EQ(FindGpuPreset("a100-80gb")->PeakFlopsPerS(DType::kFp8), 312e12);
+}
+
+TEST(GpuSpecTest, Errors) {
+  auto unknown = FindGpuPreset("v100");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown gpu 'v100'; valid gpus: a100-40gb, a100-80gb, b200, h100-sxm, h200, h800"),
+            std::string::npos);
+  auto typo = ParseGpuYaml("name: g\nhbm_tbs: 3\n", "g.yaml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("g.yaml:2: unknown field 'hbm_tbs'"), std::string::npos);
+  auto frac = ParseGpuYaml(
+      "name: g\npeak_tflops_bf16: 1\npeak_tflops_fp16: 1\nhbm_capacity_gb: 1\nhbm_tbps: 1\n"
+      "nvlink_gbps: 1\nnic_gbps: 1\nnic_efficiency: 1.5\n",
+      "g.yaml");
+  ASSERT_FALSE(frac.ok());
+  EXPECT_NE(frac.status().message().find("nic_efficiency is a fraction of peak and must be <= 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace echosim

@@ -1,0 +1,127 @@
+#include "models/layer_ops.h"
+
+#include <gtest/gtest.h>
+
+namespace echosim {
+namespace {
+
+ModelSpec Gpt(int64_t h, int64_t heads) {
+  ModelSpec m;
+  m.name = "test";
+  m.layers = 4;
+  m.hidden = h;
+  m.heads = heads;
+  m.kv_heads = heads;
+  m.ffn_hidden = 4 * h;
+  m.vocab = 1024;
+  return m;
+}
+
+double GemmFlops(const std::vector<LayerStep>& steps) {
+  double f = 0;
+  for (const auto& s : steps) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->cls == OpClass::kGemm) f += op->flops;
+  }
+  return f;
+}
+
+int CountComm(const std::vector<LayerStep>& steps, CollectiveKind k) {
+  int n = 0;
+  for (const auto& s : steps) {
+    if (const auto* op = std::get_if<CommOp>(&s); op && op->kind == k) ++n;
+  }
+  return n;
+}
+
+// Dense GEMMs of a GPT layer: QKV 3h^2, projection h^2, MLP 8h^2 = 12h^2 weights, so
+// 2 * T * 12h^2 FLOPs forward, twice that backward (data and weight gradients), all / tp.
+TEST(LayerOpsTest, GemmFlopsFollowTheStandardAccounting) {
+  const ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.micro_batch = 2;
+  c.seq_len = 512;
+  c.tp = 4;
+  const double t = 2.0 * 512, h = 1024;
+  EXPECT_DOUBLE_EQ(GemmFlops(LayerForward(m, c)), 2.0 * t * 12 * h * h / 4);
+  EXPECT_DOUBLE_EQ(GemmFlops(LayerBackward(m, c)), 2.0 * 2.0 * t * 12 * h * h / 4);
+  c.recompute = RecomputeMode::kFull;  // backward re-runs the forward first
+  EXPECT_DOUBLE_EQ(GemmFlops(LayerBackward(m, c)), 3.0 * 2.0 * t * 12 * h * h / 4);
+}
+
+// Megatron's TP pattern: without SP two all-reduces per pass; with SP each becomes an
+// all-gather plus a reduce-scatter; no communication at tp = 1.
+TEST(LayerOpsTest, TensorParallelCommunicationPattern) {
+  const ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.tp = 8;
+  EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllReduce), 2);
+  EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kAllReduce), 2);
+  c.sequence_parallel = true;
+  EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllReduce), 0);
+  EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllGather), 2);
+  EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kReduceScatter), 2);
+  EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kAllGather), 2);
+  EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kReduceScatter), 2);
+  c.tp = 1;
+  c.sequence_parallel = false;
+  EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllReduce), 0);
+}
+
+// Causal flash attention forward: 4 * b * s^2 * heads * d / 2; backward 2.5x.
+TEST(LayerOpsTest, FlashAttentionFlops) {
+  const ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.seq_len = 2048;
+  for (const auto& s : LayerForward(m, c)) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->cls == OpClass::kAttention) {
+      EXPECT_DOUBLE_EQ(op->flops, 4.0 * 16 * 2048.0 * 2048 * 64 / 2);
+    }
+  }
+  for (const auto& s : LayerBackward(m, c)) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->cls == OpClass::kAttention) {
+      EXPECT_DOUBLE_EQ(op->flops, 2.5 * 4.0 * 16 * 2048.0 * 2048 * 64 / 2);
+    }
+  }
+}
+
+// Korthikanti et al. eq. 1-5: sbh(34 + 5as/h) without parallelism; /t with TP+SP;
+// 10 + 24/t without SP; selective recompute drops 5as/h; full keeps 2sbh (/t under SP).
+TEST(LayerOpsTest, ActivationMemoryFollowsKorthikanti) {
+  const ModelSpec m = Gpt(4096, 32);
+  LayerContext c;
+  c.micro_batch = 1;
+  c.seq_len = 2048;
+  c.attention = AttentionImpl::kUnfused;
+  const double sbh = 2048.0 * 4096;
+  const double as_h = 32.0 * 2048 / 4096;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (34 + 5 * as_h));
+  c.tp = 8;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (10 + 24.0 / 8 + 5 * as_h / 8));
+  c.sequence_parallel = true;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (34.0 / 8 + 5 * as_h / 8));
+  c.recompute = RecomputeMode::kSelective;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 34.0 / 8);
+  c.recompute = RecomputeMode::kFull;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 2.0 / 8);
+}
+
+TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
+  ModelSpec m = Gpt(1024, 16);
+  m.experts = 8;
+  m.top_k = 2;
+  LayerContext c;
+  c.ep = 4;
+  EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllToAll), 2);
+  EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kAllToAll), 2);
+  // Experts' GEMM FLOPs: top_k experts per token, 2 matrices of h x ffn each.
+  double expert = 0;
+  for (const auto& s : LayerForward(m, c)) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name.rfind("moe.fc", 0) == 0) {
+      expert += op->flops;
+    }
+  }
+  EXPECT_DOUBLE_EQ(expert, 2.0 * 2048 * 2 * (2.0 * 1024 * 4096));
+}
+
+}  // namespace
+}  // namespace echosim

@@ -1,0 +1,73 @@
+#include "models/model_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace echosim {
+namespace {
+
+TEST(ModelSpecTest, EveryPresetParsesAndValidates) {
+  const auto names = ModelPresetNames();
+  ASSERT_GE(names.size(), 17u);
+  for (const std::string& n : names) {
+    auto m = FindModelPreset(n);
+    ASSERT_TRUE(m.ok()) << n << ": " << m.status().ToString();
+    EXPECT_EQ(m->name, n);
+  }
+}
+
+// A GPT layer without biases: QKV + projection 4h^2, MLP 2 * h * 4h = 8h^2, two norms 2h.
+TEST(ModelSpecTest, GptLayerParams) {
+  auto m = FindModelPreset("gpt3-175b");
+  ASSERT_TRUE(m.ok());
+  const int64_t h = 12288;
+  EXPECT_EQ(m->LayerParams(), 12 * h * h + 2 * h);
+  // 96 layers + 51,200 x h tied embedding + 2,048 x h positions + final norm: 174.6 billion,
+  // the "175B" of Brown et al. (their 50,257-token vocabulary is padded to 51,200 here).
+  EXPECT_NEAR(static_cast<double>(m->TotalParams()), 174.6e9, 0.05e9);
+}
+
+// Meta's model cards: Llama 3 8B has 8.03 billion parameters, Llama 3 70B 70.6 billion.
+TEST(ModelSpecTest, LlamaParamsMatchModelCards) {
+  EXPECT_NEAR(static_cast<double>(FindModelPreset("llama3-8b")->TotalParams()), 8.03e9, 0.01e9);
+  EXPECT_NEAR(static_cast<double>(FindModelPreset("llama3-70b")->TotalParams()), 70.6e9, 0.1e9);
+  // Mixtral 8x7B: 46.7 billion parameters in total (Jiang et al. 2024).
+  EXPECT_NEAR(static_cast<double>(FindModelPreset("mixtral-8x7b")->TotalParams()), 46.7e9, 0.1e9);
+}
+
+// Megatron-LM's accounting for a GPT with ffn = 4h: 72 B s l h^2 (1 + s/(6h) + V/(12 l h)).
+TEST(ModelSpecTest, TrainingFlopsMatchMegatronFormula) {
+  auto m = FindModelPreset("gpt3-175b");
+  ASSERT_TRUE(m.ok());
+  const double b = 1536, s = 2048, l = 96, h = 12288, v = 51200;
+  const double megatron = 72.0 * b * s * l * h * h * (1 + s / (6 * h) + v / (12 * l * h));
+  EXPECT_NEAR(m->TrainingFlops(static_cast<int64_t>(b * s), 2048) / megatron, 1.0, 1e-12);
+}
+
+TEST(ModelSpecTest, UnknownPresetListsValidNames) {
+  auto m = FindModelPreset("gpt5");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(m.status().message().find("unknown model 'gpt5'; valid models: custom, gpt-1.7b"),
+            std::string::npos);
+  EXPECT_NE(m.status().message().find("llama3-70b"), std::string::npos);
+}
+
+TEST(ModelSpecTest, ParserErrorsNameTheLine) {
+  auto bad = ParseModelYaml("name: x\nlayers: 2\nhiden: 5\n", "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("m.yaml:3: unknown field 'hiden'"), std::string::npos);
+  auto notnum = ParseModelYaml("name: x\nlayers: many\n", "m.yaml");
+  ASSERT_FALSE(notnum.ok());
+  EXPECT_NE(notnum.status().message().find("m.yaml:2: field 'layers'"), std::string::npos);
+  auto malformed = ParseModelYaml("name: [x\n", "m.yaml");
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_NE(malformed.status().message().find("malformed YAML"), std::string::npos);
+  auto inconsistent = ParseModelYaml(
+      "name: x\nlayers: 2\nhidden: 100\nheads: 3\nvocab: 10\n", "m.yaml");
+  ASSERT_FALSE(inconsistent.ok());
+  EXPECT_NE(inconsistent.status().message().find("hidden (100) must be divisible by heads (3)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace echosim

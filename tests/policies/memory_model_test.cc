@@ -1,0 +1,46 @@
+#include "policies/memory_model.h"
+
+#include <gtest/gtest.h>
+
+namespace echosim {
+namespace {
+
+// ZeRO stages shard optimizer states (12 B/param), then gradients (4 B), then weights (2 B)
+// over dp; the unsharded parts stay per rank.
+TEST(MemoryModelTest, ZeroStagesShardByDp) {
+  const ModelSpec m = FindModelPreset("llama3-8b").value();
+  ParallelPlan p;
+  p.gpus = 8;
+  p.dp = 8;
+  LayerContext c;
+  c.seq_len = 8192;
+  std::vector<int64_t> inflight = {1};
+  const double params = StageParams(m, p, 0);
+  // One stage, untied embeddings, rotary positions: everything but the final norm.
+  EXPECT_DOUBLE_EQ(params, static_cast<double>(m.TotalParams() - m.hidden));
+  for (int zero = 0; zero <= 3; ++zero) {
+    p.zero = zero;
+    const StageMemory sm = EstimateMemory(m, p, c, 0, inflight, 0)[0];
+    EXPECT_DOUBLE_EQ(sm.optimizer_bytes, params * 12 / (zero >= 1 ? 8 : 1));
+    EXPECT_DOUBLE_EQ(sm.gradient_bytes, params * 4 / (zero >= 2 ? 8 : 1));
+    if (zero < 3) {
+      EXPECT_DOUBLE_EQ(sm.weight_bytes, params * 2);
+    }
+  }
+}
+
+// Pipeline stages split layers; the first holds the embedding, the last the output layer.
+TEST(MemoryModelTest, StageParamsSplitLayers) {
+  const ModelSpec m = FindModelPreset("llama2-7b").value();
+  ParallelPlan p;
+  p.pp = 4;
+  p.tp = 2;
+  const double layer = static_cast<double>(m.LayerParams()) / 2 * 8;  // 8 layers per stage, / tp
+  const double embed = 32000.0 * 4096 / 2;
+  EXPECT_DOUBLE_EQ(StageParams(m, p, 0), layer + embed);
+  EXPECT_DOUBLE_EQ(StageParams(m, p, 1), layer);
+  EXPECT_DOUBLE_EQ(StageParams(m, p, 3), layer + embed);
+}
+
+}  // namespace
+}  // namespace echosim

@@ -1,0 +1,78 @@
+#include "policies/parallel_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace echosim {
+namespace {
+
+ParallelPlan Gpt3Plan() {
+  ParallelPlan p;
+  p.gpus = 1024;
+  p.tp = 8;
+  p.pp = 8;
+  p.vpp = 3;
+  p.dp = 16;
+  p.micro_batch = 1;
+  p.global_batch = 1536;
+  p.pipeline_schedule = "interleaved_1f1b";
+  return p;
+}
+
+TEST(ParallelPlanTest, MegatronRankLayout) {
+  const ParallelPlan p = Gpt3Plan();
+  // rank = tp + 8 * (dp + 16 * pp) with cp = 1.
+  EXPECT_EQ(p.RankOf({3, 0, 2, 1}), 3 + 8 * (2 + 16 * 1));
+  const auto c = p.CoordsOf(155);
+  EXPECT_EQ(p.RankOf(c), 155);
+  EXPECT_EQ(p.GroupMembers(9, GroupKind::kTp), (std::vector<int64_t>{8, 9, 10, 11, 12, 13, 14, 15}));
+  const auto dp = p.GroupMembers(9, GroupKind::kDp);
+  ASSERT_EQ(dp.size(), 16u);
+  EXPECT_EQ(dp[0], 1);
+  EXPECT_EQ(dp[1], 9);
+  EXPECT_EQ(dp[15], 1 + 8 * 15);
+  const auto pp = p.GroupMembers(0, GroupKind::kPp);
+  EXPECT_EQ(pp[1], 128);
+  EXPECT_EQ(p.num_microbatches(), 96);
+}
+
+TEST(ParallelPlanTest, ValidPlanPasses) {
+  auto m = FindModelPreset("gpt3-175b");
+  EXPECT_TRUE(ValidatePlan(Gpt3Plan(), *m, 2048).ok());
+}
+
+// Each impossible plan gives one error naming the flag and the scenario field.
+TEST(ParallelPlanTest, ImpossiblePlansNameTheFlag) {
+  auto m = FindModelPreset("gpt3-175b").value();
+  struct Case {
+    void (*mutate)(ParallelPlan*);
+    const char* expected;
+  };
+  const Case cases[] = {
+      {[](ParallelPlan* p) { p->gpus = 1000; }, "--gpus (cluster.gpus): tp*pp*cp*dp = 8*8*1*16 = 1024 does not equal gpus = 1000"},
+      {[](ParallelPlan* p) { p->tp = 7; p->dp = 1; p->gpus = 7 * 8; }, "--tp (parallelism.tp): model heads (96) are not divisible by tp = 7"},
+      {[](ParallelPlan* p) { p->vpp = 5; }, "--vpp (parallelism.vpp): model layers (96) are not divisible by pp*vpp = 8*5 = 40"},
+      {[](ParallelPlan* p) { p->global_batch = 1000; }, "--global-batch (workload.training.global_batch_seqs): global batch 1000 is not divisible by micro_batch*dp = 1*16 = 16"},
+      {[](ParallelPlan* p) { p->global_batch = 16 * 12; }, "multiple of pp = 8"},
+      {[](ParallelPlan* p) { p->ep = 2; }, "--ep (parallelism.ep): expert parallelism needs a mixture-of-experts model"},
+      {[](ParallelPlan* p) { p->zero = 4; }, "--zero (parallelism.zero): must be 0, 1, 2 or 3, got 4"},
+      {[](ParallelPlan* p) { p->micro_batch = 0; }, "--micro-batch (workload.training.micro_batch_seqs): must be a positive integer, got 0"},
+      {[](ParallelPlan* p) { p->pipeline_schedule = "1f1b"; }, "--vpp (parallelism.vpp): 1f1b runs one chunk per rank"},
+  };
+  for (const Case& c : cases) {
+    ParallelPlan p = Gpt3Plan();
+    c.mutate(&p);
+    Status st = ValidatePlan(p, m, 2048);
+    ASSERT_FALSE(st.ok()) << c.expected;
+    EXPECT_NE(st.message().find(c.expected), std::string::npos) << st.message();
+  }
+  ParallelPlan p = Gpt3Plan();
+  p.cp = 2;
+  p.dp = 8;
+  Status st = ValidatePlan(p, m, 2050);
+  EXPECT_NE(st.message().find("--cp (parallelism.cp): sequence length 2050 must be divisible by 2*cp = 4"),
+            std::string::npos)
+      << st.message();
+}
+
+}  // namespace
+}  // namespace echosim

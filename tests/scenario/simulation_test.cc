@@ -1,0 +1,106 @@
+#include "simulator/scenario/simulation.h"
+
+#include <gtest/gtest.h>
+
+#include "simulator/scenario/yaml_proto.h"
+
+namespace echosim {
+namespace {
+
+scenario::Scenario Parse(const std::string& yaml) {
+  scenario::Scenario s;
+  Status st = YamlToProto(yaml, "test.yaml", &s);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return s;
+}
+
+const char* kMinimal = R"(cluster: {gpu: h100-sxm, gpus: 16}
+workload: {training: {model: llama2-7b, global_batch_seqs: 32}}
+parallelism: {tp: 2, pp: 2}
+)";
+
+TEST(SimulationTest, DefaultsAreFilledInOnePlace) {
+  scenario::Scenario s = Parse(kMinimal);
+  ASSERT_TRUE(ResolveScenario(&s).ok());
+  EXPECT_EQ(s.cluster().gpus_per_node(), 8u);
+  EXPECT_EQ(s.cluster().network().nic_gbps(), 400);     // the H100 preset's NIC
+  EXPECT_EQ(s.cluster().network().nvlink_gbps(), 3600);
+  EXPECT_EQ(s.workload().training().seq_len_tokens(), 4096u);  // llama2's default
+  EXPECT_EQ(s.workload().training().micro_batch_seqs(), 1u);
+  EXPECT_EQ(s.workload().training().dtype(), "bf16");
+  EXPECT_EQ(s.parallelism().dp(), 4u);  // 16 / (2 * 2)
+  EXPECT_EQ(s.parallelism().pipeline_schedule(), "1f1b");
+  EXPECT_TRUE(s.parallelism().overlap_grad_reduce());
+  EXPECT_EQ(s.workload().training().shape().layers(), 32u);  // resolved shape written back
+  EXPECT_EQ(s.name(), "llama2-7b on 16 x h100-sxm");
+  // Resolving twice changes nothing.
+  scenario::Scenario again = s;
+  ASSERT_TRUE(ResolveScenario(&again).ok());
+  EXPECT_EQ(again.SerializeAsString(), s.SerializeAsString());
+}
+
+TEST(SimulationTest, ResolvedScenarioReproducesTheRun) {
+  scenario::Scenario s = Parse(kMinimal);
+  auto run = RunTrainingScenario(s);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  scenario::Scenario reread;
+  ASSERT_TRUE(YamlToProto(ProtoToYaml(run->resolved), "resolved.yaml", &reread).ok());
+  auto again = RunTrainingScenario(reread);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(run->result.step_time_s, again->result.step_time_s);
+}
+
+TEST(SimulationTest, BadNamesListValidChoices) {
+  struct Case {
+    const char* override_;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"cluster.gpu=h1000", "unknown gpu 'h1000'; valid gpus: a100-40gb"},
+      {"workload.training.model=gpt9", "unknown model 'gpt9'; valid models: custom"},
+      {"workload.training.dtype=int4", "workload.training.dtype (--dtype): unknown value 'int4'; valid choices: bf16, fp16, fp8"},
+      {"parallelism.recompute=some", "valid choices: none, selective, full"},
+      {"parallelism.pipeline_schedule=zb", "valid schedules: 1f1b, interleaved_1f1b, gpipe"},
+      {"cluster.network.topology=torus", "valid choices: nvswitch_fat_tree"},
+      {"parallelism.tp=3", "--gpus (cluster.gpus): 16 GPUs are not divisible by tp*pp*cp = 3*2*1 = 6"},
+      {"workload.training.model=custom", "workload.training.shape.layers (--layers) is required"},
+  };
+  for (const Case& c : cases) {
+    scenario::Scenario s = Parse(kMinimal);
+    ASSERT_TRUE(ApplyOverride(c.override_, &s).ok()) << c.override_;
+    auto run = RunTrainingScenario(s);
+    ASSERT_FALSE(run.ok()) << c.override_;
+    EXPECT_NE(run.status().message().find(c.expected), std::string::npos)
+        << c.override_ << " -> " << run.status().message();
+  }
+}
+
+TEST(SimulationTest, CustomModelFromShape) {
+  scenario::Scenario s = Parse(R"(cluster: {gpu: a100-80gb, gpus: 8}
+workload: {training: {model: custom, global_batch_seqs: 8, seq_len_tokens: 1024,
+  shape: {layers: 4, hidden: 1024, heads: 16, vocab: 32000}}}
+parallelism: {tp: 8}
+)");
+  auto run = RunTrainingScenario(s);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(run->setup.model.ffn_hidden, 4096);
+  EXPECT_EQ(run->setup.model.kv_heads, 16);
+  EXPECT_GT(run->result.step_time_s, 0);
+}
+
+TEST(SimulationTest, SummaryHasTheContractFields) {
+  auto run = RunTrainingScenario(Parse(kMinimal));
+  ASSERT_TRUE(run.ok());
+  const nlohmann::json j = SummaryJson(*run);
+  for (const char* k : {"step_time_s", "tokens_per_s_per_gpu", "model_tflops_per_gpu", "mfu",
+                        "peak_memory_bytes", "fits_in_memory", "breakdown", "gpus", "tp", "pp",
+                        "dp", "simulated_ranks", "events", "sim_wall_s"}) {
+    EXPECT_TRUE(j.contains(k)) << k;
+  }
+  for (const char* k : {"compute_s", "exposed_comm_s", "pipeline_bubble_s", "other_s"}) {
+    EXPECT_TRUE(j["breakdown"].contains(k)) << k;
+  }
+}
+
+}  // namespace
+}  // namespace echosim

@@ -1,0 +1,129 @@
+#include "simulator/training/training_step.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "simulator/training/timeline.h"
+
+namespace echosim {
+namespace {
+
+TrainingSetup MakeSetup(const std::string& model, int64_t gpus, int64_t tp, int64_t pp, int64_t vpp,
+                    int64_t gbs) {
+  TrainingSetup s;
+  s.model = FindModelPreset(model).value();
+  s.gpu = FindGpuPreset("h100-sxm").value();
+  s.plan.gpus = gpus;
+  s.plan.tp = tp;
+  s.plan.pp = pp;
+  s.plan.vpp = vpp;
+  s.plan.dp = gpus / (tp * pp);
+  s.plan.global_batch = gbs;
+  s.plan.sequence_parallel = tp > 1;
+  s.plan.pipeline_schedule = vpp > 1 ? "interleaved_1f1b" : "1f1b";
+  s.seq_len = 2048;
+  s.topology.nvlink_bytes_per_s = 369e9;
+  s.topology.nic_bytes_per_s = 47e9;
+  return s;
+}
+
+// One GPU, one micro-batch: nothing overlaps, so the step is the sum of every node's
+// duration on the compute stream.
+TEST(TrainingStepTest, SingleGpuStepIsTheSumOfItsKernels) {
+  TrainingSetup s = MakeSetup("llama2-7b", 1, 1, 1, 1, 1);
+  auto r = SimulateTrainingStep(s);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const ExecutionGraph& g = *r->graphs[0];
+  Duration sum = 0;
+  for (NodeId v = 0; v < g.num_nodes(); ++v) sum += g.duration(v);
+  EXPECT_EQ(SecondsToDuration(r->step_time_s), sum);
+  EXPECT_EQ(r->simulated_ranks, 1);
+  EXPECT_NEAR(r->breakdown.exposed_comm_s, 0.0, 1e-12);
+  EXPECT_NEAR(r->breakdown.pipeline_bubble_s, 0.0, 1e-12);
+}
+
+// Symmetric simulation (one rank per stage) and full simulation (every rank, real
+// group rendezvous) agree exactly on a uniform cluster.
+TEST(TrainingStepTest, SymmetricEqualsFull) {
+  for (auto [tp, pp, vpp] : {std::tuple<int64_t, int64_t, int64_t>{2, 2, 1}, {4, 2, 2}, {1, 4, 1}}) {
+    TrainingSetup s = MakeSetup("llama2-7b", 32, tp, pp, vpp, 64);
+    s.plan.zero = 1;
+    auto sym = SimulateTrainingStep(s);
+    ASSERT_TRUE(sym.ok()) << sym.status().ToString();
+    s.full = true;
+    auto full = SimulateTrainingStep(s);
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    EXPECT_EQ(sym->step_time_s, full->step_time_s) << "tp " << tp << " pp " << pp;
+    EXPECT_EQ(sym->simulated_ranks, pp);
+    EXPECT_EQ(full->simulated_ranks, 32);
+  }
+}
+
+TEST(TrainingStepTest, BreakdownSumsToStepTime) {
+  TrainingSetup s = MakeSetup("llama2-7b", 64, 2, 4, 2, 128);
+  auto r = SimulateTrainingStep(s);
+  ASSERT_TRUE(r.ok());
+  const StepBreakdown& b = r->breakdown;
+  EXPECT_NEAR(b.compute_s + b.exposed_comm_s + b.pipeline_bubble_s + b.other_s, r->step_time_s, 1e-9);
+  EXPECT_GT(b.pipeline_bubble_s, 0);
+  EXPECT_GT(b.exposed_comm_s, 0);  // TP collectives are blocking
+}
+
+// More micro-batches amortise the pipeline bubble: its share of the step falls.
+TEST(TrainingStepTest, BubbleShrinksWithMoreMicrobatches) {
+  auto few = SimulateTrainingStep(MakeSetup("llama2-7b", 8, 1, 8, 1, 8));
+  auto many = SimulateTrainingStep(MakeSetup("llama2-7b", 8, 1, 8, 1, 64));
+  ASSERT_TRUE(few.ok() && many.ok());
+  EXPECT_GT(few->breakdown.pipeline_bubble_s / few->step_time_s,
+            2 * many->breakdown.pipeline_bubble_s / many->step_time_s);
+}
+
+TEST(TrainingStepTest, DeterministicTimeline) {
+  auto a = SimulateTrainingStep(MakeSetup("llama2-7b", 16, 2, 2, 1, 32));
+  auto b = SimulateTrainingStep(MakeSetup("llama2-7b", 16, 2, 2, 1, 32));
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::ostringstream ta, tb;
+  WriteChromeTrace(*a, MakeSetup("llama2-7b", 16, 2, 2, 1, 32).plan, ta);
+  WriteChromeTrace(*b, MakeSetup("llama2-7b", 16, 2, 2, 1, 32).plan, tb);
+  EXPECT_EQ(ta.str(), tb.str());
+  EXPECT_EQ(a->events, b->events);
+  EXPECT_NE(ta.str().find("\"name\":\"tp.reduce_scatter.attn\""), std::string::npos);
+  EXPECT_NE(ta.str().find("\"name\":\"thread_name\""), std::string::npos);
+}
+
+TEST(TrainingStepTest, TooBigDoesNotFitAndSaysWhy) {
+  TrainingSetup s = MakeSetup("gpt3-175b", 8, 8, 1, 1, 8);
+  auto r = SimulateTrainingStep(s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fits_in_memory);
+  EXPECT_GT(r->peak_memory_bytes, r->memory_capacity_bytes);
+  // 175B params / 8 ranks * (2 + 4 + 12) bytes alone exceed 80 GB.
+  EXPECT_GT(r->memory[0].weight_bytes + r->memory[0].gradient_bytes + r->memory[0].optimizer_bytes,
+            80e9);
+}
+
+TEST(TrainingStepTest, Fp8NeedsFp8Hardware) {
+  TrainingSetup s = MakeSetup("llama2-7b", 8, 1, 1, 1, 8);
+  s.gpu = FindGpuPreset("a100-80gb").value();
+  s.dtype = DType::kFp8;
+  auto r = SimulateTrainingStep(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("has no FP8 tensor cores"), std::string::npos);
+}
+
+// ZeRO-1 turns the gradient all-reduce into a reduce-scatter and adds a parameter
+// all-gather; exposed DP communication then depends on overlap.
+TEST(TrainingStepTest, DataParallelOverlapHidesGradientReduction) {
+  TrainingSetup s = MakeSetup("llama2-7b", 64, 1, 1, 1, 256);
+  s.plan.micro_batch = 1;
+  auto overlapped = SimulateTrainingStep(s);
+  s.overlap_grad_reduce = false;
+  auto exposed = SimulateTrainingStep(s);
+  ASSERT_TRUE(overlapped.ok() && exposed.ok());
+  EXPECT_LT(overlapped->step_time_s, exposed->step_time_s);
+  EXPECT_LT(overlapped->breakdown.exposed_comm_s, exposed->breakdown.exposed_comm_s);
+}
+
+}  // namespace
+}  // namespace echosim

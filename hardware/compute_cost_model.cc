@@ -22,11 +22,12 @@ double ComputeCostModel::EstimateSeconds(const ComputeOp& op) const {
   double t_compute = 0;
   switch (op.cls) {
     case OpClass::kGemm:
-      t_compute = op.flops / (gpu_.PeakFlopsPerS(op.dtype) * GemmEfficiency(op));
+      t_compute = op.flops / (gpu_.PeakFlopsPerS(op.dtype) * GemmEfficiency(op) * sustained_);
       break;
     case OpClass::kAttention:
       // Fused attention runs its matmuls in 16-bit even in fp8 training recipes.
-      t_compute = op.flops / (gpu_.PeakFlopsPerS(DType::kBf16) * gpu_.attention_efficiency);
+      t_compute =
+          op.flops / (gpu_.PeakFlopsPerS(DType::kBf16) * gpu_.attention_efficiency * sustained_);
       break;
     case OpClass::kMemoryBound:
     case OpClass::kOptimizer:

@@ -26,7 +26,10 @@ class ComputeCostModel {
   // kernel's GPU time on A100/H100.
   static constexpr double kKernelOverheadS = 2e-6;
 
-  explicit ComputeCostModel(GpuSpec gpu) : gpu_(std::move(gpu)) {}
+  // `sustained_factor` (0, 1] scales the GEMM and attention throughput: the share of the
+  // micro-benchmarked rate a training job sustains (see hardware/calibration/training.yaml).
+  explicit ComputeCostModel(GpuSpec gpu, double sustained_factor = 1.0)
+      : gpu_(std::move(gpu)), sustained_(sustained_factor) {}
 
   Duration Estimate(const ComputeOp& op);
   // Achieved fraction of peak FLOP/s the model assumes for a GEMM (for reports and tests).
@@ -37,6 +40,7 @@ class ComputeCostModel {
   double EstimateSeconds(const ComputeOp& op) const;
 
   GpuSpec gpu_;
+  double sustained_ = 1.0;
   using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, double, double>;
   std::map<Key, Duration> memo_;
 };

@@ -1,8 +1,10 @@
 #include "simulator/scenario/simulation.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
+#include "hardware/calibration.h"
 #include "hardware/gpu_spec.h"
 #include "models/model_spec.h"
 #include "policies/pipeline_schedule.h"
@@ -177,8 +179,20 @@ Status ResolveScenario(scenario::Scenario* s) {
   }
   if (!p->has_overlap_grad_reduce()) p->set_overlap_grad_reduce(true);
   if (!s->output().has_timeline()) s->mutable_output()->set_timeline(true);
-  if (s->simulation().host_overhead_per_step_ms() < 0) {
-    return InvalidArgument("simulation.host_overhead_per_step_ms must not be negative");
+  auto* sim = s->mutable_simulation();
+  const TrainingCalibration& cal = DefaultTrainingCalibration();
+  if (!sim->has_host_overhead_per_step_ms()) {
+    sim->set_host_overhead_per_step_ms(cal.host_overhead_per_step_ms);
+  }
+  if (sim->compute_sustained_factor() == 0) {
+    sim->set_compute_sustained_factor(cal.compute_sustained_factor);
+  }
+  if (!(sim->host_overhead_per_step_ms() >= 0) || !std::isfinite(sim->host_overhead_per_step_ms())) {
+    return InvalidArgument("simulation.host_overhead_per_step_ms (--host-overhead-ms) must be a non-negative number");
+  }
+  if (!(sim->compute_sustained_factor() > 0 && sim->compute_sustained_factor() <= 1.5)) {
+    return InvalidArgument(StrCat("simulation.compute_sustained_factor must be in (0, 1.5], got ",
+                                  sim->compute_sustained_factor()));
   }
   if (s->name().empty()) {
     s->set_name(StrCat(t->model(), " on ", cl->gpus(), " x ", cl->gpu()));
@@ -227,6 +241,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.topology.nvlink_latency_s = net.nvlink_latency_us() * 1e-6;
   s.topology.nic_latency_s = net.nic_latency_us() * 1e-6;
   s.host_overhead_s = sc.simulation().host_overhead_per_step_ms() * 1e-3;
+  s.compute_sustained_factor = sc.simulation().compute_sustained_factor();
   s.full = sc.simulation().full();
   s.overlap_grad_reduce = p.overlap_grad_reduce();
   s.overlap_param_gather = p.overlap_param_gather();

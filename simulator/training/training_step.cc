@@ -389,7 +389,7 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
 }  // namespace
 
 StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t stage) {
-  ComputeCostModel compute(setup.gpu);
+  ComputeCostModel compute(setup.gpu, setup.compute_sustained_factor);
   TopologyConfig tc = setup.topology;
   tc.gpus = setup.plan.gpus;
   tc.gpus_per_node = setup.plan.gpus_per_node;
@@ -412,7 +412,7 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   tc.gpus = p.gpus;
   tc.gpus_per_node = p.gpus_per_node;
   Topology topo(tc);
-  ComputeCostModel compute(setup.gpu);
+  ComputeCostModel compute(setup.gpu, setup.compute_sustained_factor);
 
   StepResult r;
   for (int64_t s = 0; s < p.pp; ++s) {

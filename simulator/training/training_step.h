@@ -37,6 +37,7 @@ struct TrainingSetup {
   AttentionImpl attention = AttentionImpl::kFlash;
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
+  double compute_sustained_factor = 1.0;  // scales GEMM and attention throughput
   bool full = false;                 // simulate every rank
   bool overlap_grad_reduce = true;   // DP gradient reduction overlaps the backward pass
   bool overlap_param_gather = false; // ZeRO parameter all-gather hidden behind next forward

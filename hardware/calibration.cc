@@ -1,0 +1,60 @@
+#include "hardware/calibration.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "simulator/core/embedded_data.h"
+#include "simulator/core/strings.h"
+
+namespace echosim {
+
+StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,
+                                                       const std::string& source) {
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
+  }
+  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": must be a YAML map"));
+  TrainingCalibration c;
+  for (const auto& kv : doc) {
+    const std::string key = kv.first.as<std::string>();
+    const int line = kv.first.Mark().line + 1;
+    try {
+      if (key == "compute_sustained_factor") {
+        c.compute_sustained_factor = kv.second.as<double>();
+      } else if (key == "host_overhead_per_step_ms") {
+        c.host_overhead_per_step_ms = kv.second.as<double>();
+      } else if (key == "fitted_on") {
+        c.fitted_on = kv.second.as<std::string>();
+      } else {
+        return InvalidArgument(StrCat(source, ":", line, ": unknown field '", key,
+                                      "'; valid fields: compute_sustained_factor, "
+                                      "host_overhead_per_step_ms, fitted_on"));
+      }
+    } catch (const YAML::Exception&) {
+      return InvalidArgument(StrCat(source, ":", line, ": field '", key, "': bad value"));
+    }
+  }
+  if (!(c.compute_sustained_factor > 0 && c.compute_sustained_factor <= 1.5)) {
+    return InvalidArgument(StrCat(source, ": compute_sustained_factor must be in (0, 1.5]"));
+  }
+  if (!(c.host_overhead_per_step_ms >= 0)) {
+    return InvalidArgument(StrCat(source, ": host_overhead_per_step_ms must be >= 0"));
+  }
+  return c;
+}
+
+const TrainingCalibration& DefaultTrainingCalibration() {
+  static const TrainingCalibration* cal = [] {
+    for (const EmbeddedFile& f : EmbeddedFilesUnder("hardware/calibration/training.yaml")) {
+      auto c = ParseTrainingCalibration(std::string(f.contents), std::string(f.path));
+      ECHOSIM_CHECK_MSG(c.ok(), c.status().ToString());
+      return new TrainingCalibration(*c);
+    }
+    return new TrainingCalibration();
+  }();
+  return *cal;
+}
+
+}  // namespace echosim

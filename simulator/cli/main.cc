@@ -23,10 +23,10 @@
 #include "simulator/scenario/simulation.h"
 #include "simulator/scenario/yaml_proto.h"
 #include "simulator/training/timeline.h"
+#include "simulator/cli/commands.h"
 #include "simulator/validation/published.h"
 
 namespace echosim {
-namespace {
 
 constexpr const char* kUsage = R"(usage:
   echosim train --model NAME --gpu NAME --gpus N --global-batch B [options]
@@ -65,15 +65,9 @@ common output options:
   --out DIR               write summary.json, timeline.json and scenario.resolved.yaml to DIR
 )";
 
-int Fail(const Status& st) {
-  std::cerr << "echosim: error: " << st.message() << "\n";
-  return st.code() == StatusCode::kInvalidArgument || st.code() == StatusCode::kNotFound ? 2 : 1;
-}
+namespace {
 
-int Usage(const std::string& msg) {
-  std::cerr << "echosim: error: " << msg << "\n\n" << kUsage;
-  return 2;
-}
+int Usage(const std::string& msg) { return UsageError(msg, kUsage); }
 
 struct OutputOptions {
   bool json = false;
@@ -193,6 +187,8 @@ bool ParseCommon(const std::vector<std::string>& args, size_t& i, OutputOptions*
   *rc = -1;  // not a common flag
   return false;
 }
+
+}  // namespace
 
 int CmdTrain(const std::vector<std::string>& args) {
   scenario::Scenario sc;
@@ -335,7 +331,6 @@ int CmdValidate(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace
 }  // namespace echosim
 
 int main(int argc, char** argv) {
@@ -347,13 +342,21 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = args[0];
   args.erase(args.begin());
-  if (cmd == "train") return CmdTrain(args);
-  if (cmd == "run") return CmdRun(args);
-  if (cmd == "list") return CmdList(args);
-  if (cmd == "validate") return CmdValidate(args);
   if (cmd == "--version" || cmd == "version") {
     std::cout << "echosim 0.1.0\n";
     return 0;
   }
-  return Usage(StrCat("unknown command '", cmd, "'; valid commands: train, run, list, validate"));
+  // One entry per subcommand; each lives in its own file under simulator/cli/.
+  const std::vector<std::pair<std::string, int (*)(const std::vector<std::string>&)>> commands = {
+      {"train", CmdTrain},
+      {"run", CmdRun},
+      {"list", CmdList},
+      {"validate", CmdValidate},
+  };
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : commands) {
+    if (cmd == name) return fn(args);
+    names.push_back(name);
+  }
+  return UsageError(StrCat("unknown command '", cmd, "'; valid commands: ", Join(names, ", ")), kUsage);
 }

@@ -1,0 +1,26 @@
+// Subcommands of the `echosim` command, one function each (args exclude the command name).
+// Exit codes: 0 success, 2 usage or input error, 1 any other failure.
+#ifndef ECHOSIM_SIMULATOR_CLI_COMMANDS_H_
+#define ECHOSIM_SIMULATOR_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "simulator/core/status.h"
+
+namespace echosim {
+
+int CmdTrain(const std::vector<std::string>& args);
+int CmdRun(const std::vector<std::string>& args);
+int CmdList(const std::vector<std::string>& args);
+int CmdValidate(const std::vector<std::string>& args);
+
+// Prints "echosim: error: <message>" and returns the exit code for the status:
+// 2 for invalid input / unknown names, 1 otherwise.
+int Fail(const Status& st);
+// Prints the message and `usage`, returns 2.
+int UsageError(const std::string& message, const char* usage);
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_SIMULATOR_CLI_COMMANDS_H_

@@ -14,6 +14,7 @@ int CmdTrain(const std::vector<std::string>& args);
 int CmdRun(const std::vector<std::string>& args);
 int CmdList(const std::vector<std::string>& args);
 int CmdValidate(const std::vector<std::string>& args);
+int CmdSearch(const std::vector<std::string>& args);
 
 // Prints "echosim: error: <message>" and returns the exit code for the status:
 // 2 for invalid input / unknown names, 1 otherwise.

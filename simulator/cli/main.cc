@@ -5,6 +5,7 @@
 //   echosim list models|gpus|schedules        what is built in
 //   echosim validate [--published] [--data-dir DIR] [--json]
 //                                             predicted vs measured on published tables
+//   echosim search [flags]                    rank the parallel plans of a training job
 //
 // Exit codes: 0 success, 2 usage or input error (the message names the flag, field or
 // line and the valid choices), 1 any other failure.
@@ -33,6 +34,7 @@ constexpr const char* kUsage = R"(usage:
   echosim run SCENARIO.yaml [--set dotted.key=value ...] [--out DIR] [--json] [--timeline FILE] [--full]
   echosim list models|gpus|schedules
   echosim validate [--published] [--data-dir DIR] [--json]
+  echosim search --model NAME --gpu NAME --gpus N --global-batch B [options]  (see echosim search --help)
 
 train options (each sets the scenario field in parentheses):
   --model NAME            preset or 'custom' (workload.training.model)
@@ -352,6 +354,7 @@ int main(int argc, char** argv) {
       {"run", CmdRun},
       {"list", CmdList},
       {"validate", CmdValidate},
+      {"search", CmdSearch},
   };
   std::vector<std::string> names;
   for (const auto& [name, fn] : commands) {

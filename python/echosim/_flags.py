@@ -1,0 +1,64 @@
+"""The keyword arguments of :func:`echosim.train`: the CLI's ``echosim train`` flags.
+
+Each entry maps a Python keyword (the flag's name with underscores) to the CLI flag and
+the scenario field it sets, exactly as ``echosim train --help`` lists them. Boolean flags
+set a fixed value when given: ``True`` does what the flag does on the command line,
+``False`` sets the opposite explicitly (useful to switch off a base scenario's setting).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Flag(NamedTuple):
+    cli: str  # the command-line flag, e.g. "--micro-batch"
+    key: str  # the scenario field it sets, dotted
+    switch: str | None  # for boolean flags: the value given flag sets ("true"/"false")
+
+
+def _value(cli: str, key: str) -> Flag:
+    return Flag(cli, key, None)
+
+
+def _switch(cli: str, key: str, value: str = "true") -> Flag:
+    return Flag(cli, key, value)
+
+
+TRAIN_FLAGS: dict[str, Flag] = {
+    "model": _value("--model", "workload.training.model"),
+    "layers": _value("--layers", "workload.training.shape.layers"),
+    "hidden": _value("--hidden", "workload.training.shape.hidden"),
+    "heads": _value("--heads", "workload.training.shape.heads"),
+    "ffn": _value("--ffn", "workload.training.shape.ffn_hidden"),
+    "vocab": _value("--vocab", "workload.training.shape.vocab"),
+    "kv_heads": _value("--kv-heads", "workload.training.shape.kv_heads"),
+    "experts": _value("--experts", "workload.training.shape.experts"),
+    "top_k": _value("--top-k", "workload.training.shape.top_k"),
+    "gpu": _value("--gpu", "cluster.gpu"),
+    "gpus": _value("--gpus", "cluster.gpus"),
+    "gpus_per_node": _value("--gpus-per-node", "cluster.gpus_per_node"),
+    "tp": _value("--tp", "parallelism.tp"),
+    "pp": _value("--pp", "parallelism.pp"),
+    "vpp": _value("--vpp", "parallelism.vpp"),
+    "cp": _value("--cp", "parallelism.cp"),
+    "ep": _value("--ep", "parallelism.ep"),
+    "dp": _value("--dp", "parallelism.dp"),
+    "micro_batch": _value("--micro-batch", "workload.training.micro_batch_seqs"),
+    "global_batch": _value("--global-batch", "workload.training.global_batch_seqs"),
+    "seq_len": _value("--seq-len", "workload.training.seq_len_tokens"),
+    "dtype": _value("--dtype", "workload.training.dtype"),
+    "attention": _value("--attention", "workload.training.attention"),
+    "zero": _value("--zero", "parallelism.zero"),
+    "recompute": _value("--recompute", "parallelism.recompute"),
+    "sequence_parallel": _switch("--sequence-parallel", "parallelism.sequence_parallel"),
+    "schedule": _value("--schedule", "parallelism.pipeline_schedule"),
+    "no_overlap_grad_reduce": _switch(
+        "--no-overlap-grad-reduce", "parallelism.overlap_grad_reduce", "false"
+    ),
+    "overlap_param_gather": _switch("--overlap-param-gather", "parallelism.overlap_param_gather"),
+    "nic_gbps": _value("--nic-gbps", "cluster.network.nic_gbps"),
+    "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
+    "host_overhead_ms": _value("--host-overhead-ms", "simulation.host_overhead_per_step_ms"),
+    "full": _switch("--full", "simulation.full"),
+}

@@ -1,0 +1,216 @@
+"""Training: simulate one iteration and look at the result.
+
+:func:`train` mirrors ``echosim train`` (the same flags, dashes as underscores);
+:func:`run` runs a :class:`~echosim.Scenario`. Both return a :class:`TrainingResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _echosim
+from ._flags import TRAIN_FLAGS
+from .scenario import Scenario, _scalar_text
+
+__all__ = ["TrainingResult", "run", "train", "train_scenario"]
+
+
+class TrainingResult:
+    """One simulated training iteration.
+
+    Attributes are computed on first use and cached:
+
+    - ``summary``: dict with the same fields as ``echosim train --json``;
+    - ``breakdown``: dict ``compute_s``, ``exposed_comm_s``, ``pipeline_bubble_s``,
+      ``other_s`` (and ``rank``, the rank it describes);
+    - ``timeline``: pandas DataFrame, one row per span of the recorded ranks (one per
+      pipeline stage): ``rank, stage, stream, name, kind, start_s, end_s, duration_s,
+      layer, microbatch, bytes, collective, group, start_ps, end_ps``;
+    - ``memory``: pandas DataFrame of memory per pipeline stage (bytes per rank);
+    - ``scenario``: the resolved :class:`~echosim.Scenario` (every default filled in).
+    """
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        return json.loads(self._native.summary_json())
+
+    @property
+    def breakdown(self) -> dict[str, float]:
+        return dict(self.summary["breakdown"])
+
+    @property
+    def step_time_s(self) -> float:
+        return float(self.summary["step_time_s"])
+
+    @property
+    def mfu(self) -> float:
+        return float(self.summary["mfu"])
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        return Scenario._wrap(self._native.resolved())
+
+    @cached_property
+    def timeline(self) -> pd.DataFrame:
+        cols = self._native.timeline_columns()
+        data: dict[str, Any] = {}
+        for name in ("rank", "stage", "stream", "name", "kind", "start_s", "end_s"):
+            data[name] = _column(cols[name])
+        data["duration_s"] = cols["end_s"] - cols["start_s"]
+        for name in ("layer", "microbatch"):
+            values = cols[name]  # -1: the span has no layer / micro-batch
+            data[name] = pd.arrays.IntegerArray(values.astype(np.int32), mask=values < 0)
+        for name in ("bytes", "collective", "group", "start_ps", "end_ps"):
+            data[name] = _column(cols[name])
+        return pd.DataFrame(data)
+
+    @cached_property
+    def memory(self) -> pd.DataFrame:
+        return pd.DataFrame(self._native.memory_columns())
+
+    def table(self) -> str:
+        """The CLI's human-readable summary table."""
+        return self._native.summary_table()
+
+    def to_chrome_trace(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """Writes the Chrome Trace Event JSON (open in https://ui.perfetto.dev) to ``path``,
+        byte-identical to the CLI's ``--timeline``; with no path, returns it as a string."""
+        if path is None:
+            return self._native.chrome_trace()
+        self._native.write_chrome_trace(os.fspath(path))
+        return None
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<TrainingResult {s['scenario']!r}: step {s['step_time_s']:.4g} s, "
+                f"MFU {100 * s['mfu']:.3g}%>")
+
+
+def _column(col: Any) -> Any:
+    """A numpy column, or (codes, names) as a pandas Categorical."""
+    if isinstance(col, tuple):
+        codes, names = col
+        return pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object))
+    return col
+
+
+def run(scenario: Scenario, *, timeline: bool = True) -> TrainingResult:
+    """Resolves and simulates a training scenario (the CLI's ``echosim run``).
+
+    The GIL is released while the C++ core simulates, so threads can run scenarios in
+    parallel. ``timeline=False`` drops the spans after the run (less memory in sweeps).
+    Raises ValueError with the CLI's message on bad input.
+    """
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"run() needs an echosim.Scenario, got {type(scenario).__name__}")
+    return TrainingResult(_echosim.run_training(scenario.to_bytes(), timeline))
+
+
+def train_scenario(
+    base: Scenario | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    **flags: Any,
+) -> Scenario:
+    """The scenario :func:`train` would run: ``base`` (or an empty scenario) with the CLI
+    flags applied in the CLI's table order, then ``overrides`` (the CLI's ``--set``)."""
+    sc = base if base is not None else Scenario()
+    for name in flags:
+        if name not in TRAIN_FLAGS:
+            valid = ", ".join(TRAIN_FLAGS)
+            raise TypeError(f"unknown keyword '{name}' for echosim.train; valid: {valid}")
+    given = {k: flags[k] for k in TRAIN_FLAGS if flags.get(k) is not None}
+    sc = sc.with_(given)
+    if overrides is not None:
+        if isinstance(overrides, Mapping):
+            assignments = [f"{k}={_scalar_text(v)}" for k, v in overrides.items()]
+        elif isinstance(overrides, str):
+            assignments = [overrides]
+        else:
+            assignments = [str(a) for a in overrides]
+        data = sc.to_bytes()
+        for assignment in assignments:
+            data = _echosim.scenario_apply(data, assignment)
+        sc = Scenario._wrap(data)
+    return sc
+
+
+def train(
+    *,
+    model: str | None = None,
+    gpu: str | None = None,
+    gpus: int | None = None,
+    global_batch: int | None = None,
+    tp: int | None = None,
+    pp: int | None = None,
+    vpp: int | None = None,
+    cp: int | None = None,
+    ep: int | None = None,
+    dp: int | None = None,
+    micro_batch: int | None = None,
+    seq_len: int | None = None,
+    dtype: str | None = None,
+    attention: str | None = None,
+    zero: int | None = None,
+    recompute: str | None = None,
+    sequence_parallel: bool | None = None,
+    schedule: str | None = None,
+    no_overlap_grad_reduce: bool | None = None,
+    overlap_param_gather: bool | None = None,
+    gpus_per_node: int | None = None,
+    nic_gbps: float | None = None,
+    nvlink_gbps: float | None = None,
+    host_overhead_ms: float | None = None,
+    full: bool | None = None,
+    layers: int | None = None,
+    hidden: int | None = None,
+    heads: int | None = None,
+    ffn: int | None = None,
+    vocab: int | None = None,
+    kv_heads: int | None = None,
+    experts: int | None = None,
+    top_k: int | None = None,
+    set: Mapping[str, Any] | Iterable[str] | None = None,  # noqa: A002 (the CLI's --set)
+    scenario: Scenario | None = None,
+    timeline: bool = True,
+) -> TrainingResult:
+    """Predicts one training iteration, as ``echosim train`` does with the same flags.
+
+    Every keyword is the CLI flag with dashes as underscores (``micro_batch`` is
+    ``--micro-batch``) and sets the same scenario field; ``None`` leaves it alone. Boolean
+    flags take True (as giving the flag) or False (the opposite, explicitly). ``set`` is
+    the CLI's ``--set``: a dict ``{"dotted.key": value}`` or strings ``"dotted.key=value"``,
+    applied after the flags. ``scenario`` starts from a scenario instead of an empty one.
+
+    Example::
+
+        r = echosim.train(model="gpt3-175b", gpu="h100-sxm", gpus=1024, tp=8, pp=8, vpp=3,
+                          global_batch=1536, sequence_parallel=True, recompute="selective",
+                          zero=1)
+        r.summary["step_time_s"], r.breakdown, r.timeline
+
+    Raises ValueError with the CLI's error message (naming the flag or field and the valid
+    choices) on bad input: unknown model or GPU, a value of the wrong type, an impossible plan.
+    """
+    flags = {
+        "model": model, "layers": layers, "hidden": hidden, "heads": heads, "ffn": ffn,
+        "vocab": vocab, "kv_heads": kv_heads, "experts": experts, "top_k": top_k, "gpu": gpu,
+        "gpus": gpus, "gpus_per_node": gpus_per_node, "tp": tp, "pp": pp, "vpp": vpp, "cp": cp,
+        "ep": ep, "dp": dp, "micro_batch": micro_batch, "global_batch": global_batch,
+        "seq_len": seq_len, "dtype": dtype, "attention": attention, "zero": zero,
+        "recompute": recompute, "sequence_parallel": sequence_parallel, "schedule": schedule,
+        "no_overlap_grad_reduce": no_overlap_grad_reduce,
+        "overlap_param_gather": overlap_param_gather, "nic_gbps": nic_gbps,
+        "nvlink_gbps": nvlink_gbps, "host_overhead_ms": host_overhead_ms, "full": full,
+    }
+    sc = train_scenario(scenario, set, **flags)
+    return run(sc, timeline=timeline)

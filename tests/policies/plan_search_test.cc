@@ -1,0 +1,146 @@
+#include "policies/plan_search.h"
+
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "hardware/gpu_spec.h"
+#include "simulator/training/training_step.h"
+
+namespace echosim {
+namespace {
+
+PlanSearchSpace H100Space(int64_t gpus, int64_t global_batch, int64_t seq_len) {
+  const GpuSpec gpu = FindGpuPreset("h100-sxm").value();
+  PlanSearchSpace s;
+  s.gpus = gpus;
+  s.global_batch = global_batch;
+  s.seq_len = seq_len;
+  s.memory_capacity_bytes = gpu.HbmCapacityBytes();
+  s.reserved_bytes = gpu.memory_reserved_gb * 1e9;
+  return s;
+}
+
+auto Key(const ParallelPlan& p) {
+  return std::make_tuple(p.tp, p.pp, p.vpp, p.cp, p.ep, p.micro_batch, p.zero, p.recompute);
+}
+
+// 4 GPUs, tp and pp in {1, 2, 4}: tp * pp must divide 4, so (1,1) (1,2) (1,4) (2,1) (2,2)
+// (4,1) are valid and (2,4) (4,2) (4,4) are not; dp = 4 / (tp * pp) divides the batch of 8.
+TEST(PlanSearchTest, CountsValidPlansByHand) {
+  const ModelSpec m = FindModelPreset("gpt-1.7b").value();
+  PlanSearchSpace s = H100Space(4, 8, 2048);
+  s.memory_capacity_bytes = 1e15;  // everything fits
+  s.tp = {1, 2, 4};
+  s.pp = {1, 2, 4};
+  s.vpp = {1};
+  s.cp = {1};
+  s.micro_batch = {1};
+  s.zero = {1};
+  s.recompute = {RecomputeMode::kNone};
+  const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
+  EXPECT_EQ(e.considered, 9);
+  EXPECT_EQ(e.invalid, 3);
+  EXPECT_EQ(e.over_memory, 0);
+  ASSERT_EQ(e.plans.size(), 6u);
+  for (const PlanCandidate& c : e.plans) {
+    EXPECT_EQ(c.plan.tp * c.plan.pp * c.plan.dp, 4);
+    EXPECT_EQ(c.plan.sequence_parallel, c.plan.tp > 1);
+    EXPECT_EQ(c.plan.pipeline_schedule, "1f1b");
+  }
+}
+
+// Every kept plan is valid and fits; the counts account for every combination; the
+// order is the nested-loop order, strictly increasing.
+TEST(PlanSearchTest, KeptPlansAreValidFitAndOrdered) {
+  const ModelSpec m = FindModelPreset("gpt3-175b").value();
+  const PlanSearchSpace s = H100Space(256, 512, 2048);
+  const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
+  ASSERT_FALSE(e.plans.empty());
+  EXPECT_EQ(e.considered,
+            e.invalid + e.over_memory + e.dominated + static_cast<int64_t>(e.plans.size()));
+  EXPECT_GT(e.over_memory, 0);  // 175B does not fit with every plan on 256 GPUs
+  for (size_t i = 0; i < e.plans.size(); ++i) {
+    const PlanCandidate& c = e.plans[i];
+    EXPECT_TRUE(ValidatePlan(c.plan, m, s.seq_len).ok());
+    EXPECT_LE(c.peak_memory_bytes, s.memory_capacity_bytes);
+    if (i > 0) EXPECT_LT(Key(e.plans[i - 1].plan), Key(c.plan));
+  }
+  // Deterministic: the same input gives the same plans.
+  const PlanEnumeration again = EnumerateTrainingPlans(m, s).value();
+  ASSERT_EQ(again.plans.size(), e.plans.size());
+  for (size_t i = 0; i < e.plans.size(); ++i) EXPECT_EQ(Key(again.plans[i].plan), Key(e.plans[i].plan));
+}
+
+// The memory estimate used for filtering is the one the simulator reports.
+TEST(PlanSearchTest, PeakMemoryMatchesTheSimulator) {
+  const ModelSpec m = FindModelPreset("gpt-1.7b").value();
+  PlanSearchSpace s = H100Space(16, 32, 2048);
+  s.tp = {1, 4};
+  s.pp = {1, 2, 4};
+  s.vpp = {1, 3};
+  s.micro_batch = {1, 2};
+  const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
+  ASSERT_GE(e.plans.size(), 4u);
+  const GpuSpec gpu = FindGpuPreset("h100-sxm").value();
+  for (const PlanCandidate& c : e.plans) {
+    TrainingSetup setup;
+    setup.model = m;
+    setup.gpu = gpu;
+    setup.plan = c.plan;
+    setup.seq_len = s.seq_len;
+    const StepResult r = SimulateTrainingStep(setup).value();
+    EXPECT_DOUBLE_EQ(r.peak_memory_bytes, c.peak_memory_bytes);
+    EXPECT_TRUE(r.fits_in_memory);
+  }
+}
+
+// Pruning keeps, for each plan that differs only in recompute mode, the least
+// recomputation that fits; keeping everything gives a superset.
+TEST(PlanSearchTest, RecomputePruningKeepsTheLeastThatFits) {
+  const ModelSpec m = FindModelPreset("gpt3-175b").value();
+  PlanSearchSpace s = H100Space(128, 256, 2048);
+  s.tp = {8};
+  const PlanEnumeration pruned = EnumerateTrainingPlans(m, s).value();
+  s.keep_dominated_recompute = true;
+  const PlanEnumeration all = EnumerateTrainingPlans(m, s).value();
+  EXPECT_EQ(all.dominated, 0);
+  EXPECT_GT(pruned.dominated, 0);
+  EXPECT_EQ(all.plans.size(), pruned.plans.size() + static_cast<size_t>(pruned.dominated));
+  for (const PlanCandidate& c : all.plans) {
+    bool kept_same_or_less = false;
+    for (const PlanCandidate& k : pruned.plans) {
+      ParallelPlan a = c.plan, b = k.plan;
+      a.recompute = b.recompute = RecomputeMode::kNone;
+      if (Key(a) == Key(b) && k.plan.recompute <= c.plan.recompute) kept_same_or_less = true;
+    }
+    EXPECT_TRUE(kept_same_or_less);
+  }
+}
+
+TEST(PlanSearchTest, NothingFitsInTinyMemory) {
+  const ModelSpec m = FindModelPreset("gpt-1.7b").value();
+  PlanSearchSpace s = H100Space(8, 16, 2048);
+  s.memory_capacity_bytes = 1e6;
+  const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
+  EXPECT_TRUE(e.plans.empty());
+  EXPECT_GT(e.over_memory, 0);
+  EXPECT_EQ(e.considered, e.invalid + e.over_memory);
+}
+
+TEST(PlanSearchTest, BadInputNamesTheField) {
+  const ModelSpec m = FindModelPreset("gpt-1.7b").value();
+  PlanSearchSpace s = H100Space(0, 16, 2048);
+  auto r = EnumerateTrainingPlans(m, s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("gpus"), std::string::npos);
+  s = H100Space(8, 16, 2048);
+  s.pp = {2, 0};
+  r = EnumerateTrainingPlans(m, s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("pp"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace echosim

@@ -13,17 +13,23 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from . import _echosim
 from ._flags import TRAIN_FLAGS
 
 __all__ = ["Scenario"]
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
 def _scalar_text(value: Any) -> str:
     """The YAML text of a Python value, as the CLI's ``--set key=VALUE`` would spell it."""
     if value is None:
         return ""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ too
+    if _is_bool(value):
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
         return str(int(value))
@@ -45,7 +51,7 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if _is_bool(value):
         return bool(value)
     if isinstance(value, numbers.Integral):
         return int(value)
@@ -60,7 +66,7 @@ def _apply(data: bytes, key: str, value: Any) -> bytes:
     if flag is None:
         return _echosim.scenario_apply(data, f"{key}={_scalar_text(value)}")
     if flag.switch is not None:
-        if not (isinstance(value, bool) or type(value).__name__ == "bool_"):
+        if not _is_bool(value):
             raise ValueError(f"{flag.cli}: expected True or False, got {value!r}")
         text = flag.switch if value else ("false" if flag.switch == "true" else "true")
     else:

@@ -91,8 +91,11 @@ def _run_all(items: list[bytes], client: Any, processes: int | None) -> list[dic
     workers = min(_local_workers(processes), len(items))
     if workers == 1:
         return _simulate_batch(items)
+    # fork where the platform has it: workers start in milliseconds and scripts need no
+    # `if __name__ == "__main__"` guard (spawn re-imports the main module); the workers run
+    # only the native core, which starts no threads of its own.
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         return [row for batch in pool.map(_simulate_batch, _batches(items, workers))
                 for row in batch]

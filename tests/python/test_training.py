@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+import echosim
+from conftest import SMALL
+
+
+def test_summary_and_breakdown():
+    r = echosim.train(**SMALL)
+    s = r.summary
+    for key in ("step_time_s", "tokens_per_s_per_gpu", "model_tflops_per_gpu", "mfu",
+                "peak_memory_bytes", "fits_in_memory", "breakdown", "gpus", "tp", "pp", "dp",
+                "simulated_ranks", "events", "sim_wall_s", "memory_per_stage"):
+        assert key in s
+    assert (s["gpus"], s["tp"], s["pp"], s["dp"]) == (16, 2, 2, 4)
+    b = r.breakdown
+    parts = b["compute_s"] + b["exposed_comm_s"] + b["pipeline_bubble_s"] + b["other_s"]
+    # The breakdown partitions the step of the rank it describes.
+    assert abs(parts - s["step_time_s"]) < 1e-6 * s["step_time_s"]
+    assert r.step_time_s == s["step_time_s"] and 0 < r.mfu < 1
+
+
+def test_timeline_dataframe():
+    r = echosim.train(**SMALL)
+    tl = r.timeline
+    assert isinstance(tl, pd.DataFrame)
+    for col in ("rank", "stream", "name", "start_s", "end_s", "layer", "microbatch", "bytes"):
+        assert col in tl.columns
+    assert len(tl) > 100
+    assert (tl["end_s"] >= tl["start_s"]).all()
+    assert tl["end_s"].max() <= r.step_time_s + 1e-12
+    assert set(tl["stage"]) == {0, 1}
+    assert np.issubdtype(tl["start_s"].dtype, np.floating)
+    comm = tl[tl["kind"] == "collective"]
+    assert len(comm) > 0 and (comm["bytes"] > 0).all()
+    assert (tl.loc[tl["kind"] == "kernel", "bytes"] == 0).all()
+    assert tl["layer"].isna().any() and tl["layer"].notna().any()
+
+
+def test_memory_per_stage_matches_summary():
+    r = echosim.train(**SMALL)
+    mem = r.memory
+    assert list(mem["stage"]) == [0, 1]
+    assert mem["total_bytes"].max() == r.summary["peak_memory_bytes"]
+
+
+def test_chrome_trace_written(tmp_path):
+    r = echosim.train(**SMALL)
+    path = tmp_path / "timeline.json"
+    assert r.to_chrome_trace(path) is None
+    trace = json.loads(path.read_text())
+    spans = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    assert len(spans) == len(r.timeline)
+    assert path.read_text() == r.to_chrome_trace()
+
+
+def test_deterministic():
+    a, b = echosim.train(**SMALL), echosim.train(**SMALL)
+    sa, sb = dict(a.summary), dict(b.summary)
+    sa.pop("sim_wall_s"), sb.pop("sim_wall_s")
+    assert sa == sb
+    assert a.to_chrome_trace() == b.to_chrome_trace()
+    pd.testing.assert_frame_equal(a.timeline, b.timeline)
+
+
+def test_run_scenario_and_resolved(repo):
+    sc = echosim.Scenario.load(repo / "scenarios" / "llama3-70b-h100-64.yaml")
+    r = echosim.run(sc)
+    assert r.scenario.get("cluster.gpus") == 64
+    assert r.scenario.get("parallelism.dp") == r.summary["dp"]
+    # The resolved scenario reproduces the run.
+    again = echosim.run(r.scenario).summary
+    assert again["step_time_s"] == r.summary["step_time_s"]
+    assert sc.run(timeline=False).timeline.empty
+
+
+def test_bandwidth_what_if_moves_step_time():
+    slow = echosim.train(**SMALL, nic_gbps=50).step_time_s
+    fast = echosim.train(**SMALL, nic_gbps=800).step_time_s
+    assert slow > fast
+
+
+def test_set_overrides_forms():
+    a = echosim.train(**SMALL, set={"cluster.network.nic_gbps": 100})
+    b = echosim.train(**SMALL, set=["cluster.network.nic_gbps=100"])
+    c = echosim.train(**SMALL, nic_gbps=100)
+    assert a.step_time_s == b.step_time_s == c.step_time_s
+
+
+def test_presets():
+    models = echosim.models()
+    assert "gpt3-175b" in models.index and "llama3.1-405b" in models.index
+    assert models.loc["gpt3-175b", "layers"] == 96
+    assert abs(models.loc["gpt3-175b", "params"] / 175e9 - 1) < 0.02
+    gpus = echosim.gpus()
+    assert {"h100-sxm", "a100-80gb", "b200"} <= set(gpus.index)
+    assert gpus.loc["h100-sxm", "peak_tflops_bf16"] > 900
+    assert "interleaved_1f1b" in echosim.schedules().index

@@ -9,12 +9,13 @@ laptop to many machines. Results are deterministic and in input order either way
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import multiprocessing
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -35,16 +36,23 @@ def _flatten(summary: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _simulate_batch(batch: Sequence[bytes]) -> list[dict[str, Any]]:
-    """Runs serialized scenarios; a failure becomes {"error": message, "error_type": ...}.
+# A unit of work: serialized scenario bytes, or (base scenario bytes, overrides) to apply
+# in the worker, so that building thousands of scenarios is parallel too.
+_Item = Union[bytes, Tuple[bytes, Tuple[Tuple[str, Any], ...]]]
 
-    Runs in worker processes (local or dask): it imports nothing beyond the native core.
+
+def _simulate_batch(batch: Sequence[_Item]) -> list[dict[str, Any]]:
+    """Runs scenarios; a failure becomes {"error": message, "error_type": ...}.
+
+    Runs in worker processes (local or dask).
     """
-    import json
-
     out: list[dict[str, Any]] = []
-    for data in batch:
+    for item in batch:
         try:
+            if isinstance(item, bytes):
+                data = item
+            else:
+                data = Scenario._wrap(item[0]).with_(dict(item[1])).to_bytes()
             run = _echosim.run_training(data, False)
             out.append(_flatten(json.loads(run.summary_json())))
         except (ValueError, RuntimeError) as e:
@@ -75,13 +83,13 @@ def _local_workers(processes: int | None) -> int:
     return os.cpu_count() or 1
 
 
-def _batches(items: list[bytes], workers: int) -> list[list[bytes]]:
+def _batches(items: list[_Item], workers: int) -> list[list[_Item]]:
     # About four batches per worker: balances load without per-task overhead.
     size = max(1, math.ceil(len(items) / (workers * 4)))
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _run_all(items: list[bytes], client: Any, processes: int | None) -> list[dict[str, Any]]:
+def _run_all(items: list[_Item], client: Any, processes: int | None) -> list[dict[str, Any]]:
     if not items:
         return []
     if client is not None:
@@ -141,31 +149,21 @@ def sweep(
     start = base if base is not None else Scenario()
 
     params: list[dict[str, Any]] = []
-    rows: list[dict[str, Any] | None] = []
-    todo: list[bytes] = []
+    todo: list[_Item] = []
+    base_bytes = start.to_bytes()
     for c in configs:
         if isinstance(c, Scenario):
             params.append({})
-            sc: Scenario | None = c
+            todo.append(c.to_bytes())
         elif isinstance(c, Mapping):
             params.append(dict(c))
-            try:
-                sc = start.with_(c)
-            except ValueError as e:
-                if errors == "raise":
-                    raise
-                rows.append({"error": str(e), "error_type": "ValueError"})
-                continue
+            todo.append((base_bytes, tuple((str(k), v) for k, v in c.items())))
         else:
             raise ValueError(f"sweep: each item must be an echosim.Scenario or a dict of "
                              f"overrides, got {type(c).__name__}")
-        rows.append(None)
-        todo.append(sc.to_bytes())
 
-    results = iter(_run_all(todo, client, processes))
     out: list[dict[str, Any]] = []
-    for p, r in zip(params, rows):
-        row = r if r is not None else next(results)
+    for p, row in zip(params, _run_all(todo, client, processes)):
         if errors == "raise" and "error" in row:
             raise ValueError(row["error"])
         out.append({**p, **row})

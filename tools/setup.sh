@@ -58,8 +58,13 @@ if [ -n "$py_missing" ]; then
     echo "echosim setup: warning: pip install failed; the Python module and its tests need: $py_missing"
 fi
 
+# Build the Python module whenever pybind11 is importable (also when an earlier configure
+# of this build folder ran before pybind11 was installed).
+py_module=OFF
+if "$python" -c 'import pybind11' 2>/dev/null; then py_module=ON; fi
+
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DPython_EXECUTABLE="$(command -v "$python")" >/dev/null
+      -DPython_EXECUTABLE="$(command -v "$python")" -DECHOSIM_BUILD_PYTHON=$py_module >/dev/null
 cmake --build "$build_dir" -j "$jobs"
 echo "echosim setup: built $build_dir/bin/echosim"

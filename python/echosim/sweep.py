@@ -93,7 +93,7 @@ def _run_all(items: list[_Item], client: Any, processes: int | None) -> list[dic
     if not items:
         return []
     if client is not None:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        workers = max(1, sum(client.nthreads().values()))
         futures = client.map(_simulate_batch, _batches(items, workers), pure=False)
         return [row for batch in client.gather(futures) for row in batch]
     workers = min(_local_workers(processes), len(items))

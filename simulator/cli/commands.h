@@ -15,6 +15,9 @@ int CmdRun(const std::vector<std::string>& args);
 int CmdList(const std::vector<std::string>& args);
 int CmdValidate(const std::vector<std::string>& args);
 int CmdSearch(const std::vector<std::string>& args);
+int CmdServe(const std::vector<std::string>& args);
+int CmdServeSearch(const std::vector<std::string>& args);
+int CmdValidateServing(const std::vector<std::string>& args);
 
 // Prints "echosim: error: <message>" and returns the exit code for the status:
 // 2 for invalid input / unknown names, 1 otherwise.

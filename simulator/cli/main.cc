@@ -6,6 +6,9 @@
 //   echosim validate [--published] [--data-dir DIR] [--json]
 //                                             predicted vs measured on published tables
 //   echosim search [flags]                    rank the parallel plans of a training job
+//   echosim serve [flags] | SCENARIO.yaml     simulate an LLM serving cluster (serve_cmd.cc)
+//   echosim serve-search [flags]              cheapest serving cluster meeting SLOs
+//   echosim validate-serving [--data-dir DIR] serving predictions vs measured vLLM results
 //
 // Exit codes: 0 success, 2 usage or input error (the message names the flag, field or
 // line and the valid choices), 1 any other failure.
@@ -35,6 +38,9 @@ constexpr const char* kUsage = R"(usage:
   echosim list models|gpus|schedules
   echosim validate [--published] [--data-dir DIR] [--json]
   echosim search --model NAME --gpu NAME --gpus N --global-batch B [options]  (see echosim search --help)
+  echosim serve --model NAME --gpu NAME --tp N --replicas R --workload SPEC [options]  (see echosim serve --help)
+  echosim serve-search --model NAME --workload SPEC --slo-ttft-ms X --slo-tpot-ms Y [options]
+  echosim validate-serving [--data-dir DIR] [--json]
 
 train options (each sets the scenario field in parentheses):
   --model NAME            preset or 'custom' (workload.training.model)
@@ -250,6 +256,7 @@ int CmdRun(const std::vector<std::string>& args) {
   if (path.empty()) return Usage("echosim run needs a scenario file");
   auto sc = LoadScenarioFile(path);
   if (!sc.ok()) return Fail(sc.status());
+  if (sc->workload().has_serving()) return CmdServe(args);  // a serving scenario
   for (const std::string& s : sets) {
     Status st = ApplyOverride(s, &*sc);
     if (!st.ok()) return Fail(st);
@@ -355,6 +362,9 @@ int main(int argc, char** argv) {
       {"list", CmdList},
       {"validate", CmdValidate},
       {"search", CmdSearch},
+      {"serve", CmdServe},
+      {"serve-search", CmdServeSearch},
+      {"validate-serving", CmdValidateServing},
   };
   std::vector<std::string> names;
   for (const auto& [name, fn] : commands) {

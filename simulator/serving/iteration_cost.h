@@ -1,0 +1,89 @@
+// IterationCostModel: how long one serving iteration takes on one replica.
+//
+// What it models: the GPU time of one forward pass of a batch that mixes prefill chunks and
+// decode tokens (models/inference_ops.h for the operators), plus the host time of the
+// engine's step (scheduling, input preparation, sampling bookkeeping, detokenisation):
+//   t = sum over layers [ linear(T) + attention(work) ] + embedding(T) + head(S)
+//       + (pp - 1) * send_recv(T * hidden * 2 bytes) + cpu_overhead(seqs)
+//   T = new tokens in the batch, S = sequences sampling a token.
+//   linear(T): every non-attention op of a layer through the roofline ComputeCostModel and
+//     the TP all-reduces through the AnalyticCollectiveModel (TP groups inside one node).
+//   attention(work): the batched prefill and decode attention kernels; the roofline of an
+//     attention op is max(flops * f, bytes * b) + kernel overhead, so f, b and the overhead
+//     are read once from the ComputeCostModel (probe ops) and applied to each iteration's
+//     summed work. This keeps the memo bounded (no entry per distinct context length).
+//   cpu_overhead(seqs) = cpu_overhead_per_iteration + cpu_overhead_per_seq * seqs, the
+//     calibrated host term (simulator/serving/serving_calibration.h).
+// Pipeline parallelism runs one batch at a time through the stages (no micro-batch overlap):
+// the stages' times add up, plus one activation send per stage boundary.
+// linear(T), embedding(T) and head(S) are memoised per T and S. Deterministic.
+#ifndef ECHOSIM_SIMULATOR_SERVING_ITERATION_COST_H_
+#define ECHOSIM_SIMULATOR_SERVING_ITERATION_COST_H_
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "hardware/compute_cost_model.h"
+#include "hardware/gpu_spec.h"
+#include "models/inference_ops.h"
+#include "models/model_spec.h"
+#include "simulator/core/time.h"
+#include "simulator/network/collective_model.h"
+#include "simulator/network/topology.h"
+
+namespace echosim {
+
+struct BatchWork {
+  int64_t tokens = 0;   // new tokens of the iteration (prefill chunks + decodes)
+  int64_t sampled = 0;  // sequences that sample a token
+  int64_t seqs = 0;     // sequences in the batch
+  AttentionWork attention;
+};
+
+class IterationCostModel {
+ public:
+  IterationCostModel(ModelSpec model, GpuSpec gpu, InferenceConfig config, TopologyConfig topology,
+                     double cpu_overhead_per_iteration_s, double cpu_overhead_per_seq_s);
+  IterationCostModel(const IterationCostModel&) = delete;
+  IterationCostModel& operator=(const IterationCostModel&) = delete;
+
+  // GPU time of the iteration (all stages), without the host overhead.
+  Duration GpuTime(const BatchWork& work);
+  Duration CpuOverhead(int64_t seqs) const;
+  Duration Total(const BatchWork& work) { return GpuTime(work) + CpuOverhead(work.seqs); }
+
+  // Pieces, for tests and reports.
+  Duration LinearLayerTime(int64_t tokens);
+  Duration AttentionLayerTime(const AttentionWork& work) const;
+  Duration EmbeddingTime(int64_t tokens);
+  Duration HeadTime(int64_t sampled);
+  Duration StageSendTime(int64_t tokens) const;
+
+  const ModelSpec& model() const { return model_; }
+  const InferenceConfig& config() const { return config_; }
+  const GpuSpec& gpu() const { return gpu_; }
+  const TopologyConfig& topology() const { return topology_.config(); }
+
+ private:
+  Duration StepsTime(const std::vector<LayerStep>& steps);
+  static Duration Lookup(std::vector<Duration>* table, std::unordered_map<int64_t, Duration>* big,
+                         int64_t key);
+
+  ModelSpec model_;
+  GpuSpec gpu_;
+  InferenceConfig config_;
+  Topology topology_;
+  ComputeCostModel compute_;
+  AnalyticCollectiveModel comm_;
+  GroupShape tp_group_;
+  double cpu_base_s_, cpu_per_seq_s_;
+  // Attention roofline, read from the compute model.
+  double attn_s_per_flop_ = 0, attn_s_per_byte_ = 0, kernel_overhead_s_ = 0;
+  std::vector<Duration> linear_, embed_, head_;
+  std::unordered_map<int64_t, Duration> linear_big_, embed_big_, head_big_;
+};
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_SIMULATOR_SERVING_ITERATION_COST_H_

@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "simulator/network/flow_network.h"
+#include "simulator/core/flow_network.h"
 
 namespace echosim {
 namespace {

@@ -66,6 +66,9 @@ train options (each sets the scenario field in parentheses):
   --nvlink-gbps X         per-GPU NVLink bandwidth, Gbit/s per direction (cluster.network.nvlink_gbps)
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
   --full                  simulate every rank instead of one per pipeline stage (simulation.full)
+  --oversubscription X    fabric leaf downlink:uplink ratio, default 1 (cluster.network.oversubscription)
+  --no-interference       compute and communication kernels do not slow each other (simulation.interference)
+  --no-contention         transfers do not share NIC/fabric bandwidth (simulation.contention)
   --set KEY=VALUE         any scenario field by dotted name
 common output options:
   --json                  print one JSON object instead of the table
@@ -163,6 +166,9 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},
       {"--full", {"simulation.full", false}},
+      {"--oversubscription", {"cluster.network.oversubscription", true}},
+      {"--no-interference", {"simulation.interference", false}},
+      {"--no-contention", {"simulation.contention", false}},
   };
   return flags;
 }
@@ -216,7 +222,7 @@ int CmdTrain(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
       assignment += args[++i];
     } else {
-      assignment += a == "--no-overlap-grad-reduce" ? "false" : "true";
+      assignment += a.rfind("--no-", 0) == 0 ? "false" : "true";
     }
     Status st = ApplyOverride(assignment, &sc);
     if (!st.ok()) {

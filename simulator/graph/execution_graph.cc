@@ -36,7 +36,7 @@ uint32_t ExecutionGraph::Builder::Intern(const std::string& name) {
 
 NodeId ExecutionGraph::Builder::Add(NodeKind kind, NodeCategory cat, uint8_t stream,
                                     const std::string& name, Duration duration,
-                                    const CommInfo* info) {
+                                    const CommInfo* info, OpClass op_class) {
   ECHOSIM_CHECK(stream < g_.stream_names_.size());
   ECHOSIM_CHECK(duration >= 0);
   const NodeId id = static_cast<NodeId>(g_.kind_.size());
@@ -46,6 +46,7 @@ NodeId ExecutionGraph::Builder::Add(NodeKind kind, NodeCategory cat, uint8_t str
   g_.duration_.push_back(duration);
   g_.name_.push_back(Intern(name));
   g_.layer_.push_back(layer_label_);
+  g_.op_class_.push_back(op_class);
   g_.microbatch_.push_back(microbatch_label_);
   if (info != nullptr) {
     g_.comm_index_.push_back(static_cast<uint32_t>(g_.comm_.size()));
@@ -59,8 +60,9 @@ NodeId ExecutionGraph::Builder::Add(NodeKind kind, NodeCategory cat, uint8_t str
 }
 
 NodeId ExecutionGraph::Builder::AddCompute(uint8_t stream, const std::string& name,
-                                           Duration duration, NodeCategory category) {
-  return Add(NodeKind::kCompute, category, stream, name, duration, nullptr);
+                                           Duration duration, NodeCategory category,
+                                           OpClass op_class) {
+  return Add(NodeKind::kCompute, category, stream, name, duration, nullptr, op_class);
 }
 NodeId ExecutionGraph::Builder::AddDelay(uint8_t stream, const std::string& name,
                                          Duration duration) {

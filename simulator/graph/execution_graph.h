@@ -46,6 +46,9 @@ struct CommInfo {
   double bytes = 0;
   int32_t peer = 0;   // send/recv: peer selector resolved by the RankMap (e.g. +1 / -1 stage)
   uint32_t tag = 0;   // send/recv: matches a send with its receive on the same channel
+  std::string algorithm = "";  // as the collective model chose it (timeline annotation)
+  std::string protocol = "";
+  int channels = 0;
 };
 
 class ExecutionGraph {
@@ -61,6 +64,8 @@ class ExecutionGraph {
   const std::string& name(NodeId n) const { return names_[name_[n]]; }
   // Labels for timelines: transformer layer (-1: none) and micro-batch (-1: none).
   int32_t layer(NodeId n) const { return layer_[n]; }
+  // Kernel class of a compute node (what interference depends on).
+  OpClass op_class(NodeId n) const { return op_class_[n]; }
   int32_t microbatch(NodeId n) const { return microbatch_[n]; }
   // Communication data of a kCollective/kSend/kRecv node.
   const CommInfo& comm(NodeId n) const { return comm_[comm_index_[n]]; }
@@ -78,6 +83,7 @@ class ExecutionGraph {
   std::vector<Duration> duration_;
   std::vector<uint32_t> name_;
   std::vector<int32_t> layer_;
+  std::vector<OpClass> op_class_;
   std::vector<int32_t> microbatch_;
   std::vector<uint32_t> comm_index_;
   std::vector<CommInfo> comm_;
@@ -94,7 +100,8 @@ class ExecutionGraph::Builder {
 
   // Adds a node at the end of `stream`; it depends on the previous node of that stream.
   NodeId AddCompute(uint8_t stream, const std::string& name, Duration duration,
-                    NodeCategory category = NodeCategory::kCompute);
+                    NodeCategory category = NodeCategory::kCompute,
+                    OpClass op_class = OpClass::kGemm);
   NodeId AddDelay(uint8_t stream, const std::string& name, Duration duration);
   // `duration` is the transfer time once every member (or both peers) arrived.
   NodeId AddCollective(uint8_t stream, const std::string& name, const CommInfo& info,
@@ -118,7 +125,7 @@ class ExecutionGraph::Builder {
 
  private:
   NodeId Add(NodeKind kind, NodeCategory cat, uint8_t stream, const std::string& name,
-             Duration duration, const CommInfo* info);
+             Duration duration, const CommInfo* info, OpClass op_class = OpClass::kGemm);
   uint32_t Intern(const std::string& name);
 
   ExecutionGraph g_;

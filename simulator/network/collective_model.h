@@ -26,6 +26,14 @@ class AnalyticCollectiveModel {
   // Duration of one collective of `bytes` (nccl-tests size convention) over `group`.
   Duration Estimate(CollectiveKind kind, double bytes, const GroupShape& group) const;
   double EstimateSeconds(CollectiveKind kind, double bytes, const GroupShape& group) const;
+  // The same time split into its fixed start-up part (latency terms and launch overhead)
+  // and its bandwidth part; latency_s + bandwidth_s == EstimateSeconds(...).
+  struct Parts {
+    double latency_s = 0;
+    double bandwidth_s = 0;
+    const char* algorithm = "ring";
+  };
+  Parts EstimateParts(CollectiveKind kind, double bytes, const GroupShape& group) const;
   // Bus bandwidth (bytes/s) the model uses for a group.
   double BusBandwidth(const GroupShape& group) const;
 

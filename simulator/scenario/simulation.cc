@@ -121,6 +121,12 @@ Status ResolveScenario(scenario::Scenario* s) {
   // ND A100 v4 (Echo's logs): ~31 us on 8 GPUs (14 ring steps), ~35 us on 16 GPUs.
   if (net->nic_latency_us() == 0) net->set_nic_latency_us(4.0);
   if (net->nvlink_latency_us() == 0) net->set_nvlink_latency_us(2.0);
+  if (net->oversubscription() == 0) net->set_oversubscription(1.0);
+  if (net->nodes_per_leaf() == 0) net->set_nodes_per_leaf(32);
+  if (!(net->oversubscription() >= 1.0) || !std::isfinite(net->oversubscription())) {
+    return InvalidArgument(StrCat("cluster.network.oversubscription (--oversubscription) must be >= 1 "
+                                  "(1 = non-blocking), got ", net->oversubscription()));
+  }
   for (const auto& [field, v] : {std::pair<const char*, double>{"cluster.network.nic_gbps (--nic-gbps)", net->nic_gbps()},
                                  {"cluster.network.nvlink_gbps (--nvlink-gbps)", net->nvlink_gbps()},
                                  {"cluster.network.nic_latency_us", net->nic_latency_us()},
@@ -184,6 +190,8 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (!sim->has_host_overhead_per_step_ms()) {
     sim->set_host_overhead_per_step_ms(cal.host_overhead_per_step_ms);
   }
+  if (!sim->has_interference()) sim->set_interference(true);
+  if (!sim->has_contention()) sim->set_contention(true);
   if (sim->compute_sustained_factor() == 0) {
     sim->set_compute_sustained_factor(cal.compute_sustained_factor);
   }
@@ -240,6 +248,10 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.topology.nic_bytes_per_s = net.nic_gbps() / 8.0 * 1e9 * s.gpu.nic_efficiency;
   s.topology.nvlink_latency_s = net.nvlink_latency_us() * 1e-6;
   s.topology.nic_latency_s = net.nic_latency_us() * 1e-6;
+  s.topology.oversubscription = net.oversubscription();
+  s.topology.nodes_per_leaf = net.nodes_per_leaf();
+  s.interference = sc.simulation().interference();
+  s.contention = sc.simulation().contention();
   s.host_overhead_s = sc.simulation().host_overhead_per_step_ms() * 1e-3;
   s.compute_sustained_factor = sc.simulation().compute_sustained_factor();
   s.full = sc.simulation().full();
@@ -278,6 +290,11 @@ nlohmann::json SummaryJson(const TrainingRun& run) {
                     {"pipeline_bubble_s", r.breakdown.pipeline_bubble_s},
                     {"other_s", r.breakdown.other_s},
                     {"rank", r.breakdown_rank}};
+  nlohmann::json by_dim;
+  for (GroupKind k : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kPp}) {
+    by_dim[GroupKindName(k)] = r.breakdown.exposed_comm_by_group_s[static_cast<int>(k)];
+  }
+  j["breakdown"]["exposed_comm_by_dim_s"] = by_dim;
   nlohmann::json mem = nlohmann::json::array();
   for (const StageMemory& sm : r.memory) {
     mem.push_back({{"stage", sm.stage},

@@ -84,6 +84,9 @@ void WriteChromeTrace(const StepResult& result, const ParallelPlan& plan, std::o
         arg("collective", std::string("\"") + CollectiveKindName(ci.kind) + "\"");
         arg("group", std::string("\"") + GroupKindName(ci.group) + "\"");
         arg("group_size", std::to_string(kind == NodeKind::kCollective ? plan.GroupSize(ci.group) : 2));
+        if (!ci.algorithm.empty()) arg("algorithm", "\"" + JsonEscape(ci.algorithm) + "\"");
+        if (!ci.protocol.empty()) arg("protocol", "\"" + JsonEscape(ci.protocol) + "\"");
+        if (ci.channels > 0) arg("channels", std::to_string(ci.channels));
       }
       out << "}}";
     }

@@ -8,6 +8,7 @@
 #include "policies/pipeline_schedule.h"
 #include "simulator/core/engine.h"
 #include "simulator/core/strings.h"
+#include "simulator/interference/interference_model.h"
 #include "simulator/network/collective_model.h"
 
 namespace echosim {
@@ -16,6 +17,11 @@ namespace {
 // Peer selectors of point-to-point nodes.
 constexpr int32_t kPeerNext = 1;
 constexpr int32_t kPeerPrev = -1;
+// Thread blocks (SMs) a communication kernel occupies: NCCL's usual channel counts for
+// bandwidth-bound collectives on NVSwitch systems (16) and for point-to-point (4). They
+// matter for compute/communication interference.
+constexpr int kCollectiveChannels = 16;
+constexpr int kP2pChannels = 4;
 
 LayerContext MakeLayerContext(const TrainingSetup& s) {
   LayerContext c;
@@ -94,8 +100,11 @@ NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
   info.kind = op.kind;
   info.group = op.group;
   info.bytes = op.bytes;
-  const Duration d = coll_.Estimate(op.kind, op.bytes, shapes_[static_cast<int>(op.group)]);
-  return b_.AddCollective(stream, op.name, info, d);
+  const auto parts = coll_.EstimateParts(op.kind, op.bytes, shapes_[static_cast<int>(op.group)]);
+  info.algorithm = parts.algorithm;
+  info.protocol = "simple";
+  info.channels = kCollectiveChannels;
+  return b_.AddCollective(stream, op.name, info, SecondsToDuration(parts.latency_s + parts.bandwidth_s));
 }
 
 std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>& steps) {
@@ -103,7 +112,8 @@ std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>&
   for (const LayerStep& st : steps) {
     NodeId id;
     if (const auto* op = std::get_if<ComputeOp>(&st)) {
-      id = b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op));
+      id = b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op), NodeCategory::kCompute,
+                         op->cls);
     } else {
       id = AddComm(kStreamCompute, std::get<CommOp>(st));
     }
@@ -181,7 +191,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
       NodeId recv = ExecutionGraph::Builder::kNoNode;
       if (v > 0 && p.pp > 1) {
         CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerPrev,
-                      static_cast<uint32_t>(mb * V + v)};
+                      static_cast<uint32_t>(mb * V + v), "p2p", "simple", kP2pChannels};
         b_.SetLabels(-1, mb);
         recv = b_.AddRecv(kStreamRecvFwd, "pp.recv.activations", info, prev_d);
       }
@@ -201,7 +211,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
       if (recv != ExecutionGraph::Builder::kNoNode) b_.AddDependency(recv, first);
       if (v < V - 1 && p.pp > 1) {
         CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
-                      static_cast<uint32_t>(mb * V + v + 1)};
+                      static_cast<uint32_t>(mb * V + v + 1), "p2p", "simple", kP2pChannels};
         b_.SetLabels(-1, mb);
         const NodeId send = b_.AddSend(kStreamSendFwd, "pp.send.activations", info, next_d);
         b_.AddDependency(last, send);
@@ -210,7 +220,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
       NodeId recv = ExecutionGraph::Builder::kNoNode;
       if (v < V - 1 && p.pp > 1) {
         CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
-                      static_cast<uint32_t>(mbs * V + mb * V + v)};
+                      static_cast<uint32_t>(mbs * V + mb * V + v), "p2p", "simple", kP2pChannels};
         b_.SetLabels(-1, mb);
         recv = b_.AddRecv(kStreamRecvBwd, "pp.recv.gradients", info, next_d);
       }
@@ -252,7 +262,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
       if (recv != ExecutionGraph::Builder::kNoNode) b_.AddDependency(recv, first);
       if (v > 0 && p.pp > 1) {
         CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerPrev,
-                      static_cast<uint32_t>(mbs * V + mb * V + v - 1)};
+                      static_cast<uint32_t>(mbs * V + mb * V + v - 1), "p2p", "simple", kP2pChannels};
         b_.SetLabels(-1, mb);
         const NodeId send = b_.AddSend(kStreamSendBwd, "pp.send.gradients", info, prev_d);
         b_.AddDependency(last, send);
@@ -280,7 +290,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   // (norm, update: 8 B), 16-bit weight written (2 B).
   opt.bytes = shard * 34.0;
   const NodeId opt_id = b_.AddCompute(kStreamCompute, opt.name, compute_->Estimate(opt),
-                                      NodeCategory::kOther);
+                                      NodeCategory::kOther, OpClass::kOptimizer);
   if (b_.LastOn(kStreamDpComm) != ExecutionGraph::Builder::kNoNode) {
     b_.AddDependency(b_.LastOn(kStreamDpComm), opt_id);
   }
@@ -344,38 +354,172 @@ class FullRankMap : public RankMap {
   ParallelPlan plan_;
 };
 
+// Link loads of inter-node transfers for flow-level contention. Transfers inside a
+// node (NVSwitch, non-blocking) keep their modelled duration.
+class TrainingCommResources : public CommResources {
+ public:
+  TrainingCommResources(const TrainingSetup& s, const Topology* topo, bool symmetric)
+      : s_(s), topo_(topo), coll_(topo), symmetric_(symmetric) {
+    links_ = topo_->AddLinks(&net_);
+  }
+  FlowNetwork* network() override { return &net_; }
+
+  CommDemand Describe(int64_t rank, const ExecutionGraph& g, NodeId node) const override {
+    // Instances repeat (every micro-batch, every layer): memoise by what determines the demand.
+    const CommInfo& ci = g.comm(node);
+    const int64_t me = Global(rank);
+    const bool collective = g.kind(node) == NodeKind::kCollective;
+    const int64_t who = collective ? s_.plan.GroupMembers(me, ci.group).front() : me;
+    const auto key = std::make_tuple(static_cast<int>(g.kind(node)), static_cast<int>(ci.kind),
+                                     static_cast<int>(ci.group), who, ci.peer, ci.bytes);
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    CommDemand d = Compute(rank, g, node);
+    memo_.emplace(key, d);
+    return d;
+  }
+
+ private:
+  CommDemand Compute(int64_t rank, const ExecutionGraph& g, NodeId node) const {
+    const CommInfo& ci = g.comm(node);
+    const ParallelPlan& p = s_.plan;
+    CommDemand d;
+    d.channels = ci.channels;
+    const int64_t me = Global(rank);
+    const double per_node_gpus = static_cast<double>(p.gpus_per_node);
+    if (g.kind(node) == NodeKind::kCollective) {
+      const std::vector<int64_t> members = p.GroupMembers(me, ci.group);
+      const GroupShape shape = topo_->ShapeOf(members);
+      if (shape.intra_node()) return d;
+      const auto parts = coll_.EstimateParts(ci.kind, ci.bytes, shape);
+      const double n = static_cast<double>(shape.size);
+      switch (ci.kind) {
+        case CollectiveKind::kAllReduce: d.wire_bytes = 2.0 * (n - 1) / n * ci.bytes; break;
+        case CollectiveKind::kAllToAll:
+          d.wire_bytes = (n - static_cast<double>(shape.per_node)) / n * ci.bytes;
+          break;
+        default: d.wire_bytes = (n - 1) / n * ci.bytes; break;
+      }
+      if (parts.bandwidth_s <= 0 || d.wire_bytes <= 0) return d;
+      d.latency = SecondsToDuration(parts.latency_s);
+      d.nominal_bytes_per_s = d.wire_bytes / parts.bandwidth_s;
+      // Ring edges: member i sends to member i+1; the edges that leave a node load NICs
+      // (and leaf uplinks when they leave the leaf). One flow stands for the whole instance.
+      // Symmetric mode folds every member onto the simulated representative of its stage
+      // (members of one group are images of each other, so a member's NIC carries what the
+      // representative's carries), and the uplinks carry the instances of every image
+      // group on the same nodes.
+      const double images = symmetric_ ? per_node_gpus / static_cast<double>(shape.per_node) : 1.0;
+      const size_t m = members.size();
+      std::vector<LinkUse> edges;
+      for (size_t i = 0; i < m; ++i) {
+        const int64_t src = members[i], dst = members[(i + 1) % m];
+        if (topo_->NodeOf(src) == topo_->NodeOf(dst)) continue;
+        std::vector<LinkUse> e;
+        topo_->AppendPath(links_, src, dst, images, &e);
+        if (symmetric_) {
+          // NIC links of the folded endpoints (the representative of each end's stage).
+          std::vector<LinkUse> folded;
+          topo_->AppendPath(links_, Fold(src), Fold(dst), images, &folded);
+          e[0] = folded[0];
+          e[1] = folded[1];
+        }
+        edges.insert(edges.end(), e.begin(), e.end());
+      }
+      // Merge: a NIC carries one stream per instance (weight 1); an uplink carries every
+      // edge that crosses it.
+      std::sort(edges.begin(), edges.end(),
+                [](const LinkUse& a, const LinkUse& b) { return a.link < b.link; });
+      for (const LinkUse& u : edges) {
+        if (!d.path.empty() && d.path.back().link == u.link) {
+          if (u.link >= links_.first_leaf) d.path.back().weight += u.weight;
+        } else {
+          d.path.push_back(u);
+        }
+      }
+      return d;
+    }
+    const int64_t peer = Global(PeerOf(rank, ci.peer));
+    const int64_t src = g.kind(node) == NodeKind::kSend ? me : peer;
+    const int64_t dst = g.kind(node) == NodeKind::kSend ? peer : me;
+    if (topo_->NodeOf(src) == topo_->NodeOf(dst)) return d;
+    const auto parts = coll_.EstimateParts(CollectiveKind::kSendRecv, ci.bytes, topo_->ShapeOf({src, dst}));
+    if (parts.bandwidth_s <= 0) return d;
+    d.latency = SecondsToDuration(parts.latency_s);
+    d.wire_bytes = ci.bytes;
+    d.nominal_bytes_per_s = ci.bytes / parts.bandwidth_s;
+    topo_->AppendPath(links_, src, dst, symmetric_ ? per_node_gpus : 1.0, &d.path);
+    return d;
+  }
+
+  // The simulated representative standing for global rank g (symmetric mode).
+  int64_t Fold(int64_t g) const { return RepresentativeRank(s_.plan, s_.plan.CoordsOf(g).pp); }
+  int64_t Global(int64_t sim_rank) const {
+    return symmetric_ ? RepresentativeRank(s_.plan, sim_rank) : sim_rank;
+  }
+  int64_t PeerOf(int64_t sim_rank, int32_t peer) const {
+    const ParallelPlan& p = s_.plan;
+    if (symmetric_) return ((sim_rank + peer) % p.pp + p.pp) % p.pp;
+    ParallelPlan::Coords c = p.CoordsOf(sim_rank);
+    c.pp = ((c.pp + peer) % p.pp + p.pp) % p.pp;
+    return p.RankOf(c);
+  }
+
+  const TrainingSetup& s_;
+  const Topology* topo_;
+  AnalyticCollectiveModel coll_;
+  bool symmetric_;
+  FlowNetwork net_;
+  FabricLinks links_;
+  mutable std::map<std::tuple<int, int, int, int64_t, int32_t, double>, CommDemand> memo_;
+};
+
 // Attributes every instant of [0, end) on one rank to the most important thing
 // running: compute > other (optimizer, host) > communication > nothing (bubble).
 StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>& spans, Time end) {
   struct Edge {
     Time t;
     int cat;
+    int group;
     int delta;
   };
   std::vector<Edge> edges;
   edges.reserve(spans.size() * 2);
   for (const Span& s : spans) {
     if (s.end <= s.start) continue;
-    int cat = 2;
+    int cat = 2, group = static_cast<int>(GroupKind::kNone);
     switch (g.category(s.node)) {
       case NodeCategory::kCompute: cat = 0; break;
       case NodeCategory::kOther: cat = 1; break;
-      case NodeCategory::kComm: cat = 2; break;
+      case NodeCategory::kComm:
+        cat = 2;
+        group = static_cast<int>(g.comm(s.node).group);
+        break;
     }
-    edges.push_back({s.start, cat, +1});
-    edges.push_back({s.end, cat, -1});
+    edges.push_back({s.start, cat, group, +1});
+    edges.push_back({s.end, cat, group, -1});
   }
   std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.t < b.t; });
   Duration acc[4] = {0, 0, 0, 0};
+  double by_group[6] = {0, 0, 0, 0, 0, 0};
   int active[3] = {0, 0, 0};
+  int active_group[6] = {0, 0, 0, 0, 0, 0};
   Time prev = 0;
   for (const Edge& e : edges) {
     if (e.t > prev) {
       const int who = active[0] > 0 ? 0 : active[1] > 0 ? 1 : active[2] > 0 ? 2 : 3;
       acc[who] += e.t - prev;
+      if (who == 2) {
+        int kinds = 0;
+        for (int k = 0; k < 6; ++k) kinds += active_group[k] > 0;
+        for (int k = 0; k < 6; ++k) {
+          if (active_group[k] > 0) by_group[k] += DurationToSeconds(e.t - prev) / kinds;
+        }
+      }
       prev = e.t;
     }
     active[e.cat] += e.delta;
+    if (e.cat == 2) active_group[e.group] += e.delta;
   }
   if (end > prev) acc[3] += end - prev;
   StepBreakdown b;
@@ -383,6 +527,7 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
   b.other_s = DurationToSeconds(acc[1]);
   b.exposed_comm_s = DurationToSeconds(acc[2]);
   b.pipeline_bubble_s = DurationToSeconds(acc[3]);
+  for (int k = 0; k < 6; ++k) b.exposed_comm_by_group_s[k] = by_group[k];
   return b;
 }
 
@@ -426,8 +571,20 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   SymmetricRankMap symmetric(p.pp);
   FullRankMap full(p);
   const RankMap* map = setup.full ? static_cast<const RankMap*>(&full) : &symmetric;
+  ExecutorOptions options;
+  std::unique_ptr<InterferenceModel> interference;
+  if (setup.interference) {
+    ECHOSIM_ASSIGN_OR_RETURN(int sms, SmCount(DefaultInterferenceParams(), setup.gpu.name));
+    interference = std::make_unique<InterferenceModel>(DefaultInterferenceParams(), sms);
+    options.interference = interference.get();
+  }
+  std::unique_ptr<TrainingCommResources> comm;
+  if (setup.contention) {
+    comm = std::make_unique<TrainingCommResources>(setup, &topo, !setup.full);
+    options.comm = comm.get();
+  }
   Engine engine;
-  Executor exec(classes, map, &engine);
+  Executor exec(classes, map, &engine, options);
   // Record one rank per stage: the representative (tp = cp = dp = 0).
   std::vector<int64_t> recorded;
   for (int64_t s = 0; s < p.pp; ++s) {

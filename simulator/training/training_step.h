@@ -42,11 +42,16 @@ struct TrainingSetup {
   bool overlap_grad_reduce = true;   // DP gradient reduction overlaps the backward pass
   bool overlap_param_gather = false; // ZeRO parameter all-gather hidden behind next forward
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
+  bool interference = true;          // compute/communication slow each other on a GPU
+  bool contention = true;            // transfers share NIC and fabric links (flow level)
 };
 
 struct StepBreakdown {
   double compute_s = 0;          // GPU busy with compute kernels
   double exposed_comm_s = 0;     // communication running with no compute beside it
+  // exposed_comm_s split by parallel dimension (tp, cp, ep, dp, pp), indexed by GroupKind;
+  // time when several dimensions are exposed at once is shared equally among them.
+  double exposed_comm_by_group_s[6] = {0, 0, 0, 0, 0, 0};
   double pipeline_bubble_s = 0;  // nothing running: waiting on other stages
   double other_s = 0;            // optimizer step and host overheads
 };

@@ -56,6 +56,8 @@ output:
 simulation:
   full: false
   host_overhead_per_step_ms: 1e-3
+  interference: true
+  contention: false
 )yaml";
 
 // Whether `text` contains `part`; prints both when not.

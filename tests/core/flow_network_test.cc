@@ -1,4 +1,4 @@
-#include "simulator/network/flow_network.h"
+#include "simulator/core/flow_network.h"
 
 #include <gtest/gtest.h>
 

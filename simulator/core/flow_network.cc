@@ -1,4 +1,4 @@
-#include "simulator/network/flow_network.h"
+#include "simulator/core/flow_network.h"
 
 #include <algorithm>
 #include <queue>
@@ -16,6 +16,12 @@ LinkId FlowNetwork::AddLink(double capacity_bytes_per_s) {
 }
 
 FlowId FlowNetwork::AddFlow(const std::vector<LinkUse>& path, double cap) {
+  const FlowId f = AddFlowDeferred(path, cap);
+  SolveComponent(f);
+  return f;
+}
+
+FlowId FlowNetwork::AddFlowDeferred(const std::vector<LinkUse>& path, double cap) {
   ECHOSIM_CHECK(cap > 0);
   FlowId f;
   if (!free_.empty()) {
@@ -37,7 +43,6 @@ FlowId FlowNetwork::AddFlow(const std::vector<LinkUse>& path, double cap) {
     ECHOSIM_CHECK(u.link < capacity_.size() && u.weight > 0);
     link_flows_[u.link].push_back(f);
   }
-  SolveComponent(f);
   return f;
 }
 
@@ -71,6 +76,26 @@ void FlowNetwork::SetCap(FlowId f, double cap) {
   ECHOSIM_CHECK(f < flows_.size() && flows_[f].alive && cap > 0);
   flows_[f].cap = cap;
   SolveComponent(f);
+}
+
+std::vector<FlowId> FlowNetwork::Component(FlowId seed) {
+  ++epoch_;
+  std::vector<FlowId> flows = {seed};
+  flow_mark_[seed] = epoch_;
+  for (size_t i = 0; i < flows.size(); ++i) {
+    for (const LinkUse& u : flows_[flows[i]].path) {
+      if (link_mark_[u.link] == epoch_) continue;
+      link_mark_[u.link] = epoch_;
+      for (FlowId g : link_flows_[u.link]) {
+        if (flow_mark_[g] != epoch_) {
+          flow_mark_[g] = epoch_;
+          flows.push_back(g);
+        }
+      }
+    }
+  }
+  std::sort(flows.begin(), flows.end());
+  return flows;
 }
 
 void FlowNetwork::SolveComponent(FlowId seed) {

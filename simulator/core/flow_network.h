@@ -12,8 +12,8 @@
 //
 // Complexity per re-solve: O(F_c * L_f * log L_c) for the affected component of F_c flows
 // and L_c links. Deterministic: ties break by link id.
-#ifndef ECHOSIM_SIMULATOR_NETWORK_FLOW_NETWORK_H_
-#define ECHOSIM_SIMULATOR_NETWORK_FLOW_NETWORK_H_
+#ifndef ECHOSIM_SIMULATOR_CORE_FLOW_NETWORK_H_
+#define ECHOSIM_SIMULATOR_CORE_FLOW_NETWORK_H_
 
 #include <cstdint>
 #include <vector>
@@ -40,6 +40,11 @@ class FlowNetwork {
   // Starts a flow; rates of the affected component are re-solved. `cap` > 0.
   FlowId AddFlow(const std::vector<LinkUse>& path, double cap_bytes_per_s);
   void RemoveFlow(FlowId f);
+  // AddFlow in two steps, so a caller can look at the component (and bring its own
+  // accounting up to date) before rates change: the flow is linked in with rate 0,
+  // then SolveFlow re-solves its component (filling changed()).
+  FlowId AddFlowDeferred(const std::vector<LinkUse>& path, double cap_bytes_per_s);
+  void SolveFlow(FlowId f) { SolveComponent(f); }
   void SetCap(FlowId f, double cap_bytes_per_s);
   // Current allocated rate (bytes/s) of a live flow.
   double rate(FlowId f) const { return flows_[f].rate; }
@@ -48,6 +53,8 @@ class FlowNetwork {
   // Flows whose rate changed in the last Add/Remove/SetCap (for rescheduling).
   const std::vector<FlowId>& changed() const { return changed_; }
 
+  // Live flows connected to `f` through shared links (f included), ascending.
+  std::vector<FlowId> Component(FlowId f);
   // Re-solves every live flow from scratch (tests and benchmarks).
   void SolveAll();
 
@@ -76,4 +83,4 @@ class FlowNetwork {
 
 }  // namespace echosim
 
-#endif  // ECHOSIM_SIMULATOR_NETWORK_FLOW_NETWORK_H_
+#endif  // ECHOSIM_SIMULATOR_CORE_FLOW_NETWORK_H_

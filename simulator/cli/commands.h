@@ -19,6 +19,10 @@ int CmdServe(const std::vector<std::string>& args);
 int CmdServeSearch(const std::vector<std::string>& args);
 int CmdValidateServing(const std::vector<std::string>& args);
 
+int CmdTrace(const std::vector<std::string>& args);     // trace_cmd.cc
+int CmdImport(const std::vector<std::string>& args);    // import_cmd.cc
+int CmdRunTrace(const std::vector<std::string>& args);  // run_trace_cmd.cc
+
 // Prints "echosim: error: <message>" and returns the exit code for the status:
 // 2 for invalid input / unknown names, 1 otherwise.
 int Fail(const Status& st);

@@ -41,6 +41,9 @@ constexpr const char* kUsage = R"(usage:
   echosim serve --model NAME --gpu NAME --tp N --replicas R --workload SPEC [options]  (see echosim serve --help)
   echosim serve-search --model NAME --workload SPEC --slo-ttft-ms X --slo-tpot-ms Y [options]
   echosim validate-serving [--data-dir DIR] [--json]
+  echosim trace --world-size N --ranks auto|R1,R2,... --out DIR -- COMMAND...  (see echosim trace --help)
+  echosim import chakra|kineto PATH... [--json] [--timeline FILE] [--out DIR]
+  echosim run-trace DIR|PREFIX|FILE [--world-size N] [--json] [--timeline FILE]  (see --help)
 
 train options (each sets the scenario field in parentheses):
   --model NAME            preset or 'custom' (workload.training.model)
@@ -371,6 +374,9 @@ int main(int argc, char** argv) {
       {"serve", CmdServe},
       {"serve-search", CmdServeSearch},
       {"validate-serving", CmdValidateServing},
+      {"trace", CmdTrace},
+      {"import", CmdImport},
+      {"run-trace", CmdRunTrace},
   };
   std::vector<std::string> names;
   for (const auto& [name, fn] : commands) {

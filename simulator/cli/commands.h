@@ -14,6 +14,7 @@ int CmdTrain(const std::vector<std::string>& args);
 int CmdRun(const std::vector<std::string>& args);
 int CmdList(const std::vector<std::string>& args);
 int CmdValidate(const std::vector<std::string>& args);
+int CmdCalibrateInterference(const std::vector<std::string>& args);
 int CmdSearch(const std::vector<std::string>& args);
 int CmdServe(const std::vector<std::string>& args);
 int CmdServeSearch(const std::vector<std::string>& args);

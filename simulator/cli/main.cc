@@ -37,6 +37,7 @@ constexpr const char* kUsage = R"(usage:
   echosim run SCENARIO.yaml [--set dotted.key=value ...] [--out DIR] [--json] [--timeline FILE] [--full]
   echosim list models|gpus|schedules
   echosim validate [--published] [--data-dir DIR] [--json]
+  echosim calibrate-interference TABLE.csv [--out FILE]   fit compute/comm interference
   echosim search --model NAME --gpu NAME --gpus N --global-batch B [options]  (see echosim search --help)
   echosim serve --model NAME --gpu NAME --tp N --replicas R --workload SPEC [options]  (see echosim serve --help)
   echosim serve-search --model NAME --workload SPEC --slo-ttft-ms X --slo-tpot-ms Y [options]
@@ -370,6 +371,7 @@ int main(int argc, char** argv) {
       {"run", CmdRun},
       {"list", CmdList},
       {"validate", CmdValidate},
+      {"calibrate-interference", CmdCalibrateInterference},
       {"search", CmdSearch},
       {"serve", CmdServe},
       {"serve-search", CmdServeSearch},

@@ -125,3 +125,68 @@ TEST(ExecutorTest, DeadlockIsReported) {
 
 }  // namespace
 }  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// Two ranks each send 1e6 bytes to a third over links of 1e9 B/s... modelled as one shared
+// link: alone a transfer takes 1 ms; two at once each get half the link, so both take 2 ms.
+class OneLink : public CommResources {
+ public:
+  OneLink() { link_ = net_.AddLink(1e9); }
+  CommDemand Describe(int64_t, const ExecutionGraph&, NodeId) const override {
+    CommDemand d;
+    d.wire_bytes = 1e6;
+    d.nominal_bytes_per_s = 1e9;
+    d.path = {{link_, 1.0}};
+    return d;
+  }
+  FlowNetwork* network() override { return &net_; }
+
+ private:
+  FlowNetwork net_;
+  LinkId link_;
+};
+
+TEST(ExecutorRatesTest, TransfersSharingALinkTakeTwiceAsLong) {
+  // Rank 0 and rank 1 both run a self-contained "collective" of group size 1 at t = 0.
+  ExecutionGraph::Builder b({"comm"});
+  b.AddCollective(0, "xfer", CommInfo{CollectiveKind::kAllGather, GroupKind::kDp, 1e6, 0, 0}, kMillisecond);
+  const ExecutionGraph g = std::move(b).Build().value();
+  TestRankMap map(2, true, 1);
+  OneLink link;
+  ExecutorOptions opts;
+  opts.comm = &link;
+  Engine e;
+  Executor x({&g}, &map, &e, opts);
+  ASSERT_TRUE(x.Run().ok());
+  EXPECT_EQ(x.rank_finish_time(0), 2 * kMillisecond);
+  EXPECT_EQ(x.rank_finish_time(1), 2 * kMillisecond);
+}
+
+// A 10 us compute kernel slowed to rate 1/2 while a 4 us transfer runs beside it: the first
+// 4 us cover 2 us of work, the remaining 8 us at full rate: it ends at 12 us.
+class HalfWhileComm : public KernelInterference {
+ public:
+  double ComputeRate(OpClass, int channels) const override { return channels > 0 ? 0.5 : 1.0; }
+  double CommRate(bool) const override { return 1.0; }
+};
+
+TEST(ExecutorRatesTest, InterferenceSlowsTheOverlappedPart) {
+  ExecutionGraph::Builder b({"compute", "comm"});
+  b.AddCompute(0, "gemm", 10 * kMicrosecond);
+  b.AddCollective(1, "ar", CommInfo{CollectiveKind::kAllReduce, GroupKind::kDp, 8, 0, 0}, 4 * kMicrosecond);
+  const ExecutionGraph g = std::move(b).Build().value();
+  TestRankMap map(1, true, 1);
+  HalfWhileComm interference;
+  ExecutorOptions opts;
+  opts.interference = &interference;
+  Engine e;
+  Executor x({&g}, &map, &e, opts);
+  x.RecordRank(0);
+  ASSERT_TRUE(x.Run().ok());
+  EXPECT_EQ(x.finish_time(), 12 * kMicrosecond);
+}
+
+}  // namespace
+}  // namespace echosim

@@ -1,4 +1,4 @@
-"""echosim: predict distributed LLM training steps from Python.
+"""echosim: predict distributed LLM training steps and serving workloads from Python.
 
 The C++ discrete-event simulator does the work; this package is a thin layer over it::
 
@@ -10,6 +10,9 @@ The C++ discrete-event simulator does the work; this package is a thin layer ove
     sc = echosim.Scenario.load("scenarios/gpt3-175b-h100-1024.yaml")
     df = echosim.sweep({"cluster.network.nic_gbps": [200, 400, 800]}, base=sc)
     best = echosim.search_training_plans("gpt3-175b", "h100-sxm", 1024, 1536, top=5)
+    s = echosim.serve(model="llama3-8b", gpu="h100-sxm", scheduler="sarathi",
+                      workload="poisson:qps=8,input=fixed:512,output=fixed:128", duration_s=60)
+    s.summary["ttft_s"], s.requests.head()
 
 Bad input raises ValueError with the same message as the ``echosim`` command line.
 """
@@ -18,6 +21,7 @@ from ._echosim import __doc__ as _native_doc  # noqa: F401  (fails early if the 
 from .presets import gpus, models, schedules
 from .scenario import Scenario
 from .search import search_training_plans
+from .serving import ServingResult, serve, serve_scenario
 from .sweep import expand_grid, sweep
 from .training import TrainingResult, run, train, train_scenario
 
@@ -32,6 +36,9 @@ __all__ = [
     "run",
     "schedules",
     "search_training_plans",
+    "serve",
+    "serve_scenario",
+    "ServingResult",
     "sweep",
     "train",
     "train_scenario",

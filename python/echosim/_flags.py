@@ -1,4 +1,4 @@
-"""The keyword arguments of :func:`echosim.train`: the CLI's ``echosim train`` flags.
+"""The keyword arguments of :func:`echosim.train` and :func:`echosim.serve`: the CLI's flags.
 
 Each entry maps a Python keyword (the flag's name with underscores) to the CLI flag and
 the scenario field it sets, exactly as ``echosim train --help`` lists them. Boolean flags
@@ -61,4 +61,44 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
     "host_overhead_ms": _value("--host-overhead-ms", "simulation.host_overhead_per_step_ms"),
     "full": _switch("--full", "simulation.full"),
+}
+
+
+# The keyword arguments of :func:`echosim.serve`: the ``echosim serve`` flags.
+SERVE_FLAGS: dict[str, Flag] = {
+    "model": _value("--model", "workload.serving.model"),
+    "gpu": _value("--gpu", "cluster.gpu"),
+    "tp": _value("--tp", "parallelism.tp"),
+    "pp": _value("--pp", "parallelism.pp"),
+    "replicas": _value("--replicas", "workload.serving.replicas"),
+    "prefill_replicas": _value("--prefill-replicas", "workload.serving.prefill_replicas"),
+    "decode_replicas": _value("--decode-replicas", "workload.serving.decode_replicas"),
+    "scheduler": _value("--scheduler", "workload.serving.scheduler"),
+    "router": _value("--router", "workload.serving.router"),
+    "workload": _value("--workload", "workload.serving.workload"),
+    "duration_s": _value("--duration-s", "workload.serving.duration_s"),
+    "max_requests": _value("--max-requests", "workload.serving.max_requests"),
+    "time_scale": _value("--time-scale", "workload.serving.time_scale"),
+    "qps": _value("--qps", "workload.serving.target_qps"),
+    "skip_bad_lines": _switch("--skip-bad-lines", "workload.serving.skip_bad_lines"),
+    "seed": _value("--seed", "seed"),
+    "max_batch_tokens": _value("--max-batch-tokens", "workload.serving.max_batch_tokens"),
+    "max_num_seqs": _value("--max-num-seqs", "workload.serving.max_num_seqs"),
+    "max_model_len": _value("--max-model-len", "workload.serving.max_model_len"),
+    "block_size": _value("--block-size", "workload.serving.block_size_tokens"),
+    "gpu_memory_utilization": _value("--gpu-memory-utilization",
+                                     "workload.serving.gpu_memory_utilization"),
+    "kv_blocks": _value("--kv-blocks", "workload.serving.kv_blocks"),
+    "prefix_caching": _switch("--prefix-caching", "workload.serving.prefix_caching"),
+    "dtype": _value("--dtype", "workload.serving.dtype"),
+    "kv_dtype": _value("--kv-dtype", "workload.serving.kv_dtype"),
+    "cpu_overhead_us": _value("--cpu-overhead-us", "workload.serving.cpu_overhead_per_iteration_us"),
+    "cpu_overhead_per_seq_us": _value("--cpu-overhead-per-seq-us",
+                                      "workload.serving.cpu_overhead_per_seq_us"),
+    "slo_ttft_ms": _value("--slo-ttft-ms", "workload.serving.slo_ttft_ms"),
+    "slo_tpot_ms": _value("--slo-tpot-ms", "workload.serving.slo_tpot_ms"),
+    "usd_per_gpu_hour": _value("--usd-per-gpu-hour", "workload.serving.usd_per_gpu_hour"),
+    "nic_gbps": _value("--nic-gbps", "cluster.network.nic_gbps"),
+    "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
+    "no_timeline": _switch("--no-timeline", "output.timeline", "false"),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import numbers
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _echosim
-from ._flags import TRAIN_FLAGS
+from ._flags import SERVE_FLAGS, TRAIN_FLAGS, Flag
 
 __all__ = ["Scenario"]
 
@@ -60,9 +61,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _apply(data: bytes, key: str, value: Any) -> bytes:
-    """Applies one override; a train() keyword gets the CLI's flag error message."""
-    flag = TRAIN_FLAGS.get(key)
+def _flag_table(data: bytes) -> dict[str, Flag]:
+    """The CLI flags that keyword keys name: `echosim serve`'s for a serving scenario,
+    `echosim train`'s otherwise."""
+    return SERVE_FLAGS if _echosim.scenario_workload_kind(data) == "serving" else TRAIN_FLAGS
+
+
+def _apply(data: bytes, key: str, value: Any, flags: dict[str, Flag]) -> bytes:
+    """Applies one override; a CLI-flag keyword gets the CLI's flag error message."""
+    flag = flags.get(key)
     if flag is None:
         return _echosim.scenario_apply(data, f"{key}={_scalar_text(value)}")
     if flag.switch is not None:
@@ -90,28 +97,31 @@ class Scenario:
     Instances are immutable, hashable, comparable and picklable.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_base_dir")
 
     def __init__(self, data: bytes = b"") -> None:
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError("Scenario(data) takes serialized scenario proto bytes; "
                             "use Scenario.load, Scenario.from_dict or Scenario.from_yaml")
         self._data = bytes(data)
+        self._base_dir = ""
         if self._data:
             _echosim.scenario_to_dict(self._data)  # bad bytes fail here, not later
 
     @classmethod
-    def _wrap(cls, data: bytes) -> "Scenario":
+    def _wrap(cls, data: bytes, base_dir: str = "") -> "Scenario":
         """Bytes that came from the core (already valid)."""
         s = object.__new__(cls)
         s._data = data
+        s._base_dir = base_dir
         return s
 
     # Construction -----------------------------------------------------------------------
     @classmethod
     def load(cls, path: Any) -> "Scenario":
         """Reads a scenario file (YAML or JSON). Errors name the file, line and field."""
-        return cls._wrap(_echosim.scenario_load(str(path)))
+        # Relative trace files of a serving workload are read from the file's folder.
+        return cls._wrap(_echosim.scenario_load(str(path)), os.path.dirname(str(path)) or ".")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Scenario":
@@ -139,7 +149,7 @@ class Scenario:
 
         ``sc.with_(**{"parallelism.tp": 4})`` or ``sc.with_({"parallelism.tp": 4})``. Keys
         that are :func:`echosim.train` keywords (``tp``, ``nic_gbps``, ...) set the field of
-        that CLI flag. ``None`` clears a field (back to its default); dicts merge into a
+        that CLI flag (``echosim serve``'s flags for a serving scenario). ``None`` clears a field (back to its default); dicts merge into a
         message field; lists replace a repeated field. Overrides apply in order, the
         positional dict first. Raises ValueError with the CLI's message on bad input.
         """
@@ -150,13 +160,14 @@ class Scenario:
             items.extend(overrides.items())
         items.extend(kwargs.items())
         data = self._data
+        flags = _flag_table(data)
         for key, value in items:
-            data = _apply(data, str(key), value)
-        return Scenario._wrap(data)
+            data = _apply(data, str(key), value, flags)
+        return Scenario._wrap(data, self._base_dir)
 
     def resolved(self) -> "Scenario":
         """Every default filled in (what ``scenario.resolved.yaml`` holds); validates names."""
-        return Scenario._wrap(_echosim.scenario_resolve(self._data))
+        return Scenario._wrap(_echosim.scenario_resolve(self._data), self._base_dir)
 
     # Views ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -180,11 +191,21 @@ class Scenario:
             node = node[part]
         return node
 
-    def run(self, *, timeline: bool = True) -> "Any":
-        """Simulates this scenario: ``echosim.run(self)``."""
+    @property
+    def kind(self) -> str:
+        """``"training"``, ``"serving"``, or ``""`` while no workload is set."""
+        return _echosim.scenario_workload_kind(self._data)
+
+    def run(self, **kwargs: Any) -> "Any":
+        """Simulates this scenario: ``echosim.run(self)`` for training,
+        ``echosim.serve(scenario=self)`` for serving."""
+        if self.kind == "serving":
+            from .serving import serve
+
+            return serve(scenario=self, **kwargs)
         from .training import run
 
-        return run(self, timeline=timeline)
+        return run(self, **kwargs)
 
     # Python protocol --------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -194,7 +215,7 @@ class Scenario:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Scenario, (self._data,))
+        return (Scenario._wrap, (self._data, self._base_dir))
 
     def __repr__(self) -> str:
         return f"Scenario({json.dumps(self.to_dict())})"

@@ -30,31 +30,45 @@ _NESTED = ("breakdown", "memory_per_stage")
 
 
 def _flatten(summary: dict[str, Any]) -> dict[str, Any]:
+    """A training summary as one row: scalars, and the breakdown's fields by name."""
     row = {k: v for k, v in summary.items() if k not in _NESTED}
     for k, v in summary["breakdown"].items():
         row["breakdown_rank" if k == "rank" else k] = v
     return row
 
 
-# A unit of work: serialized scenario bytes, or (base scenario bytes, overrides) to apply
-# in the worker, so that building thousands of scenarios is parallel too.
-_Item = Union[bytes, Tuple[bytes, Tuple[Tuple[str, Any], ...]]]
+def _flatten_serving(summary: dict[str, Any]) -> dict[str, Any]:
+    """A serving summary as one row: nested objects become `outer_inner` columns
+    (``ttft_s_p99``, ``kv_utilization_mean``)."""
+    row: dict[str, Any] = {}
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                row[f"{k}_{kk}"] = vv
+        elif not isinstance(v, list):
+            row[k] = v
+    return row
+
+
+# A unit of work: (scenario bytes, overrides to apply in the worker or None, base folder of
+# relative trace paths). Building thousands of scenarios in the workers keeps it parallel.
+_Item = Tuple[bytes, Union[Tuple[Tuple[str, Any], ...], None], str]
 
 
 def _simulate_batch(batch: Sequence[_Item]) -> list[dict[str, Any]]:
-    """Runs scenarios; a failure becomes {"error": message, "error_type": ...}.
-
-    Runs in worker processes (local or dask).
-    """
+    """Runs training or serving scenarios (by their workload); a failure becomes
+    {"error": message, "error_type": ...}. Runs in worker processes (local or dask)."""
     out: list[dict[str, Any]] = []
-    for item in batch:
+    for data, overrides, base_dir in batch:
         try:
-            if isinstance(item, bytes):
-                data = item
+            if overrides is not None:
+                data = Scenario._wrap(data, base_dir).with_(dict(overrides)).to_bytes()
+            if _echosim.scenario_workload_kind(data) == "serving":
+                run = _echosim.run_serving(data, base_dir, "", False)
+                out.append(_flatten_serving(json.loads(run.summary_json())))
             else:
-                data = Scenario._wrap(item[0]).with_(dict(item[1])).to_bytes()
-            run = _echosim.run_training(data, False)
-            out.append(_flatten(json.loads(run.summary_json())))
+                run = _echosim.run_training(data, False)
+                out.append(_flatten(json.loads(run.summary_json())))
         except (ValueError, RuntimeError) as e:
             out.append({"error": str(e), "error_type": type(e).__name__})
     return out
@@ -117,7 +131,7 @@ def sweep(
     processes: int | None = None,
     errors: str = "record",
 ) -> pd.DataFrame:
-    """Runs many training simulations in parallel; returns one row per configuration.
+    """Runs many simulations in parallel; returns one row per configuration.
 
     ``scenarios_or_grid`` is one of:
 
@@ -125,16 +139,19 @@ def sweep(
       product of the list-valued keys (see :func:`expand_grid`);
     - a list of :class:`~echosim.Scenario` objects and/or dicts of overrides.
 
-    Keys are :func:`echosim.train` keywords (``tp``, ``nic_gbps``) or dotted scenario
-    fields (``"cluster.network.nic_gbps"``), applied to ``base`` (default: an empty
-    scenario) as :meth:`Scenario.with_` does.
+    Keys are :func:`echosim.train` keywords (``tp``, ``nic_gbps``; :func:`echosim.serve`
+    keywords when ``base`` is a serving scenario) or dotted scenario fields
+    (``"cluster.network.nic_gbps"``), applied to ``base`` (default: an empty scenario) as
+    :meth:`Scenario.with_` does. Training and serving scenarios may be mixed.
 
     ``client``: a ``dask.distributed.Client`` to run on its cluster; ``None`` runs on local
     processes (``processes`` of them, default one per core; 1 runs in this process).
 
     The DataFrame holds the configuration's keys (grid or dict inputs), then the CLI's
-    summary fields (``step_time_s``, ``mfu``, ``peak_memory_bytes``, ``fits_in_memory``,
-    the breakdown's ``compute_s``, ...), and ``error`` (None, or the CLI's message for a
+    summary fields (training: ``step_time_s``, ``mfu``, ``peak_memory_bytes``,
+    ``fits_in_memory``, the breakdown's ``compute_s``, ...; serving: ``ttft_s_p99``,
+    ``tpot_s_p50``, ``slo_attainment``, ``goodput_requests_per_s``, ``cost_usd``, ...), and
+    ``error`` (None, or the CLI's message for a
     configuration that could not be simulated). ``errors="raise"`` raises ValueError for
     the first failing configuration instead.
     """
@@ -154,10 +171,10 @@ def sweep(
     for c in configs:
         if isinstance(c, Scenario):
             params.append({})
-            todo.append(c.to_bytes())
+            todo.append((c.to_bytes(), None, c._base_dir))
         elif isinstance(c, Mapping):
             params.append(dict(c))
-            todo.append((base_bytes, tuple((str(k), v) for k, v in c.items())))
+            todo.append((base_bytes, tuple((str(k), v) for k, v in c.items()), start._base_dir))
         else:
             raise ValueError(f"sweep: each item must be an echosim.Scenario or a dict of "
                              f"overrides, got {type(c).__name__}")

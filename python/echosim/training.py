@@ -113,6 +113,9 @@ def run(scenario: Scenario, *, timeline: bool = True) -> TrainingResult:
     """
     if not isinstance(scenario, Scenario):
         raise ValueError(f"run() needs an echosim.Scenario, got {type(scenario).__name__}")
+    if scenario.kind == "serving":
+        raise ValueError("this is a serving scenario (workload.serving); run it with "
+                         "echosim.serve(scenario=...)")
     return TrainingResult(_echosim.run_training(scenario.to_bytes(), timeline))
 
 

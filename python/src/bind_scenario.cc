@@ -122,6 +122,15 @@ void RegisterScenario(py::module_& m) {
       "scenario_to_yaml", [](const py::bytes& data) { return ProtoToYaml(ScenarioFromBytes(data)); },
       py::arg("data"), "Renders every field as YAML (the resolved-scenario format).");
   m.def(
+      "scenario_workload_kind",
+      [](const py::bytes& data) -> std::string {
+        const scenario::Scenario s = ScenarioFromBytes(data);
+        if (s.workload().has_serving()) return "serving";
+        if (s.workload().has_training()) return "training";
+        return "";
+      },
+      py::arg("data"), "'training', 'serving' or '' (no workload set yet).");
+  m.def(
       "scenario_to_dict", [](const py::bytes& data) { return MessageToDict(ScenarioFromBytes(data)); },
       py::arg("data"), "The fields that are set, as nested dicts keyed by proto field name.");
 }

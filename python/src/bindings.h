@@ -14,6 +14,7 @@ void RegisterScenario(pybind11::module_& m);  // bind_scenario.cc
 void RegisterTraining(pybind11::module_& m);  // bind_training.cc
 void RegisterPresets(pybind11::module_& m);   // bind_presets.cc
 void RegisterSearch(pybind11::module_& m);    // bind_search.cc
+void RegisterServing(pybind11::module_& m);   // bind_serving.cc
 
 // Scenarios cross the boundary as serialized proto bytes (bind_scenario.cc).
 scenario::Scenario ScenarioFromBytes(const pybind11::bytes& data);

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_echosim, m) {
   echosim::python::RegisterTraining(m);
   echosim::python::RegisterPresets(m);
   echosim::python::RegisterSearch(m);
+  echosim::python::RegisterServing(m);
 }

@@ -66,6 +66,8 @@ serve options (each sets the scenario field in parentheses):
   --kv-dtype bf16|fp16|fp8  KV cache precision (workload.serving.kv_dtype)
   --cpu-overhead-us X       host time per iteration (workload.serving.cpu_overhead_per_iteration_us)
   --cpu-overhead-per-seq-us X  host time per sequence per iteration (workload.serving.cpu_overhead_per_seq_us)
+  --cpu-overhead-per-new-request-us X  host time per request starting in an iteration
+                            (workload.serving.cpu_overhead_per_new_request_us)
   --slo-ttft-ms X --slo-tpot-ms Y  SLOs for attainment and goodput (workload.serving.slo_*_ms)
   --usd-per-gpu-hour X      price for the cost report (workload.serving.usd_per_gpu_hour)
   --nic-gbps X --nvlink-gbps X  network bandwidths (cluster.network.*)
@@ -119,6 +121,7 @@ const std::map<std::string, FlagSpec>& ServeFlags() {
       {"--kv-dtype", {"workload.serving.kv_dtype", true}},
       {"--cpu-overhead-us", {"workload.serving.cpu_overhead_per_iteration_us", true}},
       {"--cpu-overhead-per-seq-us", {"workload.serving.cpu_overhead_per_seq_us", true}},
+      {"--cpu-overhead-per-new-request-us", {"workload.serving.cpu_overhead_per_new_request_us", true}},
       {"--slo-ttft-ms", {"workload.serving.slo_ttft_ms", true}},
       {"--slo-tpot-ms", {"workload.serving.slo_tpot_ms", true}},
       {"--usd-per-gpu-hour", {"workload.serving.usd_per_gpu_hour", true}},

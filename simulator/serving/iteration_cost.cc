@@ -19,7 +19,7 @@ constexpr double kProbeBytes = 1e16;
 
 IterationCostModel::IterationCostModel(ModelSpec model, GpuSpec gpu, InferenceConfig config,
                                        TopologyConfig topology, double cpu_overhead_per_iteration_s,
-                                       double cpu_overhead_per_seq_s)
+                                       double cpu_overhead_per_seq_s, double cpu_overhead_per_new_request_s)
     : model_(std::move(model)),
       gpu_(gpu),
       config_(config),
@@ -27,7 +27,8 @@ IterationCostModel::IterationCostModel(ModelSpec model, GpuSpec gpu, InferenceCo
       compute_(std::move(gpu), 1.0),
       comm_(&topology_),
       cpu_base_s_(cpu_overhead_per_iteration_s),
-      cpu_per_seq_s_(cpu_overhead_per_seq_s) {
+      cpu_per_seq_s_(cpu_overhead_per_seq_s),
+      cpu_per_new_request_s_(cpu_overhead_per_new_request_s) {
   tp_group_ = topology_.ShapeOfStrided(0, 1, config_.tp);
   ComputeOp probe;
   probe.cls = OpClass::kAttention;
@@ -135,8 +136,9 @@ Duration IterationCostModel::GpuTime(const BatchWork& w) {
          (config_.pp - 1) * StageSendTime(w.tokens);
 }
 
-Duration IterationCostModel::CpuOverhead(int64_t seqs) const {
-  return SecondsToDuration(cpu_base_s_ + cpu_per_seq_s_ * static_cast<double>(seqs));
+Duration IterationCostModel::CpuOverhead(int64_t seqs, int64_t new_requests) const {
+  return SecondsToDuration(cpu_base_s_ + cpu_per_seq_s_ * static_cast<double>(seqs) +
+                           cpu_per_new_request_s_ * static_cast<double>(new_requests));
 }
 
 }  // namespace echosim

@@ -12,8 +12,10 @@
 //     attention op is max(flops * f, bytes * b) + kernel overhead, so f, b and the overhead
 //     are read once from the ComputeCostModel (probe ops) and applied to each iteration's
 //     summed work. This keeps the memo bounded (no entry per distinct context length).
-//   cpu_overhead(seqs) = cpu_overhead_per_iteration + cpu_overhead_per_seq * seqs, the
-//     calibrated host term (simulator/serving/serving_calibration.h).
+//   cpu_overhead(seqs) = cpu_overhead_per_iteration + cpu_overhead_per_seq * seqs
+//     + cpu_overhead_per_new_request * requests starting in this iteration (the front end's
+//     per-request work, request parsing, tokenisation and output set-up, which in vLLM runs
+//     on the engine's host thread), the calibrated host term (serving_calibration.h).
 // Pipeline parallelism runs one batch at a time through the stages (no micro-batch overlap):
 // the stages' times add up, plus one activation send per stage boundary.
 // linear(T), embedding(T) and head(S) are memoised per T and S. Deterministic.
@@ -38,20 +40,23 @@ struct BatchWork {
   int64_t tokens = 0;   // new tokens of the iteration (prefill chunks + decodes)
   int64_t sampled = 0;  // sequences that sample a token
   int64_t seqs = 0;     // sequences in the batch
+  int64_t new_requests = 0;  // sequences scheduled for the first time
   AttentionWork attention;
 };
 
 class IterationCostModel {
  public:
   IterationCostModel(ModelSpec model, GpuSpec gpu, InferenceConfig config, TopologyConfig topology,
-                     double cpu_overhead_per_iteration_s, double cpu_overhead_per_seq_s);
+                     double cpu_overhead_per_iteration_s, double cpu_overhead_per_seq_s,
+                     double cpu_overhead_per_new_request_s = 0);
   IterationCostModel(const IterationCostModel&) = delete;
   IterationCostModel& operator=(const IterationCostModel&) = delete;
 
   // GPU time of the iteration (all stages), without the host overhead.
   Duration GpuTime(const BatchWork& work);
-  Duration CpuOverhead(int64_t seqs) const;
-  Duration Total(const BatchWork& work) { return GpuTime(work) + CpuOverhead(work.seqs); }
+  // Host time of an iteration of `seqs` sequences of which `new_requests` start.
+  Duration CpuOverhead(int64_t seqs, int64_t new_requests) const;
+  Duration Total(const BatchWork& work) { return GpuTime(work) + CpuOverhead(work.seqs, work.new_requests); }
 
   // Pieces, for tests and reports.
   Duration LinearLayerTime(int64_t tokens);
@@ -77,7 +82,7 @@ class IterationCostModel {
   ComputeCostModel compute_;
   AnalyticCollectiveModel comm_;
   GroupShape tp_group_;
-  double cpu_base_s_, cpu_per_seq_s_;
+  double cpu_base_s_, cpu_per_seq_s_, cpu_per_new_request_s_;
   // Attention roofline, read from the compute model.
   double attn_s_per_flop_ = 0, attn_s_per_byte_ = 0, kernel_overhead_s_ = 0;
   std::vector<Duration> linear_, embed_, head_;

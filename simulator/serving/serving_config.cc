@@ -60,12 +60,14 @@ Status ResolveServingConfig(ServingConfig* c) {
     return InvalidArgument(StrCat("--gpu-memory-utilization must be in (0, 1], got ", r.gpu_memory_utilization));
   }
   if (r.kv_blocks < 0) return InvalidArgument(StrCat("--kv-blocks must be positive, got ", r.kv_blocks));
-  const ServingCalibration& cal = DefaultServingCalibration();
+  const ServingCalibration& cal = DefaultServingCalibration(r.gpu.name);
   if (r.cpu_overhead_per_iteration_us < 0) r.cpu_overhead_per_iteration_us = cal.cpu_overhead_per_iteration_us;
   if (r.cpu_overhead_per_seq_us < 0) r.cpu_overhead_per_seq_us = cal.cpu_overhead_per_seq_us;
+  if (r.cpu_overhead_per_new_request_us < 0) r.cpu_overhead_per_new_request_us = cal.cpu_overhead_per_new_request_us;
   if (!std::isfinite(r.cpu_overhead_per_iteration_us) || !std::isfinite(r.cpu_overhead_per_seq_us) ||
-      r.cpu_overhead_per_iteration_us > 1e7 || r.cpu_overhead_per_seq_us > 1e7) {
-    return InvalidArgument("--cpu-overhead-us / --cpu-overhead-per-seq-us must be finite and below 10 s");
+      !std::isfinite(r.cpu_overhead_per_new_request_us) || r.cpu_overhead_per_iteration_us > 1e7 ||
+      r.cpu_overhead_per_seq_us > 1e7 || r.cpu_overhead_per_new_request_us > 1e7) {
+    return InvalidArgument("--cpu-overhead-us, --cpu-overhead-per-seq-us and --cpu-overhead-per-new-request-us must be finite and below 10 s");
   }
 
   if (c->disaggregated()) {

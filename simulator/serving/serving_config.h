@@ -41,6 +41,7 @@ struct ReplicaConfig {
   bool prefix_caching = false;
   double cpu_overhead_per_iteration_us = -1;  // < 0: the calibrated default
   double cpu_overhead_per_seq_us = -1;
+  double cpu_overhead_per_new_request_us = -1;  // iterations holding prefill tokens
 };
 
 struct ServingConfig {

@@ -61,6 +61,10 @@ StatusOr<ServingConfig> ServingConfigFromScenario(const scenario::Scenario& s, c
     if (v.cpu_overhead_per_seq_us() < 0) return InvalidArgument("workload.serving.cpu_overhead_per_seq_us must not be negative");
     r.cpu_overhead_per_seq_us = v.cpu_overhead_per_seq_us();
   }
+  if (v.has_cpu_overhead_per_new_request_us()) {
+    if (v.cpu_overhead_per_new_request_us() < 0) return InvalidArgument("workload.serving.cpu_overhead_per_new_request_us must not be negative");
+    r.cpu_overhead_per_new_request_us = v.cpu_overhead_per_new_request_us();
+  }
   c.replicas = v.replicas() ? static_cast<int32_t>(std::min<uint32_t>(v.replicas(), 1u << 30)) : 1;
   c.prefill_replicas = static_cast<int32_t>(std::min<uint32_t>(v.prefill_replicas(), 1u << 30));
   c.decode_replicas = static_cast<int32_t>(std::min<uint32_t>(v.decode_replicas(), 1u << 30));
@@ -123,6 +127,7 @@ void FillResolvedServingScenario(const ServingConfig& c, scenario::Scenario* s) 
   v->set_prefix_caching(r.prefix_caching);
   v->set_cpu_overhead_per_iteration_us(r.cpu_overhead_per_iteration_us);
   v->set_cpu_overhead_per_seq_us(r.cpu_overhead_per_seq_us);
+  v->set_cpu_overhead_per_new_request_us(r.cpu_overhead_per_new_request_us);
   v->set_slo_ttft_ms(c.slo_ttft_ms);
   v->set_slo_tpot_ms(c.slo_tpot_ms);
   v->set_usd_per_gpu_hour(c.usd_per_gpu_hour);

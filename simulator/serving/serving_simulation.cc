@@ -278,13 +278,18 @@ class Simulation : public EventHandler {
         w.attention.prefill_pairs += static_cast<double>(n) * c + 0.5 * static_cast<double>(n) * (n + 1);
         w.attention.prefill_kv_tokens += static_cast<double>(c + n);
       }
-      if (seq->first_scheduled == kTimeInfinity) seq->first_scheduled = now;
+      if (seq->first_scheduled == kTimeInfinity) {
+        seq->first_scheduled = now;
+        ++w.new_requests;
+      }
     }
     const IterationPlan& p = rep.plan;
     if (p.padded_seqs > 0) {
       // Request-level batching computes every member padded to the longest.
       const double ps = p.padded_seqs, pn = p.padded_new_tokens, pc = p.padded_context;
+      const int64_t new_requests = w.new_requests;
       w = BatchWork();
+      w.new_requests = new_requests;
       w.seqs = p.padded_seqs;
       w.sampled = p.padded_seqs;
       w.tokens = static_cast<int64_t>(ps * pn);
@@ -554,7 +559,8 @@ StatusOr<ServingResult> RunServing(ServingConfig config, const RequestObserver& 
   const ReplicaConfig& rc = config.replica;
   auto cost = std::make_unique<IterationCostModel>(rc.model, rc.gpu, rc.inference, config.network,
                                                    rc.cpu_overhead_per_iteration_us * 1e-6,
-                                                   rc.cpu_overhead_per_seq_us * 1e-6);
+                                                   rc.cpu_overhead_per_seq_us * 1e-6,
+                                                   rc.cpu_overhead_per_new_request_us * 1e-6);
   // Floors: one decode of a one-token context, one prefill of a one-token prompt.
   BatchWork decode;
   decode.tokens = decode.sampled = decode.seqs = 1;
@@ -655,6 +661,7 @@ nlohmann::json ServingSummaryJson(const ServingResult& r) {
   }
   j["cpu_overhead_per_iteration_us"] = c.replica.cpu_overhead_per_iteration_us;
   j["cpu_overhead_per_seq_us"] = c.replica.cpu_overhead_per_seq_us;
+  j["cpu_overhead_per_new_request_us"] = c.replica.cpu_overhead_per_new_request_us;
   j["skipped_trace_lines"] = r.skipped_lines;
   j["events"] = r.events;
   j["simulated_s"] = r.simulated_s;

@@ -11,24 +11,26 @@
 // measured ones (where a row reports only an inter-token latency, that is compared with the
 // median TPOT: with one token per step both are the mean step time a request sees).
 //
-// ShareGPT shape: benchmark_serving.py samples ShareGPT conversations and keeps prompts of at
-// most 1024 tokens and prompt + completion of at most 2048. The LambdaLabs result file of the
+// ShareGPT shape: benchmark_serving.py samples ShareGPT conversations (seed 0) and keeps
+// prompts of at most 1024 tokens and prompt + completion of at most 2048; the model stops
+// at its end-of-sequence token or the completion's length. The LambdaLabs result file of the
 // 320-prompt run (results/prompt_320/4xH100-80GB-SXM/Meta-Llama-3.1-70B-Instruct-FP8_tp4_len2048.json
-// @a4f9f437) records 65,578 input and 62,996 output tokens, prompt median 77 and output median
-// 150: lognormal with mean 205 tokens and sigma sqrt(2 ln(205/77)) = 1.40 for prompts (at most
-// 1024), mean 197 and sigma sqrt(2 ln(197/150)) = 0.74 for outputs.
+// @a4f9f437) lists every prompt and output length (65,578 and 62,996 tokens in all, means 205
+// and 197, medians 77 and 150, 50 empty outputs counted as one token); their ventiles
+// (5% steps) define both distributions (LengthDistribution quantiles:...), used for every row.
 //
 // Rows that cannot be represented are listed with why (no preset for the model or GPU,
 // TensorRT-LLM or an unnamed engine, multi-step scheduling, throughput of unstated kind).
 // The two host-overhead constants (simulator/serving/serving_calibration.h) are fitted on the
-// represented rows by grid search; every row is reported with constants fitted on the other
-// rows only (leave-one-out). With all prompts at t = 0 the schedule does not depend on
+// represented rows of each GPU type by grid search; every row is reported with constants
+// fitted on the other rows of its GPU type only (leave-one-out). With all prompts at t = 0 the schedule does not depend on
 // timing, so makespan and each request's TPOT are exactly linear in the two constants: three
 // simulations per row give the linear model the fit uses, and the reported predictions are
 // full simulations with the fitted constants.
 #ifndef ECHOSIM_SIMULATOR_SERVING_SERVING_VALIDATION_H_
 #define ECHOSIM_SIMULATOR_SERVING_SERVING_VALIDATION_H_
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,9 +49,11 @@ struct ServingValidationRow {
   std::string preset, gpu_preset, dtype, scheduler;
   int max_batch_tokens = 0, max_num_seqs = 0, max_model_len = 0;
   std::string tpot_metric;     // "median TPOT" or "inter-token latency"
+  bool tpot_comparable = true; // false: the row's latencies fail Little's law (see tpot_note)
+  std::string tpot_note;
   double measured_tokens_per_s = 0, measured_tpot_ms = 0;
   // Leave-one-out predictions (constants fitted without this row).
-  double fit_base_us = 0, fit_per_seq_us = 0;
+  double fit_base_us = 0, fit_per_seq_us = 0, fit_new_request_us = 0;
   double predicted_tokens_per_s = 0, predicted_tpot_ms = 0;
   double error_tokens_per_s = 0, error_tpot = 0;
   // With the constants fitted on every row (in-sample).
@@ -63,8 +67,11 @@ struct ServingValidationReport {
   double median_abs_error_tokens_per_s = 0, median_abs_error_tpot = 0;  // leave-one-out
   double max_abs_error_tokens_per_s = 0, max_abs_error_tpot = 0;
   double median_abs_error_tokens_per_s_all = 0, median_abs_error_tpot_all = 0;
-  double fit_base_us = 0, fit_per_seq_us = 0;          // fitted on every row
-  double shipped_base_us = 0, shipped_per_seq_us = 0;  // serving_calibration.h
+  struct Constants {
+    double base_us = 0, per_seq_us = 0, new_request_us = 0;
+  };
+  std::map<std::string, Constants> fit;      // by GPU type, fitted on every row of that type
+  std::map<std::string, Constants> shipped;  // serving_calibration.h, for the same GPU types
   double wall_s = 0;
 };
 

@@ -585,6 +585,22 @@ StatusOr<LengthDistribution> LengthDistribution::Parse(std::string_view text,
     }
     d.mean_ = mean;
     d.mu_ = std::log(mean) - 0.5 * d.sigma_ * d.sigma_;
+  } else if (kind == "quantiles") {
+    if (args.size() < 2 || args.size() > 1001) {
+      return InvalidArgument(StrCat(field, ": '", text, "' should be quantiles:V0:V1:...:VN with 2 to 1001 values"));
+    }
+    d.kind_ = Kind::kQuantiles;
+    double sum = 0;
+    for (size_t i = 0; i < args.size(); ++i) {
+      ECHOSIM_ASSIGN_OR_RETURN(int32_t v, count(args[i]));
+      if (!d.quantiles_.empty() && v < d.quantiles_.back()) {
+        return InvalidArgument(StrCat(field, ": '", text, "': quantiles must not decrease"));
+      }
+      d.quantiles_.push_back(v);
+    }
+    // Mean of the piecewise-linear inverse CDF: the average of each segment's midpoint.
+    for (size_t i = 0; i + 1 < d.quantiles_.size(); ++i) sum += 0.5 * (d.quantiles_[i] + d.quantiles_[i + 1]);
+    d.mean_ = sum / static_cast<double>(d.quantiles_.size() - 1);
   } else if (kind == "trace") {
     ECHOSIM_RETURN_IF_ERROR(want(1, "trace:FILE"));
     d.kind_ = Kind::kEmpirical;
@@ -596,7 +612,7 @@ StatusOr<LengthDistribution> LengthDistribution::Parse(std::string_view text,
     d.mean_ = sum / static_cast<double>(d.values_->size());
   } else {
     return InvalidArgument(StrCat(field, ": unknown length distribution '", kind,
-                                  "'; valid: fixed:N, uniform:MIN:MAX, lognormal:MEAN:SIGMA, trace:FILE"));
+                                  "'; valid: fixed:N, uniform:MIN:MAX, lognormal:MEAN:SIGMA, quantiles:V0:...:VN, trace:FILE"));
   }
   return d;
 }
@@ -616,6 +632,12 @@ int32_t LengthDistribution::Sample(Rng& rng) const {
       return static_cast<int32_t>(std::clamp<long long>(v, 1, b_));
     }
     case Kind::kEmpirical: return (*values_)[rng.Below(values_->size())];
+    case Kind::kQuantiles: {
+      const double x = rng.Uniform() * static_cast<double>(quantiles_.size() - 1);
+      const size_t i = std::min(static_cast<size_t>(x), quantiles_.size() - 2);
+      const double v = quantiles_[i] + (x - static_cast<double>(i)) * (quantiles_[i + 1] - quantiles_[i]);
+      return static_cast<int32_t>(std::max<long long>(1, std::llround(v)));
+    }
   }
   return 1;
 }

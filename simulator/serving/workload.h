@@ -19,7 +19,9 @@
 // Length distributions DIST (tokens, rounded, at least 1):
 //   fixed:N   uniform:MIN:MAX (inclusive)   lognormal:MEAN:SIGMA[:MAX] (MEAN is the
 //   distribution's mean: mu = ln(MEAN) - SIGMA^2/2; values above MAX are drawn again, as a
-//   dataset's length filter drops them)   trace:FILE (resampled uniformly from a trace's column:
+//   dataset's length filter drops them)   quantiles:V0:V1:...:VN (inverse CDF: V_k at probability
+//   k/N, linear in between; a distribution given by its published quantiles)
+//   trace:FILE (resampled uniformly from a trace's column:
 //   input from ContextTokens/input_tokens, output from GeneratedTokens/output_tokens)
 // Synthetic prefix groups: each request draws one of G groups uniformly; its first
 // min(T, input) tokens are that group's shared content (a system prompt).
@@ -121,11 +123,12 @@ class LengthDistribution {
   std::string Describe() const;
 
  private:
-  enum class Kind { kFixed, kUniform, kLognormal, kEmpirical } kind_ = Kind::kFixed;
+  enum class Kind { kFixed, kUniform, kLognormal, kEmpirical, kQuantiles } kind_ = Kind::kFixed;
   int32_t a_ = 1, b_ = 1;
   double mu_ = 0, sigma_ = 0, mean_ = 1;
   std::string text_;
   std::shared_ptr<const std::vector<int32_t>> values_;  // kEmpirical
+  std::vector<double> quantiles_;                        // kQuantiles
 };
 
 // The synthetic part of a spec: "poisson:qps=5,input=...,output=...".

@@ -70,6 +70,12 @@ TEST(IterationCostTest, DecodeOnlyBatchMatchesTheCostModel) {
   // The host overhead adds exactly base + per_seq * seqs.
   IterationCostModel with_cpu(c.replica.model, c.replica.gpu, c.replica.inference, c.network, 3e-3, 10e-6);
   EXPECT_EQ(with_cpu.Total(w) - with_cpu.GpuTime(w), SecondsToDuration(3e-3 + 32 * 10e-6));
+  // ... plus the per-new-request term for the sequences that start in the iteration.
+  IterationCostModel fresh(c.replica.model, c.replica.gpu, c.replica.inference, c.network, 3e-3, 10e-6, 50e-6);
+  BatchWork p = w;
+  p.new_requests = 5;
+  EXPECT_EQ(fresh.Total(p) - fresh.GpuTime(p), SecondsToDuration(3e-3 + 32 * 10e-6 + 5 * 50e-6));
+  EXPECT_EQ(fresh.Total(w) - fresh.GpuTime(w), SecondsToDuration(3e-3 + 32 * 10e-6));
 }
 
 TEST(IterationCostTest, AttentionGrowsWithContext) {
@@ -92,10 +98,12 @@ TEST(ServingAnalyticTest, OneRequestAloneHasTtftEqualToItsPrefill) {
   // One request of 1000 prompt tokens arrives at t = 0 on an idle replica. The first
   // iteration holds exactly its whole prompt (1000 < the 8192-token budget), so its first
   // token appears after one iteration: TTFT = GPU time of a 1000-token prefill (pairs =
-  // 1000 * 1001 / 2, K/V rows 1000, one sampled row) + host overhead of one sequence.
+  // 1000 * 1001 / 2, K/V rows 1000, one sampled row) + host overhead of one sequence in an
+  // iteration where one request starts (base + per sequence + per new request).
   ServingConfig c = Llama70bTp4();
   c.replica.cpu_overhead_per_iteration_us = 2500;
   c.replica.cpu_overhead_per_seq_us = 15;
+  c.replica.cpu_overhead_per_new_request_us = 20;
   RequestRecord got;
   auto r = RunServing(c, [&](const RequestRecord& rec) { got = rec; });
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -106,7 +114,7 @@ TEST(ServingAnalyticTest, OneRequestAloneHasTtftEqualToItsPrefill) {
   a.prefill_kv_tokens = 1000;
   const Duration prefill = ReferenceGpuTime(r->config.replica.model, r->config.replica.gpu,
                                             r->config.replica.inference, r->config.network, 1000, 1, a);
-  const double want = DurationToSeconds(prefill + SecondsToDuration(2500e-6 + 15e-6));
+  const double want = DurationToSeconds(prefill + SecondsToDuration(2500e-6 + 15e-6 + 20e-6));
   EXPECT_NEAR(got.ttft_s, want, 1e-8);
   EXPECT_NEAR(got.queue_s, 0.0, 1e-12);
   EXPECT_EQ(got.output_tokens, 1);
@@ -121,6 +129,7 @@ TEST(ServingAnalyticTest, OneRequestDecodesOneTokenPerIteration) {
   c.workload = "constant:qps=1,input=fixed:100,output=fixed:4,requests=1";
   c.replica.cpu_overhead_per_iteration_us = 1000;
   c.replica.cpu_overhead_per_seq_us = 0;
+  c.replica.cpu_overhead_per_new_request_us = 0;
   RequestRecord got;
   auto r = RunServing(c, [&](const RequestRecord& rec) { got = rec; });
   ASSERT_TRUE(r.ok()) << r.status().ToString();

@@ -169,7 +169,7 @@ TEST(WorkloadTest, SpecErrorsNameTheKeyAndTheChoices) {
       {"poisson:qps=0,input=fixed:10,output=fixed:10", "qps: the rate must be positive"},
       {"poisson:qps=-5,input=fixed:10,output=fixed:10", "qps: the rate must be positive"},
       {"poisson:input=fixed:10,output=fixed:10", "needs qps=RATE"},
-      {"poisson:qps=1,input=zipf:3,output=fixed:10", "valid: fixed:N, uniform:MIN:MAX, lognormal:MEAN:SIGMA, trace:FILE"},
+      {"poisson:qps=1,input=zipf:3,output=fixed:10", "valid: fixed:N, uniform:MIN:MAX, lognormal:MEAN:SIGMA, quantiles:V0:...:VN, trace:FILE"},
       {"poisson:qps=1,input=fixed:10,output=fixed:0", "0 tokens; expected 1 to 100000000"},
       {"poisson:qps=1,input=uniform:10:5,output=fixed:10", "MAX is below MIN"},
       {"burst:qps=1", "unknown workload kind 'burst'; valid: trace:FILE, poisson:..., gamma:..., constant:..."},

@@ -185,7 +185,8 @@ StatusOr<TraceGraph> BuildTraceGraph(const RankTrace& t, const TraceGraphOptions
     }
   }
 
-  // Nodes, in topological order.
+  // Nodes, in topological order (an empty trace still gets one stream).
+  if (streams.names().empty()) streams.Intern("gpu");
   ExecutionGraph::Builder b(streams.names());
   std::vector<NodeId> graph_of(n, ExecutionGraph::Builder::kNoNode);
   std::map<std::pair<int64_t, int>, uint32_t> p2p_seq;  // (peer, send=1/recv=0) -> next tag

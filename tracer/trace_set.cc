@@ -249,10 +249,16 @@ StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return set.traces[a].rank < set.traces[b].rank; });
-  TraceSet sorted = set;
+  TraceSet sorted;
+  sorted.origin = set.origin;
+  sorted.format = set.format;
+  sorted.world_size = set.world_size;
+  sorted.communicators = std::move(set.communicators);
+  sorted.traces.resize(order.size());
+  sorted.stands_for.resize(order.size());
   for (size_t i = 0; i < order.size(); ++i) {
     sorted.traces[i] = std::move(set.traces[order[i]]);
-    sorted.stands_for[i] = set.stands_for[order[i]];
+    sorted.stands_for[i] = std::move(set.stands_for[order[i]]);
     if (i > 0 && sorted.traces[i].rank == sorted.traces[i - 1].rank) {
       return InvalidArgument(StrCat(sorted.traces[i].source, " and ", sorted.traces[i - 1].source,
                                     " are both rank ", sorted.traces[i].rank));

@@ -28,6 +28,12 @@ TEST(TraceGraphTest, CycleNamesANodeOnIt) {
   EXPECT_EQ(g.status().message().find("node id 1 "), std::string::npos) << g.status().message();
 }
 
+TEST(TraceGraphTest, EmptyTraceIsAnEmptyGraph) {
+  auto g = BuildTraceGraph(RankTrace{}, {});
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->graph.num_nodes(), 0u);
+}
+
 TEST(TraceGraphTest, DuplicateIdIsAnError) {
   RankTrace t;
   t.source = "dup.0.et";

@@ -3,6 +3,7 @@
 #include <google/protobuf/unknown_field_set.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -51,13 +52,14 @@ const char* ExpectedWire(const google::protobuf::FieldDescriptor* fd) {
 
 // Protobuf keeps a known field with an unexpected wire type as an unknown field; a
 // trace with such a field is corrupt, so say which field it is.
-Status CheckWireTypes(const google::protobuf::Message& m, const std::string& where) {
+template <typename Where>
+Status CheckWireTypes(const google::protobuf::Message& m, const Where& where) {
   const google::protobuf::UnknownFieldSet& unknown = m.GetReflection()->GetUnknownFields(m);
   for (int i = 0; i < unknown.field_count(); ++i) {
     const google::protobuf::UnknownField& f = unknown.field(i);
     const google::protobuf::FieldDescriptor* fd = m.GetDescriptor()->FindFieldByNumber(f.number());
     if (fd != nullptr) {
-      return InvalidArgument(StrCat(where, ": field '", m.GetDescriptor()->name(), ".", fd->name(),
+      return InvalidArgument(StrCat(where(), ": field '", m.GetDescriptor()->name(), ".", fd->name(),
                                     "' (number ", f.number(), ") has wire type ",
                                     WireTypeName(f.type()), ", expected ", ExpectedWire(fd)));
     }
@@ -65,7 +67,8 @@ Status CheckWireTypes(const google::protobuf::Message& m, const std::string& whe
   return Status::Ok();
 }
 
-Status CheckAttr(const chakra::AttributeProto& a, const std::string& where) {
+template <typename Where>
+Status CheckAttr(const chakra::AttributeProto& a, const Where& where) {
   ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(a, where));
   using A = chakra::AttributeProto;
   const google::protobuf::Message* list = nullptr;
@@ -91,7 +94,8 @@ Status CheckAttr(const chakra::AttributeProto& a, const std::string& where) {
   return Status::Ok();
 }
 
-Status CheckNode(const chakra::Node& n, const std::string& where) {
+template <typename Where>
+Status CheckNode(const chakra::Node& n, const Where& where) {
   ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(n, where));
   if (n.has_inputs()) ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(n.inputs(), where));
   if (n.has_outputs()) ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(n.outputs(), where));
@@ -106,7 +110,8 @@ const char* AttrValueName(const chakra::AttributeProto& a) {
 }
 
 // Integer value of an attribute of any integer (or bool) type.
-StatusOr<int64_t> AttrInt(const chakra::AttributeProto& a, const std::string& where) {
+template <typename Where>
+StatusOr<int64_t> AttrInt(const chakra::AttributeProto& a, const Where& where) {
   using A = chakra::AttributeProto;
   switch (a.value_case()) {
     case A::kInt32Val: return int64_t{a.int32_val()};
@@ -122,23 +127,24 @@ StatusOr<int64_t> AttrInt(const chakra::AttributeProto& a, const std::string& wh
     case A::kBoolVal: return int64_t{a.bool_val() ? 1 : 0};
     default: break;
   }
-  return InvalidArgument(StrCat(where, ": attribute '", a.name(), "' must be an integer, found ",
+  return InvalidArgument(StrCat(where(), ": attribute '", a.name(), "' must be an integer, found ",
                                 AttrValueName(a)));
 }
 
-StatusOr<std::string> AttrString(const chakra::AttributeProto& a, const std::string& where) {
+template <typename Where>
+StatusOr<std::string> AttrString(const chakra::AttributeProto& a, const Where& where) {
   if (a.value_case() == chakra::AttributeProto::kStringVal) return a.string_val();
   if (a.value_case() == chakra::AttributeProto::kBytesVal) return a.bytes_val();
-  return InvalidArgument(StrCat(where, ": attribute '", a.name(), "' must be a string, found ",
+  return InvalidArgument(StrCat(where(), ": attribute '", a.name(), "' must be a string, found ",
                                 AttrValueName(a)));
 }
 
 // Converts one Chakra node (see the header for the mapping).
-Status ConvertNode(const chakra::Node& n, const std::string& where_prefix, RankTrace* t) {
+Status ConvertNode(const chakra::Node& n, const ChakraReader& r, RankTrace* t) {
   TraceNode out;
   out.id = n.id();
   out.name = n.name();
-  const std::string where = StrCat(where_prefix, " node id ", n.id(), " '", n.name(), "'");
+  const auto where = [&]() { return StrCat(r.Where(), " node id ", n.id(), " '", n.name(), "'"); };
   bool has_comm_type = false, has_peer = false, memory_op = false;
   int64_t tid = -1;
   int64_t duration_ps = -1;
@@ -154,7 +160,7 @@ Status ConvertNode(const chakra::Node& n, const std::string& where_prefix, RankT
     } else if (k == "comm_size") {
       ECHOSIM_ASSIGN_OR_RETURN(out.comm_bytes, AttrInt(a, where));
       if (out.comm_bytes < 0) {
-        return InvalidArgument(StrCat(where, ": comm_size ", out.comm_bytes, " is negative"));
+        return InvalidArgument(StrCat(where(), ": comm_size ", out.comm_bytes, " is negative"));
       }
     } else if (k == "comm_src" && n.type() == chakra::COMM_RECV_NODE) {
       ECHOSIM_ASSIGN_OR_RETURN(out.peer, AttrInt(a, where));
@@ -174,7 +180,7 @@ Status ConvertNode(const chakra::Node& n, const std::string& where_prefix, RankT
     } else if (k == "duration_ps") {
       ECHOSIM_ASSIGN_OR_RETURN(duration_ps, AttrInt(a, where));
       if (duration_ps < 0) {
-        return InvalidArgument(StrCat(where, ": duration_ps ", duration_ps, " is negative"));
+        return InvalidArgument(StrCat(where(), ": duration_ps ", duration_ps, " is negative"));
       }
     } else if (k == "launch_order") {
       ECHOSIM_ASSIGN_OR_RETURN(out.launch_order, AttrInt(a, where));
@@ -188,7 +194,7 @@ Status ConvertNode(const chakra::Node& n, const std::string& where_prefix, RankT
   } else {
     // duration_micros is unsigned; anything beyond ~106 days of picoseconds is corrupt.
     if (n.duration_micros() > static_cast<uint64_t>(kTimeInfinity / kMicrosecond)) {
-      return InvalidArgument(StrCat(where, ": duration_micros ", n.duration_micros(),
+      return InvalidArgument(StrCat(where(), ": duration_micros ", n.duration_micros(),
                                     " is out of range"));
     }
     out.duration = static_cast<Duration>(n.duration_micros()) * kMicrosecond;
@@ -208,11 +214,11 @@ Status ConvertNode(const chakra::Node& n, const std::string& where_prefix, RankT
       const bool send = n.type() == chakra::COMM_SEND_NODE;
       out.kind = send ? TraceNodeKind::kSend : TraceNodeKind::kRecv;
       if (!has_peer) {
-        return InvalidArgument(StrCat(where, ": ", send ? "COMM_SEND_NODE" : "COMM_RECV_NODE",
+        return InvalidArgument(StrCat(where(), ": ", send ? "COMM_SEND_NODE" : "COMM_RECV_NODE",
                                       " has no ", send ? "comm_dst" : "comm_src", " attribute"));
       }
       if (out.peer < 0) {
-        return InvalidArgument(StrCat(where, ": peer rank ", out.peer, " is negative"));
+        return InvalidArgument(StrCat(where(), ": peer rank ", out.peer, " is negative"));
       }
       out.comm_type = 0;  // ASTRA-sim examples put the node type here; it carries nothing
       break;
@@ -220,17 +226,17 @@ Status ConvertNode(const chakra::Node& n, const std::string& where_prefix, RankT
     case chakra::COMM_COLL_NODE:
       if (!has_comm_type) {
         if (!out.on_cpu) {
-          return InvalidArgument(StrCat(where, ": COMM_COLL_NODE has no comm_type attribute"));
+          return InvalidArgument(StrCat(where(), ": COMM_COLL_NODE has no comm_type attribute"));
         }
         out.kind = TraceNodeKind::kCompute;  // host-side wrapper of a collective
         break;
       }
-      ECHOSIM_RETURN_IF_ERROR(CollectiveForChakra(out.comm_type).status().WithContext(where));
+      ECHOSIM_RETURN_IF_ERROR(CollectiveForChakra(out.comm_type).status().WithContext(where()));
       out.kind = TraceNodeKind::kCollective;
       break;
     default:
       return InvalidArgument(StrCat(
-          where, ": node type ", static_cast<int>(n.type()),
+          where(), ": node type ", static_cast<int>(n.type()),
           " is not valid; valid: 1 METADATA_NODE, 2 MEM_LOAD_NODE, 3 MEM_STORE_NODE, 4 COMP_NODE, "
           "5 COMM_SEND_NODE, 6 COMM_RECV_NODE, 7 COMM_COLL_NODE, 8 STORAGE_NODE, 9 BATCH_NODE, 10 "
           "CHECKPOINT_NODE"));
@@ -244,7 +250,8 @@ Status ConvertNode(const chakra::Node& n, const std::string& where_prefix, RankT
   return Status::Ok();
 }
 
-Status ReadMetadata(const chakra::GlobalMetadata& m, const std::string& where, RankTrace* t) {
+Status ReadMetadata(const chakra::GlobalMetadata& m, const std::string& where_text, RankTrace* t) {
+  const auto where = [&]() { return where_text; };
   t->schema = m.version();
   for (const chakra::AttributeProto& a : m.attr()) {
     ECHOSIM_RETURN_IF_ERROR(CheckAttr(a, where));
@@ -260,7 +267,7 @@ Status ReadMetadata(const chakra::GlobalMetadata& m, const std::string& where, R
       ECHOSIM_ASSIGN_OR_RETURN(t->world_size, AttrInt(a, where));
     } else if (k.rfind(kCommAttrPrefix, 0) == 0) {
       if (a.value_case() != chakra::AttributeProto::kInt64List) {
-        return InvalidArgument(StrCat(where, ": attribute '", k, "' must be an int64 list, found ",
+        return InvalidArgument(StrCat(where(), ": attribute '", k, "' must be an int64 list, found ",
                                       AttrValueName(a)));
       }
       Communicator c;
@@ -270,7 +277,7 @@ Status ReadMetadata(const chakra::GlobalMetadata& m, const std::string& where, R
       t->communicators[idx].ranks = std::move(c.ranks);
     }
   }
-  if (t->rank < 0) return InvalidArgument(StrCat(where, ": rank ", t->rank, " is negative"));
+  if (t->rank < 0) return InvalidArgument(StrCat(where(), ": rank ", t->rank, " is negative"));
   return Status::Ok();
 }
 
@@ -283,7 +290,7 @@ StatusOr<RankTrace> ReadAll(ChakraReader* r, int64_t rank) {
   while (true) {
     ECHOSIM_ASSIGN_OR_RETURN(const bool more, r->Next(&node));
     if (!more) break;
-    ECHOSIM_RETURN_IF_ERROR(ConvertNode(node, r->Where(), &t));
+    ECHOSIM_RETURN_IF_ERROR(ConvertNode(node, *r, &t));
   }
   return t;
 }
@@ -391,8 +398,19 @@ StatusOr<bool> ChakraReader::ReadMessage() {
                                   message_index_, "): message length ", len,
                                   " bytes exceeds the limit of ", kMaxMessageBytes));
   }
-  buffer_.resize(len);
-  ECHOSIM_ASSIGN_OR_RETURN(const size_t got, in_->ReadFull(buffer_.data(), len));
+  // Grow the buffer as bytes arrive, so a corrupt length cannot make us allocate more
+  // than the stream holds.
+  constexpr size_t kChunk = size_t{1} << 20;
+  buffer_.clear();
+  size_t got = 0;
+  while (got < len) {
+    const size_t want = std::min<size_t>(kChunk, len - got);
+    buffer_.resize(got + want);
+    ECHOSIM_ASSIGN_OR_RETURN(const size_t k, in_->ReadFull(buffer_.data() + got, want));
+    got += k;
+    if (k < want) break;
+  }
+  buffer_.resize(got);
   offset_ += got;
   if (got != len) {
     return InvalidArgument(StrCat(source_, ": offset ", message_offset_, " (message #",
@@ -408,7 +426,7 @@ Status ChakraReader::Init() {
   if (!metadata_->ParseFromArray(buffer_.data(), static_cast<int>(buffer_.size()))) {
     return InvalidArgument(StrCat(Where(), ": not a valid GlobalMetadata message"));
   }
-  ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(*metadata_, Where()));
+  ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(*metadata_, [&]() { return Where(); }));
   started_ = true;
   return Status::Ok();
 }
@@ -423,7 +441,7 @@ StatusOr<bool> ChakraReader::Next(chakra::Node* node) {
     return InvalidArgument(StrCat(Where(), ": not a valid Node message (", buffer_.size(),
                                   " bytes)"));
   }
-  ECHOSIM_RETURN_IF_ERROR(CheckNode(*node, StrCat(Where(), " node id ", node->id())));
+  ECHOSIM_RETURN_IF_ERROR(CheckNode(*node, [&]() { return StrCat(Where(), " node id ", node->id()); }));
   return true;
 }
 

@@ -84,6 +84,18 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       g.name = kv.second.as<std::string>();
     } else if (key == "description") {
       g.description = kv.second.as<std::string>();
+    } else if (key == "sm_arch" || key == "nvlink_links" || key == "pcie_gen") {
+      int v = 0;
+      if (!YAML::convert<int>::decode(kv.second, v) || v < 0) {
+        return InvalidArgument(StrCat(source, ":", line, ": field '", key,
+                                      "': expected a non-negative integer, got '", kv.second.Scalar(), "'"));
+      }
+      (key == "sm_arch" ? g.sm_arch : key == "nvlink_links" ? g.nvlink_links : g.pcie_gen) = v;
+    } else if (key == "nvswitch") {
+      if (!YAML::convert<bool>::decode(kv.second, g.nvswitch)) {
+        return InvalidArgument(StrCat(source, ":", line, ": field 'nvswitch': expected true or false, got '",
+                                      kv.second.Scalar(), "'"));
+      }
     } else if (auto it = numbers.find(key); it != numbers.end()) {
       try {
         *it->second = kv.second.as<double>();
@@ -92,7 +104,8 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
                                       "': expected a number, got '", kv.second.Scalar(), "'"));
       }
     } else {
-      std::vector<std::string> valid = {"name", "description"};
+      std::vector<std::string> valid = {"name", "description", "sm_arch", "nvlink_links", "nvswitch",
+                                        "pcie_gen"};
       for (const auto& [k, v] : numbers) valid.push_back(k);
       return InvalidArgument(StrCat(source, ":", line, ": unknown field '", key,
                                     "'; valid fields: ", Join(valid, ", ")));

@@ -29,6 +29,14 @@ struct GpuSpec {
   double nic_gbps = 0;         // per GPU, one direction, Gbit/s
   double nic_efficiency = 0.9;
   double memory_reserved_gb = 2.0;
+  // What NCCL's topology detection sees (simulator/network/nccl): CUDA compute capability x10
+  // (80 Ampere, 90 Hopper, 100 Blackwell), NVLink links per GPU, whether the GPUs of a node
+  // meet at NVSwitches (NVLS, NVLink SHARP, needs Hopper+ and NVSwitch), and the PCIe
+  // generation of the x16 path between a GPU and its NIC.
+  int sm_arch = 0;
+  int nvlink_links = 0;
+  bool nvswitch = false;
+  int pcie_gen = 0;
 
   // Peak dense tensor-core FLOP/s for `dtype` (fp8 falls back to bf16 where absent).
   double PeakFlopsPerS(DType dtype) const;

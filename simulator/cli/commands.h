@@ -19,6 +19,9 @@ int CmdSearch(const std::vector<std::string>& args);
 int CmdServe(const std::vector<std::string>& args);
 int CmdServeSearch(const std::vector<std::string>& args);
 int CmdValidateServing(const std::vector<std::string>& args);
+int CmdCollective(const std::vector<std::string>& args);           // collective_cmd.cc
+int CmdCalibrate(const std::vector<std::string>& args);            // calibrate_cmd.cc
+int CmdValidateCollectives(const std::vector<std::string>& args);  // validate_collectives_cmd.cc
 
 int CmdTrace(const std::vector<std::string>& args);     // trace_cmd.cc
 int CmdImport(const std::vector<std::string>& args);    // import_cmd.cc

@@ -42,6 +42,9 @@ constexpr const char* kUsage = R"(usage:
   echosim serve --model NAME --gpu NAME --tp N --replicas R --workload SPEC [options]  (see echosim serve --help)
   echosim serve-search --model NAME --workload SPEC --slo-ttft-ms X --slo-tpot-ms Y [options]
   echosim validate-serving [--data-dir DIR] [--json]
+  echosim collective --op OP --gpu NAME --gpus N [--sizes 1K:16G] [--json]  (see echosim collective --help)
+  echosim calibrate nccl-tests|vidur|measured ... --out FILE  (see echosim calibrate --help)
+  echosim validate-collectives [--data-dir DIR] [--json]
   echosim trace --world-size N --ranks auto|R1,R2,... --out DIR -- COMMAND...  (see echosim trace --help)
   echosim import chakra|kineto PATH... [--json] [--timeline FILE] [--out DIR]
   echosim run-trace DIR|PREFIX|FILE [--world-size N] [--json] [--timeline FILE]  (see --help)
@@ -376,6 +379,9 @@ int main(int argc, char** argv) {
       {"serve", CmdServe},
       {"serve-search", CmdServeSearch},
       {"validate-serving", CmdValidateServing},
+      {"collective", CmdCollective},
+      {"calibrate", CmdCalibrate},
+      {"validate-collectives", CmdValidateCollectives},
       {"trace", CmdTrace},
       {"import", CmdImport},
       {"run-trace", CmdRunTrace},

@@ -1,0 +1,376 @@
+#include "simulator/network/nccl/collective_measurements.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "hardware/gpu_spec.h"
+#include "simulator/core/embedded_data.h"
+#include "simulator/core/strings.h"
+
+namespace echosim {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+constexpr const char* kCatalogPath = "hardware/nccl/measured-systems.yaml";
+constexpr const char* kBusbwCsv = "collectives_measured_busbw.csv";
+
+StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(StrCat("cannot read '", path, "'"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool ParseNumber(const std::string& s, double* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || *end != '\0' || !std::isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+bool Matches(const MeasuredBusbwRow& r, const std::string& system, const std::string& prefix, const std::string& coll) {
+  if (!system.empty() && r.system != system) return false;
+  if (!prefix.empty() && r.source.rfind(prefix, 0) != 0) return false;
+  if (!coll.empty() && r.collective != coll) return false;
+  return !(system.empty() && prefix.empty() && coll.empty());
+}
+
+std::string Str(const YAML::Node& m, const char* key) {
+  const YAML::Node n = m[key];
+  return n && n.IsScalar() ? n.Scalar() : "";
+}
+
+std::string SizeLabel(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), bytes == std::floor(bytes) ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+}  // namespace
+
+StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, const std::string& source) {
+  YAML::Node loaded;
+  try {
+    loaded = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
+  }
+  const YAML::Node& doc = loaded;
+  if (!doc.IsMap() || !doc["systems"] || !doc["systems"].IsSequence()) {
+    return InvalidArgument(StrCat(source, ": expected a map with a 'systems' list"));
+  }
+  MeasuredSystems out;
+  for (const auto& s : doc["systems"]) {
+    const int line = s.Mark().line + 1;
+    if (!s.IsMap()) return InvalidArgument(StrCat(source, ":", line, ": a system must be a map"));
+    static const std::set<std::string> kKeys = {"id", "description", "why", "gpu", "gpus_per_node", "nic_gbps",
+                                                "nccl_version", "calibration", "calibration_from", "logs",
+                                                "log_collective", "rows", "size_bytes"};
+    for (const auto& kv : s) {
+      if (!kKeys.count(kv.first.Scalar())) {
+        return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": unknown key '", kv.first.Scalar(),
+                                      "'; valid keys: ", Join(kKeys.begin(), kKeys.end(), ", ")));
+      }
+    }
+    MeasuredSystem m;
+    m.id = Str(s, "id");
+    m.description = Str(s, "description");
+    m.why = Str(s, "why");
+    m.gpu = Str(s, "gpu");
+    m.nccl_version = Str(s, "nccl_version");
+    m.calibration = Str(s, "calibration");
+    m.calibration_from = Str(s, "calibration_from");
+    if (m.id.empty() || m.gpu.empty() || m.nccl_version.empty() || m.calibration.empty()) {
+      return InvalidArgument(StrCat(source, ":", line, ": a system needs id, gpu, nccl_version and calibration"));
+    }
+    double v = 0;
+    if (!ParseNumber(Str(s, "gpus_per_node"), &v) || v < 1) {
+      return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "': gpus_per_node must be a positive integer"));
+    }
+    m.gpus_per_node = static_cast<int>(v);
+    if (!ParseNumber(Str(s, "nic_gbps"), &m.nic_gbps) || m.nic_gbps <= 0) {
+      return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "': nic_gbps must be positive"));
+    }
+    if (s["size_bytes"] && (!ParseNumber(Str(s, "size_bytes"), &m.size_override_bytes) || m.size_override_bytes <= 0)) {
+      return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "': size_bytes must be positive"));
+    }
+    if (s["logs"]) {
+      if (!s["logs"].IsSequence()) return InvalidArgument(StrCat(source, ":", line, ": logs must be a list"));
+      for (const auto& l : s["logs"]) m.logs.push_back(l.Scalar());
+      auto c = ParseNcclCollective(StrCat(source, ":", line, ": log_collective"), Str(s, "log_collective"));
+      if (!c.ok()) return c.status();
+      m.log_collective = *c;
+    }
+    if (const YAML::Node r = s["rows"]) {
+      m.match_system = Str(r, "system");
+      m.match_source_prefix = Str(r, "source_prefix");
+      m.match_collective = Str(r, "collective");
+    }
+    if (m.logs.empty() && m.match_system.empty() && m.match_source_prefix.empty()) {
+      return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "' names neither logs nor rows"));
+    }
+    out.systems.push_back(m);
+  }
+  if (const YAML::Node u = doc["unknown"]) {
+    if (!u.IsSequence()) return InvalidArgument(StrCat(source, ": 'unknown' must be a list"));
+    for (const auto& e : u) {
+      UnknownRule r;
+      r.match_system = Str(e, "system");
+      r.match_source_prefix = Str(e, "source_prefix");
+      r.match_collective = Str(e, "collective");
+      r.why = Str(e, "why");
+      if (r.why.empty()) return InvalidArgument(StrCat(source, ":", e.Mark().line + 1, ": an unknown rule needs 'why'"));
+      out.unknown.push_back(r);
+    }
+  }
+  return out;
+}
+
+StatusOr<MeasuredSystems> LoadMeasuredSystems() {
+  for (const EmbeddedFile& f : EmbeddedFiles()) {
+    if (f.path == kCatalogPath) return ParseMeasuredSystemsYaml(std::string(f.contents), kCatalogPath);
+  }
+  return NotFound(StrCat(kCatalogPath, " is not embedded in this build"));
+}
+
+const MeasuredSystem* FindMeasuredSystem(const MeasuredSystems& all, const std::string& id) {
+  for (const MeasuredSystem& s : all.systems) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+StatusOr<NcclModel> ModelForSystem(const MeasuredSystem& system, int64_t cluster_gpus, NcclCalibration calibration) {
+  ECHOSIM_ASSIGN_OR_RETURN(GpuSpec gpu, FindGpuPreset(system.gpu));
+  TopologyConfig topo;
+  topo.gpus_per_node = system.gpus_per_node;
+  const int64_t gpn = system.gpus_per_node;
+  topo.gpus = std::max<int64_t>(1, cluster_gpus <= gpn ? cluster_gpus : (cluster_gpus + gpn - 1) / gpn * gpn);
+  topo.nic_bytes_per_s = system.nic_gbps / 8.0 * 1e9 * gpu.nic_efficiency;
+  topo.nvlink_bytes_per_s = gpu.nvlink_gbps / 8.0 * 1e9 * gpu.nvlink_efficiency;
+  return NcclModel::CreateWithCalibration(gpu, topo, system.nccl_version, std::move(calibration));
+}
+
+StatusOr<std::vector<CollectiveSample>> SamplesFromNcclTestsLog(const NcclTestsLog& log,
+                                                                std::optional<NcclCollective> collective,
+                                                                int64_t ranks, int64_t nodes) {
+  const std::optional<NcclCollective> coll = collective ? collective : log.collective;
+  if (!coll) {
+    return InvalidArgument(StrCat(log.source, ": the log does not say which collective it measured; pass --op"));
+  }
+  const int64_t n = ranks > 0 ? ranks : log.ranks;
+  const int64_t N = nodes > 0 ? nodes : log.nodes;
+  if (n < 1 || N < 1) {
+    return InvalidArgument(StrCat(log.source, ": no '# Rank ... on HOST device ...' lines to tell the GPU count and nodes; ",
+                                  "pass --gpus and --gpus-per-node"));
+  }
+  std::vector<CollectiveSample> out;
+  for (const NcclTestsRow& r : log.rows) {
+    if (!(r.size_bytes > 0) || !(r.oop_time_us > 0)) continue;
+    CollectiveSample s;
+    s.collective = *coll;
+    s.ranks = n;
+    s.nodes = N;
+    s.bytes = r.size_bytes;
+    s.time_us = r.oop_time_us;
+    s.source = StrCat(log.source, ":", r.line);
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<CollectiveSample> SamplesFromVidur(const std::vector<VidurRow>& rows, const std::string& source) {
+  std::vector<CollectiveSample> out;
+  for (const VidurRow& r : rows) {
+    if (!(r.size_bytes > 0) || !(r.median_ms > 0) || r.workers % r.devices_per_node != 0) continue;
+    CollectiveSample s;
+    s.collective = r.collective;
+    s.ranks = r.workers;
+    s.nodes = r.workers / r.devices_per_node;
+    s.bytes = r.size_bytes;
+    s.time_us = r.median_ms * 1e3;
+    s.source = StrCat(source, ":", r.line);
+    out.push_back(s);
+  }
+  return out;
+}
+
+StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system, const std::string& collectives_dir,
+                                                         std::vector<ExcludedRow>* excluded) {
+  std::vector<CollectiveSample> out;
+  for (const std::string& rel : system.logs) {
+    const std::string path = StrCat(collectives_dir, "/", rel);
+    ECHOSIM_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+    ECHOSIM_ASSIGN_OR_RETURN(NcclTestsLog log, ParseNcclTestsLog(text, rel));
+    if (log.ranks < 2) {
+      if (excluded) excluded->push_back({system.id, rel, StrCat(log.ranks, " GPU"), "one GPU: nothing crosses a link (busbw is 0 by definition)"});
+      continue;
+    }
+    ECHOSIM_ASSIGN_OR_RETURN(std::vector<CollectiveSample> s, SamplesFromNcclTestsLog(log, system.log_collective));
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  if (system.match_system.empty() && system.match_source_prefix.empty()) return out;
+  ECHOSIM_ASSIGN_OR_RETURN(std::string text, ReadFile(StrCat(collectives_dir, "/", kBusbwCsv)));
+  ECHOSIM_ASSIGN_OR_RETURN(std::vector<MeasuredBusbwRow> rows, ParseMeasuredBusbwCsv(text, kBusbwCsv));
+  for (const MeasuredBusbwRow& r : rows) {
+    if (!Matches(r, system.match_system, system.match_source_prefix, system.match_collective)) continue;
+    const std::string where = StrCat(kBusbwCsv, ":", r.line);
+    auto reject = [&](const std::string& why) {
+      if (excluded) excluded->push_back({system.id, where, StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
+    };
+    auto coll = ParseNcclCollective("collective", r.collective);
+    double n = 0, N = 0, bytes = system.size_override_bytes, t = 0, busbw = 0;
+    if (!coll.ok()) {
+      reject(StrCat("collective '", r.collective, "' is not modelled"));
+      continue;
+    }
+    if (!ParseNumber(r.n_gpus, &n) || !ParseNumber(r.n_nodes, &N) || n < 1 || N < 1 || n != std::floor(n)) {
+      reject("GPU or node count is not a number");
+      continue;
+    }
+    if (bytes <= 0 && (!ParseNumber(r.msg_bytes, &bytes) || bytes <= 0)) {
+      reject(StrCat("message size '", r.msg_bytes, "' is not a byte count"));
+      continue;
+    }
+    const double factor = BusBandwidthFactor(*coll, static_cast<int64_t>(n));
+    if (!ParseNumber(r.time_us, &t) || t <= 0) {
+      if (!ParseNumber(r.busbw_GBps, &busbw) || busbw <= 0) {
+        reject("neither a time nor a positive bus bandwidth");
+        continue;
+      }
+      t = bytes * factor / (busbw * 1e3);
+    }
+    CollectiveSample s;
+    s.collective = *coll;
+    s.ranks = static_cast<int64_t>(n);
+    s.nodes = static_cast<int64_t>(N);
+    s.bytes = bytes;
+    s.time_us = t;
+    s.source = where;
+    out.push_back(s);
+  }
+  return out;
+}
+
+StatusOr<CollectivesValidation> ValidateCollectives(const std::string& collectives_dir) {
+  ECHOSIM_ASSIGN_OR_RETURN(MeasuredSystems cat, LoadMeasuredSystems());
+  CollectivesValidation v;
+  for (const MeasuredSystem& sys : cat.systems) {
+    SystemReport rep;
+    rep.system = sys;
+    ECHOSIM_ASSIGN_OR_RETURN(std::vector<CollectiveSample> samples, SamplesForSystem(sys, collectives_dir, &v.excluded));
+    if (samples.empty()) return FailedPrecondition(StrCat("system '", sys.id, "' has no usable measurements under ", collectives_dir));
+    int64_t cluster = 1;
+    for (const CollectiveSample& s : samples) cluster = std::max(cluster, s.ranks);
+    ECHOSIM_ASSIGN_OR_RETURN(NcclCalibration cal, LoadNcclCalibration(sys.calibration));
+    ECHOSIM_ASSIGN_OR_RETURN(NcclModel model, ModelForSystem(sys, cluster, cal));
+    ECHOSIM_ASSIGN_OR_RETURN(rep.results, EvaluateNcclCalibration(model, cal, samples));
+    // NCCL's own modelled time (its latency and quantised bandwidth, no calibration).
+    std::vector<SampleResult> raw = rep.results;
+    for (SampleResult& r : raw) {
+      r.predicted_us = r.decision.NcclTimeUs();
+      r.error = r.sample.time_us / r.predicted_us - 1.0;
+    }
+    rep.calibrated = SummarizeResults(rep.results, kMiB);
+    rep.uncalibrated = SummarizeResults(raw, kMiB);
+    rep.pass = rep.calibrated.max_error_from_1mib <= kGateFrom1MiB + 1e-12 &&
+               rep.calibrated.max_error_from_64mib <= kGateFrom64MiB + 1e-12;
+    v.all_pass &= rep.pass;
+    v.systems.push_back(std::move(rep));
+  }
+  // Every other row of the published table, with why it is not compared.
+  ECHOSIM_ASSIGN_OR_RETURN(std::string text, ReadFile(StrCat(collectives_dir, "/", kBusbwCsv)));
+  ECHOSIM_ASSIGN_OR_RETURN(std::vector<MeasuredBusbwRow> rows, ParseMeasuredBusbwCsv(text, kBusbwCsv));
+  for (const MeasuredBusbwRow& r : rows) {
+    bool known = false;
+    for (const MeasuredSystem& sys : cat.systems) {
+      known |= Matches(r, sys.match_system, sys.match_source_prefix, sys.match_collective);
+    }
+    if (known) continue;
+    std::string why = "not described in hardware/nccl/measured-systems.yaml";
+    for (const UnknownRule& u : cat.unknown) {
+      if (Matches(r, u.match_system, u.match_source_prefix, u.match_collective)) {
+        why = u.why;
+        break;
+      }
+    }
+    v.excluded.push_back({"", StrCat(kBusbwCsv, ":", r.line), StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
+  }
+  return v;
+}
+
+std::string CollectivesValidationText(const CollectivesValidation& v) {
+  std::ostringstream os;
+  char line[512];
+  os << "Collective bus bandwidth, predicted (NCCL tuner choice + calibration) vs measured\n"
+     << "gate on systems with a known topology: |error| <= " << kGateFrom64MiB * 100 << "% from 64 MiB, <= "
+     << kGateFrom1MiB * 100 << "% from 1 MiB (smaller sizes shown, not gated)\n";
+  for (const SystemReport& r : v.systems) {
+    os << "\n== " << r.system.id << ": " << r.system.description << "\n   topology: " << r.system.why
+       << "\n   model: gpu " << r.system.gpu << ", " << r.system.gpus_per_node << " GPUs/node, NIC " << r.system.nic_gbps
+       << " Gbit/s, NCCL " << r.system.nccl_version << " constants, calibration " << r.system.calibration
+       << (r.system.calibration_from.empty() ? " (fitted on this system)" : StrCat(" (fitted on ", r.system.calibration_from, ")"))
+       << "\n";
+    std::snprintf(line, sizeof(line), "   %5s %5s %10s %11s %11s %8s  %-10s %-7s %s\n", "gpus", "nodes", "size",
+                  "meas GB/s", "pred GB/s", "error", "algorithm", "proto", "source");
+    os << line;
+    for (const SampleResult& s : r.results) {
+      std::snprintf(line, sizeof(line), "   %5lld %5lld %10s %11.2f %11.2f %+7.1f%%  %-10s %-7s %s\n",
+                    static_cast<long long>(s.sample.ranks), static_cast<long long>(s.sample.nodes),
+                    SizeLabel(s.sample.bytes).c_str(), s.MeasuredBusBwGBps(), s.PredictedBusBwGBps(), s.error * 100,
+                    s.decision.AlgorithmName().c_str(), NcclProtocolName(s.decision.protocol), s.sample.source.c_str());
+      os << line;
+    }
+    std::snprintf(line, sizeof(line),
+                  "   summary: from 1 MiB max |err| %.1f%% (gate 25%%), from 64 MiB %.1f%% (gate 10%%), rms %.1f%%, %d sizes; "
+                  "NCCL's own model: %.1f%% / %.1f%%  -> %s\n",
+                  r.calibrated.max_error_from_1mib * 100, r.calibrated.max_error_from_64mib * 100, r.calibrated.rms_error * 100,
+                  r.calibrated.points, r.uncalibrated.max_error_from_1mib * 100, r.uncalibrated.max_error_from_64mib * 100,
+                  r.pass ? "PASS" : "FAIL");
+    os << line;
+  }
+  os << "\nSummary (sizes >= 1 MiB)\n";
+  std::snprintf(line, sizeof(line), "  %-22s %6s %12s %12s %12s %12s  %s\n", "system", "sizes", "max>=1MiB", "max>=64MiB",
+                "NCCL>=1MiB", "NCCL>=64MiB", "gate");
+  os << line;
+  for (const SystemReport& r : v.systems) {
+    std::snprintf(line, sizeof(line), "  %-22s %6d %11.1f%% %11.1f%% %11.1f%% %11.1f%%  %s\n", r.system.id.c_str(),
+                  r.calibrated.points, r.calibrated.max_error_from_1mib * 100, r.calibrated.max_error_from_64mib * 100,
+                  r.uncalibrated.max_error_from_1mib * 100, r.uncalibrated.max_error_from_64mib * 100, r.pass ? "PASS" : "FAIL");
+    os << line;
+  }
+  os << "  overall: " << (v.all_pass ? "PASS" : "FAIL") << "\n";
+  // Rows not compared, grouped by reason.
+  std::map<std::string, std::vector<const ExcludedRow*>> by_why;
+  std::vector<std::string> order;
+  for (const ExcludedRow& e : v.excluded) {
+    if (!by_why.count(e.why)) order.push_back(e.why);
+    by_why[e.why].push_back(&e);
+  }
+  os << "\nNot compared (" << v.excluded.size() << " rows)\n";
+  for (const std::string& why : order) {
+    const auto& rows = by_why[why];
+    os << "  " << rows.size() << " row" << (rows.size() > 1 ? "s" : "") << ": " << why << "\n";
+    for (size_t i = 0; i < rows.size() && i < 3; ++i) os << "      " << rows[i]->source << "  " << rows[i]->what << "\n";
+    if (rows.size() > 3) os << "      ...\n";
+  }
+  return os.str();
+}
+
+}  // namespace echosim

@@ -1,0 +1,36 @@
+// Accuracy gate of the NCCL collective model against ../shared/data/measured/collectives/:
+// on every system with a known topology (hardware/nccl/measured-systems.yaml), predicted bus
+// bandwidth within 10% of measured from 64 MiB and within 25% from 1 MiB. Skipped when the
+// measurements are not there.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "simulator/network/nccl/collective_measurements.h"
+
+namespace echosim {
+namespace {
+
+TEST(NcclAccuracyTest, KnownTopologySystemsMeetTheGate) {
+  const std::string dir = std::string(ECHOSIM_SOURCE_DIR) + "/../shared/data/measured/collectives";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no measurements at " << dir;
+  auto v = ValidateCollectives(dir);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  ASSERT_GE(v->systems.size(), 8u);
+  for (const SystemReport& r : v->systems) {
+    std::printf("%-22s %3d sizes  max |err| from 1 MiB %5.1f%%  from 64 MiB %5.1f%%  (NCCL's own model %6.1f%% / %6.1f%%)\n",
+                r.system.id.c_str(), r.calibrated.points, r.calibrated.max_error_from_1mib * 100,
+                r.calibrated.max_error_from_64mib * 100, r.uncalibrated.max_error_from_1mib * 100,
+                r.uncalibrated.max_error_from_64mib * 100);
+    EXPECT_GT(r.calibrated.points, 0) << r.system.id;
+    EXPECT_LE(r.calibrated.max_error_from_1mib, kGateFrom1MiB) << r.system.id;
+    EXPECT_LE(r.calibrated.max_error_from_64mib, kGateFrom64MiB) << r.system.id;
+  }
+  EXPECT_TRUE(v->all_pass);
+  // Every row that is not compared says why.
+  for (const ExcludedRow& e : v->excluded) EXPECT_FALSE(e.why.empty()) << e.source;
+}
+
+}  // namespace
+}  // namespace echosim

@@ -184,6 +184,10 @@ Status ResolveScenario(scenario::Scenario* s) {
     return InvalidArgument("parallelism.grad_bucket_mparams must be positive");
   }
   if (!p->has_overlap_grad_reduce()) p->set_overlap_grad_reduce(true);
+  if (p->tp_comm_overlap() && !p->sequence_parallel() && p->tp() > 1) {
+    return InvalidArgument("parallelism.tp_comm_overlap (--tp-comm-overlap) needs "
+                           "parallelism.sequence_parallel (--sequence-parallel), as in Megatron-LM");
+  }
   if (!s->output().has_timeline()) s->mutable_output()->set_timeline(true);
   auto* sim = s->mutable_simulation();
   const TrainingCalibration& cal = DefaultTrainingCalibration();
@@ -257,6 +261,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.full = sc.simulation().full();
   s.overlap_grad_reduce = p.overlap_grad_reduce();
   s.overlap_param_gather = p.overlap_param_gather();
+  s.tp_comm_overlap = p.tp_comm_overlap();
   s.grad_bucket_params = p.grad_bucket_mparams() * 1e6;
   return s;
 }

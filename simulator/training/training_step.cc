@@ -56,7 +56,8 @@ class StageGraphBuilder {
         topo_(topo),
         coll_(topo),
         ctx_(MakeLayerContext(s)),
-        b_({"compute", "dp_comm", "pp_send_fwd", "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd"}) {
+        b_({"compute", "dp_comm", "pp_send_fwd", "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd",
+            "tp_comm"}) {
     const int64_t rep = RepresentativeRank(s.plan, stage);
     for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp}) {
       shapes_[static_cast<int>(g)] = topo_->ShapeOf(s.plan.GroupMembers(rep, g));
@@ -108,17 +109,56 @@ NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
 }
 
 std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>& steps) {
-  NodeId first = ExecutionGraph::Builder::kNoNode, last = first;
-  for (const LayerStep& st : steps) {
-    NodeId id;
-    if (const auto* op = std::get_if<ComputeOp>(&st)) {
-      id = b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op), NodeCategory::kCompute,
-                         op->cls);
-    } else {
-      id = AddComm(kStreamCompute, std::get<CommOp>(st));
+  constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
+  NodeId first = kNone, last = kNone;
+  // Tensor-parallel communication overlap (Megatron-LM --tp-comm-overlap, sequence parallel
+  // only): an all-gather runs beside the GEMM that consumes it and a reduce-scatter beside
+  // the GEMM that produces it, chunk-pipelined; modelled as the two running concurrently
+  // (on the tp_comm stream) with the next kernel waiting for both.
+  const bool overlap = s_.tp_comm_overlap && ctx_.sequence_parallel;
+  NodeId join = kNone;         // overlapped collective the next compute node must wait for
+  NodeId before_last = kNone;  // compute-stream node before `last`
+  auto add = [&](NodeId id, bool on_compute) {
+    if (first == kNone) first = id;
+    if (on_compute) {
+      if (join != kNone) {
+        b_.AddDependency(join, id);
+        join = kNone;
+      }
+      before_last = last;
+      last = id;
     }
-    if (first == ExecutionGraph::Builder::kNoNode) first = id;
-    last = id;
+  };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const LayerStep& st = steps[i];
+    if (const auto* op = std::get_if<ComputeOp>(&st)) {
+      add(b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op), NodeCategory::kCompute,
+                        op->cls),
+          true);
+      continue;
+    }
+    const CommOp& c = std::get<CommOp>(st);
+    const bool next_is_gemm = i + 1 < steps.size() && std::holds_alternative<ComputeOp>(steps[i + 1]) &&
+                              std::get<ComputeOp>(steps[i + 1]).cls == OpClass::kGemm;
+    const bool prev_is_gemm = i > 0 && std::holds_alternative<ComputeOp>(steps[i - 1]) &&
+                              std::get<ComputeOp>(steps[i - 1]).cls == OpClass::kGemm;
+    if (overlap && c.group == GroupKind::kTp && join == kNone &&
+        ((c.kind == CollectiveKind::kAllGather && next_is_gemm) ||
+         (c.kind == CollectiveKind::kReduceScatter && prev_is_gemm))) {
+      const NodeId id = AddComm(kStreamTpComm, c);
+      // All-gather: starts with the GEMM after it (after `last`); reduce-scatter: starts
+      // with the GEMM before it (after `before_last`).
+      const NodeId after = c.kind == CollectiveKind::kAllGather ? last : before_last;
+      if (after != kNone) b_.AddDependency(after, id);
+      if (first == kNone) first = id;
+      join = id;
+      continue;
+    }
+    add(AddComm(kStreamCompute, c), true);
+  }
+  if (join != kNone) {
+    // Nothing follows on the compute stream: a zero-length marker closes the block.
+    add(b_.AddDelay(kStreamCompute, "tp.overlap.join", 0), true);
   }
   return {first, last};
 }

@@ -41,6 +41,7 @@ struct TrainingSetup {
   bool full = false;                 // simulate every rank
   bool overlap_grad_reduce = true;   // DP gradient reduction overlaps the backward pass
   bool overlap_param_gather = false; // ZeRO parameter all-gather hidden behind next forward
+  bool tp_comm_overlap = false;      // TP all-gather/reduce-scatter overlapped with GEMMs (SP only)
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
   bool interference = true;          // compute/communication slow each other on a GPU
   bool contention = true;            // transfers share NIC and fabric links (flow level)
@@ -97,6 +98,7 @@ enum StageStream : uint8_t {
   kStreamRecvFwd = 3,
   kStreamSendBwd = 4,
   kStreamRecvBwd = 5,
+  kStreamTpComm = 6,
 };
 
 }  // namespace echosim

@@ -61,6 +61,9 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
     "host_overhead_ms": _value("--host-overhead-ms", "simulation.host_overhead_per_step_ms"),
     "full": _switch("--full", "simulation.full"),
+    "oversubscription": _value("--oversubscription", "cluster.network.oversubscription"),
+    "no_interference": _switch("--no-interference", "simulation.interference", "false"),
+    "no_contention": _switch("--no-contention", "simulation.contention", "false"),
 }
 
 

@@ -174,6 +174,9 @@ def train(
     nvlink_gbps: float | None = None,
     host_overhead_ms: float | None = None,
     full: bool | None = None,
+    oversubscription: float | None = None,
+    no_interference: bool | None = None,
+    no_contention: bool | None = None,
     layers: int | None = None,
     hidden: int | None = None,
     heads: int | None = None,
@@ -214,6 +217,8 @@ def train(
         "no_overlap_grad_reduce": no_overlap_grad_reduce,
         "overlap_param_gather": overlap_param_gather, "nic_gbps": nic_gbps,
         "nvlink_gbps": nvlink_gbps, "host_overhead_ms": host_overhead_ms, "full": full,
+        "oversubscription": oversubscription, "no_interference": no_interference,
+        "no_contention": no_contention,
     }
     sc = train_scenario(scenario, set, **flags)
     return run(sc, timeline=timeline)

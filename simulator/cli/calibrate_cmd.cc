@@ -125,16 +125,17 @@ int Finish(const Options& o, NcclFitResult fit, const std::string& gpu, const st
   cal.fitted_on = fitted_on;
   cal.description = StrCat("NCCL ", version, " tuning model of ", gpu, " collectives, calibrated on ", cal.fit.points,
                            " measured sizes of at least 64 KiB");
-  const std::string header = StrCat(
-      "NCCL collective-model calibration (simulator/network/nccl/nccl_calibration.h), written by\n  ", command,
-      "\nEffective parameters fitted by weighted least squares (nccl_calibration_fit.h) on the\n"
-      "measurements listed under fitted_on; fit: the worst |predicted/measured bus bandwidth - 1|.\n"
-      "Regenerate with the command above; do not edit by hand.");
+  const std::string header =
+      StrCat("NCCL collective-model calibration (simulator/network/nccl/nccl_calibration.h), written by\n  ", command,
+             "\nEffective parameters fitted by weighted least squares (nccl_calibration_fit.h) on the\n"
+             "measurements listed under fitted_on; fit: the worst |predicted/measured bus bandwidth - 1|.\n"
+             "Regenerate with the command above; do not edit by hand.");
   Status st = WriteText(o.out, NcclCalibrationToYaml(cal, header));
   if (!st.ok()) return Fail(st);
-  std::printf("calibration %s: %d sizes fitted (>= 64 KiB), max |err| from 1 MiB %.1f%%, from 64 MiB %.1f%%, rms %.1f%%\n",
-              cal.name.c_str(), cal.fit.points, cal.fit.max_error_from_1mib * 100, cal.fit.max_error_from_64mib * 100,
-              cal.fit.rms_error * 100);
+  std::printf(
+      "calibration %s: %d sizes fitted (>= 64 KiB), max |err| from 1 MiB %.1f%%, from 64 MiB %.1f%%, rms %.1f%%\n",
+      cal.name.c_str(), cal.fit.points, cal.fit.max_error_from_1mib * 100, cal.fit.max_error_from_64mib * 100,
+      cal.fit.rms_error * 100);
   PrintResults(fit.results);
   std::printf("wrote %s\n", o.out.c_str());
   return 0;
@@ -232,7 +233,7 @@ int CmdCalibrate(const std::vector<std::string>& args) {
     auto samples = SamplesForSystem(*sys, dir);
     if (!samples.ok()) return Fail(samples.status());
     int64_t cluster = 1;
-    for (const CollectiveSample& s : *samples) cluster = std::max(cluster, s.ranks);
+    for (const CollectiveSample& c : *samples) cluster = std::max({cluster, c.ranks, c.nodes * sys->gpus_per_node});
     MeasuredSystem s = *sys;
     if (!o.nccl_version.empty()) s.nccl_version = o.nccl_version;
     auto model = ModelForSystem(s, cluster, NcclCalibration{});
@@ -245,7 +246,8 @@ int CmdCalibrate(const std::vector<std::string>& args) {
       if (std::find(fitted_on.begin(), fitted_on.end(), file) == fitted_on.end()) fitted_on.push_back(file);
     }
     if (!s.match_system.empty()) fitted_on.push_back(StrCat("rows with system '", s.match_system, "'"));
-    if (!s.match_source_prefix.empty()) fitted_on.push_back(StrCat("rows whose source starts '", s.match_source_prefix, "'"));
+    if (!s.match_source_prefix.empty())
+      fitted_on.push_back(StrCat("rows whose source starts '", s.match_source_prefix, "'"));
     return Finish(o, std::move(*fit), s.gpu, s.nccl_version,
                   StrCat(s.id, ": ", s.description, "; ", s.gpus_per_node, " GPUs/node, NIC ", s.nic_gbps, " Gbit/s"),
                   fitted_on, command);
@@ -310,8 +312,9 @@ int CmdCalibrate(const std::vector<std::string>& args) {
   std::string version = o.nccl_version;
   if (version.empty()) {
     version = log_version.empty() ? "2.21" : ClosestNcclModelVersion(log_version, versions);
-    std::printf("NCCL model version %s (%s)\n", version.c_str(),
-                log_version.empty() ? "assumed: the inputs do not say" : StrCat("the inputs say ", log_version).c_str());
+    std::printf(
+        "NCCL model version %s (%s)\n", version.c_str(),
+        log_version.empty() ? "assumed: the inputs do not say" : StrCat("the inputs say ", log_version).c_str());
   }
   MeasuredSystem sys;
   sys.id = o.name.empty() ? Stem(o.out) : o.name;
@@ -320,14 +323,14 @@ int CmdCalibrate(const std::vector<std::string>& args) {
   sys.nic_gbps = o.nic_gbps > 0 ? o.nic_gbps : gpu->nic_gbps;
   sys.nccl_version = version;
   int64_t cluster = 1;
-  for (const CollectiveSample& s : samples) cluster = std::max(cluster, s.ranks);
+  for (const CollectiveSample& s : samples) cluster = std::max({cluster, s.ranks, s.nodes * sys.gpus_per_node});
   auto model = ModelForSystem(sys, cluster, NcclCalibration{});
   if (!model.ok()) return Fail(model.status());
   auto fit = FitNcclCalibration(*model, samples);
   if (!fit.ok()) return Fail(fit.status());
   return Finish(o, std::move(*fit), gpu->name, version,
-                StrCat(gpu->name, ", ", sys.gpus_per_node, " GPUs/node, NIC ", sys.nic_gbps, " Gbit/s per GPU"), fitted_on,
-                command);
+                StrCat(gpu->name, ", ", sys.gpus_per_node, " GPUs/node, NIC ", sys.nic_gbps, " Gbit/s per GPU"),
+                fitted_on, command);
 }
 
 }  // namespace echosim

@@ -3,10 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "hardware/gpu_spec.h"
 #include "simulator/cli/commands.h"
@@ -55,7 +54,8 @@ StatusOr<double> ParseNumber(const std::string& flag, const std::string& v) {
 
 StatusOr<int64_t> ParseCount(const std::string& flag, const std::string& v) {
   ECHOSIM_ASSIGN_OR_RETURN(double x, ParseNumber(flag, v));
-  if (x < 1 || x != std::floor(x) || x > 1e9) return InvalidArgument(StrCat(flag, ": expected a positive integer, got '", v, "'"));
+  if (x < 1 || x != std::floor(x) || x > 1e9)
+    return InvalidArgument(StrCat(flag, ": expected a positive integer, got '", v, "'"));
   return static_cast<int64_t>(x);
 }
 
@@ -83,9 +83,9 @@ int CmdCollective(const std::vector<std::string>& args) {
       continue;
     }
     if (i + 1 >= args.size()) {
-      static const std::vector<std::string> kValued = {"--op", "--gpu", "--gpus", "--gpus-per-node", "--nic-gbps",
-                                                       "--nvlink-gbps", "--nccl-version", "--calibration",
-                                                       "--algorithm", "--protocol", "--sizes"};
+      static const std::vector<std::string> kValued = {
+          "--op",           "--gpu",         "--gpus",      "--gpus-per-node", "--nic-gbps", "--nvlink-gbps",
+          "--nccl-version", "--calibration", "--algorithm", "--protocol",      "--sizes"};
       for (const std::string& f : kValued) {
         if (a == f) return Usage(StrCat(a, " needs a value"));
       }
@@ -211,7 +211,8 @@ int CmdCollective(const std::vector<std::string>& args) {
             << (nic_gbps > 0 ? nic_gbps : gpu->nic_gbps) << " Gbit/s NIC per GPU)\n"
             << "# NCCL " << model->constants().version << " tuning model, calibration: " << model->calibration().name
             << "\n#\n"
-            << "#       size         count      type   redop    root     time   algbw   busbw  algorithm      proto  channels\n"
+            << "#       size         count      type   redop    root     time   algbw   busbw  algorithm      proto  "
+               "channels\n"
             << "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)\n";
   for (const std::string& l : lines) std::cout << l;
   return 0;

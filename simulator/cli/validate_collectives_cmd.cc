@@ -2,10 +2,9 @@
 // of ../shared/data/measured/collectives/ (simulator/network/nccl/collective_measurements.h).
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "simulator/cli/commands.h"
 #include "simulator/core/strings.h"
@@ -79,10 +78,15 @@ int CmdValidateCollectives(const std::vector<std::string>& args) {
     s["nccl_model_max_error_from_64MiB"] = r.uncalibrated.max_error_from_64mib;
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (const SampleResult& x : r.results) {
-      rows.push_back({{"gpus", x.sample.ranks}, {"nodes", x.sample.nodes}, {"size_bytes", x.sample.bytes},
-                      {"measured_busbw_gbps", x.MeasuredBusBwGBps()}, {"predicted_busbw_gbps", x.PredictedBusBwGBps()},
-                      {"error", x.error}, {"algorithm", x.decision.AlgorithmName()},
-                      {"protocol", NcclProtocolName(x.decision.protocol)}, {"source", x.sample.source}});
+      rows.push_back({{"gpus", x.sample.ranks},
+                      {"nodes", x.sample.nodes},
+                      {"size_bytes", x.sample.bytes},
+                      {"measured_busbw_gbps", x.MeasuredBusBwGBps()},
+                      {"predicted_busbw_gbps", x.PredictedBusBwGBps()},
+                      {"error", x.error},
+                      {"algorithm", x.decision.AlgorithmName()},
+                      {"protocol", NcclProtocolName(x.decision.protocol)},
+                      {"source", x.sample.source}});
     }
     s["rows"] = rows;
     systems.push_back(s);

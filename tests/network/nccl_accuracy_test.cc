@@ -19,10 +19,11 @@ TEST(NcclAccuracyTest, KnownTopologySystemsMeetTheGate) {
   ASSERT_TRUE(v.ok()) << v.status().message();
   ASSERT_GE(v->systems.size(), 8u);
   for (const SystemReport& r : v->systems) {
-    std::printf("%-22s %3d sizes  max |err| from 1 MiB %5.1f%%  from 64 MiB %5.1f%%  (NCCL's own model %6.1f%% / %6.1f%%)\n",
-                r.system.id.c_str(), r.calibrated.points, r.calibrated.max_error_from_1mib * 100,
-                r.calibrated.max_error_from_64mib * 100, r.uncalibrated.max_error_from_1mib * 100,
-                r.uncalibrated.max_error_from_64mib * 100);
+    std::printf(
+        "%-22s %3d sizes  max |err| from 1 MiB %5.1f%%  from 64 MiB %5.1f%%  (NCCL's own model %6.1f%% / %6.1f%%)\n",
+        r.system.id.c_str(), r.calibrated.points, r.calibrated.max_error_from_1mib * 100,
+        r.calibrated.max_error_from_64mib * 100, r.uncalibrated.max_error_from_1mib * 100,
+        r.uncalibrated.max_error_from_64mib * 100);
     EXPECT_GT(r.calibrated.points, 0) << r.system.id;
     EXPECT_LE(r.calibrated.max_error_from_1mib, kGateFrom1MiB) << r.system.id;
     EXPECT_LE(r.calibrated.max_error_from_64mib, kGateFrom64MiB) << r.system.id;

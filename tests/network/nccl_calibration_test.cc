@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -75,15 +76,15 @@ TEST(NcclCalibrationTest, MalformedFilesNameTheField) {
     const char* text;
     const char* needle;
   };
-  for (const Case& c : {Case{"description: x\n", "missing field 'name'"},
-                        Case{"name: a\nbogus: 1\n", "unknown key 'bogus'"},
-                        Case{"name: a\nbandwidth_efficiency: {intra: {LL: fast}}\n", "bandwidth_efficiency.intra.LL"},
-                        Case{"name: a\nbandwidth_efficiency: {intra: {LL: 0}}\n", "must be between"},
-                        Case{"name: a\nbandwidth_efficiency: {outer: {LL: 1}}\n", "unknown key 'outer'"},
-                        Case{"name: a\nfamily_bandwidth_efficiency: [{domain: intra, family: warp, protocol: LL, efficiency: 1}]\n",
-                             "unknown algorithm family 'warp'"},
-                        Case{"name: a\nrank_share: {intra: {Simple: -1}}\n", "rank_share.intra.Simple"},
-                        Case{"name: [\n", "malformed YAML"}}) {
+  for (const Case& c :
+       {Case{"description: x\n", "missing field 'name'"}, Case{"name: a\nbogus: 1\n", "unknown key 'bogus'"},
+        Case{"name: a\nbandwidth_efficiency: {intra: {LL: fast}}\n", "bandwidth_efficiency.intra.LL"},
+        Case{"name: a\nbandwidth_efficiency: {intra: {LL: 0}}\n", "must be between"},
+        Case{"name: a\nbandwidth_efficiency: {outer: {LL: 1}}\n", "unknown key 'outer'"},
+        Case{"name: a\nfamily_bandwidth_efficiency: [{domain: intra, family: warp, protocol: LL, efficiency: 1}]\n",
+             "unknown algorithm family 'warp'"},
+        Case{"name: a\nrank_share: {intra: {Simple: -1}}\n", "rank_share.intra.Simple"},
+        Case{"name: [\n", "malformed YAML"}}) {
     auto r = ParseNcclCalibrationYaml(c.text, "c.yaml");
     ASSERT_FALSE(r.ok()) << c.text;
     EXPECT_NE(r.status().message().find(c.needle), std::string::npos) << r.status().message();
@@ -124,7 +125,8 @@ TEST(NcclCalibrationTest, FitRecoversTheParametersItGeneratedDataFrom) {
   }
   auto fit = FitNcclCalibration(m, samples);
   ASSERT_TRUE(fit.ok()) << fit.status().message();
-  for (const SampleResult& r : fit->results) EXPECT_LT(std::abs(r.error), 0.01) << r.sample.bytes << " " << r.sample.ranks;
+  for (const SampleResult& r : fit->results)
+    EXPECT_LT(std::abs(r.error), 0.01) << r.sample.bytes << " " << r.sample.ranks;
   EXPECT_LT(fit->calibration.fit.max_error_from_64mib, 0.01);
   // Efficiencies of protocols the data exercised come back (within the trade-off the ridge and
   // the rank_share / fill terms leave).
@@ -149,7 +151,8 @@ TEST(NcclCalibrationTest, EchoHeldOutThirtyTwoGpus) {
   if (!std::filesystem::exists(dir + "/echo-a100-nccl-tests/nccl_32.log")) GTEST_SKIP() << "no " << dir;
   auto cal = LoadNcclCalibration("hardware/calibration/nccl-a100.yaml");
   ASSERT_TRUE(cal.ok()) << cal.status().message();
-  for (const std::string& f : cal->fitted_on) EXPECT_EQ(f.find("nccl_32"), std::string::npos) << "32 GPUs leaked into the fit";
+  for (const std::string& f : cal->fitted_on)
+    EXPECT_EQ(f.find("nccl_32"), std::string::npos) << "32 GPUs leaked into the fit";
   MeasuredSystem sys;
   sys.id = "echo-a100-holdout";
   sys.gpu = "a100-40gb";
@@ -165,9 +168,10 @@ TEST(NcclCalibrationTest, EchoHeldOutThirtyTwoGpus) {
   auto results = EvaluateNcclCalibration(*model, *cal, *samples);
   ASSERT_TRUE(results.ok());
   const NcclFitSummary s = SummarizeResults(*results, kMiB);
-  std::printf("Echo A100 hold-out (fit 1-16 GPUs, predict 32): %d sizes, worst |err| from 1 MiB %.1f%%, "
-              "from 64 MiB %.1f%%, rms %.1f%%\n",
-              s.points, s.max_error_from_1mib * 100, s.max_error_from_64mib * 100, s.rms_error * 100);
+  std::printf(
+      "Echo A100 hold-out (fit 1-16 GPUs, predict 32): %d sizes, worst |err| from 1 MiB %.1f%%, "
+      "from 64 MiB %.1f%%, rms %.1f%%\n",
+      s.points, s.max_error_from_1mib * 100, s.max_error_from_64mib * 100, s.rms_error * 100);
   EXPECT_GE(s.points, 10);
   EXPECT_LE(s.max_error_from_1mib, 0.30);
   EXPECT_LE(s.max_error_from_64mib, 0.25);
@@ -187,7 +191,7 @@ TEST(NcclCalibrationTest, CommittedCalibrationsAreReproducible) {
     auto samples = SamplesForSystem(sys, dir);
     ASSERT_TRUE(samples.ok()) << samples.status().message();
     int64_t cluster = 1;
-    for (const CollectiveSample& s : *samples) cluster = std::max(cluster, s.ranks);
+    for (const CollectiveSample& s : *samples) cluster = std::max({cluster, s.ranks, s.nodes * sys.gpus_per_node});
     auto model = ModelForSystem(sys, cluster, {});
     ASSERT_TRUE(model.ok());
     auto refit = FitNcclCalibration(*model, *samples);

@@ -1,15 +1,13 @@
 // The collective commands as a user runs them: `echosim collective`, `echosim calibrate`,
 // `echosim validate-collectives` (exit codes, output shape, error messages).
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace {
 
@@ -32,8 +30,9 @@ CliRun Echosim(const std::string& args) {
 }
 
 TEST(NcclCliTest, CollectiveJsonHasEverySize) {
-  CliRun r = Echosim("collective --op all_reduce --gpu a100-40gb --gpus 64 --gpus-per-node 8 --nic-gbps 200 "
-                  "--nccl-version 2.18 --sizes 1K:16G --json");
+  CliRun r = Echosim(
+      "collective --op all_reduce --gpu a100-40gb --gpus 64 --gpus-per-node 8 --nic-gbps 200 "
+      "--nccl-version 2.18 --sizes 1K:16G --json");
   ASSERT_EQ(r.rc, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;
@@ -52,7 +51,8 @@ TEST(NcclCliTest, CollectiveJsonHasEverySize) {
 TEST(NcclCliTest, CollectiveTableLooksLikeNcclTests) {
   CliRun r = Echosim("collective --op all_gather --gpu h100-sxm --gpus 8 --sizes 1M:4M");
   ASSERT_EQ(r.rc, 0) << r.out;
-  EXPECT_NE(r.out.find("#       size         count      type   redop    root     time   algbw   busbw"), std::string::npos);
+  EXPECT_NE(r.out.find("#       size         count      type   redop    root     time   algbw   busbw"),
+            std::string::npos);
   EXPECT_NE(r.out.find("     1048576        262144     float    none      -1"), std::string::npos) << r.out;
 }
 
@@ -63,9 +63,11 @@ TEST(NcclCliTest, BadInputNamesTheProblem) {
     const char* needle;
   };
   for (const Case& c : {
-           Case{"collective --op all_reduce --gpu a100-40gb --gpus 12 --gpus-per-node 8", 2, "not a multiple of --gpus-per-node"},
+           Case{"collective --op all_reduce --gpu a100-40gb --gpus 12 --gpus-per-node 8", 2,
+                "not a multiple of --gpus-per-node"},
            Case{"collective --op all_reduce --gpu a100-40gb --gpus 8 --sizes 0", 2, "at least 1 byte"},
-           Case{"collective --op all_reduce --gpu a100-40gb --gpus 8 --nccl-version 9.9", 2, "unknown NCCL version '9.9'"},
+           Case{"collective --op all_reduce --gpu a100-40gb --gpus 8 --nccl-version 9.9", 2,
+                "unknown NCCL version '9.9'"},
            Case{"collective --op allscatter --gpu a100-40gb --gpus 8", 2, "unknown collective 'allscatter'"},
            Case{"collective --op all_reduce --gpu a100-40gb --gpus 8 --algorithm warp", 2, "unknown algorithm 'warp'"},
            Case{"collective --op all_reduce --gpu a100-40gb --gpus 8 --protocol LL64", 2, "unknown protocol 'LL64'"},
@@ -92,7 +94,8 @@ TEST(NcclCliTest, CalibrateRejectsAMalformedLogAndFitsAGoodOne) {
     std::ofstream bad(dir / "bad.log");
     bad << header << "     1048576        262144     float     sum    20.0    52.4\n";
   }
-  CliRun r = Echosim("calibrate nccl-tests " + (dir / "bad.log").string() + " --op all_reduce --out " + (dir / "o.yaml").string());
+  CliRun r = Echosim("calibrate nccl-tests " + (dir / "bad.log").string() + " --op all_reduce --out " +
+                     (dir / "o.yaml").string());
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("bad.log:4: truncated result row"), std::string::npos) << r.out;
   {
@@ -102,8 +105,8 @@ TEST(NcclCliTest, CalibrateRejectsAMalformedLogAndFitsAGoodOne) {
     for (double s = 65536; s <= 1073741824.0; s *= 2) {
       const double t = 10 + s / 200e3;
       char line[256];
-      std::snprintf(line, sizeof(line), "%12.0f %12.0f float sum %8.2f %6.2f %6.2f N/A %8.2f %6.2f %6.2f N/A\n", s, s / 4, t,
-                    s / t / 1e3, s / t / 1e3, t, s / t / 1e3, s / t / 1e3);
+      std::snprintf(line, sizeof(line), "%12.0f %12.0f float sum %8.2f %6.2f %6.2f N/A %8.2f %6.2f %6.2f N/A\n", s,
+                    s / 4, t, s / t / 1e3, s / t / 1e3, t, s / t / 1e3, s / t / 1e3);
       good << line;
     }
     good << "# Avg bus bandwidth : 1\n";
@@ -112,13 +115,14 @@ TEST(NcclCliTest, CalibrateRejectsAMalformedLogAndFitsAGoodOne) {
               (dir / "o.yaml").string());
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("calibration o:"), std::string::npos) << r.out;
-  CliRun use = Echosim("collective --op all_reduce --gpu a100-40gb --gpus 2 --sizes 1G --calibration " + (dir / "o.yaml").string() +
-                    " --json");
+  CliRun use = Echosim("collective --op all_reduce --gpu a100-40gb --gpus 2 --sizes 1G --calibration " +
+                       (dir / "o.yaml").string() + " --json");
   ASSERT_EQ(use.rc, 0) << use.out;
   const auto j = nlohmann::json::parse(use.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded());
   // The fitted model reproduces the synthetic 200 GB/s at 1 GiB within a few percent.
-  EXPECT_NEAR(j["results"][0]["busbw_gbps"].get<double>() / (1073741824.0 / (10 + 1073741824.0 / 200e3) / 1e3), 1.0, 0.05);
+  EXPECT_NEAR(j["results"][0]["busbw_gbps"].get<double>() / (1073741824.0 / (10 + 1073741824.0 / 200e3) / 1e3), 1.0,
+              0.05);
   std::filesystem::remove_all(dir);
 }
 

@@ -284,12 +284,11 @@ TEST(NcclModelTest, BadGroupsAndSizesNameTheProblem) {
   non_uniform.size = 12;
   non_uniform.nodes = 8;
   non_uniform.per_node = 2;
-  for (const Case& c : {Case{Group(128, 16), kMiB, "larger than the cluster"},
-                        Case{non_uniform, kMiB, "not uniform"},
-                        Case{Group(16, 1), kMiB, "nodes have 8"},
-                        Case{Group(8, 1), 0, "size must be a positive number of bytes"},
-                        Case{Group(8, 1), -5, "size must be a positive number of bytes"},
-                        Case{Group(8, 1), std::nan(""), "size must be a positive number of bytes"}}) {
+  for (const Case& c :
+       {Case{Group(128, 16), kMiB, "larger than the cluster"}, Case{non_uniform, kMiB, "not uniform"},
+        Case{Group(16, 1), kMiB, "nodes have 8"}, Case{Group(8, 1), 0, "size must be a positive number of bytes"},
+        Case{Group(8, 1), -5, "size must be a positive number of bytes"},
+        Case{Group(8, 1), std::nan(""), "size must be a positive number of bytes"}}) {
     auto e = m.Estimate(CollectiveKind::kAllReduce, c.bytes, c.g);
     ASSERT_FALSE(e.ok()) << c.needle;
     EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);

@@ -9,7 +9,8 @@ namespace echosim {
 namespace {
 
 // The layout of nccl-tests 2.13 (no root column), with mpirun tags and an NCCL INFO line.
-constexpr const char* kOldText = R"([1,0]<stdout>:# nThread 1 nGpus 1 minBytes 1024 maxBytes 4096 step: 2(factor) warmup iters: 5 iters: 20 validation: 0
+constexpr const char* kOldText =
+    R"([1,0]<stdout>:# nThread 1 nGpus 1 minBytes 1024 maxBytes 4096 step: 2(factor) warmup iters: 5 iters: 20 validation: 0
 [1,0]<stdout>:#
 [1,0]<stdout>:# Using devices
 [1,0]<stdout>:#   Rank  0 Pid  100 on node-a device  0 [0x00] A100-SXM4-40GB
@@ -48,7 +49,8 @@ constexpr const char* kNewText = R"(# nccl-tests version 2.17.1 nccl-headers=227
 # Collective test concluded: all_gather_perf
 )";
 
-constexpr const char* kJson = R"({"version": 3, "start_time": "2025-01-01 00:00:00", "args": ["./build/all_reduce_perf", "-b", "1M"],
+constexpr const char* kJson =
+    R"({"version": 3, "start_time": "2025-01-01 00:00:00", "args": ["./build/all_reduce_perf", "-b", "1M"],
  "env": [], "nccl_version": 22105,
  "config": {"nthreads": 1, "ngpus": 2, "minimum_bytes": 1048576, "maximum_bytes": 2097152, "step_factor": 2,
    "devices": [{"rank": 0, "group": 0, "pid": 1, "hostname": "h1", "device": 0, "device_hex": "0000:18:00", "device_info": "NVIDIA H200"},
@@ -108,7 +110,8 @@ TEST(NcclTestsLogTest, TruncatedRowIsAnError) {
   text = text.substr(0, text.find("    24.10"));  // cut inside the last row
   auto log = ParseNcclTestsLog(text, "cut.log");
   ASSERT_FALSE(log.ok());
-  EXPECT_NE(log.status().message().find("cut.log:15: truncated result row"), std::string::npos) << log.status().message();
+  EXPECT_NE(log.status().message().find("cut.log:15: truncated result row"), std::string::npos)
+      << log.status().message();
 }
 
 TEST(NcclTestsLogTest, MissingFooterIsReportedAsTruncation) {
@@ -123,7 +126,8 @@ TEST(NcclTestsLogTest, MissingFooterIsReportedAsTruncation) {
 TEST(NcclTestsLogTest, OtherColumnsAreRejectedWithTheExpectedOnes) {
   std::string text = kOldText;
   const std::string header = "size         count      type   redop     time   algbw   busbw  error";
-  text.replace(text.find(header), header.size(), "size         count      type   redop     time   latency busbw  error");
+  text.replace(text.find(header), header.size(),
+               "size         count      type   redop     time   latency busbw  error");
   auto log = ParseNcclTestsLog(text, "cols.log");
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.status().message().find("unexpected nccl-tests columns"), std::string::npos);
@@ -135,9 +139,11 @@ TEST(NcclTestsLogTest, BadNumbersAndMissingHeader) {
   text.replace(text.find("22.00"), 5, "22.x0");
   auto log = ParseNcclTestsLog(text, "num.log");
   ASSERT_FALSE(log.ok());
-  EXPECT_NE(log.status().message().find("num.log:14: column 'out-of-place time'"), std::string::npos) << log.status().message();
+  EXPECT_NE(log.status().message().find("num.log:14: column 'out-of-place time'"), std::string::npos)
+      << log.status().message();
 
-  auto no_header = ParseNcclTestsLog("        1024   256  float  sum  1 2 3 N/A 1 2 3 N/A\n# Avg bus bandwidth : 1\n", "h.log");
+  auto no_header =
+      ParseNcclTestsLog("        1024   256  float  sum  1 2 3 N/A 1 2 3 N/A\n# Avg bus bandwidth : 1\n", "h.log");
   ASSERT_FALSE(no_header.ok());
   EXPECT_NE(no_header.status().message().find("before the '# size count type ...' column header"), std::string::npos);
 
@@ -179,7 +185,8 @@ TEST(VidurCsvTest, ParsesAndRejects) {
   std::string short_row = good + "2,0.1,0.2\n";
   auto s = ParseVidurCsv(short_row, "v.csv");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("v.csv:4: 3 fields, the header has 12"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("v.csv:4: 3 fields, the header has 12"), std::string::npos)
+      << s.status().message();
   std::string bad = good;
   bad.replace(bad.find("0.056"), 5, "fast!");
   auto b = ParseVidurCsv(bad, "v.csv");
@@ -196,7 +203,8 @@ TEST(MeasuredBusbwCsvTest, QuotedFieldsAndBadRows) {
   const std::string header =
       "# comment\nsource,system,gpu,n_gpus,n_nodes,interconnect,nccl_version,tool,collective,algorithm,dtype,msg_bytes,"
       "time_us,algbw_GBps,busbw_GBps,notes\n";
-  auto ok = ParseMeasuredBusbwCsv(header + "src,\"A, B\",H100,8,1,x,2.18,t,all_reduce,ring,,1024,,,0.5,\"say \"\"hi\"\"\"\n", "m.csv");
+  auto ok = ParseMeasuredBusbwCsv(
+      header + "src,\"A, B\",H100,8,1,x,2.18,t,all_reduce,ring,,1024,,,0.5,\"say \"\"hi\"\"\"\n", "m.csv");
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   ASSERT_EQ(ok->size(), 1u);
   EXPECT_EQ((*ok)[0].system, "A, B");

@@ -10,10 +10,13 @@ namespace echosim {
 int AlgorithmInput::NSteps() const {
   const int n = comm->ranks;
   switch (collective) {
-    case NcclCollective::kAllReduce: return 2 * (n - 1);
+    case NcclCollective::kAllReduce:
+      return 2 * (n - 1);
     case NcclCollective::kAllGather:
-    case NcclCollective::kReduceScatter: return n - 1;
-    default: return n;
+    case NcclCollective::kReduceScatter:
+      return n - 1;
+    default:
+      return n;
   }
 }
 
@@ -35,13 +38,6 @@ int AlgorithmInput::Log2Nodes() const {
   return l;
 }
 
-AlgorithmCost Unavailable(std::string reason) {
-  AlgorithmCost c;
-  c.available = false;
-  c.unavailable_reason = std::move(reason);
-  return c;
-}
-
 bool Ll128Enabled(const AlgorithmInput& in) {
   if (in.IntraLink() != NcclLink::kNvlink && in.m().ranks_per_node > 1) return false;
   if (in.gen() >= 227) return in.m().sm_arch >= 70;
@@ -50,18 +46,25 @@ bool Ll128Enabled(const AlgorithmInput& in) {
 
 AlgorithmCost CostOf(NcclAlgorithm a, const AlgorithmInput& in) {
   if (!in.c().has_algorithm[static_cast<int>(a)]) {
-    return Unavailable(StrCat(NcclAlgorithmName(a), " does not exist in NCCL ", in.c().version));
+    return Unavailable(in, [&] { return StrCat(NcclAlgorithmName(a), " does not exist in NCCL ", in.c().version); });
   }
   switch (a) {
-    case NcclAlgorithm::kTree: return TreeCost(in);
-    case NcclAlgorithm::kRing: return RingCost(in);
-    case NcclAlgorithm::kCollNetDirect: return CollNetDirectCost(in);
-    case NcclAlgorithm::kCollNetChain: return CollNetChainCost(in);
-    case NcclAlgorithm::kNvls: return NvlsCost(in);
-    case NcclAlgorithm::kNvlsTree: return NvlsTreeCost(in);
-    case NcclAlgorithm::kPat: return PatCost(in);
+    case NcclAlgorithm::kTree:
+      return TreeCost(in);
+    case NcclAlgorithm::kRing:
+      return RingCost(in);
+    case NcclAlgorithm::kCollNetDirect:
+      return CollNetDirectCost(in);
+    case NcclAlgorithm::kCollNetChain:
+      return CollNetChainCost(in);
+    case NcclAlgorithm::kNvls:
+      return NvlsCost(in);
+    case NcclAlgorithm::kNvlsTree:
+      return NvlsTreeCost(in);
+    case NcclAlgorithm::kPat:
+      return PatCost(in);
   }
-  return Unavailable("unknown algorithm");
+  return Unavailable(in, [] { return std::string("unknown algorithm"); });
 }
 
 }  // namespace echosim

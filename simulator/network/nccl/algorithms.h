@@ -23,20 +23,22 @@ struct AlgorithmInput {
   const NcclComm* comm = nullptr;
   NcclCollective collective = NcclCollective::kAllReduce;
   NcclProtocol protocol = NcclProtocol::kSimple;
+  // Format the reason of an unavailable algorithm (only worth it when one was forced).
+  bool explain = false;
 
   const NcclConstants& c() const { return *constants; }
   const NcclComm& m() const { return *comm; }
   int gen() const { return constants->formula_generation; }
-  int NSteps() const;              // NCCL's nsteps for the collective
-  int NodeIndex() const;           // min(N-1, 2): column of the per-channel tables
+  int NSteps() const;     // NCCL's nsteps for the collective
+  int NodeIndex() const;  // min(N-1, 2): column of the per-channel tables
   int ArchIndex() const { return static_cast<int>(comm->arch); }
-  double LlMaxBw() const;          // llMaxBws row: GPU arch on one node, CPU vendor otherwise
+  double LlMaxBw() const;  // llMaxBws row: GPU arch on one node, CPU vendor otherwise
   NcclLink IntraLink() const { return comm->intra_link; }
   double IntraLatency(NcclAlgorithm a) const { return c().HwLatencyUs(IntraLink(), a, protocol); }
   // hwLat[NET] (+ graph latencyInter, 0 for InfiniBand/RoCE); 2.27+ uses Tree's network latency
   // when each node holds a single rank.
   double InterLatency(NcclAlgorithm a) const;
-  int Log2Nodes() const;           // log2i(N)
+  int Log2Nodes() const;  // log2i(N)
   bool IsAllGatherOrReduceScatter() const {
     return collective == NcclCollective::kAllGather || collective == NcclCollective::kReduceScatter;
   }
@@ -44,17 +46,24 @@ struct AlgorithmInput {
 
 struct AlgorithmCost {
   bool available = false;
-  std::string unavailable_reason;  // set when !available
-  double latency_us = 0;           // NCCL's modelled latency (before the ring plateau factor)
-  double alg_bw_GBps = 0;          // NCCL's modelled algorithm bandwidth
-  double physical_alg_bw_GBps = 0; // the same formula on the graph's real link speeds (NcclGraph::Physical)
+  std::string unavailable_reason;   // set when !available
+  double latency_us = 0;            // NCCL's modelled latency (before the ring plateau factor)
+  double alg_bw_GBps = 0;           // NCCL's modelled algorithm bandwidth
+  double physical_alg_bw_GBps = 0;  // the same formula on the graph's real link speeds (NcclGraph::Physical)
   int channels = 0;
   // Hops of the latency model, for the calibrated extra per-step latency.
   int intra_steps = 0;
   int inter_steps = 0;
 };
 
-AlgorithmCost Unavailable(std::string reason);
+// "Not available here"; `reason` (a callable returning the text) runs only when in.explain, so
+// the tuner's sweep over every algorithm allocates nothing.
+template <typename F>
+AlgorithmCost Unavailable(const AlgorithmInput& in, F&& reason) {
+  AlgorithmCost c;
+  if (in.explain) c.unavailable_reason = reason();
+  return c;
+}
 
 AlgorithmCost RingCost(const AlgorithmInput& in);
 AlgorithmCost TreeCost(const AlgorithmInput& in);

@@ -79,9 +79,11 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
   for (const auto& s : doc["systems"]) {
     const int line = s.Mark().line + 1;
     if (!s.IsMap()) return InvalidArgument(StrCat(source, ":", line, ": a system must be a map"));
-    static const std::set<std::string> kKeys = {"id", "description", "why", "gpu", "gpus_per_node", "nic_gbps",
-                                                "nccl_version", "calibration", "calibration_from", "logs",
-                                                "log_collective", "rows", "size_bytes"};
+    static const std::set<std::string> kKeys = {"id",           "description",    "why",
+                                                "gpu",          "gpus_per_node",  "nic_gbps",
+                                                "nccl_version", "calibration",    "calibration_from",
+                                                "logs",         "log_collective", "rows",
+                                                "size_bytes"};
     for (const auto& kv : s) {
       if (!kKeys.count(kv.first.Scalar())) {
         return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": unknown key '", kv.first.Scalar(),
@@ -101,7 +103,8 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
     }
     double v = 0;
     if (!ParseNumber(Str(s, "gpus_per_node"), &v) || v < 1) {
-      return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "': gpus_per_node must be a positive integer"));
+      return InvalidArgument(
+          StrCat(source, ":", line, ": system '", m.id, "': gpus_per_node must be a positive integer"));
     }
     m.gpus_per_node = static_cast<int>(v);
     if (!ParseNumber(Str(s, "nic_gbps"), &m.nic_gbps) || m.nic_gbps <= 0) {
@@ -135,7 +138,8 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
       r.match_source_prefix = Str(e, "source_prefix");
       r.match_collective = Str(e, "collective");
       r.why = Str(e, "why");
-      if (r.why.empty()) return InvalidArgument(StrCat(source, ":", e.Mark().line + 1, ": an unknown rule needs 'why'"));
+      if (r.why.empty())
+        return InvalidArgument(StrCat(source, ":", e.Mark().line + 1, ": an unknown rule needs 'why'"));
       out.unknown.push_back(r);
     }
   }
@@ -168,8 +172,8 @@ StatusOr<NcclModel> ModelForSystem(const MeasuredSystem& system, int64_t cluster
 }
 
 StatusOr<std::vector<CollectiveSample>> SamplesFromNcclTestsLog(const NcclTestsLog& log,
-                                                                std::optional<NcclCollective> collective,
-                                                                int64_t ranks, int64_t nodes) {
+                                                                std::optional<NcclCollective> collective, int64_t ranks,
+                                                                int64_t nodes) {
   const std::optional<NcclCollective> coll = collective ? collective : log.collective;
   if (!coll) {
     return InvalidArgument(StrCat(log.source, ": the log does not say which collective it measured; pass --op"));
@@ -177,7 +181,8 @@ StatusOr<std::vector<CollectiveSample>> SamplesFromNcclTestsLog(const NcclTestsL
   const int64_t n = ranks > 0 ? ranks : log.ranks;
   const int64_t N = nodes > 0 ? nodes : log.nodes;
   if (n < 1 || N < 1) {
-    return InvalidArgument(StrCat(log.source, ": no '# Rank ... on HOST device ...' lines to tell the GPU count and nodes; ",
+    return InvalidArgument(StrCat(log.source,
+                                  ": no '# Rank ... on HOST device ...' lines to tell the GPU count and nodes; ",
                                   "pass --gpus and --gpus-per-node"));
   }
   std::vector<CollectiveSample> out;
@@ -211,7 +216,8 @@ std::vector<CollectiveSample> SamplesFromVidur(const std::vector<VidurRow>& rows
   return out;
 }
 
-StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system, const std::string& collectives_dir,
+StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system,
+                                                         const std::string& collectives_dir,
                                                          std::vector<ExcludedRow>* excluded) {
   std::vector<CollectiveSample> out;
   for (const std::string& rel : system.logs) {
@@ -219,7 +225,9 @@ StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& s
     ECHOSIM_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
     ECHOSIM_ASSIGN_OR_RETURN(NcclTestsLog log, ParseNcclTestsLog(text, rel));
     if (log.ranks < 2) {
-      if (excluded) excluded->push_back({system.id, rel, StrCat(log.ranks, " GPU"), "one GPU: nothing crosses a link (busbw is 0 by definition)"});
+      if (excluded)
+        excluded->push_back(
+            {system.id, rel, StrCat(log.ranks, " GPU"), "one GPU: nothing crosses a link (busbw is 0 by definition)"});
       continue;
     }
     ECHOSIM_ASSIGN_OR_RETURN(std::vector<CollectiveSample> s, SamplesFromNcclTestsLog(log, system.log_collective));
@@ -232,7 +240,8 @@ StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& s
     if (!Matches(r, system.match_system, system.match_source_prefix, system.match_collective)) continue;
     const std::string where = StrCat(kBusbwCsv, ":", r.line);
     auto reject = [&](const std::string& why) {
-      if (excluded) excluded->push_back({system.id, where, StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
+      if (excluded)
+        excluded->push_back({system.id, where, StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
     };
     auto coll = ParseNcclCollective("collective", r.collective);
     double n = 0, N = 0, bytes = system.size_override_bytes, t = 0, busbw = 0;
@@ -274,10 +283,12 @@ StatusOr<CollectivesValidation> ValidateCollectives(const std::string& collectiv
   for (const MeasuredSystem& sys : cat.systems) {
     SystemReport rep;
     rep.system = sys;
-    ECHOSIM_ASSIGN_OR_RETURN(std::vector<CollectiveSample> samples, SamplesForSystem(sys, collectives_dir, &v.excluded));
-    if (samples.empty()) return FailedPrecondition(StrCat("system '", sys.id, "' has no usable measurements under ", collectives_dir));
+    ECHOSIM_ASSIGN_OR_RETURN(std::vector<CollectiveSample> samples,
+                             SamplesForSystem(sys, collectives_dir, &v.excluded));
+    if (samples.empty())
+      return FailedPrecondition(StrCat("system '", sys.id, "' has no usable measurements under ", collectives_dir));
     int64_t cluster = 1;
-    for (const CollectiveSample& s : samples) cluster = std::max(cluster, s.ranks);
+    for (const CollectiveSample& s : samples) cluster = std::max({cluster, s.ranks, s.nodes * sys.gpus_per_node});
     ECHOSIM_ASSIGN_OR_RETURN(NcclCalibration cal, LoadNcclCalibration(sys.calibration));
     ECHOSIM_ASSIGN_OR_RETURN(NcclModel model, ModelForSystem(sys, cluster, cal));
     ECHOSIM_ASSIGN_OR_RETURN(rep.results, EvaluateNcclCalibration(model, cal, samples));
@@ -310,7 +321,8 @@ StatusOr<CollectivesValidation> ValidateCollectives(const std::string& collectiv
         break;
       }
     }
-    v.excluded.push_back({"", StrCat(kBusbwCsv, ":", r.line), StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
+    v.excluded.push_back(
+        {"", StrCat(kBusbwCsv, ":", r.line), StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
   }
   return v;
 }
@@ -319,13 +331,15 @@ std::string CollectivesValidationText(const CollectivesValidation& v) {
   std::ostringstream os;
   char line[512];
   os << "Collective bus bandwidth, predicted (NCCL tuner choice + calibration) vs measured\n"
-     << "gate on systems with a known topology: |error| <= " << kGateFrom64MiB * 100 << "% from 64 MiB, <= "
-     << kGateFrom1MiB * 100 << "% from 1 MiB (smaller sizes shown, not gated)\n";
+     << "gate on systems with a known topology: |error| <= " << kGateFrom64MiB * 100
+     << "% from 64 MiB, <= " << kGateFrom1MiB * 100 << "% from 1 MiB (smaller sizes shown, not gated)\n";
   for (const SystemReport& r : v.systems) {
     os << "\n== " << r.system.id << ": " << r.system.description << "\n   topology: " << r.system.why
-       << "\n   model: gpu " << r.system.gpu << ", " << r.system.gpus_per_node << " GPUs/node, NIC " << r.system.nic_gbps
-       << " Gbit/s, NCCL " << r.system.nccl_version << " constants, calibration " << r.system.calibration
-       << (r.system.calibration_from.empty() ? " (fitted on this system)" : StrCat(" (fitted on ", r.system.calibration_from, ")"))
+       << "\n   model: gpu " << r.system.gpu << ", " << r.system.gpus_per_node << " GPUs/node, NIC "
+       << r.system.nic_gbps << " Gbit/s, NCCL " << r.system.nccl_version << " constants, calibration "
+       << r.system.calibration
+       << (r.system.calibration_from.empty() ? " (fitted on this system)"
+                                             : StrCat(" (fitted on ", r.system.calibration_from, ")"))
        << "\n";
     std::snprintf(line, sizeof(line), "   %5s %5s %10s %11s %11s %8s  %-10s %-7s %s\n", "gpus", "nodes", "size",
                   "meas GB/s", "pred GB/s", "error", "algorithm", "proto", "source");
@@ -337,22 +351,24 @@ std::string CollectivesValidationText(const CollectivesValidation& v) {
                     s.decision.AlgorithmName().c_str(), NcclProtocolName(s.decision.protocol), s.sample.source.c_str());
       os << line;
     }
-    std::snprintf(line, sizeof(line),
-                  "   summary: from 1 MiB max |err| %.1f%% (gate 25%%), from 64 MiB %.1f%% (gate 10%%), rms %.1f%%, %d sizes; "
-                  "NCCL's own model: %.1f%% / %.1f%%  -> %s\n",
-                  r.calibrated.max_error_from_1mib * 100, r.calibrated.max_error_from_64mib * 100, r.calibrated.rms_error * 100,
-                  r.calibrated.points, r.uncalibrated.max_error_from_1mib * 100, r.uncalibrated.max_error_from_64mib * 100,
-                  r.pass ? "PASS" : "FAIL");
+    std::snprintf(
+        line, sizeof(line),
+        "   summary: from 1 MiB max |err| %.1f%% (gate 25%%), from 64 MiB %.1f%% (gate 10%%), rms %.1f%%, %d sizes; "
+        "NCCL's own model: %.1f%% / %.1f%%  -> %s\n",
+        r.calibrated.max_error_from_1mib * 100, r.calibrated.max_error_from_64mib * 100, r.calibrated.rms_error * 100,
+        r.calibrated.points, r.uncalibrated.max_error_from_1mib * 100, r.uncalibrated.max_error_from_64mib * 100,
+        r.pass ? "PASS" : "FAIL");
     os << line;
   }
   os << "\nSummary (sizes >= 1 MiB)\n";
-  std::snprintf(line, sizeof(line), "  %-22s %6s %12s %12s %12s %12s  %s\n", "system", "sizes", "max>=1MiB", "max>=64MiB",
-                "NCCL>=1MiB", "NCCL>=64MiB", "gate");
+  std::snprintf(line, sizeof(line), "  %-22s %6s %12s %12s %12s %12s  %s\n", "system", "sizes", "max>=1MiB",
+                "max>=64MiB", "NCCL>=1MiB", "NCCL>=64MiB", "gate");
   os << line;
   for (const SystemReport& r : v.systems) {
     std::snprintf(line, sizeof(line), "  %-22s %6d %11.1f%% %11.1f%% %11.1f%% %11.1f%%  %s\n", r.system.id.c_str(),
                   r.calibrated.points, r.calibrated.max_error_from_1mib * 100, r.calibrated.max_error_from_64mib * 100,
-                  r.uncalibrated.max_error_from_1mib * 100, r.uncalibrated.max_error_from_64mib * 100, r.pass ? "PASS" : "FAIL");
+                  r.uncalibrated.max_error_from_1mib * 100, r.uncalibrated.max_error_from_64mib * 100,
+                  r.pass ? "PASS" : "FAIL");
     os << line;
   }
   os << "  overall: " << (v.all_pass ? "PASS" : "FAIL") << "\n";
@@ -367,7 +383,8 @@ std::string CollectivesValidationText(const CollectivesValidation& v) {
   for (const std::string& why : order) {
     const auto& rows = by_why[why];
     os << "  " << rows.size() << " row" << (rows.size() > 1 ? "s" : "") << ": " << why << "\n";
-    for (size_t i = 0; i < rows.size() && i < 3; ++i) os << "      " << rows[i]->source << "  " << rows[i]->what << "\n";
+    for (size_t i = 0; i < rows.size() && i < 3; ++i)
+      os << "      " << rows[i]->source << "  " << rows[i]->what << "\n";
     if (rows.size() > 3) os << "      ...\n";
   }
   return os.str();

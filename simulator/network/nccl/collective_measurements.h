@@ -70,7 +70,8 @@ struct ExcludedRow {
 
 // Measurements of `system` under `collectives_dir`; rows of it that cannot be used (no numeric
 // size) go to `excluded` when given.
-StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system, const std::string& collectives_dir,
+StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system,
+                                                         const std::string& collectives_dir,
                                                          std::vector<ExcludedRow>* excluded = nullptr);
 
 struct SystemReport {

@@ -19,13 +19,14 @@
 namespace echosim {
 namespace {
 
-Status CollNetUsable(const AlgorithmInput& in) {
+// Why CollNet cannot run here, or nullptr.
+const char* CollNetBlocker(const AlgorithmInput& in) {
   if (!in.m().collnet) {
-    if (in.m().nodes == 1) return InvalidArgument("CollNet needs several nodes");
-    return InvalidArgument("CollNet needs a SHARP fabric (none declared for this cluster)");
+    if (in.m().nodes == 1) return "CollNet needs several nodes";
+    return "CollNet needs a SHARP fabric (none declared for this cluster)";
   }
-  if (in.protocol != NcclProtocol::kSimple) return InvalidArgument("CollNet runs only the Simple protocol");
-  return Status::Ok();
+  if (in.protocol != NcclProtocol::kSimple) return "CollNet runs only the Simple protocol";
+  return nullptr;
 }
 
 double InterLatencyWithFlush(const AlgorithmInput& in, NcclAlgorithm a) { return in.InterLatency(a); }
@@ -33,16 +34,19 @@ double InterLatencyWithFlush(const AlgorithmInput& in, NcclAlgorithm a) { return
 }  // namespace
 
 AlgorithmCost CollNetDirectCost(const AlgorithmInput& in) {
-  if (Status st = CollNetUsable(in); !st.ok()) return Unavailable(StrCat("collnet_direct: ", st.message()));
+  if (const char* why = CollNetBlocker(in)) return Unavailable(in, [&] { return StrCat("collnet_direct: ", why); });
   const NcclComm& m = in.m();
   const NcclConstants& c = in.c();
   const NcclGraph& g = m.collnet_graph;
   const int ppn = m.ranks_per_node;
   if (!(in.collective == NcclCollective::kAllReduce || (in.IsAllGatherOrReduceScatter() && in.gen() >= 221))) {
-    return Unavailable(StrCat("collnet_direct does not run ", NcclCollectiveName(in.collective), " in NCCL ", c.version));
+    return Unavailable(in, [&] {
+      return StrCat("collnet_direct does not run ", NcclCollectiveName(in.collective), " in NCCL ", c.version);
+    });
   }
   if (in.collective != NcclCollective::kAllReduce && ppn > g.channels) {
-    return Unavailable("collnet_direct all_gather/reduce_scatter needs one NIC per local GPU");
+    return Unavailable(
+        in, [&] { return std::string("collnet_direct all_gather/reduce_scatter needs one NIC per local GPU"); });
   }
   auto alg_bw = [&](const NcclGraph& gr) {
     if (in.collective == NcclCollective::kAllReduce) {
@@ -62,21 +66,24 @@ AlgorithmCost CollNetDirectCost(const AlgorithmInput& in) {
   out.channels = g.channels;
   out.alg_bw_GBps = alg_bw(g);
   out.physical_alg_bw_GBps = alg_bw(g.Physical());
-  if (!(out.alg_bw_GBps > 0)) return Unavailable("collnet_direct has no bandwidth on this system");
+  if (!(out.alg_bw_GBps > 0))
+    return Unavailable(in, [&] { return std::string("collnet_direct has no bandwidth on this system"); });
   out.available = true;
   const double arity_us = in.gen() == 218 ? 0.5 : 0.4;
-  out.latency_us = c.BaseLatencyUs(NcclAlgorithm::kCollNetDirect, in.protocol) +
-                   2.0 * (std::min(1, ppn - 1) * in.IntraLatency(NcclAlgorithm::kCollNetDirect) + (ppn - 1) * arity_us) +
-                   InterLatencyWithFlush(in, NcclAlgorithm::kCollNetDirect);
+  out.latency_us =
+      c.BaseLatencyUs(NcclAlgorithm::kCollNetDirect, in.protocol) +
+      2.0 * (std::min(1, ppn - 1) * in.IntraLatency(NcclAlgorithm::kCollNetDirect) + (ppn - 1) * arity_us) +
+      InterLatencyWithFlush(in, NcclAlgorithm::kCollNetDirect);
   out.intra_steps = 2 * std::min(1, ppn - 1);
   out.inter_steps = 1;
   return out;
 }
 
 AlgorithmCost CollNetChainCost(const AlgorithmInput& in) {
-  if (Status st = CollNetUsable(in); !st.ok()) return Unavailable(StrCat("collnet_chain: ", st.message()));
+  if (const char* why = CollNetBlocker(in)) return Unavailable(in, [&] { return StrCat("collnet_chain: ", why); });
   if (in.collective != NcclCollective::kAllReduce) {
-    return Unavailable(StrCat("collnet_chain runs only all_reduce, not ", NcclCollectiveName(in.collective)));
+    return Unavailable(
+        in, [&] { return StrCat("collnet_chain runs only all_reduce, not ", NcclCollectiveName(in.collective)); });
   }
   const NcclComm& m = in.m();
   const NcclGraph& g = m.collnet_graph;

@@ -41,12 +41,14 @@ struct Reader {
     for (const auto& kv : m) {
       const std::string key = kv.first.Scalar();
       if (!valid.count(key)) {
-        return Error(kv.first, field, StrCat("unknown key '", key, "'; valid keys: ", Join(valid.begin(), valid.end(), ", ")));
+        return Error(kv.first, field,
+                     StrCat("unknown key '", key, "'; valid keys: ", Join(valid.begin(), valid.end(), ", ")));
       }
     }
     return Status::Ok();
   }
-  Status Protocols(const YAML::Node& m, const std::string& field, double lo, double hi, NcclCalibration::Protocols* out) const {
+  Status Protocols(const YAML::Node& m, const std::string& field, double lo, double hi,
+                   NcclCalibration::Protocols* out) const {
     ECHOSIM_RETURN_IF_ERROR(Keys(m, field, {"LL", "LL128", "Simple"}));
     for (int p = 0; p < kNumNcclProtocols; ++p) {
       const char* name = NcclProtocolName(static_cast<NcclProtocol>(p));
@@ -114,8 +116,8 @@ double NcclCalibration::Efficiency(NcclDomain d, NcclFamily f, NcclProtocol p) c
 
 double NcclCalibration::LatencyUs(const NcclDecision& d) const {
   const int p = static_cast<int>(d.protocol);
-  double lat = d.nccl_latency_us + launch_us[p] + d.intra_steps * per_intra_step_us[p] +
-               d.inter_steps * per_inter_step_us[p];
+  double lat =
+      d.nccl_latency_us + launch_us[p] + d.intra_steps * per_intra_step_us[p] + d.inter_steps * per_inter_step_us[p];
   auto it = family_launch_us.find({d.family, d.protocol});
   if (it != family_launch_us.end()) lat += it->second;
   return std::max(lat, 0.0);
@@ -155,31 +157,38 @@ StatusOr<NcclCalibration> ParseNcclCalibrationYaml(const std::string& text, cons
   const YAML::Node& doc = loaded;
   if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": an NCCL calibration file must be a YAML map"));
   const Reader r{source};
-  ECHOSIM_RETURN_IF_ERROR(r.Keys(doc, "(top level)",
-                                 {"name", "description", "nccl_version", "default_for_gpus", "system", "fitted_on", "fit",
-                                  "bandwidth_efficiency", "family_bandwidth_efficiency", "rank_share", "pipeline_fill",
-                                  "extra_latency_us", "family_launch_us"}));
+  ECHOSIM_RETURN_IF_ERROR(r.Keys(
+      doc, "(top level)",
+      {"name", "description", "nccl_version", "default_for_gpus", "system", "fitted_on", "fit", "bandwidth_efficiency",
+       "family_bandwidth_efficiency", "rank_share", "pipeline_fill", "extra_latency_us", "family_launch_us"}));
   NcclCalibration c;
   for (const char* f : {"name", "description", "nccl_version", "system"}) {
     const YAML::Node n = doc[f];
     if (!n) continue;
     if (!n.IsScalar()) return r.Error(n, f, "expected a string");
-    std::string* dst = std::string(f) == "name" ? &c.name
-                       : std::string(f) == "description" ? &c.description
-                       : std::string(f) == "nccl_version" ? &c.nccl_version : &c.system;
+    std::string* dst = std::string(f) == "name"           ? &c.name
+                       : std::string(f) == "description"  ? &c.description
+                       : std::string(f) == "nccl_version" ? &c.nccl_version
+                                                          : &c.system;
     *dst = n.Scalar();
   }
   if (c.name.empty()) return InvalidArgument(StrCat(source, ": missing field 'name'"));
-  if (doc["default_for_gpus"]) ECHOSIM_RETURN_IF_ERROR(r.Strings(doc["default_for_gpus"], "default_for_gpus", &c.default_for_gpus));
+  if (doc["default_for_gpus"])
+    ECHOSIM_RETURN_IF_ERROR(r.Strings(doc["default_for_gpus"], "default_for_gpus", &c.default_for_gpus));
   if (doc["fitted_on"]) ECHOSIM_RETURN_IF_ERROR(r.Strings(doc["fitted_on"], "fitted_on", &c.fitted_on));
   if (const YAML::Node f = doc["fit"]) {
-    ECHOSIM_RETURN_IF_ERROR(r.Keys(f, "fit", {"points", "min_bytes", "max_error_from_1MiB", "max_error_from_64MiB", "rms_error"}));
+    ECHOSIM_RETURN_IF_ERROR(
+        r.Keys(f, "fit", {"points", "min_bytes", "max_error_from_1MiB", "max_error_from_64MiB", "rms_error"}));
     double pts = 0;
     if (f["points"]) ECHOSIM_RETURN_IF_ERROR(r.Number(f["points"], "fit.points", 0, 1e9, &pts));
     c.fit.points = static_cast<int>(pts);
     if (f["min_bytes"]) ECHOSIM_RETURN_IF_ERROR(r.Number(f["min_bytes"], "fit.min_bytes", 0, 1e18, &c.fit.min_bytes));
-    if (f["max_error_from_1MiB"]) ECHOSIM_RETURN_IF_ERROR(r.Number(f["max_error_from_1MiB"], "fit.max_error_from_1MiB", 0, 1e6, &c.fit.max_error_from_1mib));
-    if (f["max_error_from_64MiB"]) ECHOSIM_RETURN_IF_ERROR(r.Number(f["max_error_from_64MiB"], "fit.max_error_from_64MiB", 0, 1e6, &c.fit.max_error_from_64mib));
+    if (f["max_error_from_1MiB"])
+      ECHOSIM_RETURN_IF_ERROR(
+          r.Number(f["max_error_from_1MiB"], "fit.max_error_from_1MiB", 0, 1e6, &c.fit.max_error_from_1mib));
+    if (f["max_error_from_64MiB"])
+      ECHOSIM_RETURN_IF_ERROR(
+          r.Number(f["max_error_from_64MiB"], "fit.max_error_from_64MiB", 0, 1e6, &c.fit.max_error_from_64mib));
     if (f["rms_error"]) ECHOSIM_RETURN_IF_ERROR(r.Number(f["rms_error"], "fit.rms_error", 0, 1e6, &c.fit.rms_error));
   }
   if (doc["bandwidth_efficiency"]) {
@@ -193,8 +202,10 @@ StatusOr<NcclCalibration> ParseNcclCalibrationYaml(const std::string& text, cons
         if (!e[k]) return r.Error(e, "family_bandwidth_efficiency", StrCat("entry needs '", k, "'"));
       }
       ECHOSIM_ASSIGN_OR_RETURN(NcclDomain d, ParseDomain(r, e["domain"], "family_bandwidth_efficiency.domain"));
-      ECHOSIM_ASSIGN_OR_RETURN(NcclFamily f, ParseNcclFamily(StrCat(source, ":", e.Mark().line + 1, ": family"), e["family"].Scalar()));
-      ECHOSIM_ASSIGN_OR_RETURN(NcclProtocol p, ParseNcclProtocol(StrCat(source, ":", e.Mark().line + 1, ": protocol"), e["protocol"].Scalar()));
+      ECHOSIM_ASSIGN_OR_RETURN(
+          NcclFamily f, ParseNcclFamily(StrCat(source, ":", e.Mark().line + 1, ": family"), e["family"].Scalar()));
+      ECHOSIM_ASSIGN_OR_RETURN(NcclProtocol p, ParseNcclProtocol(StrCat(source, ":", e.Mark().line + 1, ": protocol"),
+                                                                 e["protocol"].Scalar()));
       double v = 0;
       ECHOSIM_RETURN_IF_ERROR(r.Number(e["efficiency"], "family_bandwidth_efficiency.efficiency", 0.01, 100, &v));
       c.family_efficiency[{d, f, p}] = v;
@@ -203,13 +214,19 @@ StatusOr<NcclCalibration> ParseNcclCalibrationYaml(const std::string& text, cons
   if (doc["rank_share"]) ECHOSIM_RETURN_IF_ERROR(r.Domains(doc["rank_share"], "rank_share", 0, 1000, &c.rank_share));
   if (const YAML::Node f = doc["pipeline_fill"]) {
     ECHOSIM_RETURN_IF_ERROR(r.Domains(f, "pipeline_fill", 0, 1000, &c.fill, {"knee_bytes"}));
-    if (f["knee_bytes"]) ECHOSIM_RETURN_IF_ERROR(r.Number(f["knee_bytes"], "pipeline_fill.knee_bytes", 0, 1e18, &c.knee_bytes));
+    if (f["knee_bytes"])
+      ECHOSIM_RETURN_IF_ERROR(r.Number(f["knee_bytes"], "pipeline_fill.knee_bytes", 0, 1e18, &c.knee_bytes));
   }
   if (const YAML::Node l = doc["extra_latency_us"]) {
     ECHOSIM_RETURN_IF_ERROR(r.Keys(l, "extra_latency_us", {"launch", "per_intra_step", "per_inter_step"}));
-    if (l["launch"]) ECHOSIM_RETURN_IF_ERROR(r.Protocols(l["launch"], "extra_latency_us.launch", -1e6, 1e6, &c.launch_us));
-    if (l["per_intra_step"]) ECHOSIM_RETURN_IF_ERROR(r.Protocols(l["per_intra_step"], "extra_latency_us.per_intra_step", -1e6, 1e6, &c.per_intra_step_us));
-    if (l["per_inter_step"]) ECHOSIM_RETURN_IF_ERROR(r.Protocols(l["per_inter_step"], "extra_latency_us.per_inter_step", -1e6, 1e6, &c.per_inter_step_us));
+    if (l["launch"])
+      ECHOSIM_RETURN_IF_ERROR(r.Protocols(l["launch"], "extra_latency_us.launch", -1e6, 1e6, &c.launch_us));
+    if (l["per_intra_step"])
+      ECHOSIM_RETURN_IF_ERROR(
+          r.Protocols(l["per_intra_step"], "extra_latency_us.per_intra_step", -1e6, 1e6, &c.per_intra_step_us));
+    if (l["per_inter_step"])
+      ECHOSIM_RETURN_IF_ERROR(
+          r.Protocols(l["per_inter_step"], "extra_latency_us.per_inter_step", -1e6, 1e6, &c.per_inter_step_us));
   }
   if (const YAML::Node list = doc["family_launch_us"]) {
     if (!list.IsSequence()) return r.Error(list, "family_launch_us", "expected a list");
@@ -218,8 +235,10 @@ StatusOr<NcclCalibration> ParseNcclCalibrationYaml(const std::string& text, cons
       for (const char* k : {"family", "protocol", "delta"}) {
         if (!e[k]) return r.Error(e, "family_launch_us", StrCat("entry needs '", k, "'"));
       }
-      ECHOSIM_ASSIGN_OR_RETURN(NcclFamily f, ParseNcclFamily(StrCat(source, ":", e.Mark().line + 1, ": family"), e["family"].Scalar()));
-      ECHOSIM_ASSIGN_OR_RETURN(NcclProtocol p, ParseNcclProtocol(StrCat(source, ":", e.Mark().line + 1, ": protocol"), e["protocol"].Scalar()));
+      ECHOSIM_ASSIGN_OR_RETURN(
+          NcclFamily f, ParseNcclFamily(StrCat(source, ":", e.Mark().line + 1, ": family"), e["family"].Scalar()));
+      ECHOSIM_ASSIGN_OR_RETURN(NcclProtocol p, ParseNcclProtocol(StrCat(source, ":", e.Mark().line + 1, ": protocol"),
+                                                                 e["protocol"].Scalar()));
       double v = 0;
       ECHOSIM_RETURN_IF_ERROR(r.Number(e["delta"], "family_launch_us.delta", -1e6, 1e6, &v));
       c.family_launch_us[{f, p}] = v;
@@ -243,7 +262,8 @@ std::string NcclCalibrationToYaml(const NcclCalibration& c, const std::string& h
   }
   os << "fit: {points: " << c.fit.points << ", min_bytes: " << Num(c.fit.min_bytes)
      << ", max_error_from_1MiB: " << Num(c.fit.max_error_from_1mib)
-     << ", max_error_from_64MiB: " << Num(c.fit.max_error_from_64mib) << ", rms_error: " << Num(c.fit.rms_error) << "}\n";
+     << ", max_error_from_64MiB: " << Num(c.fit.max_error_from_64mib) << ", rms_error: " << Num(c.fit.rms_error)
+     << "}\n";
   os << "bandwidth_efficiency:  # achieved / NCCL-modelled bandwidth\n";
   for (int d = 0; d < kNumNcclDomains; ++d) {
     os << "  " << NcclDomainName(static_cast<NcclDomain>(d)) << ": " << ProtocolMap(c.efficiency[d]) << "\n";

@@ -60,7 +60,7 @@ struct NcclDecision {
   double physical_bandwidth_time_us = 0;
   int intra_steps = 0;
   int inter_steps = 0;
-  int ring_steps = 1;                 // steps of a ring doing this collective (>= 1)
+  int ring_steps = 1;  // steps of a ring doing this collective (>= 1)
   double NcclTimeUs() const { return nccl_latency_us + nccl_bandwidth_time_us; }
   std::string AlgorithmName() const;  // "p2p" for the point-to-point family
 };
@@ -68,7 +68,7 @@ struct NcclDecision {
 struct NcclFitSummary {
   int points = 0;
   double min_bytes = 0;
-  double max_error_from_1mib = 0;   // |predicted/measured bus bandwidth - 1|
+  double max_error_from_1mib = 0;  // |predicted/measured bus bandwidth - 1|
   double max_error_from_64mib = 0;
   double rms_error = 0;
 };
@@ -77,11 +77,11 @@ struct NcclCalibration {
   using Protocols = std::array<double, kNumNcclProtocols>;
   using ByDomain = std::array<Protocols, kNumNcclDomains>;
 
-  std::string name;                // file stem, e.g. "nccl-echo-a100"
+  std::string name;  // file stem, e.g. "nccl-echo-a100"
   std::string description;
-  std::string nccl_version;        // the NCCL version whose choices the fit assumed
+  std::string nccl_version;  // the NCCL version whose choices the fit assumed
   std::vector<std::string> default_for_gpus;
-  std::string system;              // the cluster it was fitted on (free text)
+  std::string system;  // the cluster it was fitted on (free text)
   std::vector<std::string> fitted_on;
   NcclFitSummary fit;
 
@@ -89,7 +89,7 @@ struct NcclCalibration {
   std::map<std::tuple<NcclDomain, NcclFamily, NcclProtocol>, double> family_efficiency;
   ByDomain rank_share = {};
   ByDomain fill = {};
-  double knee_bytes = 0;           // 0: no pipeline-fill term
+  double knee_bytes = 0;  // 0: no pipeline-fill term
   Protocols launch_us = {};
   Protocols per_intra_step_us = {};
   Protocols per_inter_step_us = {};

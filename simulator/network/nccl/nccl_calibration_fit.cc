@@ -1,7 +1,6 @@
 #include "simulator/network/nccl/nccl_calibration_fit.h"
 
 #include <Eigen/Dense>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -30,24 +29,32 @@ double Prior(Kind k) { return k == Kind::kRho ? 1.0 : 0.0; }
 // Ridge strength per sample row (relative rows are O(1)).
 double Ridge(Kind k) {
   switch (k) {
-    case Kind::kRho: return 1e-4;
-    case Kind::kDRho: return 1e-1;
+    case Kind::kRho:
+      return 1e-4;
+    case Kind::kDRho:
+      return 1e-1;
     case Kind::kKappa:
-    case Kind::kFill: return 1e-4;
-    case Kind::kLaunch: return 1e-8;
+    case Kind::kFill:
+      return 1e-4;
+    case Kind::kLaunch:
+      return 1e-8;
     case Kind::kDLaunch:
     case Kind::kIntraStep:
-    case Kind::kInterStep: return 1e-6;
+    case Kind::kInterStep:
+      return 1e-6;
   }
   return 1e-6;
 }
 // Lower bound (-inf for unconstrained).
 double LowerBound(Kind k) {
   switch (k) {
-    case Kind::kRho: return 0.01;
+    case Kind::kRho:
+      return 0.01;
     case Kind::kDRho:
-    case Kind::kDLaunch: return -1e300;
-    default: return 0.0;
+    case Kind::kDLaunch:
+      return -1e300;
+    default:
+      return 0.0;
   }
 }
 
@@ -80,7 +87,9 @@ NcclCalibration ToCalibration(const std::vector<Param>& params, const Eigen::Vec
     const Param& q = params[j];
     const double v = theta[j];
     switch (q.kind) {
-      case Kind::kRho: c.efficiency[q.domain][q.protocol] = 1.0 / v; break;
+      case Kind::kRho:
+        c.efficiency[q.domain][q.protocol] = 1.0 / v;
+        break;
       case Kind::kDRho: {
         auto it = rho.find({q.domain, q.protocol});
         const double base = it == rho.end() ? 1.0 : it->second;
@@ -90,14 +99,25 @@ NcclCalibration ToCalibration(const std::vector<Param>& params, const Eigen::Vec
         }
         break;
       }
-      case Kind::kKappa: c.rank_share[q.domain][q.protocol] = v; break;
-      case Kind::kFill: c.fill[q.domain][q.protocol] = v; break;
-      case Kind::kLaunch: c.launch_us[q.protocol] = v; break;
-      case Kind::kDLaunch:
-        if (std::abs(v) > 1e-3) c.family_launch_us[{static_cast<NcclFamily>(q.family), static_cast<NcclProtocol>(q.protocol)}] = v;
+      case Kind::kKappa:
+        c.rank_share[q.domain][q.protocol] = v;
         break;
-      case Kind::kIntraStep: c.per_intra_step_us[q.protocol] = v; break;
-      case Kind::kInterStep: c.per_inter_step_us[q.protocol] = v; break;
+      case Kind::kFill:
+        c.fill[q.domain][q.protocol] = v;
+        break;
+      case Kind::kLaunch:
+        c.launch_us[q.protocol] = v;
+        break;
+      case Kind::kDLaunch:
+        if (std::abs(v) > 1e-3)
+          c.family_launch_us[{static_cast<NcclFamily>(q.family), static_cast<NcclProtocol>(q.protocol)}] = v;
+        break;
+      case Kind::kIntraStep:
+        c.per_intra_step_us[q.protocol] = v;
+        break;
+      case Kind::kInterStep:
+        c.per_inter_step_us[q.protocol] = v;
+        break;
     }
   }
   return c;
@@ -202,7 +222,8 @@ StatusOr<NcclFitResult> FitNcclCalibration(const NcclModel& model, const std::ve
     if (r.sample.bytes >= options.min_bytes) rows.push_back(&r);
   }
   if (rows.size() < 3) {
-    return InvalidArgument(StrCat("need at least 3 samples of at least ", options.min_bytes, " bytes to fit, got ", rows.size()));
+    return InvalidArgument(
+        StrCat("need at least 3 samples of at least ", options.min_bytes, " bytes to fit, got ", rows.size()));
   }
   std::vector<double> knees = {0.0};
   for (int e = 20; e <= 33; ++e) knees.push_back(std::ldexp(1.0, e));

@@ -170,13 +170,27 @@ StatusOr<NcclConstants> ParseNcclConstantsYaml(const std::string& text, const st
   const YAML::Node& doc = loaded;
   if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": an NCCL constants file must be a YAML map"));
   const Reader r{source};
-  static const std::set<std::string> kKnown = {
-      "version", "release", "formula_generation", "algorithms", "base_latency_us", "hw_latency_us",
-      "ll_max_bw_GBps", "per_channel_max_ring_ll128_bw_GBps", "per_channel_max_tree_ll128_bw_GBps",
-      "per_channel_max_tree_bw_GBps", "per_channel_max_nvls_tree_bw_GBps", "nvls_efficiency",
-      "tree_correction_factor", "nvlink_bw_per_link_GBps", "pci_bw_GBps", "pcie_x16_bw_GBps",
-      "speed_intra_GBps", "speed_inter_GBps", "net_overhead_us", "ring_plateau_latency_factor",
-      "ring_max_channels"};
+  static const std::set<std::string> kKnown = {"version",
+                                               "release",
+                                               "formula_generation",
+                                               "algorithms",
+                                               "base_latency_us",
+                                               "hw_latency_us",
+                                               "ll_max_bw_GBps",
+                                               "per_channel_max_ring_ll128_bw_GBps",
+                                               "per_channel_max_tree_ll128_bw_GBps",
+                                               "per_channel_max_tree_bw_GBps",
+                                               "per_channel_max_nvls_tree_bw_GBps",
+                                               "nvls_efficiency",
+                                               "tree_correction_factor",
+                                               "nvlink_bw_per_link_GBps",
+                                               "pci_bw_GBps",
+                                               "pcie_x16_bw_GBps",
+                                               "speed_intra_GBps",
+                                               "speed_inter_GBps",
+                                               "net_overhead_us",
+                                               "ring_plateau_latency_factor",
+                                               "ring_max_channels"};
   for (const auto& kv : doc) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
     if (!kKnown.count(key)) {
@@ -206,7 +220,8 @@ StatusOr<NcclConstants> ParseNcclConstantsYaml(const std::string& text, const st
     if (i < 0) return r.Error(a, "algorithms", StrCat("unknown algorithm; valid: ", AlgorithmList()));
     c.has_algorithm[i] = true;
   }
-  if (!c.has_algorithm[static_cast<int>(NcclAlgorithm::kRing)] || !c.has_algorithm[static_cast<int>(NcclAlgorithm::kTree)]) {
+  if (!c.has_algorithm[static_cast<int>(NcclAlgorithm::kRing)] ||
+      !c.has_algorithm[static_cast<int>(NcclAlgorithm::kTree)]) {
     return r.Error(algos, "algorithms", "must include ring and tree");
   }
   YAML::Node found;
@@ -223,17 +238,20 @@ StatusOr<NcclConstants> ParseNcclConstantsYaml(const std::string& text, const st
   }
   for (int l = 0; l < kNumNcclLinks; ++l) {
     if (!m[kLinks[l]]) return r.Error(m, "hw_latency_us", StrCat("missing link '", kLinks[l], "'"));
-    ECHOSIM_RETURN_IF_ERROR(ReadAlgorithmTriples(r, m[kLinks[l]], StrCat("hw_latency_us.", kLinks[l]),
-                                                 c.has_algorithm, &c.hw_latency_us[l]));
+    ECHOSIM_RETURN_IF_ERROR(ReadAlgorithmTriples(r, m[kLinks[l]], StrCat("hw_latency_us.", kLinks[l]), c.has_algorithm,
+                                                 &c.hw_latency_us[l]));
   }
   auto triple = [&](const YAML::Node& n, const std::string& f, NodeTriple* out) { return r.Fixed(n, f, out); };
   auto number = [&](const YAML::Node& n, const std::string& f, double* out) { return r.Number(n, f, out); };
   ECHOSIM_RETURN_IF_ERROR(r.ArchRows(doc, "ll_max_bw_GBps", &c.ll_max_bw_GBps, triple));
-  ECHOSIM_RETURN_IF_ERROR(r.ArchRows(doc, "per_channel_max_ring_ll128_bw_GBps", &c.ring_ll128_bw_per_channel_GBps, triple));
-  ECHOSIM_RETURN_IF_ERROR(r.ArchRows(doc, "per_channel_max_tree_ll128_bw_GBps", &c.tree_ll128_bw_per_channel_GBps, triple));
+  ECHOSIM_RETURN_IF_ERROR(
+      r.ArchRows(doc, "per_channel_max_ring_ll128_bw_GBps", &c.ring_ll128_bw_per_channel_GBps, triple));
+  ECHOSIM_RETURN_IF_ERROR(
+      r.ArchRows(doc, "per_channel_max_tree_ll128_bw_GBps", &c.tree_ll128_bw_per_channel_GBps, triple));
   ECHOSIM_RETURN_IF_ERROR(r.ArchRows(doc, "per_channel_max_tree_bw_GBps", &c.tree_bw_per_channel_GBps, triple));
   if (c.formula_generation >= 230) {
-    ECHOSIM_RETURN_IF_ERROR(r.ArchRows(doc, "per_channel_max_nvls_tree_bw_GBps", &c.nvls_tree_bw_per_channel_GBps, triple));
+    ECHOSIM_RETURN_IF_ERROR(
+        r.ArchRows(doc, "per_channel_max_nvls_tree_bw_GBps", &c.nvls_tree_bw_per_channel_GBps, triple));
     ECHOSIM_RETURN_IF_ERROR(r.ArchRows(doc, "nvls_efficiency", &c.nvls_efficiency, number));
   }
   ECHOSIM_RETURN_IF_ERROR(r.Map(doc, "tree_correction_factor", &found));
@@ -261,7 +279,8 @@ StatusOr<NcclConstants> ParseNcclConstantsYaml(const std::string& text, const st
   if (!m["ampere_and_later"] || !m["older"]) {
     return r.Error(m, "ring_plateau_latency_factor", "needs 'ampere_and_later' and 'older'");
   }
-  ECHOSIM_RETURN_IF_ERROR(r.Number(m["ampere_and_later"], "ring_plateau_latency_factor.ampere_and_later", &c.ring_plateau_factor));
+  ECHOSIM_RETURN_IF_ERROR(
+      r.Number(m["ampere_and_later"], "ring_plateau_latency_factor.ampere_and_later", &c.ring_plateau_factor));
   ECHOSIM_RETURN_IF_ERROR(r.Number(m["older"], "ring_plateau_latency_factor.older", &c.ring_plateau_factor_pre_sm80));
   double max_ch = 0;
   if (!doc["ring_max_channels"]) return InvalidArgument(StrCat(source, ": missing field 'ring_max_channels'"));
@@ -272,8 +291,8 @@ StatusOr<NcclConstants> ParseNcclConstantsYaml(const std::string& text, const st
   }
   for (int a = 0; a < kNumNcclArchs; ++a) {
     if (!(c.nvlink_bw_per_link_GBps[a] > 0)) {
-      return InvalidArgument(StrCat(source, ": nvlink_bw_per_link_GBps.", NcclArchName(static_cast<NcclArch>(a)),
-                                    " must be positive"));
+      return InvalidArgument(
+          StrCat(source, ": nvlink_bw_per_link_GBps.", NcclArchName(static_cast<NcclArch>(a)), " must be positive"));
     }
   }
   if (!(c.pci_bw_GBps > 0)) return InvalidArgument(StrCat(source, ": pci_bw_GBps must be positive"));

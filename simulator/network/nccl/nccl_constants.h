@@ -19,7 +19,7 @@ enum class NcclLink : uint8_t { kNvlink, kPci, kNet };
 inline constexpr int kNumNcclLinks = 3;
 
 using ProtocolTriple = std::array<double, kNumNcclProtocols>;  // [LL, LL128, Simple]
-using NodeTriple = std::array<double, 3>;                       // nNodes 1, 2, >= 3
+using NodeTriple = std::array<double, 3>;                      // nNodes 1, 2, >= 3
 
 struct NcclConstants {
   std::string version;  // "2.18"
@@ -36,7 +36,7 @@ struct NcclConstants {
   std::array<NodeTriple, kNumNcclArchs> tree_ll128_bw_per_channel_GBps{};
   std::array<NodeTriple, kNumNcclArchs> tree_bw_per_channel_GBps{};
   std::array<NodeTriple, kNumNcclArchs> nvls_tree_bw_per_channel_GBps{};  // generation >= 230
-  std::array<double, kNumNcclArchs> nvls_efficiency{};                     // generation >= 230
+  std::array<double, kNumNcclArchs> nvls_efficiency{};                    // generation >= 230
   std::array<std::vector<double>, kNumNcclProtocols> tree_correction{};
   std::array<double, kNumNcclArchs> nvlink_bw_per_link_GBps{};
   double pci_bw_GBps = 0;
@@ -45,7 +45,7 @@ struct NcclConstants {
   std::array<std::vector<double>, kNumNcclArchs> speed_inter_GBps{};
   double net_overhead_intel_us = 0;
   double net_overhead_amd_us = 0;
-  double ring_plateau_factor = 0;          // sm >= 80
+  double ring_plateau_factor = 0;  // sm >= 80
   double ring_plateau_factor_pre_sm80 = 0;
   int ring_max_channels = 0;
 

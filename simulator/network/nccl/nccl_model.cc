@@ -17,13 +17,17 @@ int Log2Floor(double bytes_over_64) {
 
 int RingSteps(NcclCollective c, int n) {
   switch (c) {
-    case NcclCollective::kAllReduce: return std::max(1, 2 * (n - 1));
+    case NcclCollective::kAllReduce:
+      return std::max(1, 2 * (n - 1));
     case NcclCollective::kAllGather:
     case NcclCollective::kReduceScatter:
-    case NcclCollective::kAllToAll: return std::max(1, n - 1);
+    case NcclCollective::kAllToAll:
+      return std::max(1, n - 1);
     case NcclCollective::kBroadcast:
-    case NcclCollective::kReduce: return std::max(1, n);
-    case NcclCollective::kSendRecv: return 1;
+    case NcclCollective::kReduce:
+      return std::max(1, n);
+    case NcclCollective::kSendRecv:
+      return 1;
   }
   return 1;
 }
@@ -67,12 +71,14 @@ StatusOr<NcclHardware> HardwareFromPreset(const GpuSpec& gpu, const TopologyConf
                                   "add it to hardware/gpus/", gpu.name, ".yaml"));
   }
   if (topo.gpus < 1) return InvalidArgument(StrCat("gpus must be at least 1, got ", topo.gpus));
-  if (topo.gpus_per_node < 1) return InvalidArgument(StrCat("gpus_per_node must be at least 1, got ", topo.gpus_per_node));
+  if (topo.gpus_per_node < 1)
+    return InvalidArgument(StrCat("gpus_per_node must be at least 1, got ", topo.gpus_per_node));
   if (topo.gpus > topo.gpus_per_node && topo.gpus % topo.gpus_per_node != 0) {
     return InvalidArgument(StrCat("gpus (", topo.gpus, ") is not a multiple of gpus_per_node (", topo.gpus_per_node,
                                   "): the cluster would have a partial node"));
   }
-  if (!(topo.nic_bytes_per_s > 0)) return InvalidArgument(StrCat("NIC bandwidth must be positive, got ", topo.nic_bytes_per_s, " B/s"));
+  if (!(topo.nic_bytes_per_s > 0))
+    return InvalidArgument(StrCat("NIC bandwidth must be positive, got ", topo.nic_bytes_per_s, " B/s"));
   if (!(topo.nvlink_bytes_per_s > 0) && gpu.nvlink_links > 0) {
     return InvalidArgument(StrCat("NVLink bandwidth must be positive, got ", topo.nvlink_bytes_per_s, " B/s"));
   }
@@ -134,7 +140,8 @@ StatusOr<NcclComm> NcclModel::Communicator(const GroupShape& group) const {
   if (group.size < 1) return InvalidArgument(StrCat("group size must be at least 1, got ", group.size));
   if (group.nodes < 1) return InvalidArgument(StrCat("group must span at least 1 node, got ", group.nodes));
   if (group.size > cluster_gpus_) {
-    return InvalidArgument(StrCat("group of ", group.size, " GPUs is larger than the cluster (", cluster_gpus_, " GPUs)"));
+    return InvalidArgument(
+        StrCat("group of ", group.size, " GPUs is larger than the cluster (", cluster_gpus_, " GPUs)"));
   }
   const int64_t cluster_nodes = (cluster_gpus_ + hardware_.gpus_per_node - 1) / hardware_.gpus_per_node;
   if (group.nodes > cluster_nodes) {
@@ -145,8 +152,8 @@ StatusOr<NcclComm> NcclModel::Communicator(const GroupShape& group) const {
                                   " nodes is not uniform (the same number of GPUs on every node)"));
   }
   if (group.size / group.nodes > hardware_.gpus_per_node) {
-    return InvalidArgument(StrCat("group puts ", group.size / group.nodes, " GPUs on each node but nodes have ",
-                                  hardware_.gpus_per_node));
+    return InvalidArgument(
+        StrCat("group puts ", group.size / group.nodes, " GPUs on each node but nodes have ", hardware_.gpus_per_node));
   }
   return BuildNcclComm(hardware_, constants_, group.size, group.nodes);
 }
@@ -181,6 +188,7 @@ StatusOr<NcclDecision> NcclModel::Decide(NcclCollective coll, double bytes, cons
   in.constants = &constants_;
   in.comm = &comm;
   in.collective = coll;
+  in.explain = !algorithm_override.empty() || !protocol_override.empty();
 
   // Protocol filter.
   bool proto_allowed[kNumNcclProtocols] = {true, true, true};
@@ -214,7 +222,8 @@ StatusOr<NcclDecision> NcclModel::Decide(NcclCollective coll, double bytes, cons
   int only_algorithm = -1;
   if (!algorithm_override.empty()) {
     if (algorithm_override == "p2p") {
-      return InvalidArgument(StrCat("algorithm 'p2p' runs only all_to_all and send_recv, not ", NcclCollectiveName(coll)));
+      return InvalidArgument(
+          StrCat("algorithm 'p2p' runs only all_to_all and send_recv, not ", NcclCollectiveName(coll)));
     }
     ECHOSIM_ASSIGN_OR_RETURN(NcclAlgorithm a, ParseNcclAlgorithm("algorithm", algorithm_override));
     only_algorithm = static_cast<int>(a);
@@ -251,9 +260,10 @@ StatusOr<NcclDecision> NcclModel::Decide(NcclCollective coll, double bytes, cons
   if (!std::isfinite(best)) {
     // The last reason is the Simple protocol's: about the algorithm rather than the protocol.
     std::string why = reasons.empty() ? "no algorithm is available" : reasons.back();
-    return FailedPrecondition(StrCat("cannot run ", NcclCollectiveName(coll), " on ", comm.ranks, " GPUs over ", comm.nodes,
-                                     " nodes with algorithm '", algorithm_override.empty() ? "any" : algorithm_override,
-                                     "' and protocol '", protocol_override.empty() ? "any" : protocol_override, "': ", why));
+    return FailedPrecondition(StrCat("cannot run ", NcclCollectiveName(coll), " on ", comm.ranks, " GPUs over ",
+                                     comm.nodes, " nodes with algorithm '",
+                                     algorithm_override.empty() ? "any" : algorithm_override, "' and protocol '",
+                                     protocol_override.empty() ? "any" : protocol_override, "': ", why));
   }
   return d;
 }

@@ -39,8 +39,9 @@ struct CollectiveEstimate {
   double time_s = 0;           // whole collective, launch to completion
   double latency_s = 0;        // its size-independent part
   double bus_bytes_per_s = 0;  // nccl-tests busbw: bytes * BusBandwidthFactor / time
-  std::string algorithm;       // "ring", "tree", "nvls", "nvls_tree", "collnet_direct", "collnet_chain", "pat", "p2p", "none"
-  std::string protocol;        // "LL", "LL128", "Simple", "none"
+  std::string
+      algorithm;         // "ring", "tree", "nvls", "nvls_tree", "collnet_direct", "collnet_chain", "pat", "p2p", "none"
+  std::string protocol;  // "LL", "LL128", "Simple", "none"
   int channels = 0;
 };
 

@@ -20,7 +20,8 @@ int FloorDiv(double capacity, double speed) {
 
 // Walks `ladder` (decreasing speeds): the first rung <= max_bw with at least one channel, then
 // lower rungs while they stay above 0.49x the best; keeps the largest channels * speed.
-NcclGraph SearchLadder(const std::vector<double>& ladder, double max_bw, const std::function<int(double)>& channels_at) {
+NcclGraph SearchLadder(const std::vector<double>& ladder, double max_bw,
+                       const std::function<int(double)>& channels_at) {
   NcclGraph best;
   size_t i = 0;
   while (i < ladder.size() && (ladder[i] > max_bw + kEps || channels_at(ladder[i]) < 1)) ++i;
@@ -78,8 +79,8 @@ StatusOr<NcclComm> BuildNcclComm(const NcclHardware& hw, const NcclConstants& c,
                                   " nodes is not uniform (ranks must be a multiple of nodes)"));
   }
   if (ranks / nodes > hw.gpus_per_node) {
-    return InvalidArgument(StrCat("communicator puts ", ranks / nodes, " ranks on each node but nodes have ",
-                                  hw.gpus_per_node, " GPUs"));
+    return InvalidArgument(
+        StrCat("communicator puts ", ranks / nodes, " ranks on each node but nodes have ", hw.gpus_per_node, " GPUs"));
   }
   if (ranks > (1 << 24)) return InvalidArgument(StrCat("communicator of ", ranks, " ranks is too large"));
   NcclComm m;
@@ -93,9 +94,8 @@ StatusOr<NcclComm> BuildNcclComm(const NcclHardware& hw, const NcclConstants& c,
   const int arch = static_cast<int>(m.arch);
   const int gen = std::clamp(hw.pcie_gen, 3, 6);
   const double pcie = c.pcie_x16_bw_GBps[gen];
-  m.intra_capacity_GBps = hw.nvlink_links > 0
-                              ? hw.nvlink_links * c.nvlink_bw_per_link_GBps[arch] * hw.nvlink_scale
-                              : pcie;
+  m.intra_capacity_GBps =
+      hw.nvlink_links > 0 ? hw.nvlink_links * c.nvlink_bw_per_link_GBps[arch] * hw.nvlink_scale : pcie;
   m.nic_path_GBps = std::min(hw.nic_GBps, pcie);
   m.nics_used = std::max(1, std::min(hw.nics_per_node, m.ranks_per_node));
   m.nvls = m.arch >= NcclArch::kHopper && hw.nvswitch && hw.nvlink_links > 0 && m.ranks_per_node >= 2;

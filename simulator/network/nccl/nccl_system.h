@@ -43,9 +43,9 @@ struct NcclHardware {
   int pcie_gen = 4;
   int gpus_per_node = 8;
   int nics_per_node = 8;
-  double nic_GBps = 25.0;     // line rate of one NIC, GB/s (Gbit/s / 8)
-  bool collnet = false;       // SHARP-capable fabric with NCCL's CollNet plugin
-  bool amd_cpu = false;       // selects NCCL's per-vendor network overhead and LL rows
+  double nic_GBps = 25.0;  // line rate of one NIC, GB/s (Gbit/s / 8)
+  bool collnet = false;    // SHARP-capable fabric with NCCL's CollNet plugin
+  bool amd_cpu = false;    // selects NCCL's per-vendor network overhead and LL rows
 };
 
 struct NcclGraph {
@@ -67,8 +67,8 @@ struct NcclComm {
   int nodes = 1;
   int ranks_per_node = 1;
   NcclLink intra_link = NcclLink::kNvlink;  // NVLink or PCIe between the GPUs of a node
-  bool nvls = false;     // NVLink SHARP usable: Hopper+, NVSwitch, >= 2 GPUs per node
-  bool collnet = false;  // CollNet usable: SHARP fabric, several nodes
+  bool nvls = false;                        // NVLink SHARP usable: Hopper+, NVSwitch, >= 2 GPUs per node
+  bool collnet = false;                     // CollNet usable: SHARP fabric, several nodes
   bool amd_cpu = false;
   double intra_capacity_GBps = 0;  // L above
   double nic_path_GBps = 0;        // P above

@@ -5,10 +5,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "simulator/core/strings.h"
 
@@ -28,7 +27,8 @@ std::string Lower(std::string s) {
 }
 
 bool AllDigits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
 
 // Strips an mpirun --tag-output prefix such as "[1,0]<stdout>:".
@@ -60,10 +60,10 @@ std::string TrimString(const std::string& s) {
 }
 
 // Column layouts nccl-tests has printed: 2.x before the root column, and after it.
-const std::vector<std::string> kColumnsNoRoot = {"size", "count", "type", "redop", "time", "algbw", "busbw",
-                                                 "error", "time", "algbw", "busbw", "error"};
-const std::vector<std::string> kColumnsRoot = {"size", "count", "type", "redop", "root", "time", "algbw", "busbw",
-                                               "#wrong", "time", "algbw", "busbw", "#wrong"};
+const std::vector<std::string> kColumnsNoRoot = {"size",  "count", "type", "redop", "time",  "algbw",
+                                                 "busbw", "error", "time", "algbw", "busbw", "error"};
+const std::vector<std::string> kColumnsRoot = {"size",  "count",  "type", "redop", "root",  "time",  "algbw",
+                                               "busbw", "#wrong", "time", "algbw", "busbw", "#wrong"};
 
 bool SameColumns(const std::vector<std::string>& got, const std::vector<std::string>& want) {
   if (got.size() < want.size()) return false;
@@ -84,9 +84,12 @@ std::optional<NcclCollective> CollectiveOfProgram(const std::string& program) {
   const size_t slash = base.find_last_of('/');
   if (slash != std::string::npos) base = base.substr(slash + 1);
   static const std::map<std::string, NcclCollective> kPrograms = {
-      {"all_reduce_perf", NcclCollective::kAllReduce},         {"all_gather_perf", NcclCollective::kAllGather},
-      {"reduce_scatter_perf", NcclCollective::kReduceScatter}, {"broadcast_perf", NcclCollective::kBroadcast},
-      {"reduce_perf", NcclCollective::kReduce},                {"alltoall_perf", NcclCollective::kAllToAll},
+      {"all_reduce_perf", NcclCollective::kAllReduce},
+      {"all_gather_perf", NcclCollective::kAllGather},
+      {"reduce_scatter_perf", NcclCollective::kReduceScatter},
+      {"broadcast_perf", NcclCollective::kBroadcast},
+      {"reduce_perf", NcclCollective::kReduce},
+      {"alltoall_perf", NcclCollective::kAllToAll},
       {"sendrecv_perf", NcclCollective::kSendRecv}};
   auto it = kPrograms.find(base);
   if (it == kPrograms.end()) return std::nullopt;
@@ -155,7 +158,8 @@ StatusOr<NcclTestsLog> ParseNcclTestsText(const std::string& text, const std::st
         auto on = std::find(c.begin(), c.end(), "on");
         auto dev = std::find(c.begin(), c.end(), "device");
         if (on == c.end() || on + 1 == c.end() || dev == c.end()) {
-          return InvalidArgument(StrCat(source, ":", line_no, ": malformed device line (expected '# Rank N ... on HOST device D [BUS] NAME')"));
+          return InvalidArgument(StrCat(
+              source, ":", line_no, ": malformed device line (expected '# Rank N ... on HOST device D [BUS] NAME')"));
         }
         hosts.insert(*(on + 1));
         ++log.ranks;
@@ -169,7 +173,8 @@ StatusOr<NcclTestsLog> ParseNcclTestsText(const std::string& text, const std::st
         columns = c;
         if (!SameColumns(columns, kColumnsNoRoot) && !SameColumns(columns, kColumnsRoot)) {
           return InvalidArgument(StrCat(source, ":", line_no, ": unexpected nccl-tests columns '", Join(c, " "),
-                                        "'; expected '", Join(kColumnsNoRoot, " "), "' or '", Join(kColumnsRoot, " "), "'"));
+                                        "'; expected '", Join(kColumnsNoRoot, " "), "' or '", Join(kColumnsRoot, " "),
+                                        "'"));
         }
       } else if (c[0] == "Collective" && c.size() >= 4 && c[1] == "test" && c[2] == "starting:") {
         log.collective = CollectiveOfProgram(c[3]);
@@ -192,13 +197,14 @@ StatusOr<NcclTestsLog> ParseNcclTestsText(const std::string& text, const std::st
     }
     if (!AllDigits(t[0])) continue;  // NCCL INFO/WARN lines and other noise between rows
     if (columns.empty()) {
-      return InvalidArgument(StrCat(source, ":", line_no, ": result row before the '# size count type ...' column header"));
+      return InvalidArgument(
+          StrCat(source, ":", line_no, ": result row before the '# size count type ...' column header"));
     }
     const bool with_root = SameColumns(columns, kColumnsRoot);
     const size_t want = with_root ? 13 : 12;
     if (t.size() < want) {
-      return InvalidArgument(StrCat(source, ":", line_no, ": truncated result row: ", t.size(), " fields, expected ", want,
-                                    " (", Join(with_root ? kColumnsRoot : kColumnsNoRoot, " "), ")"));
+      return InvalidArgument(StrCat(source, ":", line_no, ": truncated result row: ", t.size(), " fields, expected ",
+                                    want, " (", Join(with_root ? kColumnsRoot : kColumnsNoRoot, " "), ")"));
     }
     NcclTestsRow r;
     r.line = line_no;
@@ -210,13 +216,14 @@ StatusOr<NcclTestsLog> ParseNcclTestsText(const std::string& text, const std::st
       double* dst;
       const char* name;
     };
-    for (const Field& f : {Field{0, &r.size_bytes, "size"}, Field{1, &r.count, "count"},
-                           Field{o, &r.oop_time_us, "out-of-place time"}, Field{o + 1, &r.oop_algbw_GBps, "out-of-place algbw"},
-                           Field{o + 2, &r.oop_busbw_GBps, "out-of-place busbw"}, Field{o + 4, &r.ip_time_us, "in-place time"},
-                           Field{o + 5, &r.ip_algbw_GBps, "in-place algbw"}, Field{o + 6, &r.ip_busbw_GBps, "in-place busbw"}}) {
+    for (const Field& f :
+         {Field{0, &r.size_bytes, "size"}, Field{1, &r.count, "count"}, Field{o, &r.oop_time_us, "out-of-place time"},
+          Field{o + 1, &r.oop_algbw_GBps, "out-of-place algbw"}, Field{o + 2, &r.oop_busbw_GBps, "out-of-place busbw"},
+          Field{o + 4, &r.ip_time_us, "in-place time"}, Field{o + 5, &r.ip_algbw_GBps, "in-place algbw"},
+          Field{o + 6, &r.ip_busbw_GBps, "in-place busbw"}}) {
       if (!ParseDouble(t[f.idx], f.dst) || *f.dst < 0) {
-        return InvalidArgument(StrCat(source, ":", line_no, ": column '", f.name, "': expected a non-negative number, got '",
-                                      t[f.idx], "'"));
+        return InvalidArgument(StrCat(source, ":", line_no, ": column '", f.name,
+                                      "': expected a non-negative number, got '", t[f.idx], "'"));
       }
     }
     if (!(r.size_bytes >= 0) || r.size_bytes > 1e18) {
@@ -238,7 +245,8 @@ StatusOr<NcclTestsLog> ParseNcclTestsText(const std::string& text, const std::st
 StatusOr<NcclTestsLog> ParseNcclTestsJson(const std::string& text, const std::string& source) {
   using nlohmann::json;
   const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return InvalidArgument(StrCat(source, ": malformed JSON (truncated or not nccl-tests -J output)"));
+  if (doc.is_discarded())
+    return InvalidArgument(StrCat(source, ": malformed JSON (truncated or not nccl-tests -J output)"));
   if (!doc.is_object()) return InvalidArgument(StrCat(source, ": nccl-tests JSON must be an object"));
   NcclTestsLog log;
   log.source = source;
@@ -265,7 +273,8 @@ StatusOr<NcclTestsLog> ParseNcclTestsJson(const std::string& text, const std::st
     }
   }
   if (!doc.contains("results") || !doc["results"].is_array()) {
-    return InvalidArgument(StrCat(source, ": missing 'results' list (expected nccl-tests -J output, JSON_FILE_VERSION 3)"));
+    return InvalidArgument(
+        StrCat(source, ": missing 'results' list (expected nccl-tests -J output, JSON_FILE_VERSION 3)"));
   }
   int index = 0;
   for (const json& r : doc["results"]) {
@@ -275,9 +284,11 @@ StatusOr<NcclTestsLog> ParseNcclTestsJson(const std::string& text, const std::st
     NcclTestsRow row;
     row.line = index;
     auto number = [&](const json& o, const char* key, double* out) -> Status {
-      if (!o.contains(key) || !o[key].is_number()) return InvalidArgument(StrCat(where, ": missing number '", key, "'"));
+      if (!o.contains(key) || !o[key].is_number())
+        return InvalidArgument(StrCat(where, ": missing number '", key, "'"));
       *out = o[key].get<double>();
-      if (!std::isfinite(*out) || *out < 0) return InvalidArgument(StrCat(where, ": '", key, "' must be a non-negative number"));
+      if (!std::isfinite(*out) || *out < 0)
+        return InvalidArgument(StrCat(where, ": '", key, "' must be a non-negative number"));
       return Status::Ok();
     };
     ECHOSIM_RETURN_IF_ERROR(number(r, "size", &row.size_bytes));
@@ -370,7 +381,8 @@ StatusOr<std::vector<VidurRow>> ParseVidurCsv(const std::string& text, const std
       continue;
     }
     if (fields->size() != col.size()) {
-      return InvalidArgument(StrCat(source, ":", line_no, ": ", fields->size(), " fields, the header has ", col.size()));
+      return InvalidArgument(
+          StrCat(source, ":", line_no, ": ", fields->size(), " fields, the header has ", col.size()));
     }
     VidurRow r;
     r.line = line_no;
@@ -380,18 +392,20 @@ StatusOr<std::vector<VidurRow>> ParseVidurCsv(const std::string& text, const std
     r.collective = *c;
     const std::string median_col = StrCat("time_stats.", coll, ".median");
     if (!col.count(median_col)) {
-      return InvalidArgument(StrCat(source, ":", line_no, ": no column '", median_col, "' for collective '", coll, "'"));
+      return InvalidArgument(
+          StrCat(source, ":", line_no, ": no column '", median_col, "' for collective '", coll, "'"));
     }
     double workers = 0, dpn = 0;
     struct Field {
       const char* name;
       double* dst;
     };
-    for (const Field& f : {Field{"num_workers", &workers}, Field{"devices_per_node", &dpn}, Field{"size", &r.size_bytes},
-                           Field{median_col.c_str(), &r.median_ms}}) {
+    for (const Field& f : {Field{"num_workers", &workers}, Field{"devices_per_node", &dpn},
+                           Field{"size", &r.size_bytes}, Field{median_col.c_str(), &r.median_ms}}) {
       const std::string v = TrimString((*fields)[col[f.name]]);
       if (!ParseDouble(v, f.dst) || *f.dst < 0) {
-        return InvalidArgument(StrCat(source, ":", line_no, ": column '", f.name, "': expected a non-negative number, got '", v, "'"));
+        return InvalidArgument(
+            StrCat(source, ":", line_no, ": column '", f.name, "': expected a non-negative number, got '", v, "'"));
       }
     }
     if (workers < 1 || dpn < 1 || workers > 1e6 || dpn > workers) {
@@ -407,9 +421,9 @@ StatusOr<std::vector<VidurRow>> ParseVidurCsv(const std::string& text, const std
 }
 
 StatusOr<std::vector<MeasuredBusbwRow>> ParseMeasuredBusbwCsv(const std::string& text, const std::string& source) {
-  static const std::vector<std::string> kHeader = {"source", "system", "gpu", "n_gpus", "n_nodes", "interconnect",
-                                                   "nccl_version", "tool", "collective", "algorithm", "dtype",
-                                                   "msg_bytes", "time_us", "algbw_GBps", "busbw_GBps", "notes"};
+  static const std::vector<std::string> kHeader = {
+      "source",     "system",    "gpu",   "n_gpus",    "n_nodes", "interconnect", "nccl_version", "tool",
+      "collective", "algorithm", "dtype", "msg_bytes", "time_us", "algbw_GBps",   "busbw_GBps",   "notes"};
   std::istringstream is(text);
   std::string line;
   int line_no = 0;
@@ -435,9 +449,9 @@ StatusOr<std::vector<MeasuredBusbwRow>> ParseMeasuredBusbwCsv(const std::string&
     }
     MeasuredBusbwRow r;
     r.line = line_no;
-    std::string* dst[] = {&r.source, &r.system, &r.gpu, &r.n_gpus, &r.n_nodes, &r.interconnect, &r.nccl_version,
-                          &r.tool, &r.collective, &r.algorithm, &r.dtype, &r.msg_bytes, &r.time_us, &r.algbw_GBps,
-                          &r.busbw_GBps, &r.notes};
+    std::string* dst[] = {&r.source,       &r.system,     &r.gpu,        &r.n_gpus,    &r.n_nodes, &r.interconnect,
+                          &r.nccl_version, &r.tool,       &r.collective, &r.algorithm, &r.dtype,   &r.msg_bytes,
+                          &r.time_us,      &r.algbw_GBps, &r.busbw_GBps, &r.notes};
     for (size_t i = 0; i < kHeader.size(); ++i) *dst[i] = TrimString((*f)[i]);
     rows.push_back(r);
   }
@@ -466,7 +480,8 @@ StatusOr<double> ParseByteSize(const std::string& field, const std::string& valu
     return InvalidArgument(StrCat(field, ": unknown size unit in '", value, "'; use a byte count or K, M, G, T"));
   }
   double x = 0;
-  if (!ParseDouble(num, &x)) return InvalidArgument(StrCat(field, ": expected a size such as 1048576, 64K or 1G, got '", value, "'"));
+  if (!ParseDouble(num, &x))
+    return InvalidArgument(StrCat(field, ": expected a size such as 1048576, 64K or 1G, got '", value, "'"));
   const double bytes = x * mult;
   if (!(bytes >= 1)) return InvalidArgument(StrCat(field, ": size must be at least 1 byte, got '", value, "'"));
   if (bytes > 1e15) return InvalidArgument(StrCat(field, ": size '", value, "' is larger than 1 PB"));

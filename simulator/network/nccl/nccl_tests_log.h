@@ -68,8 +68,8 @@ StatusOr<std::vector<VidurRow>> ParseVidurCsv(const std::string& text, const std
 // and prose; callers decide which rows they can use).
 struct MeasuredBusbwRow {
   int line = 0;
-  std::string source, system, gpu, n_gpus, n_nodes, interconnect, nccl_version, tool, collective, algorithm,
-      dtype, msg_bytes, time_us, algbw_GBps, busbw_GBps, notes;
+  std::string source, system, gpu, n_gpus, n_nodes, interconnect, nccl_version, tool, collective, algorithm, dtype,
+      msg_bytes, time_us, algbw_GBps, busbw_GBps, notes;
 };
 StatusOr<std::vector<MeasuredBusbwRow>> ParseMeasuredBusbwCsv(const std::string& text, const std::string& source);
 // Splits one CSV line (RFC 4180 quotes); error on an unterminated quote.

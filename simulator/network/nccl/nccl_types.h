@@ -42,11 +42,11 @@ inline constexpr int kNumNcclFamilies = 6;
 enum class NcclArch : uint8_t { kVolta, kAmpere, kHopper, kBlackwell };
 inline constexpr int kNumNcclArchs = 4;
 
-const char* NcclAlgorithmName(NcclAlgorithm a);   // "ring", "tree", "nvls_tree", ...
-const char* NcclProtocolName(NcclProtocol p);     // "LL", "LL128", "Simple"
-const char* NcclCollectiveName(NcclCollective c); // "all_reduce", ...
-const char* NcclFamilyName(NcclFamily f);         // "ring", "tree", "nvls", "collnet", "pat", "p2p"
-const char* NcclArchName(NcclArch a);             // "volta", "ampere", "hopper", "blackwell"
+const char* NcclAlgorithmName(NcclAlgorithm a);    // "ring", "tree", "nvls_tree", ...
+const char* NcclProtocolName(NcclProtocol p);      // "LL", "LL128", "Simple"
+const char* NcclCollectiveName(NcclCollective c);  // "all_reduce", ...
+const char* NcclFamilyName(NcclFamily f);          // "ring", "tree", "nvls", "collnet", "pat", "p2p"
+const char* NcclArchName(NcclArch a);              // "volta", "ampere", "hopper", "blackwell"
 NcclFamily FamilyOf(NcclAlgorithm a);
 
 // Case-insensitive; the error names `field` and lists the valid names. Accepts NCCL's spellings

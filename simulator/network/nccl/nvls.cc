@@ -23,34 +23,42 @@
 namespace echosim {
 namespace {
 
-Status NvlsUsable(const AlgorithmInput& in) {
+// Why NVLS cannot run here, or nullptr.
+const char* NvlsBlocker(const AlgorithmInput& in) {
   const NcclComm& m = in.m();
   if (!m.nvls) {
-    if (m.arch < NcclArch::kHopper) return InvalidArgument(StrCat("NVLS needs Hopper or newer GPUs (this GPU is sm", m.sm_arch, ")"));
-    if (m.ranks_per_node < 2) return InvalidArgument("NVLS needs at least 2 GPUs of the communicator per node");
-    return InvalidArgument("NVLS needs GPUs connected by NVSwitch");
+    if (m.arch < NcclArch::kHopper) return "NVLS needs Hopper or newer GPUs";
+    if (m.ranks_per_node < 2) return "NVLS needs at least 2 GPUs of the communicator per node";
+    return "NVLS needs GPUs connected by NVSwitch";
   }
-  if (in.protocol != NcclProtocol::kSimple) return InvalidArgument("NVLS runs only the Simple protocol");
-  return Status::Ok();
+  if (in.protocol != NcclProtocol::kSimple) return "NVLS runs only the Simple protocol";
+  return nullptr;
+}
+
+std::string BlockerText(const AlgorithmInput& in, const char* why) {
+  return in.m().arch < NcclArch::kHopper ? StrCat(why, " (this GPU is sm", in.m().sm_arch, ")") : std::string(why);
 }
 
 }  // namespace
 
 AlgorithmCost NvlsCost(const AlgorithmInput& in) {
-  if (Status st = NvlsUsable(in); !st.ok()) return Unavailable(st.message());
+  if (const char* why = NvlsBlocker(in)) return Unavailable(in, [&] { return BlockerText(in, why); });
   const NcclComm& m = in.m();
   const NcclConstants& c = in.c();
   const NcclCollective coll = in.collective;
   const bool agrs = in.IsAllGatherOrReduceScatter();
   if (coll != NcclCollective::kAllReduce && !(agrs && in.gen() >= 221)) {
-    return Unavailable(StrCat("nvls does not run ", NcclCollectiveName(coll), " in NCCL ", c.version));
+    return Unavailable(in,
+                       [&] { return StrCat("nvls does not run ", NcclCollectiveName(coll), " in NCCL ", c.version); });
   }
-  if (m.nodes > 1 && !m.collnet) return Unavailable("nvls across nodes needs CollNet (SHARP switches)");
-  if (m.nodes > 1 && agrs) return Unavailable(StrCat("nvls runs ", NcclCollectiveName(coll), " only within one node"));
+  if (m.nodes > 1 && !m.collnet)
+    return Unavailable(in, [&] { return std::string("nvls across nodes needs CollNet (SHARP switches)"); });
+  if (m.nodes > 1 && agrs)
+    return Unavailable(in, [&] { return StrCat("nvls runs ", NcclCollectiveName(coll), " only within one node"); });
   const NcclGraph& g = m.nvls_graph;
   const int C = g.channels;
   const int n = m.ranks;
-  if (in.gen() >= 230 && C < 2) return Unavailable("nvls needs at least 2 channels");
+  if (in.gen() >= 230 && C < 2) return Unavailable(in, [&] { return std::string("nvls needs at least 2 channels"); });
   auto alg_bw = [&](const NcclGraph& gr) {
     if (in.gen() == 218) return C * (m.nodes <= 2 ? gr.bw_intra_GBps : gr.bw_inter_GBps) * 5.0 / 6.0;
     if (in.gen() == 221) return C * std::min(gr.bw_intra_GBps, gr.bw_inter_GBps) * 5.0 / 6.0;
@@ -68,13 +76,15 @@ AlgorithmCost NvlsCost(const AlgorithmInput& in) {
   out.channels = C;
   out.alg_bw_GBps = alg_bw(g);
   out.physical_alg_bw_GBps = alg_bw(g.Physical());
-  if (!(out.alg_bw_GBps > 0)) return Unavailable("nvls has no bandwidth on this system");
+  if (!(out.alg_bw_GBps > 0))
+    return Unavailable(in, [&] { return std::string("nvls has no bandwidth on this system"); });
   out.available = true;
   if (in.gen() == 218) {
     out.latency_us = c.BaseLatencyUs(NcclAlgorithm::kNvls, in.protocol) +
                      (m.nodes > 1 ? c.HwLatencyUs(NcclLink::kNet, NcclAlgorithm::kNvls, in.protocol) : 0.0);
   } else {
-    out.latency_us = in.IntraLatency(NcclAlgorithm::kNvls) + (m.nodes > 1 ? in.InterLatency(NcclAlgorithm::kNvls) : 0.0);
+    out.latency_us =
+        in.IntraLatency(NcclAlgorithm::kNvls) + (m.nodes > 1 ? in.InterLatency(NcclAlgorithm::kNvls) : 0.0);
   }
   out.intra_steps = 1;
   out.inter_steps = m.nodes > 1 ? 1 : 0;
@@ -85,15 +95,19 @@ AlgorithmCost NvlsTreeCost(const AlgorithmInput& in) {
   const NcclComm& m = in.m();
   const NcclConstants& c = in.c();
   if (in.collective != NcclCollective::kAllReduce) {
-    return Unavailable(StrCat("nvls_tree runs only all_reduce, not ", NcclCollectiveName(in.collective)));
+    return Unavailable(
+        in, [&] { return StrCat("nvls_tree runs only all_reduce, not ", NcclCollectiveName(in.collective)); });
   }
-  if (m.nodes == 1) return Unavailable("nvls_tree needs several nodes (NCCL disables it on one node)");
-  if (Status st = NvlsUsable(in); !st.ok()) return Unavailable(StrCat("nvls_tree: ", st.message()));
+  if (m.nodes == 1)
+    return Unavailable(in, [&] { return std::string("nvls_tree needs several nodes (NCCL disables it on one node)"); });
+  if (const char* why = NvlsBlocker(in))
+    return Unavailable(in, [&] { return StrCat("nvls_tree: ", BlockerText(in, why)); });
   const NcclGraph& g = m.nvls_graph;
   const int C = g.channels;
   const int N = m.nodes;
   const int n = m.ranks;
-  if (in.gen() >= 230 && C < 2) return Unavailable("nvls_tree needs at least 2 channels");
+  if (in.gen() >= 230 && C < 2)
+    return Unavailable(in, [&] { return std::string("nvls_tree needs at least 2 channels"); });
   auto alg_bw = [&](const NcclGraph& gr) {
     if (in.gen() == 218) return C * (N <= 2 ? gr.bw_intra_GBps : gr.bw_inter_GBps) * 0.70 * N / (2.0 * (N - 1));
     if (in.gen() < 230) {
@@ -108,7 +122,8 @@ AlgorithmCost NvlsTreeCost(const AlgorithmInput& in) {
   out.channels = C;
   out.alg_bw_GBps = alg_bw(g);
   out.physical_alg_bw_GBps = alg_bw(g.Physical());
-  if (!(out.alg_bw_GBps > 0)) return Unavailable("nvls_tree has no bandwidth on this system");
+  if (!(out.alg_bw_GBps > 0))
+    return Unavailable(in, [&] { return std::string("nvls_tree has no bandwidth on this system"); });
   out.available = true;
   const double base = c.BaseLatencyUs(NcclAlgorithm::kNvlsTree, in.protocol);
   if (in.gen() == 218) {

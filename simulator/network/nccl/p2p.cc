@@ -22,9 +22,12 @@ AlgorithmCost P2pCost(const AlgorithmInput& in) {
   const NcclComm& m = in.m();
   const NcclConstants& c = in.c();
   if (in.collective != NcclCollective::kAllToAll && in.collective != NcclCollective::kSendRecv) {
-    return Unavailable(StrCat("p2p schedules only all_to_all and send_recv, not ", NcclCollectiveName(in.collective)));
+    return Unavailable(in, [&] {
+      return StrCat("p2p schedules only all_to_all and send_recv, not ", NcclCollectiveName(in.collective));
+    });
   }
-  if (in.protocol != NcclProtocol::kSimple) return Unavailable("p2p is modelled with the Simple protocol only");
+  if (in.protocol != NcclProtocol::kSimple)
+    return Unavailable(in, [&] { return std::string("p2p is modelled with the Simple protocol only"); });
   const double L = m.intra_capacity_GBps;
   const double P = m.nic_path_GBps;
   const int n = m.ranks;

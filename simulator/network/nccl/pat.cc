@@ -14,11 +14,15 @@ namespace echosim {
 AlgorithmCost PatCost(const AlgorithmInput& in) {
   const NcclComm& m = in.m();
   if (!in.IsAllGatherOrReduceScatter()) {
-    return Unavailable(StrCat("pat runs only all_gather and reduce_scatter, not ", NcclCollectiveName(in.collective)));
+    return Unavailable(in, [&] {
+      return StrCat("pat runs only all_gather and reduce_scatter, not ", NcclCollectiveName(in.collective));
+    });
   }
-  if (m.ranks_per_node != 1) return Unavailable("pat needs exactly one GPU of the communicator per node");
-  if (m.sm_arch < 60) return Unavailable("pat needs sm60 or newer");
-  if (in.protocol != NcclProtocol::kSimple) return Unavailable("pat runs only the Simple protocol");
+  if (m.ranks_per_node != 1)
+    return Unavailable(in, [&] { return std::string("pat needs exactly one GPU of the communicator per node"); });
+  if (m.sm_arch < 60) return Unavailable(in, [&] { return std::string("pat needs sm60 or newer"); });
+  if (in.protocol != NcclProtocol::kSimple)
+    return Unavailable(in, [&] { return std::string("pat runs only the Simple protocol"); });
   const NcclGraph& g = m.tree;
   AlgorithmCost out;
   out.available = true;

@@ -26,11 +26,15 @@ AlgorithmCost RingCost(const AlgorithmInput& in) {
   const NcclConstants& c = in.c();
   const NcclCollective coll = in.collective;
   if (coll == NcclCollective::kAllToAll || coll == NcclCollective::kSendRecv) {
-    return Unavailable(StrCat("ring does not run ", NcclCollectiveName(coll), " (NCCL schedules it as point-to-point)"));
+    return Unavailable(in, [&] {
+      return StrCat("ring does not run ", NcclCollectiveName(coll), " (NCCL schedules it as point-to-point)");
+    });
   }
   const NcclProtocol p = in.protocol;
   if (p == NcclProtocol::kLl128 && !Ll128Enabled(in)) {
-    return Unavailable(StrCat("LL128 is disabled by default on this system (NCCL ", c.version, ", sm", m.sm_arch, ")"));
+    return Unavailable(in, [&] {
+      return StrCat("LL128 is disabled by default on this system (NCCL ", c.version, ", sm", m.sm_arch, ")");
+    });
   }
   const NcclGraph& g = m.ring;
   const int n = m.ranks;

@@ -18,13 +18,16 @@ namespace echosim {
 
 AlgorithmCost TreeCost(const AlgorithmInput& in) {
   if (in.collective != NcclCollective::kAllReduce) {
-    return Unavailable(StrCat("tree runs only all_reduce, not ", NcclCollectiveName(in.collective)));
+    return Unavailable(in,
+                       [&] { return StrCat("tree runs only all_reduce, not ", NcclCollectiveName(in.collective)); });
   }
   const NcclComm& m = in.m();
   const NcclConstants& c = in.c();
   const NcclProtocol p = in.protocol;
   if (p == NcclProtocol::kLl128 && !Ll128Enabled(in)) {
-    return Unavailable(StrCat("LL128 is disabled by default on this system (NCCL ", c.version, ", sm", m.sm_arch, ")"));
+    return Unavailable(in, [&] {
+      return StrCat("LL128 is disabled by default on this system (NCCL ", c.version, ", sm", m.sm_arch, ")");
+    });
   }
   const NcclGraph& g = m.tree;
   const int N = m.nodes;
@@ -45,9 +48,9 @@ AlgorithmCost TreeCost(const AlgorithmInput& in) {
   out.alg_bw_GBps = alg_bw(g);
   out.physical_alg_bw_GBps = alg_bw(g.Physical());
   const int ppn = m.ranks_per_node;
-  out.latency_us = c.BaseLatencyUs(NcclAlgorithm::kTree, p) +
-                   2.0 * ((ppn - 1) * in.IntraLatency(NcclAlgorithm::kTree) +
-                          in.Log2Nodes() * in.InterLatency(NcclAlgorithm::kTree));
+  out.latency_us =
+      c.BaseLatencyUs(NcclAlgorithm::kTree, p) + 2.0 * ((ppn - 1) * in.IntraLatency(NcclAlgorithm::kTree) +
+                                                        in.Log2Nodes() * in.InterLatency(NcclAlgorithm::kTree));
   out.intra_steps = 2 * (ppn - 1);
   out.inter_steps = 2 * in.Log2Nodes();
   return out;

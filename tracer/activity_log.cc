@@ -66,28 +66,33 @@ class Builder {
       *corr = static_cast<uint64_t>(s.record_correlation);
       return true;
     }
-    const EventRecord* best = nullptr;
-    for (const EventRecord& e : log_.events) {
-      if (e.event_id == s.event_id && e.correlation < s.correlation &&
-          (best == nullptr || e.correlation > best->correlation)) {
-        best = &e;
-      }
-    }
-    if (best == nullptr) return false;
-    *stream = best->stream;
-    *corr = best->correlation;
+    // The latest record of the event before the wait.
+    auto it = events_.find(s.event_id);
+    if (it == events_.end()) return false;
+    const std::vector<std::pair<uint64_t, int64_t>>& v = it->second;  // (correlation, stream)
+    auto pos = std::lower_bound(v.begin(), v.end(), std::make_pair(s.correlation, int64_t{-1}));
+    if (pos == v.begin()) return false;
+    --pos;
+    *stream = pos->second;
+    *corr = pos->first;
     return true;
+  }
+  void IndexEvents() {
+    for (const EventRecord& e : log_.events) events_[e.event_id].emplace_back(e.correlation, e.stream);
+    for (auto& [id, v] : events_) std::sort(v.begin(), v.end());
   }
 
   const ActivityLog& log_;
   const ActivityOptions& o_;
   std::vector<Pending> nodes_;
   std::map<int64_t, std::vector<Device>> by_stream_;
+  std::unordered_map<uint64_t, std::vector<std::pair<uint64_t, int64_t>>> events_;
 };
 
 std::string StreamName(int64_t s) { return StrCat("stream ", s); }
 
 StatusOr<RankTrace> Builder::Build() {
+  IndexEvents();
   // GPU work the NCCL shim launched itself is not the program's: drop it.
   std::vector<std::pair<uint64_t, uint64_t>> inner;
   for (const CommCall& c : log_.comms) {

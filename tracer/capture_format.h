@@ -22,8 +22,8 @@
 //       cudaStream_t value, NCCL group it was issued in (0: none), host time when the
 //       call began and returned, thread id (gettid)
 //
-// ECHOSIM_TRACE_DIR/activity.<rank>.tsv, written by the CUPTI library at exit or at the
-// end of the capture window:
+// ECHOSIM_TRACE_DIR/activity.<rank>.tsv, written by the CUPTI library at exit (holding the
+// capture window's records when ECHOSIM_TRACE_ITERS selects one):
 //   echosim-activity <version> <rank> <world_size>
 //   A <corr> <thread> <start_ns> <end_ns> <name>           runtime / driver API call
 //   K <corr> <stream> <start_ns> <end_ns> <name>           kernel

@@ -11,7 +11,7 @@
 // thread ids from gettid(), so they line up with the NCCL shim's records.
 //
 // Output: $ECHOSIM_TRACE_DIR/activity.<rank>.tsv (format in tracer/capture_format.h),
-// written at exit, or when the capture window closes.
+// written at exit (CUPTI's buffers are flushed then).
 // Capture window: ECHOSIM_TRACE_ITERS=START:END records from the START-th to just
 // before the END-th call of cudaProfilerStart (0-based; torch.cuda.profiler.start()),
 // each window ending at the matching cudaProfilerStop; unset, everything from CUDA
@@ -146,13 +146,11 @@ class Tracer {
     out_ += line;
   }
 
-  // Flushes, writes the file (once) and stops recording.
+  // At exit: stops recording, flushes CUPTI's buffers and writes the file (once).
   void Finish() {
     if (finished_.exchange(true)) return;
-    if (capturing_.load()) {
-      cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
-      Enable(false);
-    }
+    if (capturing_.load()) Enable(false);
+    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
     Write();
   }
 
@@ -187,7 +185,9 @@ class Tracer {
       const int64_t window = t.starts_++;
       if (window == t.window_start_) t.Enable(true);
     } else if (cbid == CUPTI_RUNTIME_TRACE_CBID_cudaProfilerStop_v4000) {
-      if (t.starts_ == t.window_end_ && t.capturing_.load()) t.Finish();
+      // The window closes: stop collecting. Buffers are flushed and written at exit, not
+      // from inside this callback.
+      if (t.starts_ == t.window_end_ && t.capturing_.load()) t.Enable(false);
     }
   }
 

@@ -29,6 +29,9 @@ algorithm and protocol its tuner picks, its channels, and the time the calibrate
   --gpus-per-node N       default 8; N must be a multiple of it (or smaller than it)
   --nic-gbps X            NIC line rate per GPU, Gbit/s per direction (default: the preset's)
   --nvlink-gbps X         NVLink bandwidth per GPU, Gbit/s per direction (default: the preset's)
+  --nics-per-node N       NICs per node (default: one per GPU)
+  --collnet               the fabric has SHARP switches and NCCL's CollNet plugin (CollNet
+                          Direct/Chain, NVLS across nodes)
   --nccl-version V        2.18 | 2.21 | 2.30 (default: the calibration's, else 2.21)
   --calibration FILE      NCCL calibration YAML (default: the built-in one for the GPU, if any)
   --algorithm A           force an algorithm (NCCL_ALGO): ring, tree, nvls, nvls_tree,
@@ -69,23 +72,23 @@ std::string Fmt(double v, int width, int prec) {
 
 int CmdCollective(const std::vector<std::string>& args) {
   std::string op, gpu_name, calibration, version, algorithm, protocol, sizes = "1K:16G";
-  int64_t gpus = 0, gpus_per_node = 8;
+  int64_t gpus = 0, gpus_per_node = 8, nics_per_node = 0;
   double nic_gbps = -1, nvlink_gbps = -1;
-  bool json = false;
+  bool json = false, collnet = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       std::cout << kCollectiveUsage;
       return 0;
     }
-    if (a == "--json") {
-      json = true;
+    if (a == "--json" || a == "--collnet") {
+      (a == "--json" ? json : collnet) = true;
       continue;
     }
     if (i + 1 >= args.size()) {
       static const std::vector<std::string> kValued = {
           "--op",           "--gpu",         "--gpus",      "--gpus-per-node", "--nic-gbps", "--nvlink-gbps",
-          "--nccl-version", "--calibration", "--algorithm", "--protocol",      "--sizes"};
+          "--nccl-version", "--calibration", "--algorithm", "--protocol",      "--sizes", "--nics-per-node"};
       for (const std::string& f : kValued) {
         if (a == f) return Usage(StrCat(a, " needs a value"));
       }
@@ -101,10 +104,10 @@ int CmdCollective(const std::vector<std::string>& args) {
       auto n = ParseCount(a, v);
       st = n.status();
       if (n.ok()) gpus = *n;
-    } else if (a == "--gpus-per-node") {
+    } else if (a == "--gpus-per-node" || a == "--nics-per-node") {
       auto n = ParseCount(a, v);
       st = n.status();
-      if (n.ok()) gpus_per_node = *n;
+      if (n.ok()) (a == "--gpus-per-node" ? gpus_per_node : nics_per_node) = *n;
     } else if (a == "--nic-gbps" || a == "--nvlink-gbps") {
       auto x = ParseNumber(a, v);
       st = x.status();
@@ -156,7 +159,11 @@ int CmdCollective(const std::vector<std::string>& args) {
   topo.gpus_per_node = gpus_per_node;
   topo.nic_bytes_per_s = (nic_gbps > 0 ? nic_gbps : gpu->nic_gbps) / 8.0 * 1e9 * gpu->nic_efficiency;
   topo.nvlink_bytes_per_s = (nvlink_gbps > 0 ? nvlink_gbps : gpu->nvlink_gbps) / 8.0 * 1e9 * gpu->nvlink_efficiency;
-  auto model = NcclModel::CreateWithCalibration(*gpu, topo, version, cal);
+  auto hw = HardwareFromPreset(*gpu, topo);
+  if (!hw.ok()) return Fail(hw.status());
+  if (nics_per_node > 0) hw->nics_per_node = static_cast<int>(nics_per_node);
+  hw->collnet = collnet;
+  auto model = NcclModel::FromHardware(*hw, gpus, version, cal);
   if (!model.ok()) return Fail(model.status().WithContext(version.empty() ? "--nccl-version" : "cluster"));
 
   GroupShape group;

@@ -230,6 +230,36 @@ TEST(NcclModelTest, AlgorithmsRunOnlyTheirCollectives) {
   EXPECT_EQ(ok->algorithm, "p2p");
 }
 
+TEST(NcclModelTest, CollNetWhenTheFabricHasSharp) {
+  // H100 nodes over 8 NDR NICs with SHARP. The CollNet graph is the ring's: rung 48 (= min(50 GB/s
+  // NIC, 48 GB/s PCIe Gen5)) fits only floor(370.8 / 48) = 7 channels through each GPU's NVLink,
+  // rung 45 fits 8 (360 > 336 GB/s), so 8 channels x 45. CollNet Direct all_reduce (2.21):
+  // busBw = 8 x 45 / f x 0.85 (Hopper), f = ppn/C - (ppn/C - 1)/2 = 1 with 8 GPUs and 8 NICs;
+  // on the links' real speed the 360 becomes the 370.8 GB/s of NVLink that bounded it: busBw =
+  // 370.8 x 0.85 = 315.2, algBw = busBw / 2 = 157.6, nccl-tests busbw = 157.6 x 2 x 15/16 = 295.5.
+  NcclHardware hw;
+  hw.sm_arch = 90;
+  hw.nvlink_links = 18;
+  hw.nvswitch = true;
+  hw.pcie_gen = 5;
+  hw.nic_GBps = 50;
+  hw.collnet = true;
+  auto m = NcclModel::FromHardware(hw, 16, "2.21", NcclCalibration{});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  auto e = m->Estimate(CollectiveKind::kAllReduce, 64 * kGiB, Group(16, 2), "collnet_direct");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(e->algorithm, "collnet_direct");
+  EXPECT_NEAR(e->bus_bytes_per_s / 295.5e9, 1.0, 1e-3);
+  // NVLS across nodes needs CollNet too: available here, not without SHARP.
+  EXPECT_TRUE(m->Estimate(CollectiveKind::kAllReduce, 64 * kGiB, Group(16, 2), "nvls").ok());
+  hw.collnet = false;
+  auto plain = NcclModel::FromHardware(hw, 16, "2.21", NcclCalibration{});
+  ASSERT_TRUE(plain.ok());
+  auto no = plain->Estimate(CollectiveKind::kAllReduce, 64 * kGiB, Group(16, 2), "nvls");
+  ASSERT_FALSE(no.ok());
+  EXPECT_NE(no.status().message().find("CollNet"), std::string::npos) << no.status().message();
+}
+
 TEST(NcclModelTest, PatOnlyWithOneGpuPerNode) {
   // 2.30 PAT (all_gather/reduce_scatter, one rank per node): busBw = 0.75 x channels x bw.
   NcclModel m = Model("h100-sxm", 64, "2.30");

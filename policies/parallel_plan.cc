@@ -37,6 +37,22 @@ int64_t ParallelPlan::GroupSize(GroupKind g) const {
   return 1;
 }
 
+int64_t ParallelPlan::GroupLeader(int64_t rank, GroupKind g) const {
+  Coords c = CoordsOf(rank);
+  switch (g) {
+    case GroupKind::kTp: c.tp = 0; break;
+    case GroupKind::kCp: c.cp = 0; break;
+    case GroupKind::kDp:
+      c.dp = 0;
+      c.cp = 0;
+      break;
+    case GroupKind::kPp: c.pp = 0; break;
+    case GroupKind::kEp: c.dp = c.dp / ep * ep; break;
+    case GroupKind::kNone: break;
+  }
+  return RankOf(c);
+}
+
 std::vector<int64_t> ParallelPlan::GroupMembers(int64_t rank, GroupKind g) const {
   const Coords base = CoordsOf(rank);
   std::vector<int64_t> out;

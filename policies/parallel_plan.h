@@ -41,6 +41,8 @@ struct ParallelPlan {
   };
   int64_t RankOf(const Coords& c) const { return c.tp + tp * (c.cp + cp * (c.dp + dp * c.pp)); }
   Coords CoordsOf(int64_t rank) const;
+  // Lowest member of `rank`'s group of kind `g` (no allocation; equals GroupMembers().front()).
+  int64_t GroupLeader(int64_t rank, GroupKind g) const;
   // Members of `rank`'s group of kind `g`, ascending.
   std::vector<int64_t> GroupMembers(int64_t rank, GroupKind g) const;
   int64_t GroupSize(GroupKind g) const;

@@ -22,6 +22,7 @@ Executor::Executor(std::vector<const ExecutionGraph*> classes, const RankMap* ra
     compute_running_.assign(n, 0);
     comm_channels_.assign(n, 0);
     seen_busy_.assign(n, 0);
+    fast_.resize(n);
     seen_channels_.assign(n, 0);
     is_dirty_.assign(n, 0);
   }
@@ -55,7 +56,7 @@ Status Executor::Run() {
       if (g->in_degree(v) == 0) MakeReady(r, v);
     }
   }
-  if (!dirty_.empty()) Flush();
+  if (!dirty_.empty() || !unscheduled_.empty()) Flush();
   engine_->Run();
   if (nodes_completed_ != total) {
     // Report the first rank with an unfinished node whose predecessors all finished
@@ -87,6 +88,18 @@ void Executor::MakeReady(int64_t rank, NodeId node) {
   pending_[rank][node] = 0;
   switch (g.kind(node)) {
     case NodeKind::kCompute:
+      if (options_.interference != nullptr && comm_channels_[rank] == 0) {
+        // Fast path: nothing slows it now. It runs at full rate unless communication
+        // starts on this GPU before it ends (Flush then turns it into a rate-tracked
+        // activity and this event is ignored).
+        MarkStart(static_cast<uint32_t>(rank), node);
+        const Time end = engine_->Now() + g.duration(node);
+        fast_[rank].push_back(FastKernel{node, end});
+        ++compute_running_[rank];
+        MarkDirty(static_cast<uint32_t>(rank));
+        engine_->ScheduleAt(end, done_kind_, Pack(rank, node), 1);
+        break;
+      }
       if (options_.interference != nullptr) {
         MarkStart(static_cast<uint32_t>(rank), node);
         const uint32_t id = NewActivity();
@@ -99,7 +112,7 @@ void Executor::MakeReady(int64_t rank, NodeId node) {
         rank_activities_[rank].push_back(id);
         ++compute_running_[rank];
         MarkDirty(static_cast<uint32_t>(rank));
-        Reschedule(id);
+        unscheduled_.push_back(id);  // first rate once this event's changes are in (Flush)
         break;
       }
       [[fallthrough]];
@@ -200,7 +213,7 @@ void Executor::StartComm(const std::vector<std::pair<uint32_t, NodeId>>& members
     ++a.generation;
     engine_->ScheduleAfter(latency, activity_kind_, id, a.generation);
   } else {
-    Reschedule(id);
+    unscheduled_.push_back(id);  // first rate once this event's changes are in (Flush)
   }
 }
 
@@ -292,6 +305,22 @@ void Executor::Flush() {
     seen_busy_[r] = busy;
     seen_channels_[r] = comm_channels_[r];
     if (!busy_changed && !channels_changed) continue;
+    if (comm_channels_[r] > 0 && !fast_[r].empty()) {
+      // Communication started beside fast-path kernels: track them from here on.
+      const Time now = engine_->Now();
+      for (const FastKernel& k : fast_[r]) {
+        const uint32_t id = NewActivity();
+        Activity& a = activities_[id];
+        a.members.emplace_back(r, k.node);
+        a.remaining = static_cast<double>(k.end - now);
+        a.cls = graph_of_rank_[r]->op_class(k.node);
+        a.last = now;
+        a.rate = 1.0;
+        ++a.generation;
+        rank_activities_[r].push_back(id);
+      }
+      fast_[r].clear();
+    }
     for (uint32_t id : rank_activities_[r]) {
       Activity& a = activities_[id];
       if (a.is_comm) {
@@ -316,6 +345,10 @@ void Executor::Flush() {
       Reschedule(id);
     }
   }
+  for (uint32_t id : unscheduled_) {
+    if (activities_[id].alive) Reschedule(id);
+  }
+  unscheduled_.clear();
 }
 
 void Executor::FinishActivity(uint32_t id) {
@@ -383,13 +416,22 @@ void Executor::OnEvent(Engine& engine, const Event& event) {
       return;
     }
     FinishActivity(id);
-    if (!dirty_.empty()) Flush();
+    if (!dirty_.empty() || !unscheduled_.empty()) Flush();
     return;
   }
   const int64_t rank = static_cast<int64_t>(event.payload >> 32);
   const NodeId node = static_cast<NodeId>(event.payload & 0xffffffffu);
+  if (event.aux == 1) {
+    // A fast-path compute kernel: ignored if it was converted to an activity meanwhile.
+    auto& v = fast_[rank];
+    auto it = std::find_if(v.begin(), v.end(), [&](const FastKernel& k) { return k.node == node; });
+    if (it == v.end()) return;
+    v.erase(it);
+    --compute_running_[rank];
+    MarkDirty(static_cast<uint32_t>(rank));
+  }
   Complete(rank, node);
-  if (!dirty_.empty()) Flush();
+  if (!dirty_.empty() || !unscheduled_.empty()) Flush();
 }
 
 void Executor::Complete(int64_t rank, NodeId node) {

@@ -178,8 +178,14 @@ class Executor : public EventHandler {
   std::vector<int32_t> comm_channels_;                  // per rank, comm kernels running
   std::vector<char> seen_busy_;                         // propagated compute_running_ > 0
   std::vector<int32_t> seen_channels_;                  // propagated comm_channels_
+  struct FastKernel {
+    NodeId node;
+    Time end;
+  };
+  std::vector<std::vector<FastKernel>> fast_;  // per rank: compute kernels on the fast path
   std::vector<uint32_t> dirty_;
   std::vector<uint32_t> scratch_;
+  std::vector<uint32_t> unscheduled_;  // activities created in this event, not yet scheduled
   std::vector<std::pair<uint32_t, NodeId>> finishing_;
   std::vector<char> is_dirty_;
   std::unordered_map<int64_t, uint32_t> flow_owner_;

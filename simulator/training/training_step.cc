@@ -371,18 +371,7 @@ class FullRankMap : public RankMap {
   uint32_t ClassOf(int64_t rank) const override {
     return static_cast<uint32_t>(plan_.CoordsOf(rank).pp);
   }
-  int64_t GroupId(int64_t rank, GroupKind g) const override {
-    ParallelPlan::Coords c = plan_.CoordsOf(rank);
-    switch (g) {
-      case GroupKind::kTp: c.tp = 0; break;
-      case GroupKind::kCp: c.cp = 0; break;
-      case GroupKind::kDp: c.dp = 0; c.cp = 0; break;
-      case GroupKind::kEp: c.dp = c.dp / plan_.ep * plan_.ep; break;
-      case GroupKind::kPp: c.pp = 0; break;
-      case GroupKind::kNone: break;
-    }
-    return plan_.RankOf(c);
-  }
+  int64_t GroupId(int64_t rank, GroupKind g) const override { return plan_.GroupLeader(rank, g); }
   int64_t GroupArrivals(GroupKind g) const override { return plan_.GroupSize(g); }
   int64_t Peer(int64_t rank, int32_t peer) const override {
     ParallelPlan::Coords c = plan_.CoordsOf(rank);
@@ -409,7 +398,7 @@ class TrainingCommResources : public CommResources {
     const CommInfo& ci = g.comm(node);
     const int64_t me = Global(rank);
     const bool collective = g.kind(node) == NodeKind::kCollective;
-    const int64_t who = collective ? s_.plan.GroupMembers(me, ci.group).front() : me;
+    const int64_t who = collective ? s_.plan.GroupLeader(me, ci.group) : me;
     const auto key = std::make_tuple(static_cast<int>(g.kind(node)), static_cast<int>(ci.kind),
                                      static_cast<int>(ci.group), who, ci.peer, ci.bytes);
     auto it = memo_.find(key);

@@ -30,6 +30,11 @@ TEST(ParallelPlanTest, MegatronRankLayout) {
   EXPECT_EQ(dp[0], 1);
   EXPECT_EQ(dp[1], 9);
   EXPECT_EQ(dp[15], 1 + 8 * 15);
+  for (int64_t r : {0, 9, 155, 1023}) {
+    for (GroupKind g : {GroupKind::kTp, GroupKind::kDp, GroupKind::kPp}) {
+      EXPECT_EQ(p.GroupLeader(r, g), p.GroupMembers(r, g).front());
+    }
+  }
   const auto pp = p.GroupMembers(0, GroupKind::kPp);
   EXPECT_EQ(pp[1], 128);
   EXPECT_EQ(p.num_microbatches(), 96);

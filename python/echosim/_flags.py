@@ -98,6 +98,8 @@ SERVE_FLAGS: dict[str, Flag] = {
     "cpu_overhead_us": _value("--cpu-overhead-us", "workload.serving.cpu_overhead_per_iteration_us"),
     "cpu_overhead_per_seq_us": _value("--cpu-overhead-per-seq-us",
                                       "workload.serving.cpu_overhead_per_seq_us"),
+    "cpu_overhead_per_new_request_us": _value("--cpu-overhead-per-new-request-us",
+                                              "workload.serving.cpu_overhead_per_new_request_us"),
     "slo_ttft_ms": _value("--slo-ttft-ms", "workload.serving.slo_ttft_ms"),
     "slo_tpot_ms": _value("--slo-tpot-ms", "workload.serving.slo_tpot_ms"),
     "usd_per_gpu_hour": _value("--usd-per-gpu-hour", "workload.serving.usd_per_gpu_hour"),

@@ -125,14 +125,40 @@ StatusOr<TraceGraph> BuildTraceGraph(const RankTrace& t, const TraceGraphOptions
     return InvalidArgument(StrCat(t.source, ": dependency cycle through ", NodeLabel(t, v)));
   }
 
+  std::vector<uint32_t> topo_index(n);
+  for (uint32_t k = 0; k < n; ++k) topo_index[order[k]] = k;
+
+  // Control dependencies that agree with that order join the data dependencies (the
+  // order stays topological); the others would close cycles and are dropped.
+  if (o.follow_ctrl_deps) {
+    std::vector<uint32_t> merged_start(n + 1, 0), merged;
+    merged.reserve(preds.size());
+    for (uint32_t v = 0; v < n; ++v) {
+      scratch.assign(preds.begin() + pred_start[v], preds.begin() + pred_start[v + 1]);
+      for (uint64_t d : t.nodes[v].ctrl_deps) {
+        auto it = pos.find(d);
+        if (it == pos.end() || it->second == v) continue;  // absent or self: ignored
+        if (topo_index[it->second] < topo_index[v]) {
+          scratch.push_back(it->second);
+        } else {
+          ++out.ctrl_deps_dropped;
+        }
+      }
+      std::sort(scratch.begin(), scratch.end());
+      scratch.erase(std::unique(scratch.begin(), scratch.end()), scratch.end());
+      merged.insert(merged.end(), scratch.begin(), scratch.end());
+      merged_start[v + 1] = static_cast<uint32_t>(merged.size());
+    }
+    preds = std::move(merged);
+    pred_start = std::move(merged_start);
+  }
+
   // Streams and lanes.
   StreamTable streams;
   std::vector<uint32_t> stream_of(n), send_stream_of(n, kNone);
   std::vector<uint32_t> lane_last;  // per lane: node position last placed on it
   std::vector<uint32_t> lane_stream;
-  std::vector<uint32_t> topo_index(n);
   std::vector<uint32_t> ancestors, frontier;
-  for (uint32_t k = 0; k < n; ++k) topo_index[order[k]] = k;
   for (uint32_t v : order) {
     const TraceNode& node = t.nodes[v];
     if (!node.stream.empty()) {

@@ -1,12 +1,14 @@
 // BuildTraceGraph: one rank's RankTrace -> an ExecutionGraph the executor runs.
 //
-// Dependencies are the nodes' data_deps, the ones ASTRA-sim's trace feeder schedules
-// by; ctrl_deps are kept in the RankTrace but not followed (PyTorch-converted traces
-// use them for parent/child relations that can form cycles). Nodes are added in a
-// topological order, ties broken by recorded launch order, then file order, so the
-// result does not depend on hash order. Dependencies on ids the trace does not
-// contain, and of a node on itself, are dropped and counted (PyTorch-converted traces
-// carry both); a dependency cycle is an error naming a node on it.
+// Dependencies: the nodes' data_deps order the graph (they are what ASTRA-sim's trace
+// feeder schedules by); nodes are added in a topological order of them, ties broken by
+// recorded launch order, then file order, so the result does not depend on hash order.
+// A cycle of data dependencies is an error naming a node on it. Control dependencies
+// (ctrl_deps) are then followed where they agree with that order; those pointing
+// backwards would close a cycle (PyTorch-converted traces have such parent/child
+// pairs) and are dropped and counted, or all are ignored with follow_ctrl_deps off.
+// Dependencies on ids the trace does not contain, and of a node on itself, are
+// dropped and counted.
 //
 // Streams: a node runs on its recorded stream, in order. Nodes without one go to
 // "host" (host ops), "gpu" (GPU compute and memory ops: one at a time, as ASTRA-sim
@@ -44,13 +46,15 @@ struct TraceGraphOptions {
   // communicators beyond the vector, and -1 (all ranks), use `default_group`.
   std::vector<GroupKind> communicator_group;
   GroupKind default_group = GroupKind::kDp;
+  bool follow_ctrl_deps = true;
 };
 
 struct TraceGraph {
   ExecutionGraph graph;
   std::vector<uint32_t> trace_node;  // graph node -> index into RankTrace::nodes
-  size_t missing_deps = 0;           // dependencies on ids absent from the trace (dropped)
-  size_t self_deps = 0;              // dependencies of a node on itself (dropped)
+  size_t missing_deps = 0;           // data dependencies on ids absent from the trace (dropped)
+  size_t self_deps = 0;              // data dependencies of a node on itself (dropped)
+  size_t ctrl_deps_dropped = 0;      // control dependencies against the data order
   size_t eager_sends = 0;            // sends split into local completion + rendezvous
 };
 

@@ -552,6 +552,7 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
     r.nodes = res.graphs[i].graph.num_nodes();
     r.missing_deps = res.graphs[i].missing_deps;
     r.self_deps = res.graphs[i].self_deps;
+    r.ctrl_deps_dropped = res.graphs[i].ctrl_deps_dropped;
     res.spans[i] = exec.spans(static_cast<int64_t>(i));
     Breakdown(res.graphs[i].graph, res.spans[i], exec.finish_time(), &r);
     if (exec.rank_finish_time(static_cast<int64_t>(i)) > slowest) {
@@ -586,7 +587,8 @@ nlohmann::json TraceSimJson(const TraceSimResult& r) {
                      {"host_s", x.host_s},
                      {"idle_s", x.idle_s},
                      {"dropped_missing_deps", x.missing_deps},
-                     {"dropped_self_deps", x.self_deps}});
+                     {"dropped_self_deps", x.self_deps},
+                     {"dropped_ctrl_deps", x.ctrl_deps_dropped}});
   }
   j["ranks"] = ranks;
   j["sim_wall_s"] = r.sim_wall_s;

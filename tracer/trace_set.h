@@ -75,7 +75,7 @@ struct TraceRankResult {
   double exposed_comm_s = 0;  // communication with no compute beside it
   double host_s = 0;          // only host work (launch gaps, host ops) running
   double idle_s = 0;          // nothing running: waiting on other ranks
-  size_t missing_deps = 0, self_deps = 0;
+  size_t missing_deps = 0, self_deps = 0, ctrl_deps_dropped = 0;
 };
 
 struct TraceSimResult {

@@ -108,7 +108,7 @@ int CmdImport(const std::vector<std::string>& args) {
         ++comm;
       }
     }
-    const size_t dropped = g->missing_deps + g->self_deps;
+    const size_t dropped = g->missing_deps + g->self_deps + g->ctrl_deps_dropped;
     if (json) {
       ranks.push_back({{"rank", t.rank},
                        {"source", t.source},
@@ -124,6 +124,7 @@ int CmdImport(const std::vector<std::string>& args) {
                        {"communicators", t.communicators.size()},
                        {"dropped_missing_deps", g->missing_deps},
                        {"dropped_self_deps", g->self_deps},
+                       {"dropped_ctrl_deps", g->ctrl_deps_dropped},
                        {"recorded_gpu_s", DurationToSeconds(gpu)}});
     } else {
       char line[256];

@@ -46,7 +46,7 @@ TEST(TraceGraphTest, DuplicateIdIsAnError) {
 TEST(TraceGraphTest, MissingAndSelfDependenciesAreDroppedAndCounted) {
   RankTrace t;
   t.nodes = {Compute(1, {1, 99}), Compute(2, {1, 1, 98})};
-  t.nodes[1].ctrl_deps = {2, 1000};  // control dependencies are not followed
+  t.nodes[1].ctrl_deps = {2, 1000};  // self and absent control dependencies are ignored
   auto g = BuildTraceGraph(t, {});
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->missing_deps, 2u);
@@ -54,6 +54,27 @@ TEST(TraceGraphTest, MissingAndSelfDependenciesAreDroppedAndCounted) {
   EXPECT_EQ(g->graph.num_nodes(), 2u);
   // Both on "gpu": one stream edge, plus the data dependency (same pair).
   EXPECT_EQ(g->graph.successors(0).size(), 2u);
+}
+
+TEST(TraceGraphTest, ControlDependenciesFollowedUnlessTheyCloseACycle) {
+  RankTrace t;
+  t.nodes = {Compute(1, {}), Compute(2, {1}), Compute(3, {})};
+  t.nodes[2].stream = "other";  // 3 is independent of 1 and 2 by data
+  t.nodes[2].ctrl_deps = {2};   // forward in the data order: followed
+  t.nodes[0].ctrl_deps = {2};   // 1 -> 2 by data, so 2 -> 1 would close a cycle: dropped
+  auto g = BuildTraceGraph(t, {});
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->ctrl_deps_dropped, 1u);
+  ASSERT_EQ(g->graph.name(2), "k3");
+  EXPECT_EQ(g->graph.in_degree(2), 1u);  // waits for k2
+  TraceGraphOptions data_only;
+  data_only.follow_ctrl_deps = false;
+  auto d = BuildTraceGraph(t, data_only);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->ctrl_deps_dropped, 0u);
+  for (NodeId v = 0; v < 3; ++v) {
+    if (d->graph.name(v) == "k3") EXPECT_EQ(d->graph.in_degree(v), 0u);
+  }
 }
 
 TEST(TraceGraphTest, OrderFollowsLaunchOrderThenFileOrder) {

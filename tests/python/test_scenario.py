@@ -1,7 +1,5 @@
 import pickle
 
-import pytest
-
 import echosim
 
 

@@ -17,6 +17,8 @@ Executor::Executor(std::vector<const ExecutionGraph*> classes, const RankMap* ra
   pending_.resize(n);
   rank_finish_.assign(n, 0);
   record_index_.assign(n, -1);
+  collectives_.reserve(1 << 12);
+  p2p_.reserve(1 << 12);
   if (rate_mode()) {
     rank_activities_.resize(n);
     compute_running_.assign(n, 0);
@@ -96,7 +98,9 @@ void Executor::MakeReady(int64_t rank, NodeId node) {
         const Time end = engine_->Now() + g.duration(node);
         fast_[rank].push_back(FastKernel{node, end});
         ++compute_running_[rank];
-        MarkDirty(static_cast<uint32_t>(rank));
+        // Busy state only matters to communication on this GPU; a rank without any is
+        // brought up to date when communication starts there (StartComm marks it).
+        if (!rank_activities_[rank].empty()) MarkDirty(static_cast<uint32_t>(rank));
         engine_->ScheduleAt(end, done_kind_, Pack(rank, node), 1);
         break;
       }
@@ -276,9 +280,6 @@ void Executor::MarkDirty(uint32_t rank) {
   dirty_.push_back(rank);
 }
 
-void Executor::AdvanceComponent(FlowId f) {
-  for (FlowId g : options_.comm->network()->Component(f)) Advance(activities_[flow_owner_[g]]);
-}
 
 // A flow's cap follows its interference factor; the network re-solves and every flow
 // whose share moved is rescheduled (all were advanced at their old rates first).
@@ -288,7 +289,8 @@ void Executor::Recap(uint32_t id) {
                             ? options_.interference->CommRate(a.busy_members > 0)
                             : 1.0;
   FlowNetwork* net = options_.comm->network();
-  AdvanceComponent(static_cast<FlowId>(a.flow));
+  // No need to advance the component first: each activity keeps its own copy of its rate,
+  // and Reschedule advances it at that old rate before taking the network's new one.
   net->SetCap(static_cast<FlowId>(a.flow), a.nominal * factor);
   for (FlowId f : net->changed()) Reschedule(flow_owner_[f]);
 }
@@ -373,9 +375,6 @@ void Executor::FinishActivity(uint32_t id) {
   }
   if (flow >= 0) {
     FlowNetwork* net = options_.comm->network();
-    for (FlowId f : net->Component(static_cast<FlowId>(flow))) {
-      if (f != static_cast<FlowId>(flow)) Advance(activities_[flow_owner_[f]]);
-    }
     net->RemoveFlow(static_cast<FlowId>(flow));
     flow_owner_.erase(flow);
     for (FlowId f : net->changed()) Reschedule(flow_owner_[f]);
@@ -402,11 +401,7 @@ void Executor::OnEvent(Engine& engine, const Event& event) {
                                 : 1.0;
       auto it = pending_paths_.find(id);
       // Flows sharing its links are advanced at their old rates before the re-solve.
-      a.flow = net->AddFlowDeferred(it->second, a.nominal * factor);
-      for (FlowId f : net->Component(static_cast<FlowId>(a.flow))) {
-        if (static_cast<int64_t>(f) != a.flow) Advance(activities_[flow_owner_[f]]);
-      }
-      net->SolveFlow(static_cast<FlowId>(a.flow));
+      a.flow = net->AddFlow(it->second, a.nominal * factor);
       pending_paths_.erase(it);
       flow_owner_[a.flow] = id;
       for (FlowId f : net->changed()) {
@@ -428,7 +423,7 @@ void Executor::OnEvent(Engine& engine, const Event& event) {
     if (it == v.end()) return;
     v.erase(it);
     --compute_running_[rank];
-    MarkDirty(static_cast<uint32_t>(rank));
+    if (!rank_activities_[rank].empty()) MarkDirty(static_cast<uint32_t>(rank));
   }
   Complete(rank, node);
   if (!dirty_.empty() || !unscheduled_.empty()) Flush();

@@ -151,7 +151,6 @@ class Executor : public EventHandler {
   // its successor starting at the same instant cost nothing.
   void Flush();
   void Recap(uint32_t id);
-  void AdvanceComponent(FlowId f);
   void FinishActivity(uint32_t id);
 
   std::vector<const ExecutionGraph*> classes_;

@@ -123,6 +123,9 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (net->nvlink_latency_us() == 0) net->set_nvlink_latency_us(2.0);
   if (net->oversubscription() == 0) net->set_oversubscription(1.0);
   if (net->nodes_per_leaf() == 0) net->set_nodes_per_leaf(32);
+  if (net->collective_model().empty()) net->set_collective_model("nccl");
+  ECHOSIM_RETURN_IF_ERROR(ParseChoice<int>("cluster.network.collective_model", net->collective_model(),
+                                           {{"nccl", 0}, {"analytic", 1}}).status());
   if (!(net->oversubscription() >= 1.0) || !std::isfinite(net->oversubscription())) {
     return InvalidArgument(StrCat("cluster.network.oversubscription (--oversubscription) must be >= 1 "
                                   "(1 = non-blocking), got ", net->oversubscription()));
@@ -253,6 +256,9 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.topology.nvlink_latency_s = net.nvlink_latency_us() * 1e-6;
   s.topology.nic_latency_s = net.nic_latency_us() * 1e-6;
   s.topology.oversubscription = net.oversubscription();
+  s.collective_model = net.collective_model();
+  s.nccl_version = net.nccl_version();
+  s.nccl_calibration = net.nccl_calibration();
   s.topology.nodes_per_leaf = net.nodes_per_leaf();
   s.interference = sc.simulation().interference();
   s.contention = sc.simulation().contention();

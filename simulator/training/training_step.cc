@@ -10,6 +10,7 @@
 #include "simulator/core/strings.h"
 #include "simulator/interference/interference_model.h"
 #include "simulator/network/collective_model.h"
+#include "simulator/training/collective_costs.h"
 
 namespace echosim {
 namespace {
@@ -49,12 +50,12 @@ int64_t RepresentativeRank(const ParallelPlan& p, int64_t stage) {
 class StageGraphBuilder {
  public:
   StageGraphBuilder(const TrainingSetup& s, int64_t stage, ComputeCostModel* compute,
-                    const Topology* topo)
+                    const Topology* topo, const CollectiveCosts* costs)
       : s_(s),
         stage_(stage),
         compute_(compute),
         topo_(topo),
-        coll_(topo),
+        costs_(costs),
         ctx_(MakeLayerContext(s)),
         b_({"compute", "dp_comm", "pp_send_fwd", "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd",
             "tp_comm"}) {
@@ -80,7 +81,8 @@ class StageGraphBuilder {
   int64_t stage_;
   ComputeCostModel* compute_;
   const Topology* topo_;
-  AnalyticCollectiveModel coll_;
+  const CollectiveCosts* costs_;
+  Status status_;  // first cost-model error, reported by Build()
   LayerContext ctx_;
   ExecutionGraph::Builder b_;
   GroupShape shapes_[6];
@@ -101,11 +103,16 @@ NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
   info.kind = op.kind;
   info.group = op.group;
   info.bytes = op.bytes;
-  const auto parts = coll_.EstimateParts(op.kind, op.bytes, shapes_[static_cast<int>(op.group)]);
-  info.algorithm = parts.algorithm;
-  info.protocol = "simple";
-  info.channels = kCollectiveChannels;
-  return b_.AddCollective(stream, op.name, info, SecondsToDuration(parts.latency_s + parts.bandwidth_s));
+  auto cost = costs_->Cost(op.kind, op.bytes, shapes_[static_cast<int>(op.group)]);
+  if (!cost.ok()) {
+    if (status_.ok()) status_ = cost.status().WithContext(op.name);
+    return b_.AddCollective(stream, op.name, info, 0);
+  }
+  info.algorithm = cost->algorithm;
+  info.protocol = cost->protocol;
+  info.channels = cost->channels > 0 ? cost->channels : kCollectiveChannels;
+  return b_.AddCollective(stream, op.name, info,
+                          SecondsToDuration(cost->latency_s + cost->bandwidth_s));
 }
 
 std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>& steps) {
@@ -196,8 +203,13 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   const double p2p_bytes = static_cast<double>(p.micro_batch * s_.seq_len) / p.cp * m.hidden *
                            ActivationBytes(s_.dtype) /
                            (ctx_.sequence_parallel ? static_cast<double>(p.tp) : 1.0);
-  const Duration next_d = coll_.Estimate(CollectiveKind::kSendRecv, p2p_bytes, next_shape_);
-  const Duration prev_d = coll_.Estimate(CollectiveKind::kSendRecv, p2p_bytes, prev_shape_);
+  Duration next_d = 0, prev_d = 0;
+  if (p.pp > 1) {
+    ECHOSIM_ASSIGN_OR_RETURN(CommCost next_c, costs_->Cost(CollectiveKind::kSendRecv, p2p_bytes, next_shape_));
+    ECHOSIM_ASSIGN_OR_RETURN(CommCost prev_c, costs_->Cost(CollectiveKind::kSendRecv, p2p_bytes, prev_shape_));
+    next_d = SecondsToDuration(next_c.latency_s + next_c.bandwidth_s);
+    prev_d = SecondsToDuration(prev_c.latency_s + prev_c.bandwidth_s);
+  }
 
   // The last backward of each chunk is where its gradients are final (DP reduction point).
   std::vector<int64_t> last_bwd(p.vpp, -1);
@@ -346,6 +358,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   if (s_.host_overhead_s > 0) {
     b_.AddDelay(kStreamCompute, "host.overhead", SecondsToDuration(s_.host_overhead_s));
   }
+  ECHOSIM_RETURN_IF_ERROR(status_);
   return std::move(b_).Build();
 }
 
@@ -387,8 +400,9 @@ class FullRankMap : public RankMap {
 // node (NVSwitch, non-blocking) keep their modelled duration.
 class TrainingCommResources : public CommResources {
  public:
-  TrainingCommResources(const TrainingSetup& s, const Topology* topo, bool symmetric)
-      : s_(s), topo_(topo), coll_(topo), symmetric_(symmetric) {
+  TrainingCommResources(const TrainingSetup& s, const Topology* topo, const CollectiveCosts* costs,
+                        bool symmetric)
+      : s_(s), topo_(topo), costs_(costs), symmetric_(symmetric) {
     links_ = topo_->AddLinks(&net_);
   }
   FlowNetwork* network() override { return &net_; }
@@ -420,7 +434,9 @@ class TrainingCommResources : public CommResources {
       const std::vector<int64_t> members = p.GroupMembers(me, ci.group);
       const GroupShape shape = topo_->ShapeOf(members);
       if (shape.intra_node()) return d;
-      const auto parts = coll_.EstimateParts(ci.kind, ci.bytes, shape);
+      const auto cost = costs_->Cost(ci.kind, ci.bytes, shape);
+      if (!cost.ok()) return d;  // reported when the graph was built
+      const CommCost& parts = *cost;
       const double n = static_cast<double>(shape.size);
       switch (ci.kind) {
         case CollectiveKind::kAllReduce: d.wire_bytes = 2.0 * (n - 1) / n * ci.bytes; break;
@@ -472,7 +488,9 @@ class TrainingCommResources : public CommResources {
     const int64_t src = g.kind(node) == NodeKind::kSend ? me : peer;
     const int64_t dst = g.kind(node) == NodeKind::kSend ? peer : me;
     if (topo_->NodeOf(src) == topo_->NodeOf(dst)) return d;
-    const auto parts = coll_.EstimateParts(CollectiveKind::kSendRecv, ci.bytes, topo_->ShapeOf({src, dst}));
+    const auto cost = costs_->Cost(CollectiveKind::kSendRecv, ci.bytes, topo_->ShapeOf({src, dst}));
+    if (!cost.ok()) return d;
+    const CommCost& parts = *cost;
     if (parts.bandwidth_s <= 0) return d;
     d.latency = SecondsToDuration(parts.latency_s);
     d.wire_bytes = ci.bytes;
@@ -496,7 +514,7 @@ class TrainingCommResources : public CommResources {
 
   const TrainingSetup& s_;
   const Topology* topo_;
-  AnalyticCollectiveModel coll_;
+  const CollectiveCosts* costs_;
   bool symmetric_;
   FlowNetwork net_;
   FabricLinks links_;
@@ -568,7 +586,9 @@ StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t sta
   tc.gpus = setup.plan.gpus;
   tc.gpus_per_node = setup.plan.gpus_per_node;
   Topology topo(tc);
-  StageGraphBuilder builder(setup, stage, &compute, &topo);
+  ECHOSIM_ASSIGN_OR_RETURN(auto costs, CollectiveCosts::Create(setup.gpu, &topo, setup.collective_model,
+                                                               setup.nccl_version, setup.nccl_calibration));
+  StageGraphBuilder builder(setup, stage, &compute, &topo, costs.get());
   return builder.Build();
 }
 
@@ -588,9 +608,11 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   Topology topo(tc);
   ComputeCostModel compute(setup.gpu, setup.compute_sustained_factor);
 
+  ECHOSIM_ASSIGN_OR_RETURN(auto costs, CollectiveCosts::Create(setup.gpu, &topo, setup.collective_model,
+                                                               setup.nccl_version, setup.nccl_calibration));
   StepResult r;
   for (int64_t s = 0; s < p.pp; ++s) {
-    StageGraphBuilder builder(setup, s, &compute, &topo);
+    StageGraphBuilder builder(setup, s, &compute, &topo, costs.get());
     ECHOSIM_ASSIGN_OR_RETURN(ExecutionGraph g, builder.Build());
     r.graphs.push_back(std::make_shared<const ExecutionGraph>(std::move(g)));
   }
@@ -609,7 +631,7 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   }
   std::unique_ptr<TrainingCommResources> comm;
   if (setup.contention) {
-    comm = std::make_unique<TrainingCommResources>(setup, &topo, !setup.full);
+    comm = std::make_unique<TrainingCommResources>(setup, &topo, costs.get(), !setup.full);
     options.comm = comm.get();
   }
   Engine engine;

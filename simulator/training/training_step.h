@@ -45,6 +45,9 @@ struct TrainingSetup {
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
   bool interference = true;          // compute/communication slow each other on a GPU
   bool contention = true;            // transfers share NIC and fabric links (flow level)
+  std::string collective_model = "nccl";  // nccl | analytic
+  std::string nccl_version;          // empty: the calibration's, else 2.21
+  std::string nccl_calibration;      // path of a calibration file; empty: the GPU's built-in one
 };
 
 struct StepBreakdown {

@@ -3,7 +3,7 @@
 //   echosim train [flags]                     predict one training iteration from flags
 //   echosim run SCENARIO.yaml [--set k=v]...  run a scenario file
 //   echosim list models|gpus|schedules        what is built in
-//   echosim validate [--published] [--data-dir DIR] [--json]
+//   echosim validate [--published] [--data-dir DIR] [--json] [--markdown FILE [--plots-dir DIR]]
 //                                             predicted vs measured on published tables
 //   echosim search [flags]                    rank the parallel plans of a training job
 //   echosim serve [flags] | SCENARIO.yaml     simulate an LLM serving cluster (serve_cmd.cc)
@@ -28,6 +28,7 @@
 #include "simulator/scenario/yaml_proto.h"
 #include "simulator/training/timeline.h"
 #include "simulator/cli/commands.h"
+#include "simulator/validation/accuracy_page.h"
 #include "simulator/validation/published.h"
 
 namespace echosim {
@@ -36,7 +37,8 @@ constexpr const char* kUsage = R"(usage:
   echosim train --model NAME --gpu NAME --gpus N --global-batch B [options]
   echosim run SCENARIO.yaml [--set dotted.key=value ...] [--out DIR] [--json] [--timeline FILE] [--full]
   echosim list models|gpus|schedules
-  echosim validate [--published] [--data-dir DIR] [--json]
+  echosim validate [--published] [--data-dir DIR] [--json] [--threads N]
+                   [--markdown FILE [--plots-dir DIR]]   (docs/accuracy.md: --markdown docs/accuracy.md --plots-dir docs/accuracy)
   echosim calibrate-interference TABLE.csv [--out FILE]   fit compute/comm interference
   echosim search --model NAME --gpu NAME --gpus N --global-batch B [options]  (see echosim search --help)
   echosim serve --model NAME --gpu NAME --tp N --replicas R --workload SPEC [options]  (see echosim serve --help)
@@ -321,17 +323,35 @@ int CmdList(const std::vector<std::string>& args) {
 int CmdValidate(const std::vector<std::string>& args) {
   ValidationOptions opts;
   bool json = false;
+  std::string markdown, plots_dir;
+  // The command line as the accuracy page prints it (how to regenerate the page).
+  std::string page_command = "build/bin/echosim validate";
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--published") continue;
     if (args[i] == "--json") {
       json = true;
-    } else if (args[i] == "--data-dir") {
-      if (i + 1 >= args.size()) return Usage("--data-dir needs a value");
-      opts.data_dir = args[++i];
+    } else if (args[i] == "--data-dir" || args[i] == "--markdown" || args[i] == "--plots-dir" ||
+               args[i] == "--threads") {
+      if (i + 1 >= args.size()) return Usage(StrCat(args[i], " needs a value"));
+      const std::string flag = args[i], value = args[++i];
+      if (flag == "--threads") {
+        char* end = nullptr;
+        const long n = std::strtol(value.c_str(), &end, 10);
+        if (end == value.c_str() || *end != '\0' || n < 1 || n > 1024) {
+          return Usage(StrCat("--threads: expected an integer in [1, 1024], got '", value, "'"));
+        }
+        opts.threads = static_cast<int>(n);
+        continue;
+      }
+      if (flag == "--data-dir") opts.data_dir = value;
+      if (flag == "--markdown") markdown = value;
+      if (flag == "--plots-dir") plots_dir = value;
+      page_command += StrCat(" ", flag, " ", value);
     } else {
       return Usage(StrCat("unknown option '", args[i], "' for 'echosim validate'"));
     }
   }
+  if (!plots_dir.empty() && markdown.empty()) return Usage("--plots-dir needs --markdown FILE");
   if (opts.data_dir.empty()) {
     for (const char* candidate : {"../shared/data/measured", "shared/data/measured"}) {
       if (std::filesystem::exists(candidate)) {
@@ -345,6 +365,10 @@ int CmdValidate(const std::vector<std::string>& args) {
   }
   auto report = RunPublishedValidation(opts);
   if (!report.ok()) return Fail(report.status());
+  if (!markdown.empty()) {
+    const Status st = WriteAccuracyPage(*report, markdown, plots_dir, page_command);
+    if (!st.ok()) return Fail(st);
+  }
   if (json) {
     std::cout << ValidationReportJson(*report).dump(2) << "\n";
   } else {

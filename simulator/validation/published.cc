@@ -1,97 +1,91 @@
 #include "simulator/validation/published.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
-#include <fstream>
+#include <map>
 #include <sstream>
+#include <thread>
 
 #include "hardware/calibration.h"
 #include "simulator/core/strings.h"
+#include "simulator/validation/validation_case.h"
 
 namespace echosim {
 
-StatusOr<std::string> CsvTable::Get(size_t row, const std::string& column) const {
-  for (size_t c = 0; c < header.size(); ++c) {
-    if (header[c] == column) {
-      if (c >= rows[row].size()) {
-        return InvalidArgument(StrCat("line ", line_numbers[row], ": missing column '", column, "'"));
-      }
-      return rows[row][c];
-    }
-  }
-  return InvalidArgument(StrCat("no column '", column, "'; columns: ", Join(header, ", ")));
-}
-
-StatusOr<CsvTable> ReadCommentedCsv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound(StrCat("cannot open '", path, "'"));
-  CsvTable t;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.emplace_back();
-    if (t.header.empty()) {
-      t.header = cells;
-    } else {
-      if (cells.size() != t.header.size()) {
-        return InvalidArgument(StrCat(path, ":", n, ": expected ", t.header.size(), " cells, got ",
-                                      cells.size()));
-      }
-      t.rows.push_back(cells);
-      t.line_numbers.push_back(n);
-    }
-  }
-  if (t.header.empty()) return InvalidArgument(StrCat(path, ": no header line"));
-  return t;
-}
-
-namespace {
-
-StatusOr<double> Num(const CsvTable& t, size_t r, const std::string& col, const std::string& path) {
+StatusOr<double> CsvNumber(const CsvTable& t, size_t r, const std::string& col) {
   ECHOSIM_ASSIGN_OR_RETURN(std::string s, t.Get(r, col));
   try {
     size_t used = 0;
-    double v = std::stod(s, &used);
+    const double v = std::stod(s, &used);
     if (used != s.size()) throw std::invalid_argument(s);
     return v;
   } catch (const std::exception&) {
-    return InvalidArgument(StrCat(path, ":", t.line_numbers[r], ": column '", col,
+    return InvalidArgument(StrCat(t.path, ":", t.line_numbers[r], ": column '", col,
                                   "': not a number: '", s, "'"));
   }
 }
 
-// A row's configuration as a scenario.
-struct RowConfig {
-  std::string gpu;
-  int64_t layers, hidden, heads, ffn, vocab, seq;
-  int64_t tp, pp, vpp = 1, dp, gpus, gbs, mbs = 1;
-  std::string dtype = "bf16", attention = "flash", recompute = "none";
-  bool sp = false, overlap_grad = true, overlap_param = false, tied = true, tp_overlap = false;
-  int64_t zero = 0;
-};
+void ApplyModelShape(const ModelSpec& m, RowConfig* c) {
+  c->model = m.name;
+  c->layers = m.layers;
+  c->hidden = m.hidden;
+  c->heads = m.heads;
+  c->kv_heads = m.kv_heads;
+  c->ffn = m.ffn_hidden;
+  c->vocab = m.vocab;
+  c->experts = m.experts;
+  c->top_k = m.top_k;
+  c->mlp = MlpKindName(m.mlp);
+  c->norm = NormKindName(m.norm);
+  c->position = PositionKindName(m.position);
+  c->tied = m.tied_embeddings;
+}
+
+ModelSpec ShapeOf(const RowConfig& c) {
+  ModelSpec m;
+  m.name = c.model;
+  m.layers = c.layers;
+  m.hidden = c.hidden;
+  m.heads = c.heads;
+  m.kv_heads = c.kv_heads > 0 ? c.kv_heads : c.heads;
+  m.ffn_hidden = c.ffn;
+  m.vocab = c.vocab;
+  m.experts = c.experts;
+  m.top_k = c.top_k;
+  m.mlp = c.mlp == "swiglu" ? MlpKind::kSwiglu : MlpKind::kGelu;
+  m.norm = c.norm == "rmsnorm" ? NormKind::kRmsNorm : NormKind::kLayerNorm;
+  m.position = c.position == "rope" ? PositionKind::kRope : PositionKind::kLearned;
+  m.max_seq_len_tokens = c.seq;
+  m.tied_embeddings = c.tied;
+  return m;
+}
 
 scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   scenario::Scenario s;
   s.set_name(name);
   s.mutable_cluster()->set_gpu(c.gpu);
   s.mutable_cluster()->set_gpus(static_cast<uint32_t>(c.gpus));
+  s.mutable_cluster()->set_gpus_per_node(static_cast<uint32_t>(c.gpus_per_node));
   auto* t = s.mutable_workload()->mutable_training();
-  t->set_model("custom");
+  // The scenario's shape overrides a preset's fields, and model "custom" starts from a
+  // shape with tied embeddings (ResolveScenario); an untied custom shape is therefore
+  // written as overrides of an untied preset, with every field set.
+  t->set_model(c.model != "custom" ? c.model : (c.tied ? "custom" : "llama2-7b"));
   auto* sh = t->mutable_shape();
   sh->set_layers(static_cast<uint32_t>(c.layers));
   sh->set_hidden(static_cast<uint32_t>(c.hidden));
   sh->set_heads(static_cast<uint32_t>(c.heads));
+  sh->set_kv_heads(static_cast<uint32_t>(c.kv_heads > 0 ? c.kv_heads : c.heads));
   sh->set_ffn_hidden(static_cast<uint32_t>(c.ffn));
   sh->set_vocab(static_cast<uint32_t>(c.vocab));
+  sh->set_experts(static_cast<uint32_t>(c.experts));
+  sh->set_top_k(static_cast<uint32_t>(c.top_k));
+  sh->set_mlp(c.mlp);
+  sh->set_norm(c.norm);
+  sh->set_position(c.position);
   sh->set_max_seq_len_tokens(static_cast<uint32_t>(c.seq));
-  sh->set_mlp("gelu");
   sh->set_tied_embeddings(c.tied);
   t->set_seq_len_tokens(static_cast<uint32_t>(c.seq));
   t->set_global_batch_seqs(static_cast<uint32_t>(c.gbs));
@@ -102,6 +96,8 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_tp(static_cast<uint32_t>(c.tp));
   p->set_pp(static_cast<uint32_t>(c.pp));
   p->set_vpp(static_cast<uint32_t>(c.vpp));
+  p->set_cp(static_cast<uint32_t>(c.cp));
+  p->set_ep(static_cast<uint32_t>(c.ep));
   p->set_dp(static_cast<uint32_t>(c.dp));
   p->set_zero(static_cast<uint32_t>(c.zero));
   p->set_sequence_parallel(c.sp);
@@ -113,20 +109,28 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
 }
 
 std::string Describe(const RowConfig& c) {
-  return StrCat(c.gpus, "x", c.gpu, " tp", c.tp, " pp", c.pp, c.vpp > 1 ? StrCat(" vpp", c.vpp) : "",
-                " dp", c.dp, " gbs", c.gbs, " mb", c.mbs, " ", c.dtype, c.sp ? " sp" : "",
-                " recompute=", c.recompute, " attn=", c.attention);
+  return StrCat(c.gpus, "x", c.gpu, c.gpus_per_node != 8 ? StrCat("/nvl", c.gpus_per_node) : "",
+                " tp", c.tp, " pp", c.pp, c.vpp > 1 ? StrCat(" vpp", c.vpp) : "",
+                c.cp > 1 ? StrCat(" cp", c.cp) : "", c.ep > 1 ? StrCat(" ep", c.ep) : "", " dp",
+                c.dp, " gbs", c.gbs, " mb", c.mbs, " ", c.dtype, c.sp ? " sp" : "",
+                c.zero > 0 ? StrCat(" zero", c.zero) : "", " recompute=", c.recompute,
+                " attn=", c.attention);
 }
 
-// Step time of a row under given calibration constants.
-StatusOr<double> SimulateRow(const RowConfig& c, const std::string& label, double factor,
-                             double overhead_ms) {
-  scenario::Scenario s = ToScenario(c, label);
-  s.mutable_simulation()->set_compute_sustained_factor(factor);
-  s.mutable_simulation()->set_host_overhead_per_step_ms(overhead_ms);
-  ECHOSIM_ASSIGN_OR_RETURN(TrainingRun run, RunTrainingScenario(s));
-  return run.result.step_time_s;
+std::string ConfigKey(const RowConfig& c) {
+  return StrCat(c.gpu, "|", c.gpus_per_node, "|", c.model, "|", c.layers, "|", c.hidden, "|",
+                c.heads, "|", c.kv_heads, "|", c.ffn, "|", c.vocab, "|", c.experts, "|", c.top_k,
+                "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.seq, "|", c.tp, "|",
+                c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
+                c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", c.sp, "|",
+                c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero);
 }
+
+namespace {
+
+constexpr char kSc21[] = "megatron_sc21_a100";
+constexpr char kKorthikanti[] = "korthikanti_table5_a100";
+constexpr char kMcore[] = "megatron_core_h100";
 
 // Megatron-LM's FLOPs accounting with full activation recomputation (SC'21 eq. 3):
 // 96 B s l h^2 (1 + s/(6h) + V/(16 l h)).
@@ -139,41 +143,37 @@ double McoreFlops(double b, double s, double l, double h, double v) {
   return 72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * l * h));
 }
 
-struct Case {
-  ValidationRow row;
-  RowConfig config;
-  bool sc21_flops = false;  // measured TFLOP/s count recomputation (SC'21 accounting)
-};
+void FinishRow(ValidationCase* vc) {
+  vc->row.gpu = vc->config.gpu;
+  vc->row.gpus = vc->config.gpus;
+  vc->row.model_params = static_cast<double>(ShapeOf(vc->config).TotalParams());
+}
 
-Status Sc21Rows(const std::string& dir, std::vector<Case>* out) {
+Status Sc21Rows(const std::string& dir, std::vector<ValidationCase>* out) {
   const std::string path = dir + "/training/training_megatron_sc21_weak_scaling.csv";
   ECHOSIM_ASSIGN_OR_RETURN(CsvTable t, ReadCommentedCsv(path));
   for (size_t r = 0; r < t.rows.size(); ++r) {
     RowConfig c;
     c.gpu = "a100-80gb";
     ECHOSIM_ASSIGN_OR_RETURN(std::string model, t.Get(r, "model"));
-    ECHOSIM_ASSIGN_OR_RETURN(double heads, Num(t, r, "heads", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double hidden, Num(t, r, "hidden", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double layers, Num(t, r, "layers", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double seq, Num(t, r, "seq_len", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double vocab, Num(t, r, "vocab", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double tp, Num(t, r, "tp", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double pp, Num(t, r, "pp", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double dp, Num(t, r, "dp", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double gpus, Num(t, r, "gpus", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double gbs, Num(t, r, "global_batch_seqs", path));
-    ECHOSIM_ASSIGN_OR_RETURN(double tflops, Num(t, r, "tflops_per_gpu", path));
-    c.heads = static_cast<int64_t>(heads);
-    c.hidden = static_cast<int64_t>(hidden);
-    c.layers = static_cast<int64_t>(layers);
+    double v[11];
+    const char* cols[11] = {"heads", "hidden", "layers", "seq_len", "vocab", "tp", "pp", "dp",
+                            "gpus", "global_batch_seqs", "tflops_per_gpu"};
+    for (int i = 0; i < 11; ++i) {
+      ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
+    }
+    c.heads = static_cast<int64_t>(v[0]);
+    c.kv_heads = c.heads;
+    c.hidden = static_cast<int64_t>(v[1]);
+    c.layers = static_cast<int64_t>(v[2]);
     c.ffn = 4 * c.hidden;
-    c.seq = static_cast<int64_t>(seq);
-    c.vocab = static_cast<int64_t>(vocab);
-    c.tp = static_cast<int64_t>(tp);
-    c.pp = static_cast<int64_t>(pp);
-    c.dp = static_cast<int64_t>(dp);
-    c.gpus = static_cast<int64_t>(gpus);
-    c.gbs = static_cast<int64_t>(gbs);
+    c.seq = static_cast<int64_t>(v[3]);
+    c.vocab = static_cast<int64_t>(v[4]);
+    c.tp = static_cast<int64_t>(v[5]);
+    c.pp = static_cast<int64_t>(v[6]);
+    c.dp = static_cast<int64_t>(v[7]);
+    c.gpus = static_cast<int64_t>(v[8]);
+    c.gbs = static_cast<int64_t>(v[9]);
     // Stated by the source: fp16 mixed precision, full activation recomputation, no sequence
     // parallelism (2021), Megatron's unfused softmax attention, gradient all-reduce after
     // the backward pass (no overlap in 2021 Megatron-LM), interleaved schedule where pp > 1.
@@ -181,18 +181,21 @@ Status Sc21Rows(const std::string& dir, std::vector<Case>* out) {
     c.recompute = "full";
     c.attention = "unfused";
     c.overlap_grad = false;
-    ValidationRow row;
-    row.source = "megatron_sc21_a100";
-    row.label = model;
-    row.measured_tflops_per_gpu = tflops;
-    row.measured_step_s = Sc21Flops(gbs, seq, layers, hidden, vocab) / (gpus * tflops * 1e12);
-    row.assumptions = "micro-batch 1 and vpp 1 (not stated in Table 1)";
-    out->push_back(Case{row, c, true});
+    ValidationCase vc;
+    vc.config = c;
+    vc.row.source = kSc21;
+    vc.row.line = t.line_numbers[r];
+    vc.row.label = model;
+    vc.row.measured_tflops_per_gpu = v[10];
+    vc.row.measured_step_s = Sc21Flops(v[9], v[3], v[2], v[1], v[4]) / (v[8] * v[10] * 1e12);
+    vc.row.assumptions = "micro-batch 1 and vpp 1 (not stated in Table 1)";
+    FinishRow(&vc);
+    out->push_back(vc);
   }
   return Status::Ok();
 }
 
-Status KorthikantiRows(const std::string& dir, std::vector<Case>* out) {
+Status KorthikantiRows(const std::string& dir, std::vector<ValidationCase>* out) {
   const std::string path = dir + "/training/training_korthikanti_seqpar_selective.csv";
   ECHOSIM_ASSIGN_OR_RETURN(CsvTable t, ReadCommentedCsv(path));
   for (size_t r = 0; r < t.rows.size(); ++r) {
@@ -204,11 +207,12 @@ Status KorthikantiRows(const std::string& dir, std::vector<Case>* out) {
     const char* cols[13] = {"hidden", "ffn", "heads", "layers", "seq_len", "tp", "pp", "dp", "gpus",
                             "global_batch_seqs", "micro_batch", "virtual_pp", "iteration_time_s"};
     for (int i = 0; i < 13; ++i) {
-      ECHOSIM_ASSIGN_OR_RETURN(v[i], Num(t, r, cols[i], path));
+      ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
     }
     c.hidden = static_cast<int64_t>(v[0]);
     c.ffn = static_cast<int64_t>(v[1]);
     c.heads = static_cast<int64_t>(v[2]);
+    c.kv_heads = c.heads;
     c.layers = static_cast<int64_t>(v[3]);
     c.seq = static_cast<int64_t>(v[4]);
     c.tp = static_cast<int64_t>(v[5]);
@@ -221,6 +225,10 @@ Status KorthikantiRows(const std::string& dir, std::vector<Case>* out) {
     c.vocab = 51200;
     c.dtype = "fp16";
     c.attention = "unfused";
+    ValidationCase vc;
+    vc.row.source = kKorthikanti;
+    vc.row.line = t.line_numbers[r];
+    vc.row.label = model + " " + mode;
     if (mode == "full_recompute") {
       c.recompute = "full";
       c.sp = false;
@@ -228,25 +236,21 @@ Status KorthikantiRows(const std::string& dir, std::vector<Case>* out) {
       c.recompute = "selective";
       c.sp = true;
     } else {
-      ValidationRow row;
-      row.source = "korthikanti_table5_a100";
-      row.label = model + " " + mode;
-      row.skipped = true;
-      row.skip_reason = "unknown mode '" + mode + "'";
-      out->push_back(Case{row, c, false});
+      vc.row.skipped = true;
+      vc.row.skip_reason = "unknown mode '" + mode + "'; known: full_recompute, seqpar+selective";
+      out->push_back(vc);
       continue;
     }
-    ValidationRow row;
-    row.source = "korthikanti_table5_a100";
-    row.label = model + " " + mode;
-    row.measured_step_s = v[12];
-    row.assumptions = "vocab 51,200 (Megatron-LM GPT default; not in the table)";
-    out->push_back(Case{row, c, false});
+    vc.config = c;
+    vc.row.measured_step_s = v[12];
+    vc.row.assumptions = "vocab 51,200 (Megatron-LM GPT default; not in the table)";
+    FinishRow(&vc);
+    out->push_back(vc);
   }
   return Status::Ok();
 }
 
-Status McoreRows(const std::string& dir, std::vector<Case>* out) {
+Status McoreRows(const std::string& dir, std::vector<ValidationCase>* out) {
   const std::string path = dir + "/training/training_megatron_core_h100_2024.csv";
   ECHOSIM_ASSIGN_OR_RETURN(CsvTable t, ReadCommentedCsv(path));
   for (size_t r = 0; r < t.rows.size(); ++r) {
@@ -257,9 +261,10 @@ Status McoreRows(const std::string& dir, std::vector<Case>* out) {
     const char* cols[11] = {"heads", "hidden", "layers", "seq_len", "vocab", "tp", "pp", "dp",
                             "gpus", "global_batch_seqs", "tflops_per_gpu"};
     for (int i = 0; i < 11; ++i) {
-      ECHOSIM_ASSIGN_OR_RETURN(v[i], Num(t, r, cols[i], path));
+      ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
     }
     c.heads = static_cast<int64_t>(v[0]);
+    c.kv_heads = c.heads;
     c.hidden = static_cast<int64_t>(v[1]);
     c.layers = static_cast<int64_t>(v[2]);
     c.ffn = 4 * c.hidden;
@@ -280,26 +285,119 @@ Status McoreRows(const std::string& dir, std::vector<Case>* out) {
     c.tp_overlap = true;
     c.overlap_grad = true;
     c.overlap_param = true;
-    ValidationRow row;
-    row.source = "megatron_core_h100";
-    row.label = model;
-    row.measured_tflops_per_gpu = v[10];
-    row.measured_step_s = McoreFlops(c.gbs, c.seq, c.layers, c.hidden, c.vocab) /
-                          (c.gpus * v[10] * 1e12);
-    row.assumptions = "bf16, micro-batch 1, vpp 1, no recompute (not stated)";
-    out->push_back(Case{row, c, false});
+    ValidationCase vc;
+    vc.config = c;
+    vc.row.source = kMcore;
+    vc.row.line = t.line_numbers[r];
+    vc.row.label = model;
+    vc.row.measured_tflops_per_gpu = v[10];
+    vc.row.measured_step_s =
+        McoreFlops(c.gbs, c.seq, c.layers, c.hidden, c.vocab) / (c.gpus * v[10] * 1e12);
+    vc.row.assumptions = "bf16, micro-batch 1, vpp 1, no recompute (not stated)";
+    FinishRow(&vc);
+    out->push_back(vc);
   }
   return Status::Ok();
 }
 
-ValidationSummary Summarize(const std::string& source, const std::vector<ValidationRow>& rows,
-                            bool shipped) {
+// One simulation: a distinct configuration under one constant pair.
+struct SimJob {
+  size_t config = 0;  // index into the distinct configurations
+  double factor = 1.0;
+  double overhead_ms = 0.0;
+};
+
+// Runs `jobs` on `threads` workers; result i belongs to job i whatever the timing.
+// Heavier configurations start first so that the last worker is not left with one.
+std::vector<StatusOr<double>> RunJobs(const std::vector<RowConfig>& configs,
+                                      const std::vector<SimJob>& jobs, int threads) {
+  std::vector<StatusOr<double>> results(jobs.size(), Status::Ok());
+  std::vector<size_t> order(jobs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto cost = [&](size_t j) {
+    const RowConfig& c = configs[jobs[j].config];
+    const double micro = static_cast<double>(c.gbs) / static_cast<double>(std::max<int64_t>(1, c.mbs * c.dp));
+    return micro * static_cast<double>(c.layers) * static_cast<double>(c.vpp > 1 ? 2 : 1);
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k = next.fetch_add(1); k < order.size(); k = next.fetch_add(1)) {
+      const SimJob& job = jobs[order[k]];
+      scenario::Scenario s = ToScenario(configs[job.config], "validation row");
+      s.mutable_simulation()->set_compute_sustained_factor(job.factor);
+      s.mutable_simulation()->set_host_overhead_per_step_ms(job.overhead_ms);
+      s.mutable_output()->set_timeline(false);
+      StatusOr<TrainingRun> run = RunTrainingScenario(s);
+      if (run.ok()) {
+        results[order[k]] = run->result.step_time_s;
+      } else {
+        results[order[k]] = run.status();
+      }
+    }
+  };
+  const int n = std::max(1, std::min<int>(threads, static_cast<int>(jobs.size())));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < n; ++i) pool.emplace_back(work);
+  work();
+  for (std::thread& th : pool) th.join();
+  return results;
+}
+
+// Step time as a function of the constants, per row: T = a / factor + b + overhead,
+// from two simulations (factor 1 and 0.8, no overhead). Only used to choose constants;
+// every reported prediction is a full simulation with the chosen constants.
+struct Affine {
+  double a = 0, b = 0;
+};
+
+// Grid search (factor 0.70..1.10 step 0.005, overhead 0..500 ms step 5 ms) minimising the
+// sum of squared log errors, each source weighted equally (a row of a source with n used
+// rows weighs 1/n), over the rows of every source but `exclude_source`.
+TrainingCalibration FitConstants(const std::vector<ValidationCase>& cases,
+                                 const std::vector<Affine>& affine,
+                                 const std::string& exclude_source) {
+  std::map<std::string, int> used;
+  for (const ValidationCase& c : cases) {
+    if (!c.row.skipped && c.row.source != exclude_source) ++used[c.row.source];
+  }
+  TrainingCalibration best;
+  double best_err = -1;
+  for (int fi = 0; fi <= 80; ++fi) {
+    const double factor = 0.7 + 0.005 * fi;
+    for (int oi = 0; oi <= 100; ++oi) {
+      const double overhead_s = 0.005 * oi;
+      double err = 0;
+      for (size_t i = 0; i < cases.size(); ++i) {
+        if (cases[i].row.skipped || cases[i].row.source == exclude_source) continue;
+        const double t = affine[i].a / factor + affine[i].b + overhead_s;
+        const double e = std::log(t / cases[i].row.measured_step_s);
+        err += e * e / used[cases[i].row.source];
+      }
+      if (best_err < 0 || err < best_err) {
+        best_err = err;
+        best.compute_sustained_factor = factor;
+        best.host_overhead_per_step_ms = overhead_s * 1e3;
+      }
+    }
+  }
+  std::vector<std::string> parts;
+  for (const auto& [src, n] : used) parts.push_back(StrCat(src, " (", n, " rows)"));
+  best.fitted_on = Join(parts, ", ");
+  return best;
+}
+
+}  // namespace
+
+ValidationSummary SummarizeRows(const std::string& name, const std::vector<ValidationRow>& rows,
+                                bool shipped,
+                                const std::function<bool(const ValidationRow&)>& include) {
   ValidationSummary s;
-  s.source = source;
+  s.source = name;
   s.shipped_constants = shipped;
   std::vector<double> errs;
   for (const ValidationRow& r : rows) {
-    if (source != "all" && r.source != source) continue;
+    if (!include(r)) continue;
     ++s.rows;
     if (r.skipped) {
       ++s.skipped;
@@ -318,60 +416,63 @@ ValidationSummary Summarize(const std::string& source, const std::vector<Validat
     s.median_abs_error = n % 2 ? errs[n / 2] : 0.5 * (errs[n / 2 - 1] + errs[n / 2]);
     double sum = 0;
     for (double e : errs) sum += e;
-    s.mean_abs_error = sum / n;
+    s.mean_abs_error = sum / static_cast<double>(n);
   }
   return s;
 }
 
-// Step time as a function of the constants, per row: T = a / factor + b + overhead,
-// from two simulations (factor 1 and 0.8, no overhead). Only used to choose constants;
-// every reported prediction is a full simulation with the chosen constants.
-struct Affine {
-  double a = 0, b = 0;
-};
-
-TrainingCalibration FitConstants(const std::vector<Case>& cases, const std::vector<Affine>& affine,
-                         const std::string& exclude_source) {
-  TrainingCalibration best;
-  double best_err = -1;
-  for (int fi = 0; fi <= 80; ++fi) {
-    const double factor = 0.7 + 0.005 * fi;
-    for (int oi = 0; oi <= 100; ++oi) {
-      const double overhead_s = 0.005 * oi;
-      double err = 0;
-      for (size_t i = 0; i < cases.size(); ++i) {
-        if (cases[i].row.skipped || cases[i].row.source == exclude_source) continue;
-        const double t = affine[i].a / factor + affine[i].b + overhead_s;
-        const double e = std::log(t / cases[i].row.measured_step_s);
-        err += e * e;
-      }
-      if (best_err < 0 || err < best_err) {
-        best_err = err;
-        best.compute_sustained_factor = factor;
-        best.host_overhead_per_step_ms = overhead_s * 1e3;
-      }
-    }
-  }
-  return best;
-}
-
-}  // namespace
-
 StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
-  std::vector<Case> cases;
+  const auto wall_start = std::chrono::steady_clock::now();
+  ValidationReport rep;
+  rep.sources = {
+      {kMcore, "training/training_megatron_core_h100_2024.csv",
+       "Megatron-Core r0.8 weak scaling, GPT 2B-462B on 96-6144 H100 (bf16, distributed "
+       "optimizer, TP/DP overlap)"},
+      {kKorthikanti, "training/training_korthikanti_seqpar_selective.csv",
+       "Korthikanti et al. 2022 Table 5: sequence parallelism + selective recompute vs full "
+       "recompute, GPT 22B-1T on A100 (fp16)"},
+      {kSc21, "training/training_megatron_sc21_weak_scaling.csv",
+       "Narayanan et al. SC'21 Table 1: Megatron-LM weak scaling, GPT 1.7B-1T on 32-3072 A100 "
+       "(fp16, full recompute)"},
+      {kNemoSource, "training/training_nemo_megatron_bridge_perf_summary.csv",
+       "NVIDIA NeMo / Megatron-Bridge performance summaries (NeMo 24.07 to 26.08): pre-training "
+       "throughput on DGX-H100, B200, B300, GB200, GB300"},
+  };
+  std::vector<ValidationCase> cases;
   ECHOSIM_RETURN_IF_ERROR(McoreRows(o.data_dir, &cases));
   ECHOSIM_RETURN_IF_ERROR(KorthikantiRows(o.data_dir, &cases));
   ECHOSIM_RETURN_IF_ERROR(Sc21Rows(o.data_dir, &cases));
-  const std::vector<std::string> sources = {"megatron_core_h100", "korthikanti_table5_a100",
-                                            "megatron_sc21_a100"};
-  // 1. Each row's dependence on the constants.
+  ECHOSIM_RETURN_IF_ERROR(NemoRows(o.data_dir, &cases));
+  rep.threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+
+  // Distinct configurations: rows that repeat a configuration share its simulations.
+  std::vector<RowConfig> configs;
+  std::map<std::string, size_t> config_index;
+  std::vector<size_t> case_config(cases.size(), 0);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ValidationCase& c = cases[i];
+    if (c.row.skipped) continue;
+    c.row.config = Describe(c.config);
+    const auto [it, inserted] = config_index.emplace(ConfigKey(c.config), configs.size());
+    if (inserted) configs.push_back(c.config);
+    case_config[i] = it->second;
+  }
+  rep.distinct_configs = static_cast<int>(configs.size());
+
+  // 1. Each configuration's dependence on the constants.
+  std::vector<SimJob> jobs;
+  for (size_t k = 0; k < configs.size(); ++k) {
+    jobs.push_back({k, 1.0, 0.0});
+    jobs.push_back({k, 0.8, 0.0});
+  }
+  const std::vector<StatusOr<double>> probe = RunJobs(configs, jobs, rep.threads);
+  rep.simulations += static_cast<int>(jobs.size());
   std::vector<Affine> affine(cases.size());
   for (size_t i = 0; i < cases.size(); ++i) {
-    Case& c = cases[i];
-    c.row.config = Describe(c.config);
+    ValidationCase& c = cases[i];
     if (c.row.skipped) continue;
-    auto t1 = SimulateRow(c.config, c.row.label, 1.0, 0.0);
-    auto t2 = SimulateRow(c.config, c.row.label, 0.8, 0.0);
+    const StatusOr<double>& t1 = probe[2 * case_config[i]];
+    const StatusOr<double>& t2 = probe[2 * case_config[i] + 1];
     if (!t1.ok() || !t2.ok()) {
       c.row.skipped = true;
       c.row.skip_reason = (t1.ok() ? t2.status() : t1.status()).message();
@@ -380,38 +481,65 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
     affine[i].a = (*t2 - *t1) / (1.0 / 0.8 - 1.0);
     affine[i].b = *t1 - affine[i].a;
   }
-  ValidationReport rep;
   rep.fit_all = FitConstants(cases, affine, "");
   rep.shipped = DefaultTrainingCalibration();
-  // 2. Leave one source out: fit on the other tables, predict this one by simulation.
-  for (const std::string& src : sources) {
-    const TrainingCalibration held = FitConstants(cases, affine, src);
-    rep.fit_without[src] = held;
-    for (Case& c : cases) {
-      if (c.row.source != src || c.row.skipped) continue;
-      auto t = SimulateRow(c.config, c.row.label, held.compute_sustained_factor,
-                           held.host_overhead_per_step_ms);
-      auto shipped = SimulateRow(c.config, c.row.label, rep.shipped.compute_sustained_factor,
-                                 rep.shipped.host_overhead_per_step_ms);
-      if (!t.ok() || !shipped.ok()) {
-        c.row.skipped = true;
-        c.row.skip_reason = (t.ok() ? shipped.status() : t.status()).message();
-        continue;
-      }
-      c.row.predicted_step_s = *t;
-      c.row.error = (*t - c.row.measured_step_s) / c.row.measured_step_s;
-      c.row.predicted_step_shipped_s = *shipped;
-      c.row.error_shipped = (*shipped - c.row.measured_step_s) / c.row.measured_step_s;
-      const double flops = c.row.measured_tflops_per_gpu * 1e12 * c.row.measured_step_s;
-      if (c.row.measured_tflops_per_gpu > 0) c.row.predicted_tflops_per_gpu = flops / *t / 1e12;
-      c.row.fit_factor = held.compute_sustained_factor;
-      c.row.fit_overhead_ms = held.host_overhead_per_step_ms;
-    }
+
+  // 2. Leave one source out: fit on the other tables, predict this one by simulation
+  // (and every row with the shipped constants, for the in-sample figures).
+  std::map<std::pair<size_t, std::pair<double, double>>, size_t> job_of;
+  jobs.clear();
+  auto add_job = [&](size_t config, double factor, double overhead_ms) {
+    const auto key = std::make_pair(config, std::make_pair(factor, overhead_ms));
+    const auto [it, inserted] = job_of.emplace(key, jobs.size());
+    if (inserted) jobs.push_back({config, factor, overhead_ms});
+    return it->second;
+  };
+  std::vector<size_t> held_job(cases.size(), 0), shipped_job(cases.size(), 0);
+  for (const ValidationSource& src : rep.sources) {
+    rep.fit_without[src.id] = FitConstants(cases, affine, src.id);
   }
-  for (const Case& c : cases) rep.rows.push_back(c.row);
-  for (const std::string& src : sources) rep.summaries.push_back(Summarize(src, rep.rows, false));
-  rep.summaries.push_back(Summarize("all", rep.rows, false));
-  rep.summaries.push_back(Summarize("all", rep.rows, true));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (cases[i].row.skipped) continue;
+    const TrainingCalibration& held = rep.fit_without[cases[i].row.source];
+    held_job[i] = add_job(case_config[i], held.compute_sustained_factor,
+                          held.host_overhead_per_step_ms);
+    shipped_job[i] = add_job(case_config[i], rep.shipped.compute_sustained_factor,
+                             rep.shipped.host_overhead_per_step_ms);
+  }
+  const std::vector<StatusOr<double>> runs = RunJobs(configs, jobs, rep.threads);
+  rep.simulations += static_cast<int>(jobs.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ValidationCase& c = cases[i];
+    if (c.row.skipped) continue;
+    const TrainingCalibration& held = rep.fit_without[c.row.source];
+    const StatusOr<double>& t = runs[held_job[i]];
+    const StatusOr<double>& shipped = runs[shipped_job[i]];
+    if (!t.ok() || !shipped.ok()) {
+      c.row.skipped = true;
+      c.row.skip_reason = (t.ok() ? shipped.status() : t.status()).message();
+      continue;
+    }
+    c.row.predicted_step_s = *t;
+    c.row.error = (*t - c.row.measured_step_s) / c.row.measured_step_s;
+    c.row.predicted_step_shipped_s = *shipped;
+    c.row.error_shipped = (*shipped - c.row.measured_step_s) / c.row.measured_step_s;
+    if (c.row.measured_tflops_per_gpu > 0) {
+      c.row.predicted_tflops_per_gpu =
+          c.row.measured_tflops_per_gpu * c.row.measured_step_s / *t;
+    }
+    c.row.fit_factor = held.compute_sustained_factor;
+    c.row.fit_overhead_ms = held.host_overhead_per_step_ms;
+  }
+  for (const ValidationCase& c : cases) rep.rows.push_back(c.row);
+  for (const ValidationSource& src : rep.sources) {
+    rep.summaries.push_back(SummarizeRows(src.id, rep.rows, false, [&](const ValidationRow& r) {
+      return r.source == src.id;
+    }));
+  }
+  auto all = [](const ValidationRow&) { return true; };
+  rep.summaries.push_back(SummarizeRows("all", rep.rows, false, all));
+  rep.summaries.push_back(SummarizeRows("all", rep.rows, true, all));
+  rep.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return rep;
 }
 
@@ -419,14 +547,21 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
   nlohmann::json j;
   auto cal = [](const TrainingCalibration& c) {
     return nlohmann::json{{"compute_sustained_factor", c.compute_sustained_factor},
-                          {"host_overhead_per_step_ms", c.host_overhead_per_step_ms}};
+                          {"host_overhead_per_step_ms", c.host_overhead_per_step_ms},
+                          {"fitted_on", c.fitted_on}};
   };
   j["constants"]["shipped"] = cal(rep.shipped);
   j["constants"]["fit_all_rows"] = cal(rep.fit_all);
   for (const auto& [src, c] : rep.fit_without) j["constants"]["fit_without_" + src] = cal(c);
+  j["sources"] = nlohmann::json::array();
+  for (const ValidationSource& s : rep.sources) {
+    j["sources"].push_back({{"id", s.id}, {"file", s.file}, {"description", s.description}});
+  }
   j["rows"] = nlohmann::json::array();
   for (const ValidationRow& r : rep.rows) {
-    nlohmann::json row = {{"source", r.source}, {"label", r.label}, {"config", r.config},
+    nlohmann::json row = {{"source", r.source}, {"line", r.line}, {"label", r.label},
+                          {"config", r.config}, {"gpu", r.gpu}, {"gpus", r.gpus},
+                          {"model_params", r.model_params},
                           {"measured_step_s", r.measured_step_s},
                           {"predicted_step_s", r.predicted_step_s}, {"error", r.error},
                           {"predicted_step_s_shipped_constants", r.predicted_step_shipped_s},
@@ -449,13 +584,15 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
                               {"mean_abs_error", s.mean_abs_error},
                               {"worst_abs_error", s.worst_abs_error}, {"worst_row", s.worst_label}});
   }
+  j["run"] = {{"distinct_configs", rep.distinct_configs}, {"simulations", rep.simulations},
+              {"threads", rep.threads}};
   return j;
 }
 
 std::string ValidationReportText(const ValidationReport& rep) {
   std::ostringstream o;
   std::string current;
-  char line[512];
+  char line[1024];
   o << "Predicted vs measured training step time. Each table is predicted with calibration\n"
        "constants fitted on the other tables only (leave-one-source-out); the shipped constants\n"
        "(hardware/calibration/training.yaml) are fitted on all rows and shown for reference.\n";
@@ -465,18 +602,20 @@ std::string ValidationReportText(const ValidationReport& rep) {
       const auto it = rep.fit_without.find(current);
       o << "\n== " << current;
       if (it != rep.fit_without.end()) {
-        o << "  (held-out constants: sustained factor " << FormatDouble(it->second.compute_sustained_factor, 4)
-          << ", host overhead " << FormatDouble(it->second.host_overhead_per_step_ms, 4) << " ms)";
+        o << "  (held-out constants: sustained factor "
+          << FormatDouble(it->second.compute_sustained_factor, 4) << ", host overhead "
+          << FormatDouble(it->second.host_overhead_per_step_ms, 4) << " ms)";
       }
       o << "\n";
-      std::snprintf(line, sizeof(line), "%-28s %11s %11s %8s %9s  %s\n", "row", "measured_s",
-                    "predicted_s", "error", "shipped", "configuration");
+      std::snprintf(line, sizeof(line), "%5s %-36s %11s %11s %8s %9s  %s\n", "line", "row",
+                    "measured_s", "predicted_s", "error", "shipped", "configuration");
       o << line;
     }
     if (r.skipped) {
-      std::snprintf(line, sizeof(line), "%-28s SKIPPED: %s\n", r.label.c_str(), r.skip_reason.c_str());
+      std::snprintf(line, sizeof(line), "%5d %-36s SKIPPED: %s\n", r.line, r.label.c_str(),
+                    r.skip_reason.c_str());
     } else {
-      std::snprintf(line, sizeof(line), "%-28s %11.4f %11.4f %+7.1f%% %+8.1f%%  %s\n",
+      std::snprintf(line, sizeof(line), "%5d %-36s %11.4f %11.4f %+7.1f%% %+8.1f%%  %s\n", r.line,
                     r.label.c_str(), r.measured_step_s, r.predicted_step_s, 100.0 * r.error,
                     100.0 * r.error_shipped, r.config.c_str());
     }
@@ -484,17 +623,20 @@ std::string ValidationReportText(const ValidationReport& rep) {
   }
   o << "\nconstants: shipped factor " << FormatDouble(rep.shipped.compute_sustained_factor, 4)
     << ", overhead " << FormatDouble(rep.shipped.host_overhead_per_step_ms, 4)
-    << " ms; refit on all rows now gives factor " << FormatDouble(rep.fit_all.compute_sustained_factor, 4)
-    << ", overhead " << FormatDouble(rep.fit_all.host_overhead_per_step_ms, 4) << " ms\n";
+    << " ms; refit on all rows now gives factor "
+    << FormatDouble(rep.fit_all.compute_sustained_factor, 4) << ", overhead "
+    << FormatDouble(rep.fit_all.host_overhead_per_step_ms, 4) << " ms\n";
   o << "\nsummary (absolute step-time error)\n";
   for (const ValidationSummary& s : rep.summaries) {
     std::snprintf(line, sizeof(line),
-                  "%-24s %-9s rows %2d  skipped %d  median %5.1f%%  mean %5.1f%%  worst %5.1f%% (%s)\n",
+                  "%-24s %-9s rows %3d  skipped %3d  median %5.1f%%  mean %5.1f%%  worst %5.1f%% (%s)\n",
                   s.source.c_str(), s.shipped_constants ? "in-sample" : "held-out", s.rows,
                   s.skipped, 100 * s.median_abs_error, 100 * s.mean_abs_error,
                   100 * s.worst_abs_error, s.worst_label.c_str());
     o << line;
   }
+  o << "\n" << rep.distinct_configs << " distinct configurations, " << rep.simulations
+    << " simulations on " << rep.threads << " threads\n";
   return o.str();
 }
 

@@ -24,7 +24,8 @@ TEST(InterferenceModelTest, RatesFollowTheFormula) {
 
 TEST(InterferenceModelTest, DefaultsParseAndKnowEveryGpu) {
   const InterferenceParams& p = DefaultInterferenceParams();
-  for (const char* g : {"a100-40gb", "a100-80gb", "h100-sxm", "h800", "h200", "b200"}) {
+  for (const char* g :
+       {"a100-40gb", "a100-80gb", "h100-sxm", "h800", "h200", "b200", "gb200", "b300"}) {
     EXPECT_TRUE(SmCount(p, g).ok()) << g;
   }
   EXPECT_EQ(*SmCount(p, "h100-sxm"), 132);

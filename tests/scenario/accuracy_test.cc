@@ -1,9 +1,13 @@
 // Accuracy gate: predicted vs measured step time on the published training tables in
 // ../shared/data/measured (echosim validate). Fails when a held-out error exceeds the
-// ratchet in tests/golden/accuracy_ratchet.json, or when the shipped calibration constants
-// are no longer what a refit on all rows gives (the model changed: refit and commit).
+// ratchet in tests/golden/accuracy_ratchet.json (per source and over all sources), when
+// a source skips more rows than the ratchet allows, when any simulated row is worse than
+// its source's worst-row threshold, or when the shipped calibration constants are no
+// longer what a refit on all sources gives (the model changed: refit and commit).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -19,7 +23,10 @@ TEST(AccuracyTest, PublishedTablesWithinRatchet) {
   if (!fs::exists(data / "training")) GTEST_SKIP() << "no measured data at " << data;
   ValidationOptions opts;
   opts.data_dir = data.string();
+  const auto start = std::chrono::steady_clock::now();
   auto rep = RunPublishedValidation(opts);
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(rep.ok()) << rep.status().ToString();
   std::ifstream in(fs::path(ECHOSIM_SOURCE_DIR) / "tests/golden/accuracy_ratchet.json");
   ASSERT_TRUE(in);
@@ -28,16 +35,32 @@ TEST(AccuracyTest, PublishedTablesWithinRatchet) {
   for (const ValidationSummary& s : rep->summaries) {
     if (s.shipped_constants) continue;
     ASSERT_TRUE(ratchet.contains(s.source)) << s.source;
-    EXPECT_EQ(s.skipped, 0) << s.source;
-    EXPECT_LE(s.median_abs_error, ratchet[s.source]["median_abs_error"].get<double>()) << s.source;
-    EXPECT_LE(s.worst_abs_error, ratchet[s.source]["worst_abs_error"].get<double>())
+    const nlohmann::json& r = ratchet[s.source];
+    EXPECT_LE(s.skipped, r["max_skipped"].get<int>())
+        << s.source << ": more rows skipped than before (a row the simulator ran no longer runs)";
+    EXPECT_LE(s.median_abs_error, r["median_abs_error"].get<double>()) << s.source;
+    EXPECT_LE(s.worst_abs_error, r["worst_abs_error"].get<double>())
         << s.source << " worst row: " << s.worst_label;
     ++checked;
   }
-  EXPECT_EQ(checked, 4);
-  EXPECT_EQ(rep->rows.size(), 27u);
-  // The targets, independent of the ratchet: median <= 15 %, no row worse than 30 %.
-  for (const ValidationRow& r : rep->rows) EXPECT_LE(std::fabs(r.error), 0.30) << r.label;
+  EXPECT_EQ(checked, 5);  // four sources and all of them together
+  EXPECT_EQ(rep->rows.size(), ratchet["rows"].get<size_t>())
+      << "the measured tables changed: update tests/golden/accuracy_ratchet.json";
+  // No simulated row beyond its source's worst-row threshold (the ratchet above checks the
+  // worst one; this names every offender).
+  for (const ValidationRow& r : rep->rows) {
+    if (r.skipped) continue;
+    EXPECT_LE(std::fabs(r.error), ratchet[r.source]["worst_abs_error"].get<double>())
+        << r.source << " line " << r.line << ": " << r.label;
+  }
+  // The targets over all sources (median <= 5 %, no row worse than 15 %) are
+  // reported here; the ratchet is the gate until they are met.
+  for (const ValidationSummary& s : rep->summaries) {
+    if (s.source == "all" && !s.shipped_constants) {
+      std::printf("held-out over all sources: median %.1f%% (target 5%%), worst %.1f%% (target 15%%)\n",
+                  100 * s.median_abs_error, 100 * s.worst_abs_error);
+    }
+  }
   const auto& tol = ratchet["refit_tolerance"];
   EXPECT_NEAR(rep->fit_all.compute_sustained_factor, rep->shipped.compute_sustained_factor,
               tol["compute_sustained_factor"].get<double>())
@@ -45,6 +68,8 @@ TEST(AccuracyTest, PublishedTablesWithinRatchet) {
   EXPECT_NEAR(rep->fit_all.host_overhead_per_step_ms, rep->shipped.host_overhead_per_step_ms,
               tol["host_overhead_per_step_ms"].get<double>())
       << "refit the calibration: hardware/calibration/training.yaml";
+  // The whole published-data validation must stay well inside a minute.
+  EXPECT_LT(wall_s, ratchet["max_wall_s"].get<double>()) << "validation took " << wall_s << " s";
 }
 
 TEST(AccuracyTest, CsvReaderNamesFileAndLine) {

@@ -1,0 +1,332 @@
+// The NVIDIA NeMo / Megatron-Bridge performance summaries as validation rows.
+//
+// Source file: training/training_nemo_megatron_bridge_perf_summary.csv, a verbatim
+// transcription of Megatron-Bridge docs/performance-summary{,-archive}.md and of NeMo
+// 24.07's docs/source/performance/performance_summary.md (NVIDIA-measured throughput of
+// NeMo containers on DGX-H100, DGX-B200, DGX-B300, DGX-GB200 and DGX-GB300).
+//
+// Measured step time = GBS * SeqLen / (tokens/s/GPU * #GPUs). A cell such as
+// "37556 (36108)" holds the primary configuration first and the alternative the page
+// explains in parentheses; the primary is used throughout (for every column). Footnote
+// markers ("661[^note]") are dropped. A blank precision in the older sections means FP8
+// (the page's header says so).
+//
+// What the table does not state is taken from how NeMo's performance recipes
+// (Megatron-Bridge scripts/performance) configure Megatron-Core, the same for every
+// row: distributed optimizer (ZeRO-1) unless the FSDP column is set (then Megatron FSDP,
+// ZeRO-3), DP gradient reduce and parameter gather overlapped with compute, sequence
+// parallelism and TP communication overlap whenever TP > 1, no activation recomputation,
+// fused (flash) attention in 16-bit. Each row's `assumptions` lists these and anything
+// specific to it.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "simulator/core/strings.h"
+#include "simulator/validation/validation_case.h"
+
+namespace echosim {
+
+std::string PrimaryCellValue(const std::string& cell) {
+  std::string s = cell;
+  // Footnote markers: "[^...]".
+  for (size_t at = s.find("[^"); at != std::string::npos; at = s.find("[^")) {
+    const size_t end = s.find(']', at);
+    s.erase(at, end == std::string::npos ? std::string::npos : end - at + 1);
+  }
+  const size_t paren = s.find('(');
+  if (paren != std::string::npos) s = s.substr(0, paren);
+  const size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  const size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+namespace {
+
+constexpr char kFile[] = "training/training_nemo_megatron_bridge_perf_summary.csv";
+
+// Optional integer cell: blank or "n/a" -> `absent`.
+StatusOr<int64_t> IntCell(const CsvTable& t, size_t r, const std::string& column, int64_t absent) {
+  ECHOSIM_ASSIGN_OR_RETURN(std::string raw, t.Get(r, column));
+  const std::string v = PrimaryCellValue(raw);
+  if (v.empty() || v == "n/a") return absent;
+  size_t used = 0;
+  long long x = 0;
+  try {
+    x = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v.size() || x < 0) {
+    return InvalidArgument(StrCat(t.path, ":", t.line_numbers[r], ": column '", column,
+                                  "': expected a non-negative integer, 'n/a' or blank, got '",
+                                  raw, "'"));
+  }
+  return static_cast<int64_t>(x);
+}
+
+StatusOr<double> PositiveCell(const CsvTable& t, size_t r, const std::string& column) {
+  ECHOSIM_ASSIGN_OR_RETURN(std::string raw, t.Get(r, column));
+  const std::string v = PrimaryCellValue(raw);
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (v.empty() || used != v.size() || !(x > 0) || !std::isfinite(x)) {
+    return InvalidArgument(StrCat(t.path, ":", t.line_numbers[r], ": column '", column,
+                                  "': expected a positive number, got '", raw, "'"));
+  }
+  return x;
+}
+
+struct ModelMapping {
+  const char* preset;  // empty: not representable
+  const char* note;    // assumption (preset) or skip reason
+};
+
+// Model names of the table (before any " (variant)") -> echosim preset, or why not.
+const std::map<std::string, ModelMapping>& Models() {
+  static const auto* m = new std::map<std::string, ModelMapping>{
+      {"LLAMA3_8B", {"llama3-8b", ""}},
+      {"LLAMA3-8B", {"llama3-8b", ""}},
+      {"LLAMA3_70B", {"llama3-70b", ""}},
+      {"LLAMA3-70B", {"llama3-70b", ""}},
+      {"LLAMA3.1_405B", {"llama3.1-405b", ""}},
+      {"LLAMA2-7B", {"llama2-7b", ""}},
+      {"LLAMA2-13B", {"llama2-13b", ""}},
+      {"LLAMA2-70B", {"llama2-70b", ""}},
+      {"GPT3-5B", {"gpt3-5b", ""}},
+      {"GPT3-20B", {"gpt3-20b", ""}},
+      {"GPT3-175B", {"gpt3-175b", ""}},
+      {"Nemotron-8B", {"nemotron3-8b", "squared-ReLU MLP simulated with GELU-MLP GEMM shapes"}},
+      {"Nemotron-22B", {"nemotron3-22b", "squared-ReLU MLP simulated with GELU-MLP GEMM shapes"}},
+      {"Nemotron-340B", {"nemotron4-340b", "squared-ReLU MLP simulated with GELU-MLP GEMM shapes"}},
+      {"DeepSeekV3",
+       {"", "DeepSeek-V3: multi-head latent attention (MLA), a shared expert and dense first "
+            "layers; echosim's model has grouped-query attention and one MLP/expert shape for "
+            "every layer"}},
+      {"Kimi_K2",
+       {"", "Kimi K2 (DeepSeek-V3 architecture): multi-head latent attention and a shared "
+            "expert, not representable"}},
+      {"DeepSeekV4 Flash",
+       {"", "DeepSeek-V4: no public architecture description echosim can be checked "
+            "against (DeepSeek-family latent attention), not representable"}},
+      {"Qwen3_30B_a3B",
+       {"", "Qwen3-30B-A3B: attention head dimension 128 with hidden 2048 and 32 heads "
+            "(head_dim != hidden/heads; echosim derives head_dim = hidden/heads)"}},
+      {"Qwen3_235B_a22B",
+       {"", "Qwen3-235B-A22B: attention head dimension 128 with hidden 4096 and 64 heads "
+            "(head_dim != hidden/heads; echosim derives head_dim = hidden/heads)"}},
+      {"GPT OSS 120B",
+       {"", "gpt-oss-120b: head dimension 64 with hidden 2880 and 64 heads, alternating "
+            "128-token sliding-window attention and attention sinks, not representable"}},
+      {"Nemotron_3_Nano",
+       {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
+            "state-space (Mamba) layers"}},
+      {"Nemotron_3_Super",
+       {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
+            "state-space (Mamba) layers"}},
+      {"Nemotron_3_Ultra",
+       {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
+            "state-space (Mamba) layers"}},
+      {"Nemotron_3_5_Lightning",
+       {"", "Nemotron 3.5: hybrid Mamba / attention family with no public configuration; "
+            "echosim has no state-space (Mamba) layers"}},
+  };
+  return *m;
+}
+
+struct SystemMapping {
+  const char* gpu;  // empty: no preset
+  int64_t gpus_per_node;
+  const char* note;
+};
+
+const std::map<std::string, SystemMapping>& Systems() {
+  static const auto* m = new std::map<std::string, SystemMapping>{
+      {"DGX-H100", {"h100-sxm", 8, ""}},
+      {"DGX-B200", {"b200", 8, ""}},
+      {"DGX-B300", {"b300", 8, ""}},
+      {"DGX-GB200",
+       {"gb200", 72, "GB200 NVL72: one NVLink domain of up to 72 GPUs; the job's GPUs fill "
+                     "whole domains of the largest size <= 72 that divides them"}},
+      {"DGX-GB300",
+       {"", 72, "no sourced GB300 preset: ../shared/data/specs has no GB300 (Blackwell Ultra "
+                "NVL72) entry"}},
+  };
+  return *m;
+}
+
+}  // namespace
+
+Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
+  const std::string path = dir + "/" + kFile;
+  ECHOSIM_ASSIGN_OR_RETURN(CsvTable t, ReadCommentedCsv(path));
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    ValidationCase vc;
+    ValidationRow& row = vc.row;
+    RowConfig& c = vc.config;
+    row.source = kNemoSource;
+    row.line = t.line_numbers[r];
+    ECHOSIM_ASSIGN_OR_RETURN(std::string release, t.Get(r, "release"));
+    ECHOSIM_ASSIGN_OR_RETURN(std::string section, t.Get(r, "section"));
+    ECHOSIM_ASSIGN_OR_RETURN(std::string system, t.Get(r, "system"));
+    ECHOSIM_ASSIGN_OR_RETURN(std::string model_cell, t.Get(r, "model"));
+    ECHOSIM_ASSIGN_OR_RETURN(std::string precision_cell, t.Get(r, "Precision"));
+    const std::string model = PrimaryCellValue(model_cell);
+    const std::string precision = PrimaryCellValue(precision_cell);
+    std::string short_release = release;
+    for (const char* suffix : {" NeMo Container"}) {
+      const size_t at = short_release.find(suffix);
+      if (at != std::string::npos) short_release.erase(at);
+    }
+    const std::string short_system = system.rfind("DGX-", 0) == 0 ? system.substr(4) : system;
+    row.label = StrCat(model_cell, " ", short_system, " ", precision.empty() ? "FP8" : precision,
+                       " ", short_release);
+
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t gpus, IntCell(t, r, "#-GPUs", 0));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t gbs, IntCell(t, r, "GBS", 0));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t mbs, IntCell(t, r, "MBS", 1));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t seq, IntCell(t, r, "Sequence Length", 0));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t tp, IntCell(t, r, "TP", 1));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t pp, IntCell(t, r, "PP", 1));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t cp, IntCell(t, r, "CP", 1));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t vp, IntCell(t, r, "VP", 1));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t ep, IntCell(t, r, "EP", 1));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t fsdp, IntCell(t, r, "FSDP", 0));
+    ECHOSIM_ASSIGN_OR_RETURN(int64_t ga, IntCell(t, r, "GA", 0));
+    ECHOSIM_ASSIGN_OR_RETURN(double tokens, PositiveCell(t, r, "Tokens / sec / GPU"));
+    ECHOSIM_ASSIGN_OR_RETURN(double tflops, PositiveCell(t, r, "Model TFLOP / sec / GPU"));
+    for (const auto& [name, v] : {std::pair<const char*, int64_t>{"#-GPUs", gpus}, {"GBS", gbs},
+                                  {"MBS", mbs}, {"Sequence Length", seq}, {"TP", tp}, {"PP", pp},
+                                  {"CP", cp}, {"VP", vp}, {"EP", ep}}) {
+      if (v <= 0) {
+        return InvalidArgument(StrCat(path, ":", row.line, ": column '", name,
+                                      "' must be a positive integer"));
+      }
+    }
+    row.gpus = gpus;
+    row.measured_step_s = static_cast<double>(gbs) * static_cast<double>(seq) /
+                          (tokens * static_cast<double>(gpus));
+    row.measured_tflops_per_gpu = tflops;
+
+    std::vector<std::string> notes;
+    auto skip = [&](const std::string& why) {
+      row.skipped = true;
+      row.skip_reason = why;
+      out->push_back(vc);
+    };
+    if (section.find("LoRA") != std::string::npos) {
+      skip("LoRA fine-tuning: frozen base weights (no weight gradients or optimizer state for "
+           "them); echosim trains every weight");
+      continue;
+    }
+    if (section.find("SFT") != std::string::npos) {
+      skip("SFT on packed variable-length sequences: attention cost depends on the sample "
+           "lengths, which the table does not give");
+      continue;
+    }
+    const auto model_it = Models().find(model);
+    if (model_it == Models().end()) {
+      skip(StrCat("model '", model, "' has no echosim mapping"));
+      continue;
+    }
+    if (model_it->second.preset[0] == '\0') {
+      skip(model_it->second.note);
+      continue;
+    }
+    const auto sys_it = Systems().find(system);
+    if (sys_it == Systems().end()) {
+      skip(StrCat("system '", system, "' has no echosim GPU preset"));
+      continue;
+    }
+    if (sys_it->second.gpu[0] == '\0') {
+      skip(sys_it->second.note);
+      continue;
+    }
+    if (precision == "NVFP4") {
+      skip("NVFP4 (4-bit) GEMMs: echosim has no fp4 dtype");
+      continue;
+    }
+    if (precision == "BF16") {
+      c.dtype = "bf16";
+    } else if (precision == "FP8" || precision == "FP8-CS" || precision.empty()) {
+      c.dtype = "fp8";
+      if (precision.empty()) notes.push_back("precision blank: FP8 per the page header");
+      if (precision_cell.find('(') != std::string::npos) {
+        notes.push_back("primary precision " + precision + " (alternative in parentheses)");
+      }
+    } else if (precision == "MXFP8" || precision == "FP8-MX") {
+      c.dtype = "fp8";
+      notes.push_back("MXFP8 (block-scaled FP8) simulated as fp8 GEMMs at the FP8 tensor-core rate");
+    } else {
+      skip(StrCat("precision '", precision_cell, "' has no echosim dtype (bf16, fp16, fp8)"));
+      continue;
+    }
+
+    ECHOSIM_ASSIGN_OR_RETURN(ModelSpec spec, FindModelPreset(model_it->second.preset));
+    ApplyModelShape(spec, &c);
+    if (model_it->second.note[0] != '\0') notes.push_back(model_it->second.note);
+    c.gpu = sys_it->second.gpu;
+    // GPUs reached over NVLink: the system's domain, or (NVL72) the largest divisor of the
+    // job's GPU count that fits in one domain (64 of a rack's 72 for 128 or 256 GPUs).
+    c.gpus_per_node = std::min<int64_t>(sys_it->second.gpus_per_node, gpus);
+    while (gpus % c.gpus_per_node != 0) --c.gpus_per_node;
+    if (sys_it->second.note[0] != '\0') notes.push_back(sys_it->second.note);
+    row.gpu = c.gpu;
+    row.model_params = static_cast<double>(spec.TotalParams());
+    c.seq = seq;
+    c.gpus = gpus;
+    c.gbs = gbs;
+    c.mbs = mbs;
+    c.tp = tp;
+    c.pp = pp;
+    c.cp = cp;
+    c.vpp = vp;
+    c.ep = ep;
+    if (tp * pp * cp <= 0 || gpus % (tp * pp * cp) != 0) {
+      skip(StrCat("#-GPUs ", gpus, " is not divisible by TP*PP*CP = ", tp * pp * cp));
+      continue;
+    }
+    c.dp = gpus / (tp * pp * cp);
+    if (spec.layers % (pp * vp) != 0) {
+      skip(StrCat(spec.layers, " layers do not split evenly over PP*VP = ", pp * vp,
+                  ": Megatron counts the embedding and the loss as pipeline layers "
+                  "(account_for_embedding/loss_in_pipeline_split), echosim splits transformer "
+                  "layers uniformly"));
+      continue;
+    }
+    // The recipe settings the table does not state (see the file comment).
+    c.attention = "flash";
+    c.recompute = "none";
+    c.sp = tp > 1;
+    c.tp_overlap = tp > 1;
+    c.overlap_grad = true;
+    c.overlap_param = true;
+    if (fsdp > 0) {
+      c.zero = 3;
+      notes.push_back(StrCat("FSDP ", fsdp, ": Megatron FSDP simulated as ZeRO-3; the recipe's "
+                             "activation offloading to host memory is not simulated"));
+    } else {
+      c.zero = 1;
+    }
+    const int64_t micro_batches = c.mbs * c.dp > 0 ? gbs / (c.mbs * c.dp) : 0;
+    if (ga > 0 && micro_batches * c.mbs * c.dp == gbs && ga != micro_batches) {
+      notes.push_back(StrCat("GA column ", ga, " differs from GBS/(MBS*DP) = ", micro_batches));
+    }
+    notes.insert(notes.begin(),
+                 StrCat(c.zero == 3 ? "ZeRO-3" : "distributed optimizer (ZeRO-1)",
+                        ", overlapped DP grad reduce / param gather",
+                        tp > 1 ? ", SP + TP comm overlap" : "",
+                        ", no recompute, flash attention (recipe defaults, not in the table)"));
+    row.assumptions = Join(notes, "; ");
+    out->push_back(vc);
+  }
+  return Status::Ok();
+}
+
+}  // namespace echosim

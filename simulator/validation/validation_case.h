@@ -1,0 +1,68 @@
+// One row of a published table rebuilt as a simulator configuration (internal to
+// simulator/validation): the model shape, cluster and parallel plan the source states,
+// plus what the row needs to be reported.
+#ifndef ECHOSIM_SIMULATOR_VALIDATION_VALIDATION_CASE_H_
+#define ECHOSIM_SIMULATOR_VALIDATION_VALIDATION_CASE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/model_spec.h"
+#include "scenario.pb.h"
+#include "simulator/core/status.h"
+#include "simulator/validation/csv_table.h"
+#include "simulator/validation/published.h"
+
+namespace echosim {
+
+// A training configuration, every field explicit (nothing is left to scenario defaults
+// except what the simulator derives, e.g. the schedule from vpp).
+struct RowConfig {
+  std::string gpu;
+  int64_t gpus_per_node = 8;  // GPUs reached over NVLink (72 on GB200 NVL72 racks)
+  std::string model = "custom";  // display name of the shape below
+  int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0;
+  int64_t experts = 1, top_k = 1;
+  std::string mlp = "gelu", norm = "layernorm", position = "learned";
+  bool tied = true;
+  int64_t seq = 0;
+  int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;
+  std::string dtype = "bf16", attention = "flash", recompute = "none";
+  bool sp = false, overlap_grad = true, overlap_param = false, tp_overlap = false;
+  int64_t zero = 0;
+};
+
+// Copies a preset's shape into `c` (model name, layers ... tied embeddings).
+void ApplyModelShape(const ModelSpec& m, RowConfig* c);
+// The shape of `c` as a ModelSpec (for parameter counts).
+ModelSpec ShapeOf(const RowConfig& c);
+// The scenario that simulates `c` (model "custom" with the full shape).
+scenario::Scenario ToScenario(const RowConfig& c, const std::string& name);
+// Short plan description for tables ("64xh100-sxm tp4 pp8 vpp5 dp2 ...").
+std::string Describe(const RowConfig& c);
+// Every field, for memoising simulations of identical configurations.
+std::string ConfigKey(const RowConfig& c);
+
+struct ValidationCase {
+  ValidationRow row;
+  RowConfig config;
+};
+
+// Parsing helpers shared by the sources.
+// A number from `column` of `row`; the error names the file, line and column.
+StatusOr<double> CsvNumber(const CsvTable& t, size_t row, const std::string& column);
+
+// The NVIDIA NeMo / Megatron-Bridge performance summaries
+// (training/training_nemo_megatron_bridge_perf_summary.csv): every row, supported or
+// skipped with its reason (simulator/validation/nemo_source.cc).
+inline constexpr char kNemoSource[] = "nemo_megatron_bridge";
+Status NemoRows(const std::string& data_dir, std::vector<ValidationCase>* out);
+
+// Helpers of the NeMo table, exposed for tests.
+// The first value of a cell: "37556 (36108)" -> "37556", "661[^note]" -> "661", trimmed.
+std::string PrimaryCellValue(const std::string& cell);
+
+}  // namespace echosim
+
+#endif  // ECHOSIM_SIMULATOR_VALIDATION_VALIDATION_CASE_H_

@@ -1,0 +1,149 @@
+// The NeMo / Megatron-Bridge performance table as validation rows: cell conventions,
+// the configuration each row becomes, and the reason every unsupported row is skipped.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "simulator/validation/validation_case.h"
+
+namespace echosim {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kHeader[] =
+    "source_file,release,section,system,model,#-GPUs,Precision,GBS,MBS,Sequence Length,TP,PP,CP,"
+    "VP,EP,Tokens / sec / GPU,Model TFLOP / sec / GPU,FSDP,GA,"
+    "\"Est. time to train in days (10T tokens, 1K GPUs)\"\n";
+
+// Writes `rows` under a temporary data directory and parses them.
+StatusOr<std::vector<ValidationCase>> Parse(const std::string& rows) {
+  const fs::path dir = fs::temp_directory_path() / "echosim_nemo_source_test";
+  fs::create_directories(dir / "training");
+  std::ofstream(dir / "training" / "training_nemo_megatron_bridge_perf_summary.csv")
+      << "# comment line\n" << kHeader << rows;
+  std::vector<ValidationCase> out;
+  Status st = NemoRows(dir.string(), &out);
+  fs::remove_all(dir);
+  if (!st.ok()) return st;
+  return out;
+}
+
+TEST(NemoSourceTest, PrimaryCellValue) {
+  EXPECT_EQ(PrimaryCellValue("37556 (36108)"), "37556");
+  EXPECT_EQ(PrimaryCellValue("661[^gpt-oss-note]"), "661");
+  EXPECT_EQ(PrimaryCellValue("FP8-CS (FP8-MX)"), "FP8-CS");
+  EXPECT_EQ(PrimaryCellValue("DeepSeekV3 (w/o MTP)"), "DeepSeekV3");
+  EXPECT_EQ(PrimaryCellValue(" n/a "), "n/a");
+  EXPECT_EQ(PrimaryCellValue(""), "");
+}
+
+TEST(NemoSourceTest, DenseRowBecomesItsConfiguration) {
+  // Llama 3 8B on one DGX-H100, FP8, 14451 tokens/s/GPU: step = 128 * 8192 / (14451 * 8).
+  auto cases = Parse(
+      "docs/performance-summary-archive.md,25.11 NeMo Container,Pre-Training Performance,DGX-H100,"
+      "LLAMA3_70B,64,FP8-CS,128,1,8192,4,8,1,5,1,1602,719,0,64,\n"
+      "docs/x.md,25.09 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_8B,8,,128,2,8192,1,"
+      "1,1,n/a,1,31357 (29925),1614 (1540),0,8,\n"
+      "docs/x.md,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,MXFP8,256,1,"
+      "8192,2,4,1,5,n/a,3828,1721,0,,\n"
+      "docs/x.md,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,FP8,256,2,"
+      "8192,1,1,1,n/a,n/a,4143,1861,64,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 4u);
+  const ValidationCase& h100 = (*cases)[0];
+  EXPECT_FALSE(h100.row.skipped) << h100.row.skip_reason;
+  EXPECT_EQ(h100.row.source, kNemoSource);
+  EXPECT_EQ(h100.row.line, 3);
+  EXPECT_DOUBLE_EQ(h100.row.measured_step_s, 128.0 * 8192.0 / (1602.0 * 64.0));
+  EXPECT_EQ(h100.config.gpu, "h100-sxm");
+  EXPECT_EQ(h100.config.gpus_per_node, 8);
+  EXPECT_EQ(h100.config.model, "llama3-70b");
+  EXPECT_EQ(h100.config.dtype, "fp8");
+  EXPECT_EQ(h100.config.tp, 4);
+  EXPECT_EQ(h100.config.pp, 8);
+  EXPECT_EQ(h100.config.vpp, 5);
+  EXPECT_EQ(h100.config.dp, 2);
+  EXPECT_EQ(h100.config.zero, 1);
+  EXPECT_TRUE(h100.config.sp);
+  EXPECT_TRUE(h100.config.tp_overlap);
+  EXPECT_TRUE(h100.config.overlap_param);
+
+  // Primary values of "31357 (29925)"; blank precision is FP8; 8 GPUs of an NVL72 domain.
+  const ValidationCase& gb200 = (*cases)[1];
+  EXPECT_FALSE(gb200.row.skipped) << gb200.row.skip_reason;
+  EXPECT_DOUBLE_EQ(gb200.row.measured_step_s, 128.0 * 8192.0 / (31357.0 * 8.0));
+  EXPECT_DOUBLE_EQ(gb200.row.measured_tflops_per_gpu, 1614.0);
+  EXPECT_EQ(gb200.config.gpu, "gb200");
+  EXPECT_EQ(gb200.config.gpus_per_node, 8);
+  EXPECT_EQ(gb200.config.dtype, "fp8");
+  EXPECT_EQ(gb200.config.mbs, 2);
+  EXPECT_EQ(gb200.config.vpp, 1);
+  EXPECT_FALSE(gb200.config.sp);
+  EXPECT_NE(gb200.row.assumptions.find("precision blank: FP8"), std::string::npos);
+
+  const ValidationCase& mx = (*cases)[2];
+  EXPECT_EQ(mx.config.dtype, "fp8");
+  EXPECT_NE(mx.row.assumptions.find("MXFP8"), std::string::npos);
+  EXPECT_EQ(mx.config.ep, 1);
+
+  const ValidationCase& fsdp = (*cases)[3];
+  EXPECT_EQ(fsdp.config.gpus_per_node, 64);  // 64 GPUs: one NVLink domain
+  EXPECT_EQ(fsdp.config.zero, 3);
+  EXPECT_EQ(fsdp.config.dp, 64);
+  EXPECT_NE(fsdp.row.assumptions.find("FSDP 64"), std::string::npos);
+}
+
+TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,LLAMA3_70B,64,FP8,256,2,8192,1,1,"
+      "1,n/a,n/a,5243,2355,64,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,NVFP4,256,1,8192,2,"
+      "4,1,5,n/a,4898,2201,0,,\n"
+      "d,26.06 NeMo Container,LoRA Performance,DGX-H100,LLAMA3_70B,8,FP8,32,1,4096,2,4,1,20,n/a,"
+      "2643,735,,,\n"
+      "d,26.06 NeMo Container,SFT Performance,DGX-H100,LLAMA3_70B,32,FP8,32,1,4096,4,4,1,5,n/a,"
+      "1638,710,,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,1,4096,"
+      "1,1,1,n/a,16,8901,205,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,DeepSeekV3 (w/o MTP),256,MXFP8,"
+      "4096,1,4096,1,16,1,n/a,8,2815,732,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3.1_405B,1024,FP8,1536,1,8192,"
+      "8,8,2,8,n/a,328,827,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Mystery_7B,8,FP8,128,1,4096,1,1,1,"
+      "n/a,n/a,100,10,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 8u);
+  const char* expect[] = {"no sourced GB300 preset", "NVFP4", "LoRA", "SFT", "head_dim",
+                          "multi-head latent attention", "do not split evenly",
+                          "'Mystery_7B' has no echosim mapping"};
+  for (size_t i = 0; i < cases->size(); ++i) {
+    const ValidationRow& r = (*cases)[i].row;
+    EXPECT_TRUE(r.skipped) << r.label;
+    EXPECT_NE(r.skip_reason.find(expect[i]), std::string::npos) << r.label << ": " << r.skip_reason;
+    EXPECT_GT(r.measured_step_s, 0) << r.label;
+  }
+}
+
+TEST(NemoSourceTest, MalformedCellsNameFileLineAndColumn) {
+  auto bad = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3_8B,8,FP8,128,1,8192,1,1,1,"
+      "n/a,n/a,fast,700,0,,\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(
+                "training_nemo_megatron_bridge_perf_summary.csv:3: column 'Tokens / sec / GPU': "
+                "expected a positive number, got 'fast'"),
+            std::string::npos)
+      << bad.status().message();
+  auto tp = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3_8B,8,FP8,128,1,8192,two,1,"
+      "1,n/a,n/a,100,700,0,,\n");
+  ASSERT_FALSE(tp.ok());
+  EXPECT_NE(tp.status().message().find(":3: column 'TP': expected a non-negative integer"),
+            std::string::npos)
+      << tp.status().message();
+}
+
+}  // namespace
+}  // namespace echosim

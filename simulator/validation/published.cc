@@ -113,8 +113,10 @@ std::string Describe(const RowConfig& c) {
                 " tp", c.tp, " pp", c.pp, c.vpp > 1 ? StrCat(" vpp", c.vpp) : "",
                 c.cp > 1 ? StrCat(" cp", c.cp) : "", c.ep > 1 ? StrCat(" ep", c.ep) : "", " dp",
                 c.dp, " gbs", c.gbs, " mb", c.mbs, " ", c.dtype, c.sp ? " sp" : "",
-                c.zero > 0 ? StrCat(" zero", c.zero) : "", " recompute=", c.recompute,
-                " attn=", c.attention);
+                c.tp_overlap && c.sp && c.tp > 1 ? " tp-overlap" : "",
+                c.zero > 0 ? StrCat(" zero", c.zero) : "",
+                c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
+                " recompute=", c.recompute, " attn=", c.attention);
 }
 
 std::string ConfigKey(const RowConfig& c) {

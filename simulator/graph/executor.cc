@@ -317,9 +317,9 @@ void Executor::Flush() {
         a.remaining = static_cast<double>(k.end - now);
         a.cls = graph_of_rank_[r]->op_class(k.node);
         a.last = now;
-        a.rate = 1.0;
-        ++a.generation;
+        a.rate = 0;  // forces its first schedule below, whatever else changed
         rank_activities_[r].push_back(id);
+        Reschedule(id);
       }
       fast_[r].clear();
     }

@@ -57,6 +57,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
         "--no-overlap-grad-reduce", "parallelism.overlap_grad_reduce", "false"
     ),
     "overlap_param_gather": _switch("--overlap-param-gather", "parallelism.overlap_param_gather"),
+    "tp_comm_overlap": _switch("--tp-comm-overlap", "parallelism.tp_comm_overlap"),
     "nic_gbps": _value("--nic-gbps", "cluster.network.nic_gbps"),
     "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
     "host_overhead_ms": _value("--host-overhead-ms", "simulation.host_overhead_per_step_ms"),

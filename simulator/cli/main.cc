@@ -71,6 +71,7 @@ train options (each sets the scenario field in parentheses):
   --schedule NAME         1f1b|interleaved_1f1b|gpipe (parallelism.pipeline_schedule)
   --no-overlap-grad-reduce  reduce gradients after the backward pass (parallelism.overlap_grad_reduce)
   --overlap-param-gather  hide ZeRO parameter all-gather (parallelism.overlap_param_gather)
+  --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --nic-gbps X            per-GPU NIC bandwidth, Gbit/s per direction (cluster.network.nic_gbps)
   --nvlink-gbps X         per-GPU NVLink bandwidth, Gbit/s per direction (cluster.network.nvlink_gbps)
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
@@ -178,6 +179,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--oversubscription", {"cluster.network.oversubscription", true}},
       {"--no-interference", {"simulation.interference", false}},
       {"--no-contention", {"simulation.contention", false}},
+      {"--tp-comm-overlap", {"parallelism.tp_comm_overlap", false}},
   };
   return flags;
 }

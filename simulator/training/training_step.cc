@@ -58,7 +58,7 @@ class StageGraphBuilder {
         costs_(costs),
         ctx_(MakeLayerContext(s)),
         b_({"compute", "dp_comm", "pp_send_fwd", "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd",
-            "tp_comm"}) {
+            "tp_comm", "dp_reduce"}) {
     const int64_t rep = RepresentativeRank(s.plan, stage);
     for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp}) {
       shapes_[static_cast<int>(g)] = topo_->ShapeOf(s.plan.GroupMembers(rep, g));
@@ -290,7 +290,8 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
           op.kind = CollectiveKind::kReduceScatter;
           op.group = GroupKind::kDp;
           op.bytes = params * ActivationBytes(s_.dtype);
-          const NodeId rs = AddComm(kStreamDpComm, op);
+          // Its own stream, as FSDP does: the next layer's gather prefetches meanwhile.
+          const NodeId rs = AddComm(kStreamDpReduce, op);
           b_.AddDependency(l, rs);
         } else if (!zero3) {
           bucket += params;
@@ -343,6 +344,9 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   opt.bytes = shard * 34.0;
   const NodeId opt_id = b_.AddCompute(kStreamCompute, opt.name, compute_->Estimate(opt),
                                       NodeCategory::kOther, OpClass::kOptimizer);
+  if (b_.LastOn(kStreamDpReduce) != ExecutionGraph::Builder::kNoNode) {
+    b_.AddDependency(b_.LastOn(kStreamDpReduce), opt_id);
+  }
   if (b_.LastOn(kStreamDpComm) != ExecutionGraph::Builder::kNoNode) {
     b_.AddDependency(b_.LastOn(kStreamDpComm), opt_id);
   }
@@ -448,36 +452,38 @@ class TrainingCommResources : public CommResources {
       if (parts.bandwidth_s <= 0 || d.wire_bytes <= 0) return d;
       d.latency = SecondsToDuration(parts.latency_s);
       d.nominal_bytes_per_s = d.wire_bytes / parts.bandwidth_s;
-      // Ring edges: member i sends to member i+1; the edges that leave a node load NICs
-      // (and leaf uplinks when they leave the leaf). One flow stands for the whole instance.
-      // Symmetric mode folds every member onto the simulated representative of its stage
-      // (members of one group are images of each other, so a member's NIC carries what the
-      // representative's carries), and the uplinks carry the instances of every image
-      // group on the same nodes.
+      // Ring edges: member i sends to member i+1. NCCL runs several rings (channels) that
+      // leave each node through different GPUs' NICs, so the traffic crossing nodes is spread
+      // over every member's NIC: each carries crossing_edges / members of one member's
+      // stream (1 when every member sits on its own node). Edges that leave a leaf load its
+      // uplinks. One flow stands for the whole instance. Symmetric mode folds every member
+      // onto the simulated representative of its stage (members of one group are images of
+      // each other), and the uplinks carry the instances of every image group on the nodes.
       const double images = symmetric_ ? per_node_gpus / static_cast<double>(shape.per_node) : 1.0;
       const size_t m = members.size();
       std::vector<LinkUse> edges;
+      int64_t crossing = 0;
       for (size_t i = 0; i < m; ++i) {
         const int64_t src = members[i], dst = members[(i + 1) % m];
         if (topo_->NodeOf(src) == topo_->NodeOf(dst)) continue;
+        ++crossing;
         std::vector<LinkUse> e;
         topo_->AppendPath(links_, src, dst, images, &e);
-        if (symmetric_) {
-          // NIC links of the folded endpoints (the representative of each end's stage).
-          std::vector<LinkUse> folded;
-          topo_->AppendPath(links_, Fold(src), Fold(dst), images, &folded);
-          e[0] = folded[0];
-          e[1] = folded[1];
-        }
-        edges.insert(edges.end(), e.begin(), e.end());
+        edges.insert(edges.end(), e.begin() + 2, e.end());  // uplinks, if any
       }
-      // Merge: a NIC carries one stream per instance (weight 1); an uplink carries every
-      // edge that crosses it.
+      const double nic_weight = static_cast<double>(crossing) / static_cast<double>(m);
+      for (size_t i = 0; i < m; ++i) {
+        if (symmetric_ && members[i] != me) continue;
+        const int64_t who = members[i];
+        edges.push_back({static_cast<LinkId>(links_.first_nic + 2 * who), nic_weight});
+        edges.push_back({static_cast<LinkId>(links_.first_nic + 2 * who + 1), nic_weight});
+      }
+      // Merge duplicates: an uplink carries every edge that crosses it.
       std::sort(edges.begin(), edges.end(),
                 [](const LinkUse& a, const LinkUse& b) { return a.link < b.link; });
       for (const LinkUse& u : edges) {
         if (!d.path.empty() && d.path.back().link == u.link) {
-          if (u.link >= links_.first_leaf) d.path.back().weight += u.weight;
+          d.path.back().weight += u.weight;
         } else {
           d.path.push_back(u);
         }

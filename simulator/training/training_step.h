@@ -102,6 +102,7 @@ enum StageStream : uint8_t {
   kStreamSendBwd = 4,
   kStreamRecvBwd = 5,
   kStreamTpComm = 6,
+  kStreamDpReduce = 7,  // ZeRO-3 gradient reduce-scatter
 };
 
 }  // namespace echosim

@@ -116,28 +116,6 @@ void Breakdown(const ExecutionGraph& g, const std::vector<Span>& spans, Time end
   r->idle_s = DurationToSeconds(acc[3]);
 }
 
-std::string Micros(Time ps) {
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%" PRId64 ".%06" PRId64, ps / 1000000, ps % 1000000);
-  return buf;
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -648,7 +626,7 @@ void WriteTraceTimeline(const TraceSimResult& r, std::ostream& out) {
                                                                              : "kernel";
       out << "{\"ph\":\"X\",\"cat\":\"" << cat << "\",\"name\":\"" << JsonEscape(g.name(s.node))
           << "\",\"pid\":" << pid << ",\"tid\":" << static_cast<int>(g.stream(s.node))
-          << ",\"ts\":" << Micros(s.start) << ",\"dur\":" << Micros(s.end - s.start) << "}";
+          << ",\"ts\":" << FormatMicros(s.start) << ",\"dur\":" << FormatMicros(s.end - s.start) << "}";
     }
   }
   out << "\n]}\n";

@@ -1,5 +1,6 @@
 #include "simulator/core/strings.h"
 
+#include <cinttypes>
 #include <cstdio>
 
 namespace echosim {
@@ -8,6 +9,29 @@ std::string FormatDouble(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
   return buf;
+}
+
+std::string FormatMicros(int64_t ps) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%" PRId64 ".%06" PRId64, ps / 1000000, ps % 1000000);
+  return buf;
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace echosim

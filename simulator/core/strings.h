@@ -47,6 +47,10 @@ StatusOr<E> ParseChoice(const std::string& field, const std::string& value,
 
 // Formats a double with up to `digits` significant digits (deterministic, locale-free).
 std::string FormatDouble(double v, int digits = 6);
+// Picoseconds as "microseconds.picoseconds" text, exact (Chrome trace timestamps).
+std::string FormatMicros(int64_t ps);
+// Escapes a string for a JSON string literal (quotes, backslashes, control characters).
+std::string JsonEscape(const std::string& s);
 
 }  // namespace echosim
 

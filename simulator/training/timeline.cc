@@ -1,37 +1,11 @@
 #include "simulator/training/timeline.h"
 
-#include <cinttypes>
 #include <cstdio>
 #include <string>
 
+#include "simulator/core/strings.h"
+
 namespace echosim {
-namespace {
-
-// Picoseconds -> "microseconds.picoseconds" text without floating-point rounding.
-std::string Micros(Time ps) {
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%" PRId64 ".%06" PRId64, ps / 1000000, ps % 1000000);
-  return buf;
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 void WriteChromeTrace(const StepResult& result, const ParallelPlan& plan, std::ostream& out) {
   out << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
@@ -66,7 +40,7 @@ void WriteChromeTrace(const StepResult& result, const ParallelPlan& plan, std::o
       if (kind == NodeKind::kDelay) cat = "host";
       out << "{\"ph\":\"X\",\"cat\":\"" << cat << "\",\"name\":\"" << JsonEscape(g.name(s.node))
           << "\",\"pid\":" << t.global_rank << ",\"tid\":" << static_cast<int>(g.stream(s.node))
-          << ",\"ts\":" << Micros(s.start) << ",\"dur\":" << Micros(s.end - s.start)
+          << ",\"ts\":" << FormatMicros(s.start) << ",\"dur\":" << FormatMicros(s.end - s.start)
           << ",\"args\":{";
       bool first_arg = true;
       auto arg = [&](const char* k, const std::string& v) {

@@ -166,21 +166,21 @@ def sweep(
     start = base if base is not None else Scenario()
 
     params: list[dict[str, Any]] = []
-    todo: list[_Item] = []
+    jobs: list[_Item] = []
     base_bytes = start.to_bytes()
     for c in configs:
         if isinstance(c, Scenario):
             params.append({})
-            todo.append((c.to_bytes(), None, c._base_dir))
+            jobs.append((c.to_bytes(), None, c._base_dir))
         elif isinstance(c, Mapping):
             params.append(dict(c))
-            todo.append((base_bytes, tuple((str(k), v) for k, v in c.items()), start._base_dir))
+            jobs.append((base_bytes, tuple((str(k), v) for k, v in c.items()), start._base_dir))
         else:
             raise ValueError(f"sweep: each item must be an echosim.Scenario or a dict of "
                              f"overrides, got {type(c).__name__}")
 
     out: list[dict[str, Any]] = []
-    for p, row in zip(params, _run_all(todo, client, processes)):
+    for p, row in zip(params, _run_all(jobs, client, processes)):
         if errors == "raise" and "error" in row:
             raise ValueError(row["error"])
         out.append({**p, **row})

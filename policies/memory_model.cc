@@ -17,7 +17,7 @@ double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
 }
 
 std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& p,
-                                        const LayerContext& layer, int64_t /*unused*/,
+                                        const LayerContext& layer,
                                         const std::vector<int64_t>& in_flight,
                                         double reserved_bytes) {
   std::vector<StageMemory> out;

@@ -36,8 +36,10 @@ struct StageMemory {
 // Parameters one rank of `stage` holds (its layers, / tp, experts / ep, embeddings).
 double StageParams(const ModelSpec& model, const ParallelPlan& plan, int64_t stage);
 
+// `in_flight[s]`: model chunks whose activations stage s holds at its peak (from the
+// pipeline schedule).
 std::vector<StageMemory> EstimateMemory(const ModelSpec& model, const ParallelPlan& plan,
-                                        const LayerContext& layer, int64_t in_flight_stage0,
+                                        const LayerContext& layer,
                                         const std::vector<int64_t>& in_flight,
                                         double reserved_bytes);
 

@@ -59,7 +59,7 @@ double PlanPeakMemoryBytes(const ModelSpec& model, const ParallelPlan& plan, int
     in_flight.push_back((*schedule)->InFlight(s, plan.pp, plan.vpp, plan.num_microbatches()));
   }
   double peak = 0;
-  for (const StageMemory& sm : EstimateMemory(model, plan, ctx, 0, in_flight, reserved_bytes)) {
+  for (const StageMemory& sm : EstimateMemory(model, plan, ctx, in_flight, reserved_bytes)) {
     peak = std::max(peak, sm.total_bytes());
   }
   return peak;

@@ -89,14 +89,13 @@ class StageGraphBuilder {
   GroupShape next_shape_, prev_shape_;
 };
 
-double StageGraphBuilderLayerParams(const TrainingSetup& s) {
-  const ModelSpec& m = s.model;
+// Parameters of one layer held by one rank (dense / tp, experts / (tp * ep)).
+double StageGraphBuilder::LayerParamsLocal() const {
+  const ModelSpec& m = s_.model;
   const double dense = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
   const double expert = static_cast<double>(m.LayerExpertParams());
-  return dense / s.plan.tp + expert / (s.plan.tp * s.plan.ep);
+  return dense / s_.plan.tp + expert / (s_.plan.tp * s_.plan.ep);
 }
-
-double StageGraphBuilder::LayerParamsLocal() const { return StageGraphBuilderLayerParams(s_); }
 
 NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
   CommInfo info;
@@ -689,7 +688,7 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   for (int64_t s = 0; s < p.pp; ++s) {
     in_flight.push_back(schedule->InFlight(s, p.pp, p.vpp, p.num_microbatches()));
   }
-  r.memory = EstimateMemory(setup.model, p, MakeLayerContext(setup), 0, in_flight,
+  r.memory = EstimateMemory(setup.model, p, MakeLayerContext(setup), in_flight,
                             setup.gpu.memory_reserved_gb * 1e9);
   r.memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
   for (const StageMemory& sm : r.memory) {

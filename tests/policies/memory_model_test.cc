@@ -20,7 +20,7 @@ TEST(MemoryModelTest, ZeroStagesShardByDp) {
   EXPECT_DOUBLE_EQ(params, static_cast<double>(m.TotalParams() - m.hidden));
   for (int zero = 0; zero <= 3; ++zero) {
     p.zero = zero;
-    const StageMemory sm = EstimateMemory(m, p, c, 0, inflight, 0)[0];
+    const StageMemory sm = EstimateMemory(m, p, c, inflight, 0)[0];
     EXPECT_DOUBLE_EQ(sm.optimizer_bytes, params * 12 / (zero >= 1 ? 8 : 1));
     EXPECT_DOUBLE_EQ(sm.gradient_bytes, params * 4 / (zero >= 2 ? 8 : 1));
     if (zero < 3) {

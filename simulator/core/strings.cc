@@ -11,6 +11,37 @@ std::string FormatDouble(double v, int digits) {
   return buf;
 }
 
+StatusOr<std::vector<std::string>> SplitCsvLine(std::string_view line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
+    if (quoted) {
+      if (ch == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          cur.push_back('"');
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        cur.push_back(ch);
+      }
+    } else if (ch == '"') {
+      quoted = true;
+    } else if (ch == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else if (ch != '\r') {
+      cur.push_back(ch);
+    }
+  }
+  if (quoted) return InvalidArgument("unterminated quoted field");
+  out.push_back(cur);
+  return out;
+}
+
 std::string FormatMicros(int64_t ps) {
   char buf[48];
   std::snprintf(buf, sizeof(buf), "%" PRId64 ".%06" PRId64, ps / 1000000, ps % 1000000);

@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,9 @@ StatusOr<E> ParseChoice(const std::string& field, const std::string& value,
 
 // Formats a double with up to `digits` significant digits (deterministic, locale-free).
 std::string FormatDouble(double v, int digits = 6);
+// Splits one CSV line into cells (RFC 4180 quoting: "a,b" is one cell, "" inside quotes is
+// a quote; carriage returns dropped). An unterminated quote is an error.
+StatusOr<std::vector<std::string>> SplitCsvLine(std::string_view line);
 // Picoseconds as "microseconds.picoseconds" text, exact (Chrome trace timestamps).
 std::string FormatMicros(int64_t ps);
 // Escapes a string for a JSON string literal (quotes, backslashes, control characters).

@@ -24,33 +24,9 @@ std::string_view Trim(std::string_view s) {
 }  // namespace
 
 Status SplitCsvLine(std::string_view line, std::vector<std::string>* cells) {
+  ECHOSIM_ASSIGN_OR_RETURN(std::vector<std::string> raw, echosim::SplitCsvLine(line));
   cells->clear();
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < line.size() && line[i + 1] == '"') {
-          cur.push_back('"');
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        cur.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      cells->push_back(std::string(Trim(cur)));
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  if (quoted) return InvalidArgument("unterminated quoted field");
-  cells->push_back(std::string(Trim(cur)));
+  for (const std::string& c : raw) cells->push_back(std::string(Trim(c)));
   return Status::Ok();
 }
 

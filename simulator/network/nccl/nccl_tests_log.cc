@@ -328,37 +328,6 @@ StatusOr<NcclTestsLog> ParseNcclTestsLog(const std::string& text, const std::str
   return ParseNcclTestsText(text, source);
 }
 
-StatusOr<std::vector<std::string>> SplitCsvLine(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char ch = line[i];
-    if (quoted) {
-      if (ch == '"') {
-        if (i + 1 < line.size() && line[i + 1] == '"') {
-          cur.push_back('"');
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        cur.push_back(ch);
-      }
-    } else if (ch == '"') {
-      quoted = true;
-    } else if (ch == ',') {
-      out.push_back(cur);
-      cur.clear();
-    } else if (ch != '\r') {
-      cur.push_back(ch);
-    }
-  }
-  if (quoted) return InvalidArgument("unterminated quoted field");
-  out.push_back(cur);
-  return out;
-}
-
 StatusOr<std::vector<VidurRow>> ParseVidurCsv(const std::string& text, const std::string& source) {
   std::istringstream is(text);
   std::string line;

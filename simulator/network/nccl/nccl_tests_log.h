@@ -72,8 +72,6 @@ struct MeasuredBusbwRow {
       msg_bytes, time_us, algbw_GBps, busbw_GBps, notes;
 };
 StatusOr<std::vector<MeasuredBusbwRow>> ParseMeasuredBusbwCsv(const std::string& text, const std::string& source);
-// Splits one CSV line (RFC 4180 quotes); error on an unterminated quote.
-StatusOr<std::vector<std::string>> SplitCsvLine(const std::string& line);
 
 // "1048576", "1K", "16M", "2G", "1T", "64KiB", "1MB" (binary multiples, as nccl-tests' -b/-e).
 StatusOr<double> ParseByteSize(const std::string& field, const std::string& value);

@@ -64,5 +64,27 @@ void Admit(ServingSequence* seq, int32_t computed) {
   seq->transferred_tokens = 0;
 }
 
+void AdmitWaitingChunked(const SchedulerLimits& limits, SchedulerQueues* q, KvBlockPool* kv,
+                         IterationPlan* plan, int32_t* budget, uint64_t mark) {
+  while (!q->waiting.empty() && *budget > 0 &&
+         q->running.size() < static_cast<size_t>(limits.max_num_seqs)) {
+    ServingSequence* seq = q->waiting.front();
+    if (!CanEverRun(*seq, limits, *kv)) {
+      q->waiting.pop_front();
+      plan->rejected.push_back(seq);
+      continue;
+    }
+    const int32_t computed = AdmissionComputed(*seq, kv);
+    const int32_t n = std::min(seq->num_tokens() - computed, *budget);
+    if (!kv->Reserve(seq, computed + n)) break;
+    q->waiting.pop_front();
+    Admit(seq, computed);
+    seq->plan_mark = mark;
+    q->running.push_back(seq);
+    plan->work.push_back({seq, n});
+    *budget -= n;
+  }
+}
+
 }  // namespace scheduling
 }  // namespace echosim

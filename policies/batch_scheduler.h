@@ -173,6 +173,12 @@ bool CanEverRun(const ServingSequence& seq, const SchedulerLimits& limits, const
 int32_t AdmissionComputed(const ServingSequence& seq, KvBlockPool* kv);
 // Marks `seq` admitted at computed tokens `computed` (after a successful Reserve).
 void Admit(ServingSequence* seq, int32_t computed);
+// Chunked-prefill admission (vllm, sarathi): waiting sequences in order while tokens are
+// left in *budget, slots in max_num_seqs and KV blocks free; each is admitted after its
+// prefix-cache hit and gets a chunk of at most the remaining budget. Sequences that can
+// never run are rejected. Admitted sequences get plan_mark = `mark`.
+void AdmitWaitingChunked(const SchedulerLimits& limits, SchedulerQueues* q, KvBlockPool* kv,
+                         IterationPlan* plan, int32_t* budget, uint64_t mark);
 }  // namespace scheduling
 
 }  // namespace echosim

@@ -45,24 +45,7 @@ class SarathiScheduler : public BatchScheduler {
       }
     }
     if (preempted) return;
-    while (!q->waiting.empty() && budget > 0 &&
-           q->running.size() < static_cast<size_t>(limits.max_num_seqs)) {
-      ServingSequence* seq = q->waiting.front();
-      if (!scheduling::CanEverRun(*seq, limits, *kv)) {
-        q->waiting.pop_front();
-        plan->rejected.push_back(seq);
-        continue;
-      }
-      const int32_t computed = scheduling::AdmissionComputed(*seq, kv);
-      const int32_t n = std::min(seq->num_tokens() - computed, budget);
-      if (!kv->Reserve(seq, computed + n)) break;
-      q->waiting.pop_front();
-      scheduling::Admit(seq, computed);
-      seq->plan_mark = epoch_;
-      q->running.push_back(seq);
-      plan->work.push_back({seq, n});
-      budget -= n;
-    }
+    scheduling::AdmitWaitingChunked(limits, q, kv, plan, &budget, epoch_);
   }
 
  private:

@@ -8,19 +8,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-# expect CODE SUBSTRING -- command...: exit code and a substring of stdout+stderr.
-expect() {
-  local code=$1 want=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$code" ]; then
-    echo "FAIL: '$*' exited $rc, expected $code"; echo "$out" | head -5; fails=$((fails+1)); return
-  fi
-  if [ -n "$want" ] && ! grep -qF -- "$want" <<<"$out"; then
-    echo "FAIL: '$*' output lacks: $want"; echo "$out" | head -5; fails=$((fails+1)); return
-  fi
-  echo "ok: $*"
-}
+# shellcheck source=expect.sh
+source "$root/tests/cli/expect.sh"
 
 gpt3=(--model gpt3-175b --gpu h100-sxm --gpus 1024 --tp 8 --pp 8 --vpp 3 --micro-batch 1
       --global-batch 1536 --seq-len 2048 --sequence-parallel --recompute selective --zero 1)

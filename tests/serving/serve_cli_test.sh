@@ -8,19 +8,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-# expect CODE SUBSTRING -- command...: exit code and a substring of stdout+stderr.
-expect() {
-  local code=$1 want=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$code" ]; then
-    echo "FAIL: '$*' exited $rc, expected $code"; echo "$out" | head -5; fails=$((fails+1)); return
-  fi
-  if [ -n "$want" ] && ! grep -qF -- "$want" <<<"$out"; then
-    echo "FAIL: '$*' output lacks: $want"; echo "$out" | head -5; fails=$((fails+1)); return
-  fi
-  echo "ok: $*"
-}
+# shellcheck source=../cli/expect.sh
+source "$root/tests/cli/expect.sh"
 
 w='poisson:qps=5,input=lognormal:1000:0.5,output=fixed:200'
 serve=(--model llama2-70b --gpu h100-sxm --tp 4 --replicas 2 --scheduler vllm --workload "$w" --duration-s 120)

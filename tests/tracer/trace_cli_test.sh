@@ -11,19 +11,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-# expect CODE SUBSTRING -- command...: exit code and a substring of stdout+stderr.
-expect() {
-  local code=$1 want=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$code" ]; then
-    echo "FAIL: '$*' exited $rc, expected $code"; echo "$out" | head -8; fails=$((fails+1)); return
-  fi
-  if [ -n "$want" ] && ! grep -qF -- "$want" <<<"$out"; then
-    echo "FAIL: '$*' output lacks: $want"; echo "$out" | head -8; fails=$((fails+1)); return
-  fi
-  echo "ok: $*"
-}
+# shellcheck source=../cli/expect.sh
+source "$root/tests/cli/expect.sh"
 
 # Usage errors name the flag.
 expect 2 "needs --world-size" -- "$bin" trace --ranks auto --out "$tmp/x" -- true

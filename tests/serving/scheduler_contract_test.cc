@@ -81,7 +81,9 @@ HarnessResult RunHarness(const std::string& scheduler_name, uint64_t seed, int n
           << "a planned sequence holds KV for what it computes";
       tokens += w.new_tokens;
     }
-    if (scheduler_name == "vllm" || scheduler_name == "sarathi") EXPECT_LE(tokens, limits.max_batched_tokens);
+    if (scheduler_name == "vllm" || scheduler_name == "sarathi") {
+      EXPECT_LE(tokens, limits.max_batched_tokens);
+    }
     for (ServingSequence* r : plan.rejected) {
       ++out.rejected;
       EXPECT_EQ(r->blocks, 0);

@@ -22,7 +22,7 @@ int64_t ModelSpec::LayerExpertParams() const {
 
 int64_t ModelSpec::LayerParams() const {
   const int64_t kv_dim = kv_heads * head_dim();
-  const int64_t attn = hidden * (hidden + 2 * kv_dim) + hidden * hidden;
+  const int64_t attn = hidden * (q_dim() + 2 * kv_dim) + q_dim() * hidden;
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
   const int64_t mlp_params = is_moe() ? LayerExpertParams() + hidden * experts  // + router
                                       : mats * hidden * ffn_hidden;
@@ -44,9 +44,11 @@ double ModelSpec::TrainingFlops(int64_t tokens, int64_t seq_len) const {
   const double mats = mlp == MlpKind::kSwiglu ? 3.0 : 2.0;
   const double active_experts = is_moe() ? static_cast<double>(top_k) : 1.0;
   // Matmul parameters one token passes through in one layer.
-  const double layer_mm = h * (h + 2 * kv_dim) + h * h + mats * h * ffn_hidden * active_experts;
-  // Attention scores and weighted sum: 2 matmuls of 2*seq*h FLOPs per token (forward).
-  const double layer_attn_fwd = 4.0 * static_cast<double>(seq_len) * h;
+  const double q = static_cast<double>(q_dim());
+  const double layer_mm = h * (q + 2 * kv_dim) + q * h + mats * h * ffn_hidden * active_experts;
+  // Attention scores and weighted sum: 2 matmuls of 2*seq*heads*head_dim FLOPs per token
+  // (forward; heads*head_dim = h unless the head dimension is set).
+  const double layer_attn_fwd = 4.0 * static_cast<double>(seq_len) * q;
   const double fwd_per_token = layers * (2.0 * layer_mm + layer_attn_fwd) + 2.0 * h * vocab;
   return 3.0 * fwd_per_token * static_cast<double>(tokens);
 }
@@ -67,9 +69,14 @@ Status ModelSpec::Validate() const {
   ECHOSIM_RETURN_IF_ERROR(positive("experts", experts));
   ECHOSIM_RETURN_IF_ERROR(positive("top_k", top_k));
   ECHOSIM_RETURN_IF_ERROR(positive("max_seq_len_tokens", max_seq_len_tokens));
-  if (hidden % heads != 0) {
+  if (head_dim_override < 0) {
+    return InvalidArgument(StrCat("model '", name, "': head_dim must be positive (or 0 for hidden / heads), got ",
+                                  head_dim_override));
+  }
+  if (head_dim_override == 0 && hidden % heads != 0) {
     return InvalidArgument(StrCat("model '", name, "': hidden (", hidden,
-                                  ") must be divisible by heads (", heads, ")"));
+                                  ") must be divisible by heads (", heads,
+                                  ") unless head_dim is given"));
   }
   if (heads % kv_heads != 0) {
     return InvalidArgument(StrCat("model '", name, "': heads (", heads,
@@ -109,7 +116,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": a model file must be a YAML map"));
   static const char* kKnown[] = {"name", "description", "layers", "hidden", "heads", "kv_heads",
                                  "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
-                                 "position", "max_seq_len_tokens", "tied_embeddings"};
+                                 "position", "max_seq_len_tokens", "tied_embeddings", "head_dim"};
   for (const auto& kv : doc) {
     const std::string key = kv.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
@@ -136,6 +143,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "position", source, &position));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "max_seq_len_tokens", source, &m.max_seq_len_tokens));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "tied_embeddings", source, &m.tied_embeddings));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "head_dim", source, &m.head_dim_override));
   ECHOSIM_ASSIGN_OR_RETURN(m.mlp, ParseChoice<MlpKind>("mlp", mlp, {{"gelu", MlpKind::kGelu},
                                                                     {"swiglu", MlpKind::kSwiglu}}));
   ECHOSIM_ASSIGN_OR_RETURN(m.norm, ParseChoice<NormKind>("norm", norm,

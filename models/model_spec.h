@@ -33,8 +33,13 @@ struct ModelSpec {
   PositionKind position = PositionKind::kLearned;
   int64_t max_seq_len_tokens = 2048;
   bool tied_embeddings = true;
+  // Attention head dimension when it is not hidden / heads (Qwen3: 128 with hidden 2048 and
+  // 32 heads; Megatron-LM's --kv-channels). 0 = hidden / heads.
+  int64_t head_dim_override = 0;
 
-  int64_t head_dim() const { return hidden / heads; }
+  int64_t head_dim() const { return head_dim_override > 0 ? head_dim_override : hidden / heads; }
+  // Width of the attention's query (and output-projection input): heads * head_dim.
+  int64_t q_dim() const { return heads * head_dim(); }
   bool is_moe() const { return experts > 1; }
   // Parameters of one transformer layer (attention + MLP/experts + norms), all experts counted.
   int64_t LayerParams() const;

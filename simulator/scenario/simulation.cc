@@ -80,6 +80,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
                                                         {"rope", PositionKind::kRope}}));
   }
   if (sh.tied_embeddings()) m.tied_embeddings = true;
+  if (sh.head_dim()) m.head_dim_override = sh.head_dim();
   ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext("workload.training.shape"));
   // Write the resolved shape back so the resolved scenario is self-contained.
   auto* out = t->mutable_shape();
@@ -88,6 +89,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   out->set_heads(static_cast<uint32_t>(m.heads));
   out->set_kv_heads(static_cast<uint32_t>(m.kv_heads));
   out->set_ffn_hidden(static_cast<uint32_t>(m.ffn_hidden));
+  if (m.head_dim_override > 0) out->set_head_dim(static_cast<uint32_t>(m.head_dim_override));
   out->set_vocab(static_cast<uint32_t>(m.vocab));
   out->set_experts(static_cast<uint32_t>(m.experts));
   out->set_top_k(static_cast<uint32_t>(m.top_k));

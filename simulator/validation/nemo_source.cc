@@ -115,12 +115,8 @@ const std::map<std::string, ModelMapping>& Models() {
       {"DeepSeekV4 Flash",
        {"", "DeepSeek-V4: no public architecture description echosim can be checked "
             "against (DeepSeek-family latent attention), not representable"}},
-      {"Qwen3_30B_a3B",
-       {"", "Qwen3-30B-A3B: attention head dimension 128 with hidden 2048 and 32 heads "
-            "(head_dim != hidden/heads; echosim derives head_dim = hidden/heads)"}},
-      {"Qwen3_235B_a22B",
-       {"", "Qwen3-235B-A22B: attention head dimension 128 with hidden 4096 and 64 heads "
-            "(head_dim != hidden/heads; echosim derives head_dim = hidden/heads)"}},
+      {"Qwen3_30B_a3B", {"qwen3-30b-a3b", "QK-norm not simulated"}},
+      {"Qwen3_235B_a22B", {"qwen3-235b-a22b", "QK-norm not simulated"}},
       {"GPT OSS 120B",
        {"", "gpt-oss-120b: head dimension 64 with hidden 2880 and 64 heads, alternating "
             "128-token sliding-window attention and attention sinks, not representable"}},

@@ -41,6 +41,7 @@ void ApplyModelShape(const ModelSpec& m, RowConfig* c) {
   c->norm = NormKindName(m.norm);
   c->position = PositionKindName(m.position);
   c->tied = m.tied_embeddings;
+  c->head_dim = m.head_dim_override;
 }
 
 ModelSpec ShapeOf(const RowConfig& c) {
@@ -59,6 +60,7 @@ ModelSpec ShapeOf(const RowConfig& c) {
   m.position = c.position == "rope" ? PositionKind::kRope : PositionKind::kLearned;
   m.max_seq_len_tokens = c.seq;
   m.tied_embeddings = c.tied;
+  m.head_dim_override = c.head_dim;
   return m;
 }
 
@@ -87,6 +89,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   sh->set_position(c.position);
   sh->set_max_seq_len_tokens(static_cast<uint32_t>(c.seq));
   sh->set_tied_embeddings(c.tied);
+  sh->set_head_dim(static_cast<uint32_t>(c.head_dim));
   t->set_seq_len_tokens(static_cast<uint32_t>(c.seq));
   t->set_global_batch_seqs(static_cast<uint32_t>(c.gbs));
   t->set_micro_batch_seqs(static_cast<uint32_t>(c.mbs));
@@ -122,7 +125,7 @@ std::string Describe(const RowConfig& c) {
 std::string ConfigKey(const RowConfig& c) {
   return StrCat(c.gpu, "|", c.gpus_per_node, "|", c.model, "|", c.layers, "|", c.hidden, "|",
                 c.heads, "|", c.kv_heads, "|", c.ffn, "|", c.vocab, "|", c.experts, "|", c.top_k,
-                "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.seq, "|", c.tp, "|",
+                "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.head_dim, "|", c.seq, "|", c.tp, "|",
                 c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero);
@@ -532,7 +535,10 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
     c.row.fit_factor = held.compute_sustained_factor;
     c.row.fit_overhead_ms = held.host_overhead_per_step_ms;
   }
-  for (const ValidationCase& c : cases) rep.rows.push_back(c.row);
+  for (ValidationCase& c : cases) {
+    c.row.moe = c.config.experts > 1;
+    rep.rows.push_back(c.row);
+  }
   for (const ValidationSource& src : rep.sources) {
     rep.summaries.push_back(SummarizeRows(src.id, rep.rows, false, [&](const ValidationRow& r) {
       return r.source == src.id;
@@ -541,6 +547,11 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
   auto all = [](const ValidationRow&) { return true; };
   rep.summaries.push_back(SummarizeRows("all", rep.rows, false, all));
   rep.summaries.push_back(SummarizeRows("all", rep.rows, true, all));
+  // Simulated rows of dense and of mixture-of-experts models apart.
+  rep.summaries.push_back(SummarizeRows("all_dense", rep.rows, false,
+                                        [](const ValidationRow& r) { return !r.skipped && !r.moe; }));
+  rep.summaries.push_back(SummarizeRows("all_moe", rep.rows, false,
+                                        [](const ValidationRow& r) { return !r.skipped && r.moe; }));
   rep.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return rep;
 }

@@ -47,6 +47,7 @@ struct ValidationRow {
   std::string gpu;         // GPU preset simulated (empty when the row is skipped early)
   int64_t gpus = 0;        // GPUs in the job
   double model_params = 0; // parameters of the model simulated (0 when skipped early)
+  bool moe = false;         // the model is a mixture of experts
   double measured_step_s = 0;
   double predicted_step_s = 0;
   double measured_tflops_per_gpu = 0;

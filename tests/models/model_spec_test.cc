@@ -34,6 +34,28 @@ TEST(ModelSpecTest, LlamaParamsMatchModelCards) {
   EXPECT_NEAR(static_cast<double>(FindModelPreset("mixtral-8x7b")->TotalParams()), 46.7e9, 0.1e9);
 }
 
+// Qwen3 sets its head dimension apart from hidden / heads (128 with hidden 2048 and 32
+// heads); the model cards give 30.5 billion parameters for Qwen3-30B-A3B and 235 billion for
+// Qwen3-235B-A22B.
+TEST(ModelSpecTest, ExplicitHeadDimension) {
+  auto q = FindModelPreset("qwen3-30b-a3b");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->head_dim(), 128);
+  EXPECT_EQ(q->q_dim(), 4096);
+  EXPECT_NEAR(static_cast<double>(q->TotalParams()), 30.5e9, 0.1e9);
+  EXPECT_NEAR(static_cast<double>(FindModelPreset("qwen3-235b-a22b")->TotalParams()), 235e9, 0.5e9);
+  // Without it, hidden must divide by heads, and the error says how to set it.
+  auto bad = ParseModelYaml("name: x\nlayers: 2\nhidden: 100\nheads: 3\nvocab: 10\n", "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unless head_dim is given"), std::string::npos)
+      << bad.status().message();
+  auto ok = ParseModelYaml("name: x\nlayers: 2\nhidden: 100\nheads: 3\nvocab: 10\nhead_dim: 32\n",
+                           "m.yaml");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->Validate().ok());
+  EXPECT_EQ(ok->q_dim(), 96);
+}
+
 // Megatron-LM's accounting for a GPT with ffn = 4h: 72 B s l h^2 (1 + s/(6h) + V/(12 l h)).
 TEST(ModelSpecTest, TrainingFlopsMatchMegatronFormula) {
   auto m = FindModelPreset("gpt3-175b");

@@ -105,8 +105,8 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "2643,735,,,\n"
       "d,26.06 NeMo Container,SFT Performance,DGX-H100,LLAMA3_70B,32,FP8,32,1,4096,4,4,1,5,n/a,"
       "1638,710,,,\n"
-      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,1,4096,"
-      "1,1,1,n/a,16,8901,205,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,GPT OSS 120B,64,BF16,512,4,4096,"
+      "1,1,1,n/a,8,5000,200,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,DeepSeekV3 (w/o MTP),256,MXFP8,"
       "4096,1,4096,1,16,1,n/a,8,2815,732,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3.1_405B,1024,FP8,1536,1,8192,"
@@ -115,7 +115,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
   ASSERT_EQ(cases->size(), 8u);
-  const char* expect[] = {"no sourced GB300 preset", "NVFP4", "LoRA", "SFT", "head_dim",
+  const char* expect[] = {"no sourced GB300 preset", "NVFP4", "LoRA", "SFT", "sliding-window",
                           "multi-head latent attention", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {
@@ -124,6 +124,22 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
     EXPECT_NE(r.skip_reason.find(expect[i]), std::string::npos) << r.label << ": " << r.skip_reason;
     EXPECT_GT(r.measured_step_s, 0) << r.label;
   }
+}
+
+TEST(NemoSourceTest, QwenRowsKeepTheirOwnHeadDimension) {
+  // Qwen3: head_dim 128 with hidden 2048 and 32 heads (not hidden / heads = 64).
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,1,4096,"
+      "1,1,1,n/a,16,8901,205,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 1u);
+  const ValidationCase& c = (*cases)[0];
+  EXPECT_FALSE(c.row.skipped) << c.row.skip_reason;
+  EXPECT_EQ(c.config.head_dim, 128);
+  EXPECT_EQ(c.config.hidden, 2048);
+  EXPECT_EQ(c.config.experts, 128);
+  EXPECT_EQ(c.config.ep, 16);
+  EXPECT_EQ(ShapeOf(c.config).q_dim(), 32 * 128);
 }
 
 TEST(NemoSourceTest, MalformedCellsNameFileLineAndColumn) {

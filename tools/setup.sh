@@ -31,7 +31,7 @@ py_missing=$("$python" - <<'PY'
 import importlib.metadata as md, re
 reqs = {"pybind11": "2.11", "numpy": "1.24", "pandas": "2.0", "matplotlib": "3.7",
         "dask": "2023.5", "distributed": "2023.5", "nbclient": "0.8", "nbformat": "5.9",
-        "ipykernel": "6.20", "pytest": "7.0"}
+        "ipykernel": "6.20", "pytest": "7.0", "HolisticTraceAnalysis": "0.2"}
 def key(v):
     return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
 for name, least in reqs.items():

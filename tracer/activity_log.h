@@ -98,6 +98,8 @@ struct ActivityLog {
   int64_t rank = 0;
   int64_t world_size = 0;
   std::string source;
+  std::string device_name;        // e.g. "NVIDIA H100 80GB HBM3"; empty: not recorded
+  double device_memory_bytes = 0; // total memory of that device; 0: not recorded
   std::vector<Communicator> communicators;
   std::vector<ApiCall> api_calls;
   std::vector<GpuOp> gpu_ops;

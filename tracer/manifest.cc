@@ -42,6 +42,7 @@ std::string ManifestToJson(const TraceManifest& m) {
   j["version"] = 1;
   j["world_size"] = m.world_size;
   if (m.tp > 0 || m.pp > 0 || m.dp > 0) j["layout"] = {{"tp", m.tp}, {"pp", m.pp}, {"dp", m.dp}};
+  if (!m.gpu.empty()) j["gpu"] = m.gpu;
   json traces = json::array();
   for (const TraceManifest::Entry& e : m.traces) {
     traces.push_back({{"rank", e.rank}, {"file", e.file}, {"stands_for", e.stands_for}});
@@ -79,6 +80,10 @@ StatusOr<TraceManifest> ParseManifest(const std::string& text, const std::string
         ECHOSIM_ASSIGN_OR_RETURN(*dst, GetInt(l[k], StrCat("layout.", k), source));
       }
     }
+  }
+  if (j.contains("gpu")) {
+    if (!j["gpu"].is_string()) return InvalidArgument(StrCat(source, ": 'gpu' must be a string"));
+    m.gpu = j["gpu"].get<std::string>();
   }
   if (!j.contains("traces") || !j["traces"].is_array()) {
     return InvalidArgument(StrCat(source, ": 'traces' must be a list"));

@@ -3,6 +3,7 @@
 //   {"format": "echosim-trace-set", "version": 1,
 //    "world_size": 16,
 //    "layout": {"tp": 2, "pp": 2, "dp": 4},                  (when given to echosim trace)
+//    "gpu": "h100-sxm",                          (GPU the traces were recorded on, when known)
 //    "traces": [{"rank": 0, "file": "trace.0.et", "stands_for": [0, 2, 4, 6]}, ...],
 //    "communicators": [{"name": "c1", "ranks": [0, 1]}, ...],
 //    "command": ["python", "train.py"]}
@@ -32,6 +33,7 @@ struct TraceManifest {
   };
   int64_t world_size = 0;
   int64_t tp = 0, pp = 0, dp = 0;  // layout; 0: not given
+  std::string gpu;                 // GPU preset the traces were recorded on; empty: unknown
   std::vector<Entry> traces;
   std::vector<Communicator> communicators;
   std::vector<std::string> command;

@@ -60,6 +60,9 @@ struct TraceNode {
   int32_t communicator = -1; // index into RankTrace::communicators; -1: all ranks
   int64_t peer = -1;         // send: destination rank; recv: source rank (global)
   int64_t tag = 0;           // as recorded
+  // Kernel class of GPU compute ("gemm", "attention", "memory_bound", "optimizer"), as
+  // echosim's exporter writes it (attribute `op_class`); empty: not recorded.
+  std::string op_class;
   std::vector<uint64_t> data_deps;
   std::vector<uint64_t> ctrl_deps;
 
@@ -83,6 +86,7 @@ struct RankTrace {
   int64_t world_size = 0;  // 0: not recorded
   std::string source;      // file name, for messages
   std::string schema;      // format version recorded in the file
+  std::string gpu;         // GPU the trace was recorded on (preset name); empty: unknown
   // Written by echosim's tracer: sends block their stream until matched (NCCL). In
   // foreign Chakra traces sends are eager, as ASTRA-sim runs them.
   bool blocking_sends = false;

@@ -224,6 +224,7 @@ StatusOr<TraceGraph> BuildTraceGraph(const RankTrace& t, const TraceGraphOptions
     NodeId id = ExecutionGraph::Builder::kNoNode;
     Duration d = node.duration;
     if (node.is_comm() && o.comm_duration) d = o.comm_duration(node);
+    if (!node.is_comm() && o.compute_duration) d = o.compute_duration(node);
     if (d < 0) return InvalidArgument(StrCat(t.source, ": ", NodeLabel(t, v), " has a negative duration"));
     switch (node.kind) {
       case TraceNodeKind::kCompute:

@@ -42,6 +42,9 @@ namespace echosim {
 struct TraceGraphOptions {
   // Duration of a communication node; when empty, the recorded duration is used.
   std::function<Duration(const TraceNode&)> comm_duration;
+  // Duration of a compute or memory node (e.g. scaled to another GPU, compute_scaling.h);
+  // when empty, the recorded duration is used.
+  std::function<Duration(const TraceNode&)> compute_duration;
   // Rendezvous family of each communicator (index as in RankTrace::communicators);
   // communicators beyond the vector, and -1 (all ranks), use `default_group`.
   std::vector<GroupKind> communicator_group;

@@ -148,6 +148,7 @@ StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
       ECHOSIM_ASSIGN_OR_RETURN(TraceManifest m, ReadManifest((p / "manifest.json").string()));
       set.world_size = m.world_size;
       set.communicators = m.communicators;
+      set.gpu = m.gpu;
       for (const TraceManifest::Entry& e : m.traces) {
         ECHOSIM_ASSIGN_OR_RETURN(RankTrace t, ReadTraceFile((p / e.file).string(), e.rank));
         if (t.rank != e.rank) {
@@ -232,6 +233,7 @@ StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
   sorted.format = set.format;
   sorted.world_size = set.world_size;
   sorted.communicators = std::move(set.communicators);
+  sorted.gpu = set.gpu;
   sorted.traces.resize(order.size());
   sorted.stands_for.resize(order.size());
   for (size_t i = 0; i < order.size(); ++i) {
@@ -241,6 +243,9 @@ StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
       return InvalidArgument(StrCat(sorted.traces[i].source, " and ", sorted.traces[i - 1].source,
                                     " are both rank ", sorted.traces[i].rank));
     }
+  }
+  for (const RankTrace& t : sorted.traces) {
+    if (sorted.gpu.empty()) sorted.gpu = t.gpu;
   }
   int64_t world = sorted.world_size;
   for (const RankTrace& t : sorted.traces) {
@@ -281,14 +286,25 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
   tc.nvlink_bytes_per_s = (o.nvlink_gbps > 0 ? o.nvlink_gbps : gpu.nvlink_gbps) / 8.0 * 1e9 *
                           gpu.nvlink_efficiency;
   tc.nic_bytes_per_s = (o.nic_gbps > 0 ? o.nic_gbps : gpu.nic_gbps) / 8.0 * 1e9 * gpu.nic_efficiency;
-  tc.nvlink_latency_s = 2e-6;  // the scenario defaults (simulator/scenario/simulation.cc)
-  tc.nic_latency_s = 4e-6;
+  tc.nvlink_latency_s = o.nvlink_latency_s;
+  tc.nic_latency_s = o.nic_latency_s;
+  tc.oversubscription = o.oversubscription;
+  tc.nodes_per_leaf = o.nodes_per_leaf;
   if (!(tc.nvlink_bytes_per_s > 0) || !(tc.nic_bytes_per_s > 0)) {
     return InvalidArgument(StrCat("GPU '", o.gpu, "' has no NVLink/NIC bandwidth; give "
                                   "--nvlink-gbps and --nic-gbps"));
   }
   const Topology topo(tc);
   const AnalyticCollectiveModel model(&topo);
+  TraceSimOptions::CommCostFn comm_cost;
+  if (o.comm_model) {
+    ECHOSIM_ASSIGN_OR_RETURN(comm_cost, o.comm_model(topo));
+  } else {
+    comm_cost = [&model](CollectiveKind k, double bytes, const GroupShape& shape) -> StatusOr<Duration> {
+      return model.Estimate(k, bytes, shape);
+    };
+  }
+  Status comm_error;
 
   // Members of every communicator each trace uses, as global ranks.
   std::vector<int64_t> whole(static_cast<size_t>(world));
@@ -389,13 +405,31 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
         const std::vector<int64_t>& m = comm_members[comm_of_local[i][node.communicator + 1]];
         auto kind = CollectiveForChakra(node.comm_type);
         if (!kind.ok() || m.size() < 2) return 0;
-        return model.Estimate(*kind, bytes, topo.ShapeOf(m));
+        auto d = comm_cost(*kind, bytes, topo.ShapeOf(m));
+        if (!d.ok()) {
+          if (comm_error.ok()) {
+            comm_error = d.status().WithContext(StrCat(set.traces[i].source, ": node id ", node.id, " '",
+                                                      node.name, "'"));
+          }
+          return 0;
+        }
+        return *d;
       }
       const int64_t peer = std::clamp<int64_t>(node.peer, 0, world - 1);
-      return model.Estimate(CollectiveKind::kSendRecv, bytes, topo.ShapeOf({set.traces[i].rank, peer}));
+      auto d = comm_cost(CollectiveKind::kSendRecv, bytes, topo.ShapeOf({set.traces[i].rank, peer}));
+      if (!d.ok()) {
+        if (comm_error.ok()) {
+          comm_error = d.status().WithContext(StrCat(set.traces[i].source, ": node id ", node.id, " '",
+                                                    node.name, "'"));
+        }
+        return 0;
+      }
+      return *d;
     };
+    go.compute_duration = o.compute_duration;
     auto g = BuildTraceGraph(t, go);
     if (!g.ok()) return g.status();
+    ECHOSIM_RETURN_IF_ERROR(comm_error);
     res.graphs[i] = std::move(g).value();
   }
 

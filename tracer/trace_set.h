@@ -31,12 +31,14 @@
 #define ECHOSIM_TRACER_TRACE_SET_H_
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "simulator/graph/executor.h"
+#include "simulator/network/topology.h"
 #include "tracer/rank_trace.h"
 #include "tracer/trace_graph.h"
 
@@ -49,6 +51,7 @@ struct TraceSet {
   std::vector<RankTrace> traces;                 // ascending rank
   std::vector<std::vector<int64_t>> stands_for;  // per trace, ascending
   std::vector<Communicator> communicators;       // from the manifest
+  std::string gpu;  // GPU the traces were recorded on (manifest or trace metadata); empty: unknown
 };
 
 // "chakra" or "kineto", from the (decompressed) content of `path`.
@@ -64,6 +67,18 @@ struct TraceSimOptions {
   double nvlink_gbps = 0;      // per GPU per direction, Gbit/s; 0: the GPU preset's
   double nic_gbps = 0;
   bool keep_comm_durations = false;
+  double nvlink_latency_s = 2e-6;  // per hop (the scenario defaults)
+  double nic_latency_s = 4e-6;
+  double oversubscription = 1.0;
+  int64_t nodes_per_leaf = 32;
+  // Duration of a GPU compute / memory node on the target GPU (ComputeScaler); empty:
+  // the recorded duration.
+  std::function<Duration(const TraceNode&)> compute_duration;
+  // Cost of a collective or transfer on the target topology: made once per run from the
+  // topology (e.g. the NCCL model the training simulator uses). Empty: the analytic
+  // latency-bandwidth model.
+  using CommCostFn = std::function<StatusOr<Duration>(CollectiveKind, double bytes, const GroupShape&)>;
+  std::function<StatusOr<CommCostFn>(const Topology&)> comm_model;
 };
 
 struct TraceRankResult {

@@ -9,6 +9,9 @@
 #include "simulator/core/status.h"
 
 namespace echosim {
+namespace scenario {
+class Scenario;
+}  // namespace scenario
 
 int CmdTrain(const std::vector<std::string>& args);
 int CmdRun(const std::vector<std::string>& args);
@@ -26,6 +29,11 @@ int CmdValidateCollectives(const std::vector<std::string>& args);  // validate_c
 int CmdTrace(const std::vector<std::string>& args);     // trace_cmd.cc
 int CmdImport(const std::vector<std::string>& args);    // import_cmd.cc
 int CmdRunTrace(const std::vector<std::string>& args);  // run_trace_cmd.cc
+// `echosim run --trace DIR` / a scenario with workload.trace (run_trace_cmd.cc): prints the
+// summary, writes --timeline, --out DIR (summary.json, timeline.json, scenario.resolved.yaml)
+// and --kineto DIR.
+int RunTraceScenarioAndReport(scenario::Scenario sc, bool json, const std::string& timeline_file,
+                              const std::string& out_dir, const std::string& kineto_dir);
 
 // Prints "echosim: error: <message>" and returns the exit code for the status:
 // 2 for invalid input / unknown names, 1 otherwise.

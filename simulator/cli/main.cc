@@ -25,6 +25,7 @@
 #include "policies/pipeline_schedule.h"
 #include "simulator/core/strings.h"
 #include "simulator/scenario/simulation.h"
+#include "simulator/scenario/trace_workload.h"
 #include "simulator/scenario/yaml_proto.h"
 #include "simulator/training/timeline.h"
 #include "simulator/cli/commands.h"
@@ -50,6 +51,9 @@ constexpr const char* kUsage = R"(usage:
   echosim trace --world-size N --ranks auto|R1,R2,... --out DIR -- COMMAND...  (see echosim trace --help)
   echosim import chakra|kineto PATH... [--json] [--timeline FILE] [--out DIR]
   echosim run-trace DIR|PREFIX|FILE [--world-size N] [--json] [--timeline FILE]  (see --help)
+  echosim run [SCENARIO.yaml] --trace DIR [--trace-gpu NAME] [--set k=v ...] [--out DIR] [--json]
+                                           a traced / imported / exported step on the scenario's
+                                           cluster (workload.trace.dir, workload.trace.gpu)
 
 train options (each sets the scenario field in parentheses):
   --model NAME            preset or 'custom' (workload.training.model)
@@ -84,6 +88,9 @@ common output options:
   --json                  print one JSON object instead of the table
   --timeline FILE         write the Chrome/Perfetto timeline to FILE
   --out DIR               write summary.json, timeline.json and scenario.resolved.yaml to DIR
+  --export-chakra DIR     write the simulated step as Chakra ET (prefix trace, one file per pipeline
+                          stage and manifest.json; every rank with --full)
+  --kineto DIR            write the timeline as Kineto-layout JSON, DIR/rank<r>.json per simulated rank
 )";
 
 namespace {
@@ -94,6 +101,8 @@ struct OutputOptions {
   bool json = false;
   std::string timeline_file;
   std::string out_dir;
+  std::string export_chakra_dir;
+  std::string kineto_dir;
 };
 
 Status WriteFile(const std::filesystem::path& path, const std::string& data) {
@@ -132,6 +141,16 @@ int RunAndReport(scenario::Scenario sc, const OutputOptions& o) {
     if (st.ok() && run->resolved.output().timeline()) st = WriteFile(dir / "timeline.json", timeline());
     if (!st.ok()) return Fail(st);
     if (!o.json) std::cout << "  wrote " << (dir / "summary.json").string() << ", timeline.json, scenario.resolved.yaml\n";
+  }
+  if (!o.export_chakra_dir.empty()) {
+    auto m = ExportTrainingChakra(*run, o.export_chakra_dir, run->setup.full);
+    if (!m.ok()) return Fail(m.status().WithContext("--export-chakra"));
+    if (!o.json) std::cout << "  wrote " << m->traces.size() << " Chakra ET file(s) and manifest.json to " << o.export_chakra_dir << "\n";
+  }
+  if (!o.kineto_dir.empty()) {
+    Status st = WriteTrainingKineto(*run, o.kineto_dir);
+    if (!st.ok()) return Fail(st.WithContext("--kineto"));
+    if (!o.json) std::cout << "  wrote Kineto JSON of " << run->result.tracks.size() << " rank(s) to " << o.kineto_dir << "\n";
   }
   return 0;
 }
@@ -203,6 +222,8 @@ bool ParseCommon(const std::vector<std::string>& args, size_t& i, OutputOptions*
   }
   if (a == "--timeline") return value(&o->timeline_file);
   if (a == "--out") return value(&o->out_dir);
+  if (a == "--export-chakra") return value(&o->export_chakra_dir);
+  if (a == "--kineto") return value(&o->kineto_dir);
   if (a == "--set") {
     std::string s;
     if (!value(&s)) return false;
@@ -254,7 +275,7 @@ int CmdTrain(const std::vector<std::string>& args) {
 int CmdRun(const std::vector<std::string>& args) {
   OutputOptions o;
   std::vector<std::string> sets;
-  std::string path;
+  std::string path, trace_dir, trace_gpu;
   bool full = false;
   for (size_t i = 0; i < args.size(); ++i) {
     int rc = 0;
@@ -262,6 +283,10 @@ int CmdRun(const std::vector<std::string>& args) {
     if (rc != -1) return rc;
     if (args[i] == "--full") {
       full = true;
+    } else if (args[i] == "--trace" || args[i] == "--trace-gpu") {
+      if (i + 1 >= args.size()) return Usage(StrCat(args[i], " needs a value"));
+      (args[i] == "--trace" ? trace_dir : trace_gpu) = args[i + 1];
+      ++i;
     } else if (!args[i].empty() && args[i][0] == '-') {
       return Usage(StrCat("unknown option '", args[i], "' for 'echosim run'"));
     } else if (path.empty()) {
@@ -270,9 +295,22 @@ int CmdRun(const std::vector<std::string>& args) {
       return Usage(StrCat("unexpected argument '", args[i], "': one scenario file per run"));
     }
   }
-  if (path.empty()) return Usage("echosim run needs a scenario file");
-  auto sc = LoadScenarioFile(path);
+  if (path.empty() && trace_dir.empty()) return Usage("echosim run needs a scenario file (or --trace DIR)");
+  if (!trace_gpu.empty() && trace_dir.empty() && path.empty()) return Usage("--trace-gpu needs --trace DIR");
+  auto sc = path.empty() ? StatusOr<scenario::Scenario>(scenario::Scenario()) : LoadScenarioFile(path);
   if (!sc.ok()) return Fail(sc.status());
+  if (!trace_dir.empty() || !trace_gpu.empty() || sc->workload().has_trace()) {
+    if (!trace_dir.empty()) sc->mutable_workload()->mutable_trace()->set_dir(trace_dir);
+    if (!sc->workload().has_trace()) return Usage("--trace-gpu needs --trace DIR");
+    if (!trace_gpu.empty()) sc->mutable_workload()->mutable_trace()->set_gpu(trace_gpu);
+    for (const std::string& s : sets) {
+      Status st = ApplyOverride(s, &*sc);
+      if (!st.ok()) return Fail(st);
+    }
+    if (full) return Usage("--full: a trace workload simulates one rank per trace; export with --full instead");
+    if (!o.export_chakra_dir.empty()) return Usage("--export-chakra applies to training scenarios; a trace is already one");
+    return RunTraceScenarioAndReport(std::move(*sc), o.json, o.timeline_file, o.out_dir, o.kineto_dir);
+  }
   if (sc->workload().has_serving()) return CmdServe(args);  // a serving scenario
   for (const std::string& s : sets) {
     Status st = ApplyOverride(s, &*sc);

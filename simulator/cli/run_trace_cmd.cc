@@ -1,4 +1,7 @@
-// echosim run-trace: simulate a traced or imported job (tracer/trace_set.h).
+// echosim run-trace: simulate a traced or imported job (tracer/trace_set.h); and the
+// reporting of `echosim run --trace DIR` (a scenario with a trace workload,
+// simulator/scenario/trace_workload.h).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -6,6 +9,8 @@
 
 #include "simulator/cli/commands.h"
 #include "simulator/core/strings.h"
+#include "simulator/scenario/trace_workload.h"
+#include "simulator/scenario/yaml_proto.h"
 #include "tracer/trace_set.h"
 
 namespace echosim {
@@ -29,6 +34,7 @@ options:
   --keep-comm-durations use recorded communication times instead of the network model
   --json                one JSON object instead of the table
   --timeline FILE       Chrome/Perfetto timeline of the simulated ranks
+  --kineto DIR          Kineto-layout JSON of the simulated ranks (DIR/rank<r>.json)
 )";
 
 int Usage(const std::string& msg) { return UsageError(msg, kRunTraceUsage); }
@@ -37,7 +43,7 @@ int Usage(const std::string& msg) { return UsageError(msg, kRunTraceUsage); }
 
 int CmdRunTrace(const std::vector<std::string>& args) {
   TraceSimOptions o;
-  std::string path, timeline;
+  std::string path, timeline, kineto;
   bool json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -50,13 +56,15 @@ int CmdRunTrace(const std::vector<std::string>& args) {
     } else if (a == "--keep-comm-durations") {
       o.keep_comm_durations = true;
     } else if (a == "--world-size" || a == "--gpu" || a == "--gpus-per-node" ||
-               a == "--nvlink-gbps" || a == "--nic-gbps" || a == "--timeline") {
+               a == "--nvlink-gbps" || a == "--nic-gbps" || a == "--timeline" || a == "--kineto") {
       if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
       const std::string& v = args[++i];
       if (a == "--gpu") {
         o.gpu = v;
       } else if (a == "--timeline") {
         timeline = v;
+      } else if (a == "--kineto") {
+        kineto = v;
       } else {
         char* end = nullptr;
         const double x = std::strtod(v.c_str(), &end);
@@ -98,6 +106,56 @@ int CmdRunTrace(const std::vector<std::string>& args) {
     if (!out) return Fail(InvalidArgument(StrCat("--timeline: cannot write '", timeline, "'")));
     WriteTraceTimeline(*res, out);
     if (!out) return Fail(Internal(StrCat("failed writing '", timeline, "'")));
+  }
+  if (!kineto.empty()) {
+    Status st = WriteTraceKineto(*set, *res, o.gpu, kineto);
+    if (!st.ok()) return Fail(st.WithContext("--kineto"));
+  }
+  return 0;
+}
+
+int RunTraceScenarioAndReport(scenario::Scenario sc, bool json, const std::string& timeline_file,
+                              const std::string& out_dir, const std::string& kineto_dir) {
+  auto run = RunTraceScenario(std::move(sc));
+  if (!run.ok()) return Fail(run.status());
+  const nlohmann::json summary = TraceRunSummaryJson(*run);
+  if (json) {
+    std::cout << summary.dump(2) << "\n";
+  } else {
+    std::cout << TraceRunSummaryTable(*run);
+  }
+  auto write = [](const std::string& path, const std::string& data) -> Status {
+    std::ofstream out(path, std::ios::binary);
+    if (!out) return InvalidArgument(StrCat("cannot write '", path, "'"));
+    out << data;
+    if (!out) return Internal(StrCat("failed writing '", path, "'"));
+    return Status::Ok();
+  };
+  auto timeline = [&]() {
+    std::ostringstream os;
+    WriteTraceTimeline(run->result, os);
+    return os.str();
+  };
+  if (!timeline_file.empty()) {
+    Status st = write(timeline_file, timeline());
+    if (!st.ok()) return Fail(st);
+  }
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) return Fail(InvalidArgument(StrCat("--out: cannot create '", out_dir, "': ", ec.message())));
+    const std::filesystem::path dir(out_dir);
+    Status st = write((dir / "summary.json").string(), summary.dump(2) + "\n");
+    if (st.ok()) st = write((dir / "scenario.resolved.yaml").string(), ProtoToYaml(run->resolved));
+    if (st.ok() && (!run->resolved.output().has_timeline() || run->resolved.output().timeline())) {
+      st = write((dir / "timeline.json").string(), timeline());
+    }
+    if (!st.ok()) return Fail(st);
+    if (!json) std::cout << "  wrote " << (dir / "summary.json").string() << ", timeline.json, scenario.resolved.yaml\n";
+  }
+  if (!kineto_dir.empty()) {
+    Status st = WriteTraceKineto(run->set, run->result, run->resolved.cluster().gpu(), kineto_dir);
+    if (!st.ok()) return Fail(st.WithContext("--kineto"));
   }
   return 0;
 }

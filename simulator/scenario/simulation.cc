@@ -103,7 +103,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
 
 }  // namespace
 
-Status ResolveScenario(scenario::Scenario* s) {
+Status ResolveCluster(scenario::Scenario* s) {
   auto* cl = s->mutable_cluster();
   if (cl->gpu().empty()) {
     return InvalidArgument("cluster.gpu (--gpu) is required; valid gpus: " + Join(GpuPresetNames(), ", "));
@@ -140,6 +140,12 @@ Status ResolveScenario(scenario::Scenario* s) {
       return InvalidArgument(StrCat(field, " must be a positive number, got ", v));
     }
   }
+  return Status::Ok();
+}
+
+Status ResolveScenario(scenario::Scenario* s) {
+  ECHOSIM_RETURN_IF_ERROR(ResolveCluster(s));
+  auto* cl = s->mutable_cluster();
 
   auto* t = s->mutable_workload()->mutable_training();
   ECHOSIM_ASSIGN_OR_RETURN(ModelSpec model, ResolveModel(t));

@@ -19,6 +19,9 @@ namespace echosim {
 StatusOr<scenario::Scenario> LoadScenarioFile(const std::string& path);
 // Fills every default in place; validates names (model, GPU, dtype, recompute, ...).
 Status ResolveScenario(scenario::Scenario* s);
+// Fills the cluster's defaults (cluster.*) in place and validates them; ResolveScenario
+// calls it, and so do workloads other than training (trace_workload.h).
+Status ResolveCluster(scenario::Scenario* s);
 // Builds the training setup from a resolved scenario.
 StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& resolved);
 // Resolves and simulates.

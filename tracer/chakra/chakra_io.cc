@@ -184,6 +184,8 @@ Status ConvertNode(const chakra::Node& n, const ChakraReader& r, RankTrace* t) {
       }
     } else if (k == "launch_order") {
       ECHOSIM_ASSIGN_OR_RETURN(out.launch_order, AttrInt(a, where));
+    } else if (k == "op_class") {
+      ECHOSIM_ASSIGN_OR_RETURN(out.op_class, AttrString(a, where));
     } else if (k == "memory_op") {
       ECHOSIM_ASSIGN_OR_RETURN(const int64_t v, AttrInt(a, where));
       memory_op = v != 0;
@@ -261,6 +263,8 @@ Status ReadMetadata(const chakra::GlobalMetadata& m, const std::string& where_te
     } else if (k == "producer") {
       ECHOSIM_ASSIGN_OR_RETURN(const std::string p, AttrString(a, where));
       if (p == kProducer) t->blocking_sends = true;
+    } else if (k == "gpu") {
+      ECHOSIM_ASSIGN_OR_RETURN(t->gpu, AttrString(a, where));
     } else if (k == "rank") {
       ECHOSIM_ASSIGN_OR_RETURN(t->rank, AttrInt(a, where));
     } else if (k == "world_size") {
@@ -468,6 +472,7 @@ Status WriteChakraTrace(const RankTrace& t, std::ostream& out) {
   add_meta("producer")->set_string_val(kProducer);
   add_meta("rank")->set_int64_val(t.rank);
   add_meta("world_size")->set_int64_val(t.world_size);
+  if (!t.gpu.empty()) add_meta("gpu")->set_string_val(t.gpu);
   for (const Communicator& c : t.communicators) {
     chakra::AttributeProto* a = meta.add_attr();
     a->set_name(kCommAttrPrefix + c.name);
@@ -528,6 +533,11 @@ Status WriteChakraTrace(const RankTrace& t, std::ostream& out) {
     }
     AddIntAttr(&n, "duration_ps", tn.duration);
     if (tn.launch_order >= 0) AddIntAttr(&n, "launch_order", tn.launch_order);
+    if (!tn.op_class.empty()) {
+      chakra::AttributeProto* a = n.add_attr();
+      a->set_name("op_class");
+      a->set_string_val(tn.op_class);
+    }
     WriteDelimited(n, &scratch, out);
   }
   if (!out) return Internal("failed writing the Chakra trace");

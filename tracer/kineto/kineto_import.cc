@@ -8,6 +8,7 @@
 
 #include "simulator/core/strings.h"
 #include "tracer/byte_stream.h"
+#include "tracer/compute_scaling.h"
 
 namespace echosim {
 namespace {
@@ -207,6 +208,14 @@ StatusOr<ActivityLog> ParseKinetoJson(std::string_view text, const std::string& 
                                     it->type_name()));
     }
     events = &*it;
+    auto dp = doc.find("deviceProperties");
+    if (dp != doc.end() && dp->is_array() && !dp->empty() && (*dp)[0].is_object()) {
+      const json& d = (*dp)[0];
+      if (d.contains("name") && d["name"].is_string()) log.device_name = d["name"].get<std::string>();
+      if (d.contains("totalGlobalMem") && d["totalGlobalMem"].is_number()) {
+        log.device_memory_bytes = d["totalGlobalMem"].get<double>();
+      }
+    }
     auto di = doc.find("distributedInfo");
     if (di != doc.end() && di->is_object()) {
       auto r = di->find("rank");
@@ -390,6 +399,7 @@ StatusOr<RankTrace> ReadKinetoFile(const std::string& path, int64_t rank,
   ECHOSIM_ASSIGN_OR_RETURN(ActivityLog log, ParseKinetoJson(text, path, rank));
   ECHOSIM_ASSIGN_OR_RETURN(RankTrace t, BuildRankTrace(log, options));
   t.schema = "kineto";
+  t.gpu = GpuPresetForDevice(log.device_name, log.device_memory_bytes);
   return t;
 }
 

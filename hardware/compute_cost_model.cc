@@ -6,6 +6,16 @@
 
 namespace echosim {
 
+ComputeCostModel::ComputeCostModel(GpuSpec gpu, double sustained_factor,
+                                   std::shared_ptr<const ComputeCalibration> calibration,
+                                   std::shared_ptr<const MeasuredKernelTimes> measured)
+    : gpu_(std::move(gpu)),
+      sustained_(sustained_factor),
+      calibration_(std::move(calibration)),
+      measured_(std::move(measured)) {
+  params_ = calibration_ ? calibration_->params : DatasheetParams(gpu_);
+}
+
 double ComputeCostModel::GemmEfficiency(const ComputeOp& op) const {
   const double max_eff =
       op.dtype == DType::kFp8 ? gpu_.gemm_max_efficiency_fp8 : gpu_.gemm_max_efficiency_bf16;
@@ -16,7 +26,21 @@ double ComputeCostModel::GemmEfficiency(const ComputeOp& op) const {
   return max_eff * d / (d + gpu_.gemm_min_dim_half) * f / (f + gpu_.gemm_flops_half);
 }
 
-double ComputeCostModel::EstimateSeconds(const ComputeOp& op) const {
+double ComputeCostModel::EstimateSeconds(const ComputeOp& op) {
+  const bool scaled = op.cls == OpClass::kGemm || op.cls == OpClass::kAttention;
+  const double scale = scaled ? 1.0 / sustained_ : 1.0;
+  if (measured_) {
+    auto it = measured_->seconds.find(KernelShapeKey(op));
+    if (it != measured_->seconds.end()) return it->second * scale;
+    ++measured_misses_;
+  }
+  if (calibration_) {
+    if (calibration_->use_exact_samples) {
+      auto it = calibration_->sample_s.find(KernelShapeKey(op));
+      if (it != calibration_->sample_s.end()) return it->second * scale;
+    }
+    return RooflineSeconds(gpu_, params_, op, sustained_);
+  }
   const double mem_bw = gpu_.HbmBytesPerS() * gpu_.memory_efficiency;
   const double t_mem = op.bytes / mem_bw;
   double t_compute = 0;
@@ -37,14 +61,18 @@ double ComputeCostModel::EstimateSeconds(const ComputeOp& op) const {
 }
 
 Duration ComputeCostModel::Estimate(const ComputeOp& op) {
+  // The kernel family (from the name) only matters where a calibration or measured times
+  // tell kernels apart; without them it stays empty so the memo stays small.
   const Key key{static_cast<int>(op.cls), static_cast<int>(op.dtype), op.m, op.n, op.k, op.batch,
-                op.flops, op.bytes};
+                op.flops, op.bytes,
+                calibration_ || measured_ || record_ ? KernelFamily(op) : std::string()};
   auto it = memo_.find(key);
   if (it != memo_.end()) return it->second;
   const double s = EstimateSeconds(op);
   ECHOSIM_CHECK(s >= 0 && s < 1e6);
   const Duration d = SecondsToDuration(s);
   memo_.emplace(key, d);
+  if (record_) distinct_.push_back(op);
   return d;
 }
 

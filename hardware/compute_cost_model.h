@@ -8,13 +8,23 @@
 // Fused attention uses attention_efficiency; memory-bound ops and the optimizer only the
 // bandwidth term. Results are memoised per distinct op shape, so a 96-layer model costs
 // a dozen evaluations. Deterministic.
+//
+// With a kernel calibration (hardware/kernel_calibration.h) the curve's parameters are the
+// ones fitted to kernels measured on the GPU, and an op whose shape was measured takes the
+// measured median. With measured kernel times (`--compute-backend gpu`) every op found there
+// takes its measured time. The sustained factor scales GEMM and attention times from every
+// source: it converts an isolated kernel's rate into the rate a training job sustains.
 #ifndef ECHOSIM_HARDWARE_COMPUTE_COST_MODEL_H_
 #define ECHOSIM_HARDWARE_COMPUTE_COST_MODEL_H_
 
 #include <map>
+#include <memory>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "hardware/gpu_spec.h"
+#include "hardware/kernel_calibration.h"
 #include "models/ops.h"
 #include "simulator/core/time.h"
 
@@ -28,21 +38,36 @@ class ComputeCostModel {
 
   // `sustained_factor` (0, 1] scales the GEMM and attention throughput: the share of the
   // micro-benchmarked rate a training job sustains (see hardware/calibration/training.yaml).
-  explicit ComputeCostModel(GpuSpec gpu, double sustained_factor = 1.0)
-      : gpu_(std::move(gpu)), sustained_(sustained_factor) {}
+  explicit ComputeCostModel(GpuSpec gpu, double sustained_factor = 1.0,
+                            std::shared_ptr<const ComputeCalibration> calibration = nullptr,
+                            std::shared_ptr<const MeasuredKernelTimes> measured = nullptr);
 
   Duration Estimate(const ComputeOp& op);
   // Achieved fraction of peak FLOP/s the model assumes for a GEMM (for reports and tests).
   double GemmEfficiency(const ComputeOp& op) const;
   const GpuSpec& gpu() const { return gpu_; }
+  // The parameters the roofline uses (fitted, or the GPU preset's datasheet values).
+  const FittedComputeParams& params() const { return params_; }
+  // Keeps every distinct op shape (kernel family included) for distinct_ops(); call first.
+  void RecordDistinctOps() { record_ = true; }
+  // Every distinct op shape estimated so far, in first-seen order (what a run would measure).
+  const std::vector<ComputeOp>& distinct_ops() const { return distinct_; }
+  // Ops estimated from the curve although measured times were given (not found there).
+  int64_t measured_misses() const { return measured_misses_; }
 
  private:
-  double EstimateSeconds(const ComputeOp& op) const;
+  double EstimateSeconds(const ComputeOp& op);
 
   GpuSpec gpu_;
   double sustained_ = 1.0;
-  using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, double, double>;
+  std::shared_ptr<const ComputeCalibration> calibration_;
+  std::shared_ptr<const MeasuredKernelTimes> measured_;
+  FittedComputeParams params_;
+  using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, double, double, std::string>;
   std::map<Key, Duration> memo_;
+  std::vector<ComputeOp> distinct_;
+  int64_t measured_misses_ = 0;
+  bool record_ = false;
 };
 
 }  // namespace echosim

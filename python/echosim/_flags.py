@@ -65,6 +65,9 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "oversubscription": _value("--oversubscription", "cluster.network.oversubscription"),
     "no_interference": _switch("--no-interference", "simulation.interference", "false"),
     "no_contention": _switch("--no-contention", "simulation.contention", "false"),
+    "compute_backend": _value("--compute-backend", "simulation.compute_backend"),
+    "kernel_calibration": _value("--kernel-calibration", "simulation.kernel_calibration"),
+    "kernel_cache": _value("--kernel-cache", "simulation.kernel_cache"),
 }
 
 

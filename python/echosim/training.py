@@ -178,6 +178,9 @@ def train(
     oversubscription: float | None = None,
     no_interference: bool | None = None,
     no_contention: bool | None = None,
+    compute_backend: str | None = None,
+    kernel_calibration: str | os.PathLike[str] | None = None,
+    kernel_cache: str | os.PathLike[str] | None = None,
     layers: int | None = None,
     hidden: int | None = None,
     heads: int | None = None,
@@ -197,6 +200,10 @@ def train(
     flags take True (as giving the flag) or False (the opposite, explicitly). ``set`` is
     the CLI's ``--set``: a dict ``{"dotted.key": value}`` or strings ``"dotted.key=value"``,
     applied after the flags. ``scenario`` starts from a scenario instead of an empty one.
+
+    ``compute_backend="gpu"`` measures every distinct kernel shape on the local GPU with
+    ``echosim-kernels`` (found as ``$ECHOSIM_KERNELS``); ``kernel_calibration`` names a
+    kernel calibration file for the cost model (``"none"``: the datasheet roofline).
 
     Example::
 
@@ -220,7 +227,9 @@ def train(
         "nic_gbps": nic_gbps,
         "nvlink_gbps": nvlink_gbps, "host_overhead_ms": host_overhead_ms, "full": full,
         "oversubscription": oversubscription, "no_interference": no_interference,
-        "no_contention": no_contention,
+        "no_contention": no_contention, "compute_backend": compute_backend,
+        "kernel_calibration": None if kernel_calibration is None else os.fspath(kernel_calibration),
+        "kernel_cache": None if kernel_cache is None else os.fspath(kernel_cache),
     }
     sc = train_scenario(scenario, set, **flags)
     return run(sc, timeline=timeline)

@@ -37,6 +37,7 @@ namespace echosim {
 constexpr const char* kUsage = R"(usage:
   echosim train --model NAME --gpu NAME --gpus N --global-batch B [options]
   echosim run SCENARIO.yaml [--set dotted.key=value ...] [--out DIR] [--json] [--timeline FILE] [--full]
+                   [--compute-backend model|gpu] [--kernel-calibration FILE] [--kernel-cache FILE]
   echosim list models|gpus|schedules
   echosim validate [--published] [--data-dir DIR] [--json] [--threads N]
                    [--markdown FILE [--plots-dir DIR]]   (docs/accuracy.md: --markdown docs/accuracy.md --plots-dir docs/accuracy)
@@ -83,6 +84,12 @@ train options (each sets the scenario field in parentheses):
   --oversubscription X    fabric leaf downlink:uplink ratio, default 1 (cluster.network.oversubscription)
   --no-interference       compute and communication kernels do not slow each other (simulation.interference)
   --no-contention         transfers do not share NIC/fabric bandwidth (simulation.contention)
+  --compute-backend model|gpu  kernel durations from the cost model, or measured on the local GPU
+                          by echosim-kernels (simulation.compute_backend)
+  --kernel-calibration FILE  kernel calibration (kind: kernel_calibration) for the cost model;
+                          'none': datasheet roofline (simulation.kernel_calibration)
+  --kernel-cache FILE     measured kernel times cache for --compute-backend gpu; 'none': no
+                          cache (simulation.kernel_cache)
   --set KEY=VALUE         any scenario field by dotted name
 common output options:
   --json                  print one JSON object instead of the table
@@ -199,6 +206,9 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--no-interference", {"simulation.interference", false}},
       {"--no-contention", {"simulation.contention", false}},
       {"--tp-comm-overlap", {"parallelism.tp_comm_overlap", false}},
+      {"--compute-backend", {"simulation.compute_backend", true}},
+      {"--kernel-calibration", {"simulation.kernel_calibration", true}},
+      {"--kernel-cache", {"simulation.kernel_cache", true}},
   };
   return flags;
 }
@@ -286,6 +296,11 @@ int CmdRun(const std::vector<std::string>& args) {
     } else if (args[i] == "--trace" || args[i] == "--trace-gpu") {
       if (i + 1 >= args.size()) return Usage(StrCat(args[i], " needs a value"));
       (args[i] == "--trace" ? trace_dir : trace_gpu) = args[i + 1];
+      ++i;
+    } else if (args[i] == "--compute-backend" || args[i] == "--kernel-calibration" ||
+               args[i] == "--kernel-cache") {
+      if (i + 1 >= args.size()) return Usage(StrCat(args[i], " needs a value"));
+      sets.push_back(StrCat(TrainFlags().at(args[i]).key, "=", args[i + 1]));
       ++i;
     } else if (!args[i].empty() && args[i][0] == '-') {
       return Usage(StrCat("unknown option '", args[i], "' for 'echosim run'"));

@@ -6,6 +6,8 @@
 
 #include "hardware/calibration.h"
 #include "hardware/gpu_spec.h"
+#include "hardware/kernel_calibration.h"
+#include "hardware/kernel_harness.h"
 #include "models/model_spec.h"
 #include "policies/pipeline_schedule.h"
 #include "simulator/core/strings.h"
@@ -217,6 +219,9 @@ Status ResolveScenario(scenario::Scenario* s) {
     return InvalidArgument(StrCat("simulation.compute_sustained_factor must be in (0, 1.5], got ",
                                   sim->compute_sustained_factor()));
   }
+  if (sim->compute_backend().empty()) sim->set_compute_backend("model");
+  ECHOSIM_RETURN_IF_ERROR(ParseChoice<int>("simulation.compute_backend (--compute-backend)",
+                                           sim->compute_backend(), {{"model", 0}, {"gpu", 1}}).status());
   if (s->name().empty()) {
     s->set_name(StrCat(t->model(), " on ", cl->gpus(), " x ", cl->gpu()));
   }
@@ -277,6 +282,8 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.overlap_param_gather = p.overlap_param_gather();
   s.tp_comm_overlap = p.tp_comm_overlap();
   s.grad_bucket_params = p.grad_bucket_mparams() * 1e6;
+  ECHOSIM_ASSIGN_OR_RETURN(s.compute_calibration,
+                           ResolveComputeCalibration(s.gpu, sc.simulation().kernel_calibration()));
   return s;
 }
 
@@ -285,6 +292,23 @@ StatusOr<TrainingRun> RunTrainingScenario(scenario::Scenario s) {
   TrainingRun run;
   run.resolved = s;
   ECHOSIM_ASSIGN_OR_RETURN(run.setup, MakeTrainingSetup(run.resolved));
+  if (run.resolved.simulation().compute_backend() == "gpu") {
+    // Every distinct kernel shape of the step, measured once on the local GPU.
+    ECHOSIM_ASSIGN_OR_RETURN(std::vector<ComputeOp> ops, CollectComputeOps(run.setup));
+    MeasureOptions mo;
+    mo.cache_file = run.resolved.simulation().kernel_cache();
+    auto measured = MeasureKernels(ops, mo);
+    if (!measured.ok()) {
+      return Status(measured.status().code(),
+                    StrCat("simulation.compute_backend gpu (--compute-backend gpu): ",
+                           measured.status().message()));
+    }
+    run.measured_device = measured->times.device;
+    run.kernel_shapes = measured->distinct;
+    run.kernels_measured = measured->measured;
+    run.kernels_from_cache = measured->from_cache;
+    run.setup.measured_kernels = std::make_shared<const MeasuredKernelTimes>(std::move(measured->times));
+  }
   ECHOSIM_ASSIGN_OR_RETURN(run.result, SimulateTrainingStep(run.setup));
   return run;
 }
@@ -339,6 +363,17 @@ nlohmann::json SummaryJson(const TrainingRun& run) {
   j["simulated_ranks"] = r.simulated_ranks;
   j["events"] = r.events;
   j["graph_nodes"] = r.graph_nodes;
+  j["compute_backend"] = run.resolved.simulation().compute_backend();
+  j["calibration"] = {
+      {"compute", DescribeComputeCalibration(run.setup.compute_calibration.get())},
+      {"training", StrCat("compute_sustained_factor ", FormatDouble(run.setup.compute_sustained_factor, 6),
+                          ", host_overhead_per_step_ms ", FormatDouble(run.setup.host_overhead_s * 1e3, 6))}};
+  if (run.setup.measured_kernels) {
+    j["compute_device"] = run.measured_device;
+    j["kernels"] = {{"shapes", run.kernel_shapes},
+                    {"measured", run.kernels_measured},
+                    {"from_cache", run.kernels_from_cache}};
+  }
   j["sim_wall_s"] = r.sim_wall_s;
   return j;
 }
@@ -368,6 +403,14 @@ std::string SummaryTable(const TrainingRun& run) {
     o << "    weights " << gib(sm.weight_bytes) << ", gradients " << gib(sm.gradient_bytes)
       << ", optimizer " << gib(sm.optimizer_bytes) << ", activations " << gib(sm.activation_bytes)
       << ", reserved " << gib(sm.reserved_bytes) << "\n";
+  }
+  if (run.setup.measured_kernels) {
+    o << "  compute backend      gpu: kernels measured on " << run.measured_device << " ("
+      << run.kernel_shapes << " shapes: " << run.kernels_measured << " measured, "
+      << run.kernels_from_cache << " from cache)\n";
+  } else {
+    o << "  compute model        " << DescribeComputeCalibration(run.setup.compute_calibration.get())
+      << "\n";
   }
   o << "  simulated ranks " << r.simulated_ranks << ", events " << r.events << ", wall "
     << FormatDouble(r.sim_wall_s, 3) << " s\n";

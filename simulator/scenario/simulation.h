@@ -29,6 +29,9 @@ struct TrainingRun {
   scenario::Scenario resolved;
   TrainingSetup setup;
   StepResult result;
+  // simulation.compute_backend gpu: the device measured and where the kernel times came from.
+  std::string measured_device;
+  int64_t kernel_shapes = 0, kernels_measured = 0, kernels_from_cache = 0;
 };
 StatusOr<TrainingRun> RunTrainingScenario(scenario::Scenario s);
 

@@ -19,12 +19,13 @@ constexpr double kProbeBytes = 1e16;
 
 IterationCostModel::IterationCostModel(ModelSpec model, GpuSpec gpu, InferenceConfig config,
                                        TopologyConfig topology, double cpu_overhead_per_iteration_s,
-                                       double cpu_overhead_per_seq_s, double cpu_overhead_per_new_request_s)
+                                       double cpu_overhead_per_seq_s, double cpu_overhead_per_new_request_s,
+                                       std::shared_ptr<const ComputeCalibration> calibration)
     : model_(std::move(model)),
       gpu_(gpu),
       config_(config),
       topology_(topology),
-      compute_(std::move(gpu), 1.0),
+      compute_(std::move(gpu), 1.0, std::move(calibration)),
       comm_(&topology_),
       cpu_base_s_(cpu_overhead_per_iteration_s),
       cpu_per_seq_s_(cpu_overhead_per_seq_s),

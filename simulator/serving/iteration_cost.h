@@ -19,10 +19,13 @@
 // Pipeline parallelism runs one batch at a time through the stages (no micro-batch overlap):
 // the stages' times add up, plus one activation send per stage boundary.
 // linear(T), embedding(T) and head(S) are memoised per T and S. Deterministic.
+// With a kernel calibration (hardware/kernel_calibration.h) the compute model uses the
+// parameters fitted to measured kernels (`echosim validate --on-gpu` compares decode).
 #ifndef ECHOSIM_SIMULATOR_SERVING_ITERATION_COST_H_
 #define ECHOSIM_SIMULATOR_SERVING_ITERATION_COST_H_
 
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -48,7 +51,8 @@ class IterationCostModel {
  public:
   IterationCostModel(ModelSpec model, GpuSpec gpu, InferenceConfig config, TopologyConfig topology,
                      double cpu_overhead_per_iteration_s, double cpu_overhead_per_seq_s,
-                     double cpu_overhead_per_new_request_s = 0);
+                     double cpu_overhead_per_new_request_s = 0,
+                     std::shared_ptr<const ComputeCalibration> calibration = nullptr);
   IterationCostModel(const IterationCostModel&) = delete;
   IterationCostModel& operator=(const IterationCostModel&) = delete;
 

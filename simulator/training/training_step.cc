@@ -583,10 +583,33 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
   return b;
 }
 
+ComputeCostModel MakeComputeModel(const TrainingSetup& setup) {
+  return ComputeCostModel(setup.gpu, setup.compute_sustained_factor, setup.compute_calibration,
+                          setup.measured_kernels);
+}
+
 }  // namespace
 
-StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t stage) {
+StatusOr<std::vector<ComputeOp>> CollectComputeOps(const TrainingSetup& setup) {
+  ECHOSIM_RETURN_IF_ERROR(setup.model.Validate());
+  ECHOSIM_RETURN_IF_ERROR(ValidatePlan(setup.plan, setup.model, setup.seq_len));
   ComputeCostModel compute(setup.gpu, setup.compute_sustained_factor);
+  compute.RecordDistinctOps();
+  TopologyConfig tc = setup.topology;
+  tc.gpus = setup.plan.gpus;
+  tc.gpus_per_node = setup.plan.gpus_per_node;
+  Topology topo(tc);
+  ECHOSIM_ASSIGN_OR_RETURN(auto costs, CollectiveCosts::Create(setup.gpu, &topo, setup.collective_model,
+                                                               setup.nccl_version, setup.nccl_calibration));
+  for (int64_t s = 0; s < setup.plan.pp; ++s) {
+    StageGraphBuilder builder(setup, s, &compute, &topo, costs.get());
+    ECHOSIM_RETURN_IF_ERROR(builder.Build().status());
+  }
+  return compute.distinct_ops();
+}
+
+StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t stage) {
+  ComputeCostModel compute = MakeComputeModel(setup);
   TopologyConfig tc = setup.topology;
   tc.gpus = setup.plan.gpus;
   tc.gpus_per_node = setup.plan.gpus_per_node;
@@ -611,7 +634,7 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   tc.gpus = p.gpus;
   tc.gpus_per_node = p.gpus_per_node;
   Topology topo(tc);
-  ComputeCostModel compute(setup.gpu, setup.compute_sustained_factor);
+  ComputeCostModel compute = MakeComputeModel(setup);
 
   ECHOSIM_ASSIGN_OR_RETURN(auto costs, CollectiveCosts::Create(setup.gpu, &topo, setup.collective_model,
                                                                setup.nccl_version, setup.nccl_calibration));

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hardware/gpu_spec.h"
+#include "hardware/kernel_calibration.h"
 #include "models/layer_ops.h"
 #include "models/model_spec.h"
 #include "policies/memory_model.h"
@@ -48,6 +49,11 @@ struct TrainingSetup {
   std::string collective_model = "nccl";  // nccl | analytic
   std::string nccl_version;          // empty: the calibration's, else 2.21
   std::string nccl_calibration;      // path of a calibration file; empty: the GPU's built-in one
+  // Kernel calibration of the compute model (hardware/kernel_calibration.h); null: the GPU
+  // preset's datasheet roofline.
+  std::shared_ptr<const ComputeCalibration> compute_calibration;
+  // Kernel times measured on a GPU (--compute-backend gpu); ops found here take these.
+  std::shared_ptr<const MeasuredKernelTimes> measured_kernels;
 };
 
 struct StepBreakdown {
@@ -89,6 +95,10 @@ struct StepResult {
 
 // Validates the setup (plan vs model) and simulates one training iteration.
 StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup);
+
+// Every distinct compute op shape (kernel family included) of the step's stage graphs, in
+// first-seen order: what `--compute-backend gpu` measures.
+StatusOr<std::vector<ComputeOp>> CollectComputeOps(const TrainingSetup& setup);
 
 // Builds the execution graph of one rank of pipeline stage `stage` (exposed for tests).
 StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t stage);

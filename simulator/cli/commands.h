@@ -25,6 +25,7 @@ int CmdValidateServing(const std::vector<std::string>& args);
 int CmdCollective(const std::vector<std::string>& args);           // collective_cmd.cc
 int CmdCalibrate(const std::vector<std::string>& args);            // calibrate_cmd.cc
 int CmdValidateCollectives(const std::vector<std::string>& args);  // validate_collectives_cmd.cc
+int CmdValidateOnGpu(const std::vector<std::string>& args);        // validate_gpu_cmd.cc
 
 int CmdTrace(const std::vector<std::string>& args);     // trace_cmd.cc
 int CmdImport(const std::vector<std::string>& args);    // import_cmd.cc

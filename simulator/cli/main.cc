@@ -12,6 +12,7 @@
 //
 // Exit codes: 0 success, 2 usage or input error (the message names the flag, field or
 // line and the valid choices), 1 any other failure.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -41,6 +42,8 @@ constexpr const char* kUsage = R"(usage:
   echosim list models|gpus|schedules
   echosim validate [--published] [--data-dir DIR] [--json] [--threads N]
                    [--markdown FILE [--plots-dir DIR]]   (docs/accuracy.md: --markdown docs/accuracy.md --plots-dir docs/accuracy)
+  echosim validate --on-gpu [--calibration FILE] [--gpu NAME] [--report FILE.md] [--json] [--quick]
+                                           predictions vs kernels run on the local GPU (echosim-kernels)
   echosim calibrate-interference TABLE.csv [--out FILE]   fit compute/comm interference
   echosim search --model NAME --gpu NAME --gpus N --global-batch B [options]  (see echosim search --help)
   echosim serve --model NAME --gpu NAME --tp N --replicas R --workload SPEC [options]  (see echosim serve --help)
@@ -376,6 +379,13 @@ int CmdList(const std::vector<std::string>& args) {
 }
 
 int CmdValidate(const std::vector<std::string>& args) {
+  if (std::find(args.begin(), args.end(), "--on-gpu") != args.end()) {
+    std::vector<std::string> rest;
+    for (const std::string& a : args) {
+      if (a != "--on-gpu") rest.push_back(a);
+    }
+    return CmdValidateOnGpu(rest);  // validate_gpu_cmd.cc
+  }
   ValidationOptions opts;
   bool json = false;
   std::string markdown, plots_dir;

@@ -108,7 +108,9 @@ StatusOr<CliArgs> ParseCli(int argc, const char* const* argv) {
     *out = *x;
     return Status::Ok();
   };
-  int64_t warmup = a.warmup, repeats = a.repeats;
+  // stage and decode time whole steps/iterations: fewer by default.
+  const bool long_runs = a.command == Subcommand::kStage || a.command == Subcommand::kDecode;
+  int64_t warmup = long_runs ? 2 : a.warmup, repeats = long_runs ? 5 : a.repeats;
   ECHOSIM_RETURN_IF_ERROR(int_flag("--warmup", 0, 1000, &warmup));
   ECHOSIM_RETURN_IF_ERROR(int_flag("--repeats", 1, 10000, &repeats));
   a.warmup = static_cast<int>(warmup);

@@ -133,6 +133,7 @@ StatusOr<OpSpec> ParseOpLine(const std::string& line, int line_no) {
     return InvalidArgument(StrCat(At(line_no), "field 'bytes' must be > 0 for class ", OpKindName(op.kind)));
   }
   op.fields = std::move(j);
+  op.line = line_no;
   return op;
 }
 

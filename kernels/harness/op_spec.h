@@ -37,6 +37,7 @@ struct OpSpec {
   DataType dtype = DataType::kBf16;
   int64_t m = 0, n = 0, k = 0, batch = 1;
   double flops = 0, bytes = 0;
+  int line = 0;                   // 1-based line of the input file (0: not from a file)
   nlohmann::ordered_json fields;  // the input line as given (echoed into the output)
 };
 

@@ -291,6 +291,9 @@ KernelArgs MakeArgs(const AttentionParams& p) {
   if (p.heads % p.kv_heads != 0 || p.sq < 1 || p.sk < 1 || (p.causal && p.sk < p.sq)) {
     ThrowCudaError(__FILE__, __LINE__, "FlashAttention", "invalid shape (heads % kv_heads, sq, sk)");
   }
+  if (p.batch * p.heads > 65535) {  // gridDim.y limit of the launches
+    ThrowCudaError(__FILE__, __LINE__, "FlashAttention", "batch * heads must be <= 65535");
+  }
   const int64_t cap = p.kv_capacity > 0 ? p.kv_capacity : p.sk;
   if (cap < p.sk) ThrowCudaError(__FILE__, __LINE__, "FlashAttention", "kv_capacity < sk");
   auto resolve = [&](const TensorLayout& l, int64_t heads, int64_t rows) {

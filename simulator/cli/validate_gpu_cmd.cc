@@ -209,9 +209,11 @@ StatusOr<Part> StagePart(const std::string& harness, const GpuSpec& gpu, const s
            StrCat("workload.training.global_batch_seqs=", mb * mbs), StrCat("cluster.gpu=", gpu.name),
            "cluster.gpus=1", "parallelism.pipeline_schedule=1f1b", "simulation.host_overhead_per_step_ms=0",
            "simulation.interference=false", "simulation.contention=false",
-           "simulation.compute_sustained_factor=1", StrCat("simulation.kernel_calibration=", cal_arg)}) {
+           "simulation.compute_sustained_factor=1"}) {
     ECHOSIM_RETURN_IF_ERROR(ApplyOverride(a, &sc));
   }
+  // Empty: the GPU's built-in calibration (the scenario default).
+  if (!cal_arg.empty()) sc.mutable_simulation()->set_kernel_calibration(cal_arg);
   ECHOSIM_ASSIGN_OR_RETURN(TrainingRun run, RunTrainingScenario(sc));
   const ExecutionGraph& g = *run.result.graphs.at(0);
   double layer_s = 0;

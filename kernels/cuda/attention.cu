@@ -331,6 +331,10 @@ KernelArgs MakeArgs(const AttentionParams& p) {
 }  // namespace
 
 void FlashAttentionForward(const AttentionParams& p, bf16* o, float* lse, cudaStream_t s) {
+  if (p.tensor_cores) {
+    FlashAttentionForwardTensorCores(p, o, lse, s);
+    return;
+  }
   const KernelArgs a = MakeArgs(p);
   const dim3 grid(static_cast<unsigned>((p.sq + 31) / 32), static_cast<unsigned>(p.batch * p.heads));
   auto* o2 = reinterpret_cast<__nv_bfloat162*>(o);

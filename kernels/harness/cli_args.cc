@@ -41,13 +41,13 @@ StatusOr<std::vector<int64_t>> ParseIntList(const std::string& flag, const std::
 const std::map<std::string, std::set<std::string>>& AllowedFlags() {
   static const auto* m = new std::map<std::string, std::set<std::string>>{
       {"info", {"--json"}},
-      {"measure", {"--ops", "--out", "--warmup", "--repeats"}},
-      {"calibrate", {"--gpu", "--out", "--quick", "--warmup", "--repeats"}},
-      {"interference", {"--out", "--blocks", "--protocol", "--warmup", "--repeats"}},
+      {"measure", {"--ops", "--out", "--warmup", "--repeats", "--attention-kernel"}},
+      {"calibrate", {"--gpu", "--out", "--quick", "--warmup", "--repeats", "--attention-kernel"}},
+      {"interference", {"--out", "--blocks", "--protocol", "--warmup", "--repeats", "--attention-kernel"}},
       {"stage", {"--layers", "--hidden", "--heads", "--kv-heads", "--ffn", "--seq", "--micro-batch",
-                 "--micro-batches", "--dtype", "--mlp", "--out", "--warmup", "--repeats"}},
+                 "--micro-batches", "--dtype", "--mlp", "--out", "--warmup", "--repeats", "--attention-kernel"}},
       {"decode", {"--hidden", "--heads", "--kv-heads", "--ffn", "--layers", "--batch-sizes", "--context",
-                  "--dtype", "--out", "--warmup", "--repeats"}},
+                  "--dtype", "--out", "--warmup", "--repeats", "--attention-kernel"}},
   };
   return *m;
 }
@@ -65,6 +65,7 @@ std::string UsageText() {
          "        --micro-batches M [--dtype bf16] [--mlp swiglu|gelu] --out FILE.json\n"
          "  decode --hidden H --heads A --kv-heads K --ffn F --layers L --batch-sizes 1,2,4\n"
          "         --context START:END:STEP [--dtype bf16] --out FILE.json\n"
+         "measure, calibrate, interference, stage, decode: [--attention-kernel scalar|tensor-core]\n"
          "exit codes: 0 ok, 2 bad input, 3 no CUDA device, 1 CUDA/runtime failure\n";
 }
 
@@ -116,6 +117,12 @@ StatusOr<CliArgs> ParseCli(int argc, const char* const* argv) {
   a.warmup = static_cast<int>(warmup);
   a.repeats = static_cast<int>(repeats);
   a.json = v.count("--json") > 0;
+  if (v.count("--attention-kernel")) {
+    auto t = ParseChoice<bool>("--attention-kernel", v["--attention-kernel"],
+                               {{"scalar", false}, {"tensor-core", true}});
+    if (!t.ok()) return t.status();
+    a.tensor_core_attention = *t;
+  }
   a.quick = v.count("--quick") > 0;
   if (v.count("--out")) a.out_path = v["--out"];
 

@@ -125,6 +125,7 @@ StatusOr<GpuRunner::Prepared> GpuRunner::Prepare(const OpSpec& op) {
       p.sk = plan.sk;
       p.d = plan.d;
       p.causal = true;
+      p.tensor_cores = tc_attention_ && plan.mode != AttentionMode::kBackward;
       const int64_t nq = p.batch * p.sq * p.d, nk = p.batch * p.sk * p.d;
       ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer q, Alloc(nq * 2, op.name));
       ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer k, Alloc(nk * 2, op.name));
@@ -153,8 +154,8 @@ StatusOr<GpuRunner::Prepared> GpuRunner::Prepare(const OpSpec& op) {
                                        P<bf16>(dv), P<float>(ws), st);
         };
       } else {
-        out.kernel = StrCat(plan.mode == AttentionMode::kDecode ? "flash_attention_fwd decode" : "flash_attention_fwd causal",
-                            shape);
+        out.kernel = StrCat(p.tensor_cores ? "flash_attention_fwd_tensor_cores" : "flash_attention_fwd",
+                            plan.mode == AttentionMode::kDecode ? " decode" : " causal", shape);
         out.run = [p, q, k, v, o, lse](cudaStream_t st) {
           cuda::FlashAttentionForward(p, P<bf16>(o), P<float>(lse), st);
         };

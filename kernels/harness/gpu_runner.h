@@ -58,6 +58,9 @@ class GpuRunner {
   // Writes the interference CSV (class,channels,sm_count,slowdown) to `csv`.
   Status Interference(const std::vector<int>& blocks, bool ll, const RunOptions& o, std::ostream& csv);
 
+  // The attention forward runs on tensor cores (attention_tc.cu) when set.
+  void set_tensor_core_attention(bool on) { tc_attention_ = on; }
+  bool tensor_core_attention() const { return tc_attention_; }
   cuda::GemmLt& gemm() { return *gemm_; }
   cudaStream_t stream() const { return stream_; }
   const DeviceInfo& device() const { return device_; }
@@ -69,6 +72,7 @@ class GpuRunner {
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
   DeviceBuffer flush_;
   int64_t flush_bytes_ = 0;
+  bool tc_attention_ = false;
 };
 
 }  // namespace echosim::kernels

@@ -80,6 +80,7 @@ int Run(int argc, char** argv) {
     return 0;
   }
   GpuRunner runner(device);
+  runner.set_tensor_core_attention(args.tensor_core_attention);
   RunOptions ro;
   ro.warmup = args.warmup;
   ro.repeats = args.repeats;

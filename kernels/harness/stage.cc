@@ -203,6 +203,7 @@ Status RunStage(GpuRunner& r, const CliArgs& args, std::string* json) {
   proto.causal = true;
   proto.q_layout = proto.kv_layout = cuda::TensorLayout{S * W, d, W};
   proto.o_layout = cuda::TensorLayout{S * Hd, d, Hd};
+  proto.tensor_cores = r.tensor_core_attention();  // the forward; the backward is scalar
   ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer ws, r.Alloc(cuda::FlashAttentionBackwardWorkspace(proto) * 4, "attention"));
   ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer pos, r.Alloc(T * 4, "positions"));
   std::vector<int32_t> host_pos(static_cast<size_t>(T));
@@ -345,6 +346,7 @@ Status RunStage(GpuRunner& r, const CliArgs& args, std::string* json) {
   cfg["schedule"] = "1f1b";
   cfg["parameters"] = n_params;
   cfg["device"] = r.device().name;
+  cfg["attention_forward"] = r.tensor_core_attention() ? "tensor_cores" : "scalar";
   cfg["warmup"] = args.warmup;
   cfg["command"] = args.command_line;
   out["config"] = cfg;
@@ -438,6 +440,7 @@ Status RunDecode(GpuRunner& r, const CliArgs& args, std::string* json) {
       p.d = d;
       p.kv_capacity = cap;
       p.q_layout = cuda::TensorLayout{W, d, W};
+      p.tensor_cores = r.tensor_core_attention();
       cuda::FlashAttentionForward(p, P<bf16>(o), P<float>(lse), st);
       Gemm(r, o.get(), wl + pl.wo, tmp.get(), b, h, Hd);
       cuda::Add(P<bf16>(x), P<bf16>(tmp), P<bf16>(xm), b * h, st);
@@ -491,6 +494,7 @@ Status RunDecode(GpuRunner& r, const CliArgs& args, std::string* json) {
   cfg["kv_cache_capacity_tokens"] = cap;
   cfg["includes"] = "transformer layers only (no embedding, LM head or sampling)";
   cfg["device"] = r.device().name;
+  cfg["attention_forward"] = r.tensor_core_attention() ? "tensor_cores" : "scalar";
   cfg["warmup"] = args.warmup;
   cfg["command"] = args.command_line;
   out["config"] = cfg;

@@ -233,6 +233,15 @@ void TestAttention() {
                             " d" + std::to_string(c.d) + (c.causal ? " causal" : "");
     Expect(tag + " fwd o", GetBf16(dout, nq), o, 1e-2, 1e-2);
     Expect(tag + " fwd lse", GetF32(dlse, nq / c.d), lse, 1e-3, 1e-4);
+    {  // the tensor-core forward (P rounded to bf16 before P V, as FlashAttention does)
+      Dev tco(nq * 2), tcl(nq / c.d * 4);
+      cuda::AttentionParams pt = p;
+      pt.tensor_cores = true;
+      cuda::FlashAttentionForward(pt, tco.as<bf16>(), tcl.as<float>(), nullptr);
+      ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
+      Expect(tag + " fwd tensor cores o", GetBf16(tco, nq), o, 1.5e-2, 1.5e-2);
+      Expect(tag + " fwd tensor cores lse", GetF32(tcl, nq / c.d), lse, 2e-3, 1e-3);
+    }
 
     Dev ddq(nq * 2), ddk(nk * 2), ddv(nk * 2), ws(static_cast<size_t>(cuda::FlashAttentionBackwardWorkspace(p)) * 4);
     cuda::FlashAttentionBackward(p, dout.as<bf16>(), ddo.as<bf16>(), dlse.as<float>(), ddq.as<bf16>(), ddk.as<bf16>(),
@@ -294,6 +303,20 @@ void TestAttentionLayouts() {
         for (int64_t c = 0; c < d; ++c)
           got_bhsd[((bb * h + hh) * s + t) * d + c] = got[((bb * s + t) * h + hh) * d + c];
   Expect("attention fused-QKV layout fwd", got_bhsd, o, 1e-2, 1e-2);
+  {
+    cuda::AttentionParams pt = p;
+    pt.tensor_cores = true;
+    Dev tco(o.size() * 2), tcl(lse.size() * 4);
+    cuda::FlashAttentionForward(pt, tco.as<bf16>(), tcl.as<float>(), nullptr);
+    ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
+    auto tc = GetBf16(tco, o.size());
+    std::vector<float> tc_bhsd(o.size());
+    for (int64_t bb = 0; bb < b; ++bb)
+      for (int64_t hh = 0; hh < h; ++hh)
+        for (int64_t t = 0; t < s; ++t)
+          for (int64_t c = 0; c < d; ++c) tc_bhsd[((bb * h + hh) * s + t) * d + c] = tc[((bb * s + t) * h + hh) * d + c];
+    Expect("attention fused-QKV layout fwd tensor cores", tc_bhsd, o, 1.5e-2, 1.5e-2);
+  }
 
   // Backward in the fused layout: dqkv against the reference gradients.
   auto d_o = Random(o.size(), 8);
@@ -361,6 +384,10 @@ void TestAttentionLayouts() {
   cuda::FlashAttentionForward(pd, do1.as<bf16>(), dl1.as<float>(), nullptr);
   ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
   Expect("attention decode over a KV cache", GetBf16(do1, o1.size()), o1, 1e-2, 1e-2);
+  pd.tensor_cores = true;
+  cuda::FlashAttentionForward(pd, do1.as<bf16>(), dl1.as<float>(), nullptr);
+  ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
+  Expect("attention decode over a KV cache, tensor cores", GetBf16(do1, o1.size()), o1, 1.5e-2, 1.5e-2);
 }
 
 void TestNormsAndSoftmax() {

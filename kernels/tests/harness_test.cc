@@ -331,6 +331,8 @@ TEST(Cli, ParsesEverySubcommand) {
   EXPECT_EQ(a->ctx_end, 1024);
   EXPECT_EQ(a->batch_sizes.size(), 2u);
   EXPECT_TRUE(Parse({"info", "--json"})->json);
+  EXPECT_FALSE(Parse({"measure", "--ops", "a", "--out", "b"})->tensor_core_attention);
+  EXPECT_TRUE(Parse({"measure", "--ops", "a", "--out", "b", "--attention-kernel", "tensor-core"})->tensor_core_attention);
 }
 
 TEST(Cli, BadInputNamesTheFlag) {
@@ -344,6 +346,9 @@ TEST(Cli, BadInputNamesTheFlag) {
   ExpectCliError({"calibrate", "--gpu", "H100", "--out", "x"}, "--gpu: 'H100'");
   ExpectCliError({"interference", "--out", "t", "--blocks", "1,,2"}, "--blocks: expected an integer");
   ExpectCliError({"interference", "--out", "t", "--protocol", "ll128"}, "valid choices: simple, ll");
+  ExpectCliError({"measure", "--ops", "a", "--out", "b", "--attention-kernel", "wmma"},
+                 "--attention-kernel: unknown value 'wmma'; valid choices: scalar, tensor-core");
+  ExpectCliError({"info", "--attention-kernel", "scalar"}, "unknown flag '--attention-kernel'");
   ExpectCliError({"stage", "--hidden", "4096", "--heads", "16", "--kv-heads", "16", "--ffn", "1024", "--seq", "8",
                   "--micro-batch", "1", "--micro-batches", "1", "--out", "x"}, "64 or 128");
   ExpectCliError({"stage", "--hidden", "4096", "--heads", "32", "--kv-heads", "5", "--ffn", "1024", "--seq", "8",

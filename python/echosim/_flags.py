@@ -33,6 +33,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "ffn": _value("--ffn", "workload.training.shape.ffn_hidden"),
     "vocab": _value("--vocab", "workload.training.shape.vocab"),
     "kv_heads": _value("--kv-heads", "workload.training.shape.kv_heads"),
+    "head_dim": _value("--head-dim", "workload.training.shape.head_dim"),
     "experts": _value("--experts", "workload.training.shape.experts"),
     "top_k": _value("--top-k", "workload.training.shape.top_k"),
     "gpu": _value("--gpu", "cluster.gpu"),

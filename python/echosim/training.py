@@ -187,6 +187,7 @@ def train(
     ffn: int | None = None,
     vocab: int | None = None,
     kv_heads: int | None = None,
+    head_dim: int | None = None,
     experts: int | None = None,
     top_k: int | None = None,
     set: Mapping[str, Any] | Iterable[str] | None = None,  # noqa: A002 (the CLI's --set)
@@ -217,7 +218,7 @@ def train(
     """
     flags = {
         "model": model, "layers": layers, "hidden": hidden, "heads": heads, "ffn": ffn,
-        "vocab": vocab, "kv_heads": kv_heads, "experts": experts, "top_k": top_k, "gpu": gpu,
+        "vocab": vocab, "kv_heads": kv_heads, "head_dim": head_dim, "experts": experts, "top_k": top_k, "gpu": gpu,
         "gpus": gpus, "gpus_per_node": gpus_per_node, "tp": tp, "pp": pp, "vpp": vpp, "cp": cp,
         "ep": ep, "dp": dp, "micro_batch": micro_batch, "global_batch": global_batch,
         "seq_len": seq_len, "dtype": dtype, "attention": attention, "zero": zero,

@@ -62,6 +62,7 @@ constexpr const char* kUsage = R"(usage:
 train options (each sets the scenario field in parentheses):
   --model NAME            preset or 'custom' (workload.training.model)
   --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --experts E --top-k K
+  --head-dim D            attention head dimension when not hidden/heads (Qwen3: 128)
                           model shape; override a preset's fields (workload.training.shape.*)
   --gpu NAME              GPU preset (cluster.gpu)
   --gpus N                total GPUs (cluster.gpus)
@@ -179,6 +180,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--ffn", {"workload.training.shape.ffn_hidden", true}},
       {"--vocab", {"workload.training.shape.vocab", true}},
       {"--kv-heads", {"workload.training.shape.kv_heads", true}},
+      {"--head-dim", {"workload.training.shape.head_dim", true}},
       {"--experts", {"workload.training.shape.experts", true}},
       {"--top-k", {"workload.training.shape.top_k", true}},
       {"--gpu", {"cluster.gpu", true}},
@@ -313,8 +315,8 @@ int CmdRun(const std::vector<std::string>& args) {
       return Usage(StrCat("unexpected argument '", args[i], "': one scenario file per run"));
     }
   }
-  if (path.empty() && trace_dir.empty()) return Usage("echosim run needs a scenario file (or --trace DIR)");
   if (!trace_gpu.empty() && trace_dir.empty() && path.empty()) return Usage("--trace-gpu needs --trace DIR");
+  if (path.empty() && trace_dir.empty()) return Usage("echosim run needs a scenario file (or --trace DIR)");
   auto sc = path.empty() ? StatusOr<scenario::Scenario>(scenario::Scenario()) : LoadScenarioFile(path);
   if (!sc.ok()) return Fail(sc.status());
   if (!trace_dir.empty() || !trace_gpu.empty() || sc->workload().has_trace()) {
@@ -353,7 +355,7 @@ int CmdList(const std::vector<std::string>& args) {
                     (long long)m->experts, m->TotalParams() / 1e9);
       std::cout << line;
     }
-    std::cout << "custom           (give --layers --hidden --heads --vocab [--ffn --kv-heads --experts --top-k])\n";
+    std::cout << "custom           (give --layers --hidden --heads --vocab [--ffn --kv-heads --head-dim --experts --top-k])\n";
     return 0;
   }
   if (what == "gpus") {

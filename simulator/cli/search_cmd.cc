@@ -31,7 +31,7 @@ Enumerates (tp, pp, vpp, cp, ep, micro-batch, ZeRO, recompute) plans, drops the 
 and those that do not fit in GPU memory, simulates the rest and ranks them by step time.
 
 job options (each sets the scenario field in parentheses, as in `echosim train`):
-  --model NAME --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --experts E --top-k K
+  --model NAME --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --head-dim D --experts E --top-k K
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
   --set KEY=VALUE         any scenario field by dotted name
@@ -63,6 +63,7 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--ffn", "workload.training.shape.ffn_hidden"},
       {"--vocab", "workload.training.shape.vocab"},
       {"--kv-heads", "workload.training.shape.kv_heads"},
+      {"--head-dim", "workload.training.shape.head_dim"},
       {"--experts", "workload.training.shape.experts"},
       {"--top-k", "workload.training.shape.top_k"},
       {"--gpu", "cluster.gpu"},

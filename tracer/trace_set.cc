@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <set>
 
@@ -137,7 +138,33 @@ StatusOr<RankTrace> ReadTraceFile(const std::string& path, int64_t rank) {
   return ReadChakraFile(path, rank >= 0 ? rank : RankFromChakraFileName(path));
 }
 
-StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
+StatusOr<TraceSet> LoadStreamedTraces(const TraceSet& set) {
+  TraceSet out = set;
+  for (size_t i = 0; i < out.files.size() && i < out.traces.size(); ++i) {
+    if (out.files[i].empty()) continue;
+    ECHOSIM_ASSIGN_OR_RETURN(out.traces[i], ReadTraceFile(out.files[i], set.traces[i].rank));
+    out.files[i].clear();
+  }
+  out.files.clear();
+  return out;
+}
+
+StatusOr<TraceSet> LoadTraceSet(const std::string& path, bool stream) {
+  // One trace file: its header only when streaming a Chakra file, else all of it.
+  auto read = [stream](const std::string& file, int64_t rank, TraceSet* set) -> Status {
+    ECHOSIM_ASSIGN_OR_RETURN(const std::string format, DetectTraceFormat(file));
+    if (stream && format == "chakra") {
+      ECHOSIM_ASSIGN_OR_RETURN(RankTrace t,
+                               ReadChakraHeader(file, rank >= 0 ? rank : RankFromChakraFileName(file)));
+      set->traces.push_back(std::move(t));
+      set->files.push_back(file);
+    } else {
+      ECHOSIM_ASSIGN_OR_RETURN(RankTrace t, ReadTraceFile(file, rank));
+      set->traces.push_back(std::move(t));
+      set->files.emplace_back();
+    }
+    return Status::Ok();
+  };
   TraceSet set;
   set.origin = path;
   std::vector<std::pair<std::string, int64_t>> files;  // (path, rank hint)
@@ -150,12 +177,12 @@ StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
       set.communicators = m.communicators;
       set.gpu = m.gpu;
       for (const TraceManifest::Entry& e : m.traces) {
-        ECHOSIM_ASSIGN_OR_RETURN(RankTrace t, ReadTraceFile((p / e.file).string(), e.rank));
+        ECHOSIM_RETURN_IF_ERROR(read((p / e.file).string(), e.rank, &set));
+        const RankTrace& t = set.traces.back();
         if (t.rank != e.rank) {
           return InvalidArgument(StrCat((p / e.file).string(), ": holds rank ", t.rank,
                                         " but manifest.json lists it as rank ", e.rank));
         }
-        set.traces.push_back(std::move(t));
         std::vector<int64_t> sf = e.stands_for;
         std::sort(sf.begin(), sf.end());
         set.stands_for.push_back(std::move(sf));
@@ -217,8 +244,7 @@ StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
     for (const std::string& f : names) files.emplace_back(f, -1);
   }
   for (const auto& [f, hint] : files) {
-    ECHOSIM_ASSIGN_OR_RETURN(RankTrace t, ReadTraceFile(f, hint));
-    set.traces.push_back(std::move(t));
+    ECHOSIM_RETURN_IF_ERROR(read(f, hint, &set));
     set.stands_for.push_back({set.traces.back().rank});
   }
   if (set.traces.empty()) return NotFound(StrCat(path, ": no traces"));
@@ -236,9 +262,11 @@ StatusOr<TraceSet> LoadTraceSet(const std::string& path) {
   sorted.gpu = set.gpu;
   sorted.traces.resize(order.size());
   sorted.stands_for.resize(order.size());
+  sorted.files.resize(order.size());
   for (size_t i = 0; i < order.size(); ++i) {
     sorted.traces[i] = std::move(set.traces[order[i]]);
     sorted.stands_for[i] = std::move(set.stands_for[order[i]]);
+    sorted.files[i] = std::move(set.files[order[i]]);
     if (i > 0 && sorted.traces[i].rank == sorted.traces[i - 1].rank) {
       return InvalidArgument(StrCat(sorted.traces[i].source, " and ", sorted.traces[i - 1].source,
                                     " are both rank ", sorted.traces[i].rank));
@@ -331,11 +359,12 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
   std::map<std::vector<int64_t>, int32_t> global_comm;  // sorted members -> id
   std::vector<std::vector<int64_t>> comm_members;
   std::vector<std::vector<int32_t>> comm_of_local(n);  // trace, local (+1) -> global id
-  for (size_t i = 0; i < n; ++i) {
-    const RankTrace& t = set.traces[i];
-    for (int32_t local = -1; local < static_cast<int32_t>(t.communicators.size()); ++local) {
-      std::vector<int64_t> m = members_of(t, local);
-      std::vector<int64_t> key = m;
+  // Maps the communicators of trace i not mapped yet (a streamed trace names more once
+  // its nodes are read); *added: a communicator no trace used before.
+  auto map_comms = [&](size_t i, const RankTrace& t, bool* added) -> Status {
+    for (int32_t local = static_cast<int32_t>(comm_of_local[i].size()) - 1;
+         local < static_cast<int32_t>(t.communicators.size()); ++local) {
+      std::vector<int64_t> key = members_of(t, local);
       std::sort(key.begin(), key.end());
       key.erase(std::unique(key.begin(), key.end()), key.end());
       for (int64_t r : key) {
@@ -347,9 +376,12 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
       }
       auto [it, inserted] = global_comm.emplace(key, static_cast<int32_t>(comm_members.size()));
       if (inserted) comm_members.push_back(key);
+      if (inserted && added != nullptr) *added = true;
       comm_of_local[i].push_back(it->second);
     }
-  }
+    return Status::Ok();
+  };
+  for (size_t i = 0; i < n; ++i) ECHOSIM_RETURN_IF_ERROR(map_comms(i, set.traces[i], nullptr));
 
   TraceSimResult res;
   res.world_size = world;
@@ -390,8 +422,53 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
 
   // Graphs.
   res.graphs.resize(n);
+  // What the checks below need of each communication node (streamed traces are gone).
+  struct CommRef {
+    NodeId node;
+    uint64_t id;
+    std::string name;
+    int32_t comm_type;
+    int64_t comm_bytes;
+    int32_t communicator;
+  };
+  std::vector<std::vector<CommRef>> comm_refs(n);
+  // Streamed traces are read one ahead on a second thread (so at most two files' nodes
+  // are in memory), and each is freed once its graph is built.
+  auto is_streamed = [&](size_t i) { return i < set.files.size() && !set.files[i].empty(); };
+  auto read_async = [&](size_t i) {
+    return std::async(std::launch::async, [&set, i]() { return ReadTraceFile(set.files[i], set.traces[i].rank); });
+  };
+  std::future<StatusOr<RankTrace>> next;
+  size_t next_index = 0;
+  auto prefetch = [&](size_t from) {
+    for (size_t j = from; j < n; ++j) {
+      if (is_streamed(j)) {
+        next = read_async(j);
+        next_index = j;
+        return;
+      }
+    }
+  };
+  prefetch(0);
   for (size_t i = 0; i < n; ++i) {
-    const RankTrace& t = set.traces[i];
+    RankTrace loaded;
+    const bool streamed = is_streamed(i);
+    if (streamed) {
+      ECHOSIM_CHECK(next.valid() && next_index == i);
+      StatusOr<RankTrace> got = next.get();
+      prefetch(i + 1);
+      if (!got.ok()) return got.status();
+      loaded = std::move(got).value();
+      bool added = false;
+      ECHOSIM_RETURN_IF_ERROR(map_comms(i, loaded, &added));
+      if (added && rendezvous) {
+        // A communicator the headers did not name changes the rendezvous families:
+        // load every trace first.
+        ECHOSIM_ASSIGN_OR_RETURN(TraceSet full, LoadStreamedTraces(set));
+        return SimulateTraceSet(full, o);
+      }
+    }
+    const RankTrace& t = streamed ? loaded : set.traces[i];
     TraceGraphOptions go;
     for (size_t local = 0; local < t.communicators.size(); ++local) {
       const int32_t gc = comm_of_local[i][local + 1];
@@ -431,19 +508,27 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
     if (!g.ok()) return g.status();
     ECHOSIM_RETURN_IF_ERROR(comm_error);
     res.graphs[i] = std::move(g).value();
+    const ExecutionGraph& graph = res.graphs[i].graph;
+    for (NodeId v = 0; v < graph.num_nodes(); ++v) {
+      const NodeKind k = graph.kind(v);
+      if (k != NodeKind::kCollective && k != NodeKind::kSend && k != NodeKind::kRecv) continue;
+      const TraceNode& tn = t.nodes[res.graphs[i].trace_node[v]];
+      comm_refs[i].push_back({v, tn.id, tn.name, tn.comm_type, tn.comm_bytes, tn.communicator});
+    }
   }
 
   // Peers must be ranks of the world; collectives must agree across traced members.
   struct CollRef {
     size_t trace;
     NodeId node;
+    const CommRef* ref;
   };
   std::vector<std::vector<std::vector<CollRef>>> colls(comm_members.size());  // comm -> member trace -> refs
   for (size_t i = 0; i < n; ++i) {
     const RankTrace& t = set.traces[i];
     const ExecutionGraph& g = res.graphs[i].graph;
-    for (NodeId v = 0; v < g.num_nodes(); ++v) {
-      const TraceNode& tn = t.nodes[res.graphs[i].trace_node[v]];
+    for (const CommRef& tn : comm_refs[i]) {
+      const NodeId v = tn.node;
       const NodeKind k = g.kind(v);
       if (k == NodeKind::kSend || k == NodeKind::kRecv) {
         const int64_t peer = DecodePeer(g.comm(v).peer);
@@ -463,7 +548,7 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
         if (per_member.empty() || per_member.back().empty() || per_member.back().front().trace != i) {
           per_member.emplace_back();
         }
-        per_member.back().push_back(CollRef{i, v});
+        per_member.back().push_back(CollRef{i, v, &tn});
       }
     }
   }
@@ -478,14 +563,14 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
       for (size_t k = 0; k < k_max; ++k) {
         auto describe = [&](const std::vector<CollRef>& refs, const RankTrace& t) {
           if (k >= refs.size()) return StrCat("rank ", t.rank, " (", t.source, ") has only ", refs.size());
-          const TraceNode& tn = t.nodes[res.graphs[refs[k].trace].trace_node[refs[k].node]];
+          const CommRef& tn = *refs[k].ref;
           return StrCat("rank ", t.rank, " has ", ChakraCommTypeName(tn.comm_type), " of ",
                         tn.comm_bytes, " bytes (", t.source, " node id ", tn.id, " '", tn.name, "')");
         };
         bool same = k < a.size() && k < b.size();
         if (same) {
-          const TraceNode& x = ta.nodes[res.graphs[a[k].trace].trace_node[a[k].node]];
-          const TraceNode& y = tb.nodes[res.graphs[b[k].trace].trace_node[b[k].node]];
+          const CommRef& x = *a[k].ref;
+          const CommRef& y = *b[k].ref;
           same = x.comm_type == y.comm_type && x.comm_bytes == y.comm_bytes;
         }
         if (!same) {
@@ -504,6 +589,11 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
   }
   // The graphs carry the family kinds either way; independent mode ignores them.
   res.rendezvous = rendezvous;
+  if (o.build_only) {
+    for (const TraceGraph& g : res.graphs) res.nodes += g.graph.num_nodes();
+    res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    return res;
+  }
 
   TraceRankMap map;
   map.global_.resize(n);
@@ -516,10 +606,10 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
     }
   }
   for (size_t i = 0; i < n; ++i) {
-    for (NodeId v = 0; v < res.graphs[i].graph.num_nodes(); ++v) {
+    for (const CommRef& tn : comm_refs[i]) {
+      const NodeId v = tn.node;
       const NodeKind k = res.graphs[i].graph.kind(v);
       if ((k == NodeKind::kSend || k == NodeKind::kRecv) && rep[DecodePeer(res.graphs[i].graph.comm(v).peer)] < 0) {
-        const TraceNode& tn = set.traces[i].nodes[res.graphs[i].trace_node[v]];
         return InvalidArgument(StrCat(set.traces[i].source, ": node id ", tn.id, " '", tn.name,
                                       "': no trace stands for peer rank ",
                                       DecodePeer(res.graphs[i].graph.comm(v).peer)));

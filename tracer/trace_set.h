@@ -52,13 +52,24 @@ struct TraceSet {
   std::vector<std::vector<int64_t>> stands_for;  // per trace, ascending
   std::vector<Communicator> communicators;       // from the manifest
   std::string gpu;  // GPU the traces were recorded on (manifest or trace metadata); empty: unknown
+  // Streaming (LoadTraceSet with stream): per trace, the Chakra file whose nodes are read
+  // only when SimulateTraceSet builds its graph (traces[i] then holds the file's metadata
+  // and no nodes, and is freed again once the graph is built); an empty entry or an
+  // empty vector: traces[i] holds its nodes.
+  std::vector<std::string> files;
 };
 
 // "chakra" or "kineto", from the (decompressed) content of `path`.
 StatusOr<std::string> DetectTraceFormat(const std::string& path);
 // Reads one trace file of either format; `rank` as in the file name (-1: unknown).
 StatusOr<RankTrace> ReadTraceFile(const std::string& path, int64_t rank);
-StatusOr<TraceSet> LoadTraceSet(const std::string& path);
+// With `stream`, Chakra files are only opened for their metadata here; their nodes are
+// read one file at a time while SimulateTraceSet builds the graphs, so memory holds the
+// graphs and one file's nodes rather than every file's (Kineto JSON is read at once).
+StatusOr<TraceSet> LoadTraceSet(const std::string& path, bool stream = false);
+// Reads the nodes of every streamed trace of `set` (a set SimulateTraceSet or a writer
+// that needs every node can use).
+StatusOr<TraceSet> LoadStreamedTraces(const TraceSet& set);
 
 struct TraceSimOptions {
   int64_t world_size = 0;      // 0: the traced world; larger: ranks beyond it repeat it
@@ -79,6 +90,9 @@ struct TraceSimOptions {
   // latency-bandwidth model.
   using CommCostFn = std::function<StatusOr<Duration>(CollectiveKind, double bytes, const GroupShape&)>;
   std::function<StatusOr<CommCostFn>(const Topology&)> comm_model;
+  // Build and check the graphs (the import) without running them: the result has the
+  // graphs and node counts, no times.
+  bool build_only = false;
 };
 
 struct TraceRankResult {

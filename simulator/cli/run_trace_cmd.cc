@@ -89,7 +89,7 @@ int CmdRunTrace(const std::vector<std::string>& args) {
     }
   }
   if (path.empty()) return Usage("echosim run-trace needs a trace folder, prefix or file");
-  auto set = LoadTraceSet(path);
+  auto set = LoadTraceSet(path, /*stream=*/true);
   if (!set.ok()) return Fail(set.status());
   auto res = SimulateTraceSet(*set, o);
   if (!res.ok()) return Fail(res.status());

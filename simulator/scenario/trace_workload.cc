@@ -30,7 +30,7 @@ StatusOr<TraceRun> RunTraceScenario(scenario::Scenario s) {
     return InvalidArgument("workload.trace.dir (--trace) is required: a trace folder, prefix or file");
   }
   TraceRun run;
-  ECHOSIM_ASSIGN_OR_RETURN(run.set, LoadTraceSet(tw.dir()));
+  ECHOSIM_ASSIGN_OR_RETURN(run.set, LoadTraceSet(tw.dir(), /*stream=*/true));
   auto* cl = s.mutable_cluster();
   if (cl->gpus() == 0) cl->set_gpus(static_cast<uint32_t>(run.set.world_size));
   if (cl->gpus() < run.set.world_size) {
@@ -212,8 +212,10 @@ Status WriteTrainingKineto(const TrainingRun& run, const std::string& dir) {
   return WriteKinetoDir(ranks, dir);
 }
 
-Status WriteTraceKineto(const TraceSet& set, const TraceSimResult& result, const std::string& gpu_name,
+Status WriteTraceKineto(const TraceSet& streamed, const TraceSimResult& result, const std::string& gpu_name,
                         const std::string& dir) {
+  // The graphs map back to trace nodes: read the nodes of streamed traces again.
+  ECHOSIM_ASSIGN_OR_RETURN(const TraceSet set, LoadStreamedTraces(streamed));
   auto gpu = FindGpuPreset(gpu_name);
   std::vector<KinetoRankTimeline> ranks;
   for (size_t i = 0; i < result.graphs.size(); ++i) {

@@ -50,6 +50,40 @@ expect 2 "truncated length prefix" -- "$bin" import chakra "$tmp/trunc.0.et"
 printf '{"traceEvents": [\n {"ph": "X",, }]}' > "$tmp/bad.json"
 expect 2 "invalid JSON at line 2" -- "$bin" import kineto "$tmp/bad.json"
 
+# Export a training scenario to Chakra ET and Kineto, simulate the export (echosim run --trace).
+job=(--model llama3-8b --gpu h100-sxm --gpus 16 --tp 2 --pp 2 --global-batch 16 --seq-len 2048)
+expect 0 "wrote 2 Chakra ET file(s) and manifest.json" -- "$bin" train "${job[@]}" \
+    --export-chakra "$tmp/ex" --kineto "$tmp/kin"
+expect 0 '"stands_for"' -- cat "$tmp/ex/manifest.json"
+expect 0 '"distributedInfo"' -- head -c 2000 "$tmp/kin/rank8.json"
+expect 0 "wrote 16 Chakra ET file(s)" -- "$bin" train "${job[@]}" --full --export-chakra "$tmp/exf"
+expect 0 "compute scaling     none: the trace was recorded on h100-sxm" -- \
+    "$bin" run --trace "$tmp/ex" --set cluster.gpu=h100-sxm --out "$tmp/out"
+for f in summary.json timeline.json scenario.resolved.yaml; do
+  [ -f "$tmp/out/$f" ] || { echo "FAIL: run --trace --out wrote no $f"; fails=$((fails+1)); }
+done
+expect 0 "dir: " -- cat "$tmp/out/scenario.resolved.yaml"
+expect 0 '"traced_gpu": "h100-sxm"' -- "$bin" run --trace "$tmp/ex" --set cluster.gpu=a100-80gb --json
+expect 0 '"traced_gpu": "h200"' -- "$bin" run --trace "$tmp/ex" --trace-gpu h200 --set cluster.gpu=h100-sxm --json
+expect 0 '"world_size": 32' -- "$bin" run --trace "$tmp/ex" --set cluster.gpu=h100-sxm --set cluster.gpus=32 --json
+expect 0 "step time" -- "$bin" run --trace "$tmp/exf" --set cluster.gpu=h100-sxm --kineto "$tmp/kin2"
+[ -f "$tmp/kin2/rank15.json" ] || { echo "FAIL: run --trace --kineto wrote no rank15.json"; fails=$((fails+1)); }
+expect 0 "step time" -- "$bin" run-trace "$tmp/ex" --kineto "$tmp/kin3"
+printf 'cluster: {gpu: h100-sxm}\nworkload:\n  trace: {dir: %s, gpu: a100-80gb}\n' "$tmp/ex" > "$tmp/trace.yaml"
+expect 0 "from a100-80gb (workload.trace.gpu)" -- "$bin" run "$tmp/trace.yaml"
+# Bad input: the flag or field, the file and node; exit code 2.
+expect 2 "workload.trace.gpu (--trace-gpu)" -- "$bin" run --trace "$tmp/ex" --trace-gpu k80 --set cluster.gpu=h100-sxm
+expect 2 "cluster.gpu (--gpu) is required" -- "$bin" run --trace "$tmp/ex"
+expect 2 "cluster.gpus (--gpus) 8 is smaller than the traced world of 16" -- \
+    "$bin" run --trace "$tmp/ex" --set cluster.gpu=h100-sxm --set cluster.gpus=8
+expect 2 "--trace-gpu needs --trace DIR" -- "$bin" run --trace-gpu h100-sxm
+expect 2 "not a file, a folder or a prefix" -- "$bin" run --trace "$tmp/none" --set cluster.gpu=h100-sxm
+mkdir -p "$tmp/cut" && cp "$tmp/exf"/trace.*.et "$tmp/cut/"
+head -c 5000 "$tmp/exf/trace.3.et" > "$tmp/cut/trace.3.et"
+expect 2 "trace.3.et: offset" -- "$bin" run --trace "$tmp/cut" --set cluster.gpu=h100-sxm
+head -c 5000 "$tmp/kin/rank0.json" > "$tmp/cut.json"
+expect 2 "cut.json" -- "$bin" run --trace "$tmp/cut.json" --set cluster.gpu=h100-sxm
+
 if [ -d "$shared" ]; then
   expect 0 "custom_allreduce.7.et" -- "$bin" import chakra "$shared/chakra/custom_ring_allreduce_8npus_1MB"
   expect 2 "holds chakra traces, not kineto" -- "$bin" import kineto "$shared/chakra/pytorch_converted.0.et"

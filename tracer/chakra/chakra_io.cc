@@ -149,7 +149,7 @@ Status ConvertNode(const chakra::Node& n, const ChakraReader& r, RankTrace* t) {
   int64_t tid = -1;
   int64_t duration_ps = -1;
   for (const chakra::AttributeProto& a : n.attr()) {
-    const std::string& k = a.name();
+    const std::string_view k = a.name();
     if (k == "is_cpu_op") {
       ECHOSIM_ASSIGN_OR_RETURN(const int64_t v, AttrInt(a, where));
       out.on_cpu = v != 0;
@@ -329,6 +329,8 @@ void WriteDelimited(const google::protobuf::Message& m, std::string* scratch, st
 }  // namespace
 
 // The decompressed byte stream under the reader.
+// Buffered in blocks of 256 KiB: messages are small (tens of bytes), so reading each
+// length prefix and body straight from the stream would cost calls per byte.
 class ChakraReader::Input {
  public:
   explicit Input(std::unique_ptr<ByteStream> s) : s_(std::move(s)) {}
@@ -336,15 +338,40 @@ class ChakraReader::Input {
   StatusOr<size_t> ReadFull(char* out, size_t n) {
     size_t done = 0;
     while (done < n) {
-      ECHOSIM_ASSIGN_OR_RETURN(const size_t k, s_->Read(out + done, n - done));
-      if (k == 0) break;
+      if (pos_ == end_) {
+        if (n - done >= kBlock) {  // large reads bypass the buffer
+          ECHOSIM_ASSIGN_OR_RETURN(const size_t k, s_->Read(out + done, n - done));
+          if (k == 0) break;
+          done += k;
+          continue;
+        }
+        ECHOSIM_ASSIGN_OR_RETURN(const size_t k, s_->Read(buf_, kBlock));
+        if (k == 0) break;
+        pos_ = 0;
+        end_ = k;
+      }
+      const size_t k = std::min(n - done, end_ - pos_);
+      std::memcpy(out + done, buf_ + pos_, k);
+      pos_ += k;
       done += k;
     }
     return done;
   }
+  // One byte; false at the end of the stream.
+  StatusOr<bool> ReadByte(char* c) {
+    if (pos_ < end_) {
+      *c = buf_[pos_++];
+      return true;
+    }
+    ECHOSIM_ASSIGN_OR_RETURN(const size_t k, ReadFull(c, 1));
+    return k == 1;
+  }
 
  private:
+  static constexpr size_t kBlock = size_t{1} << 18;
   std::unique_ptr<ByteStream> s_;
+  char buf_[kBlock];
+  size_t pos_ = 0, end_ = 0;
 };
 
 ChakraReader::ChakraReader(std::unique_ptr<Input> in, std::string source)
@@ -380,8 +407,8 @@ StatusOr<bool> ChakraReader::ReadMessage() {
   int shift = 0;
   for (int i = 0;; ++i) {
     char c;
-    ECHOSIM_ASSIGN_OR_RETURN(const size_t k, in_->ReadFull(&c, 1));
-    if (k == 0) {
+    ECHOSIM_ASSIGN_OR_RETURN(const bool got_byte, in_->ReadByte(&c));
+    if (!got_byte) {
       if (i == 0) return false;  // clean end between messages
       return InvalidArgument(StrCat(source_, ": offset ", message_offset_, " (message #",
                                     message_index_, "): truncated length prefix (stream ends after ",
@@ -452,6 +479,15 @@ StatusOr<bool> ChakraReader::Next(chakra::Node* node) {
 StatusOr<RankTrace> ReadChakraFile(const std::string& path, int64_t rank) {
   ECHOSIM_ASSIGN_OR_RETURN(std::unique_ptr<ChakraReader> r, ChakraReader::Open(path));
   return ReadAll(r.get(), rank);
+}
+
+StatusOr<RankTrace> ReadChakraHeader(const std::string& path, int64_t rank) {
+  ECHOSIM_ASSIGN_OR_RETURN(std::unique_ptr<ChakraReader> r, ChakraReader::Open(path));
+  RankTrace t;
+  t.rank = rank < 0 ? 0 : rank;
+  t.source = r->source();
+  ECHOSIM_RETURN_IF_ERROR(ReadMetadata(r->metadata(), StrCat(r->source(), ": metadata"), &t));
+  return t;
 }
 
 StatusOr<RankTrace> ParseChakraBytes(std::string_view bytes, const std::string& source,

@@ -81,6 +81,9 @@ class ChakraReader {
 // Reads a whole .et file into a RankTrace. `rank` is the rank the file belongs to
 // (from its name `prefix.<rank>.et`); a rank recorded in echosim's metadata wins.
 StatusOr<RankTrace> ReadChakraFile(const std::string& path, int64_t rank);
+// Only the metadata of a .et file (rank, world size, producer, GPU, communicators listed
+// there): what a trace set needs before the file's nodes are read (trace_set.h).
+StatusOr<RankTrace> ReadChakraHeader(const std::string& path, int64_t rank);
 StatusOr<RankTrace> ParseChakraBytes(std::string_view bytes, const std::string& source,
                                      int64_t rank);
 

@@ -258,12 +258,21 @@ StatusOr<AttentionPlan> PlanAttention(const OpSpec& op) {
     }
     p.sk = op.n;
   } else {
-    // Prefill encoding (n absent): flops = 4 * d * heads * (query, key) pairs; the queries
-    // are the last m positions, so pairs = m (sk - m) + m (m + 1) / 2.
+    // Prefill encoding (n absent): flops = 4 * d * heads * (query, key) pairs, m the
+    // prefill tokens of the whole batch. With at least m (m + 1) / 2 pairs: one sequence
+    // whose m queries are its last positions, pairs = m (sk - m) + m (m + 1) / 2. With
+    // fewer: several new sequences of L tokens each, pairs = m (L + 1) / 2.
     const double mm = static_cast<double>(op.m);
     const double pairs = op.flops / (4.0 * static_cast<double>(op.k) * op.batch);
-    const double extra = (pairs - mm * (mm + 1.0) / 2.0) / mm;
-    p.sk = op.m + std::max<int64_t>(0, std::llround(extra));
+    if (pairs + 0.5 >= mm * (mm + 1.0) / 2.0) {
+      const double extra = (pairs - mm * (mm + 1.0) / 2.0) / mm;
+      p.sk = op.m + std::max<int64_t>(0, std::llround(extra));
+    } else {
+      const int64_t len = std::max<int64_t>(1, std::llround(2.0 * pairs / mm - 1.0));
+      const int64_t seqs = std::max<int64_t>(1, std::llround(mm / static_cast<double>(len)));
+      p.sq = p.sk = len;
+      p.batch_heads = op.batch * seqs;
+    }
   }
   return p;
 }

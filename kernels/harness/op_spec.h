@@ -9,7 +9,8 @@
 //   attention     our flash attention: ".bwd" names run the backward, "attn.decode" the
 //                 serving decode encoding (m sequences of one query each; the context per
 //                 sequence is flops / (4 k batch m), models/inference_ops.cc), others the
-//                 causal forward (n = 0: the prefill encoding, keys derived from flops)
+//                 causal forward (n = 0: the prefill encoding; keys, or the number of
+//                 sequences the m tokens form, derived from flops)
 //   memory_bound  picked from the name (norm, activation, softmax, rope, embedding, else a
 //                 copy) and sized so the kernel moves `bytes` of HBM traffic
 //   optimizer     fused Adam over bytes / kAdamBytesPerParam parameters

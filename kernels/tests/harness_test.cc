@@ -147,6 +147,15 @@ TEST(OpSpec, AttentionEncodings) {
   // The same 100 queries after 50 cached tokens: 100 * 50 more pairs.
   op.flops = 4.0 * 128 * 32 * (5050 + 5000);
   EXPECT_EQ(PlanAttention(op)->sk, 150);
+  // Four new 512-token sequences prefilled together: m = 2048, pairs = 4 * 512 * 513 / 2,
+  // so four sequences of 512, not one of 2048 (which would be four times the work).
+  op.m = 2048;
+  op.flops = 4.0 * 128 * 32 * (4.0 * 512 * 513 / 2);
+  p = PlanAttention(op);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->sq, 512);
+  EXPECT_EQ(p->sk, 512);
+  EXPECT_EQ(p->batch_heads, 32 * 4);
 }
 
 TEST(Stats, MedianAndPercentiles) {

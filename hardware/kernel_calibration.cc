@@ -113,9 +113,10 @@ StatusOr<KernelCalibration> ParseKernelCalibration(const std::string& text, cons
           else if (f == "max_sm_mhz") c.max_sm_mhz = ck.second.as<double>();
           else if (f == "mem_mhz") c.mem_mhz = ck.second.as<double>();
           else if (f == "locked") c.clocks_locked = ck.second.as<bool>();
+          else if (f == "known") c.clocks_known = ck.second.as<bool>();
           else {
             return InvalidArgument(StrCat(cat, ": unknown field 'clocks.", f,
-                                          "'; valid: sm_mhz, max_sm_mhz, mem_mhz, locked"));
+                                          "'; valid: sm_mhz, max_sm_mhz, mem_mhz, locked, known"));
           }
         }
       } else if (key == "method") {

@@ -54,6 +54,7 @@ struct KernelCalibration {
   std::string driver_version, cuda_runtime_version, measured_at;
   double sm_mhz = 0, max_sm_mhz = 0, mem_mhz = 0;
   bool clocks_locked = false;
+  bool clocks_known = true;  // false: the harness could not read clocks (no NVML)
   int64_t warmup = 0, repeats = 0;
   std::string statistic, timer;
   std::vector<KernelSample> samples;

@@ -220,10 +220,17 @@ StatusOr<Part> StagePart(const std::string& harness, const GpuSpec& gpu, const s
   for (NodeId n = 0; n < g.num_nodes(); ++n) {
     if (g.kind(n) == NodeKind::kCompute && g.layer(n) >= 0) layer_s += DurationToSeconds(g.duration(n));
   }
+  // The Adam step over the stack's parameters: the harness's own op when it lists one, else
+  // the 4 layers' parameters counted as training_step.cc counts them.
   ComputeOp adam;
   adam.name = "optimizer.adam";
   adam.cls = OpClass::kOptimizer;
-  adam.bytes = 34.0 * static_cast<double>(m.LayerParams()) * layers;  // as training_step.cc counts it
+  adam.bytes = 34.0 * static_cast<double>(m.LayerParams()) * layers;
+  if (auto o = j.find("optimizer"); o != j.end() && o->is_object()) {
+    auto op = ComputeOpFromJson(o->dump(), "echosim-kernels stage optimizer");
+    if (!op.ok()) return Internal(StrCat("malformed harness output: ", op.status().message()));
+    adam = *op;
+  }
   ComputeCostModel cm(gpu, 1.0, cal);
   const double adam_s = DurationToSeconds(cm.Estimate(adam));
 
@@ -301,11 +308,11 @@ std::string PartText(const Part& p, bool kernel_units) {
   std::ostringstream o;
   o << p.title << "\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "  %-44s %12s %12s %9s\n", "shape", kernel_units ? "pred us" : "pred ms",
+  std::snprintf(line, sizeof(line), "  %-56s %12s %12s %9s\n", "shape", kernel_units ? "pred us" : "pred ms",
                 kernel_units ? "meas us" : "meas ms", "error");
   o << line;
   for (const Row& r : p.rows) {
-    std::snprintf(line, sizeof(line), "  %-44s %12s %12s %9s\n", r.name.substr(0, 44).c_str(),
+    std::snprintf(line, sizeof(line), "  %-56s %12s %12s %9s\n", r.name.substr(0, 56).c_str(),
                   (kernel_units ? Us(r.predicted) : Ms(r.predicted)).c_str(),
                   (kernel_units ? Us(r.measured) : Ms(r.measured)).c_str(), Pct(r.Error()).c_str());
     o << line;

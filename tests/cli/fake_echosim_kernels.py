@@ -12,7 +12,8 @@ Synthetic durations (microseconds):
   attention    3 + flops / 250e12 * 1e6 (forward), 3 + flops / 180e12 * 1e6 (".bwd")
   memory_bound 2.5 + bytes / 2.5e12 * 1e6
   optimizer    4 + bytes / 2.0e12 * 1e6
-stage: 1F1B of M micro-batches = M * (forward + backward of the layers) + one Adam step,
+stage: 1F1B of M micro-batches = M * layers * (forward + backward of one layer) + one Adam
+  step (its op under "optimizer", as the real harness writes it),
   with the layer ops built here from the same first-order shapes (GEMM FLOPs 2 * tokens *
   weights, attention 2 * b * s^2 * hidden fwd, memory-bound passes of the activations).
 decode: per iteration, layers * (weights / 2.5e12 + batch * context * kv bytes / 2.5e12
@@ -175,15 +176,15 @@ def cmd_stage(args):
     seq, mb, mbs = int(arg(args, "--seq")), int(arg(args, "--micro-batch")), int(arg(args, "--micro-batches"))
     swiglu = arg(args, "--mlp", "gelu") == "swiglu"
     fwd, bwd, params = layer_ops(hidden, heads, kv_heads, ffn, seq, mb, swiglu)
-    ops = [measured(o) for o in fwd * layers + bwd * layers]
+    ops = [measured(o) for o in fwd + bwd]  # one layer's forward and backward
     opt = measured({"name": "optimizer.adam", "class": "optimizer", "dtype": "bf16", "m": 0, "n": 0,
-                    "k": 0, "batch": 1, "flops": 0, "bytes": 34.0 * params * layers})
-    step_us = mbs * sum(o["median_us"] for o in ops) + opt["median_us"]
+                    "k": 0, "batch": 1, "flops": 0, "bytes": 16.0 * params * layers})
+    step_us = mbs * layers * sum(o["median_us"] for o in ops) + opt["median_us"]
     log("stage", len(ops))
     config = {k.lstrip("-"): v for k, v in zip(args[1::2], args[2::2]) if k != "--out"}
     with open(arg(args, "--out"), "w") as f:
-        json.dump({"config": config, "measured_step_ms": step_us / 1e3, "repeats": 5,
-                   "ops": ops + [opt]}, f)
+        json.dump({"config": config, "measured_step_ms": step_us / 1e3, "repeats": 5, "ops": ops,
+                   "optimizer": opt}, f)
 
 
 def cmd_decode(args):

@@ -190,6 +190,14 @@ TEST(KernelCalibrationTest, ParsesTheContractFormat) {
   EXPECT_EQ(c->samples[0].line, 13);
   EXPECT_EQ(c->samples[1].op.cls, OpClass::kMemoryBound);
   EXPECT_EQ(c->Describe(), "cal.yaml (h100-sxm, NVIDIA H100 80GB HBM3, 2026-11-23T06:00:00Z)");
+  EXPECT_TRUE(c->clocks_known);
+  // Without NVML the harness writes `clocks: {known: false}` (with a comment).
+  std::string no_nvml = CalibrationYaml();
+  const std::string clocks = "clocks: {sm_mhz: 1980, max_sm_mhz: 1980, mem_mhz: 2619, locked: false}";
+  no_nvml.replace(no_nvml.find(clocks), clocks.size(), "clocks: {known: false}   # NVML not available");
+  auto n = ParseKernelCalibration(no_nvml, "cal.yaml");
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_FALSE(n->clocks_known);
 }
 
 TEST(KernelCalibrationTest, ErrorsNameFileLineAndField) {

@@ -21,6 +21,7 @@
 
 #include <cmath>
 
+#include "kernels/cuda/attention_internal.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/kernels.h"
 
@@ -366,9 +367,15 @@ void FlashAttentionBackward(const AttentionParams& p, const bf16* o, const bf16*
   const dim3 grid(static_cast<unsigned>((p.sk + 31) / 32), static_cast<unsigned>(p.batch * p.kv_heads));
   if (p.d == 64) {
     RowDotKernel<64><<<dot_blocks, 256, 0, s>>>(a, o2, do2, dsum, rows);
-    FlashBackwardKernel<64><<<grid, 128, 0, s>>>(a, do2, lse, dsum, dq_acc, dk2, dv2);
   } else {
     RowDotKernel<128><<<dot_blocks, 256, 0, s>>>(a, o2, do2, dsum, rows);
+  }
+  ECHOSIM_CUDA_CHECK_LAUNCH();
+  if (p.tensor_cores) {
+    FlashAttentionBackwardTensorCores(p, d_o, lse, dsum, dq_acc, dk, dv, s);
+  } else if (p.d == 64) {
+    FlashBackwardKernel<64><<<grid, 128, 0, s>>>(a, do2, lse, dsum, dq_acc, dk2, dv2);
+  } else {
     FlashBackwardKernel<128><<<grid, 128, 0, s>>>(a, do2, lse, dsum, dq_acc, dk2, dv2);
   }
   ECHOSIM_CUDA_CHECK_LAUNCH();

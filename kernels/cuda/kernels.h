@@ -20,7 +20,7 @@ using bf16 = __nv_bfloat16;
 // ---- Flash attention (attention.cu) ----
 // Tiled, online-softmax (FlashAttention-2 style: Dao, 2023) forward and backward, causal
 // or not, grouped-query, head_dim 64 or 128, bf16 in / fp32 accumulate. Scalar FMA
-// arithmetic; the forward also has a tensor-core (WMMA) variant (p.tensor_cores).
+// arithmetic, or tensor cores through WMMA (p.tensor_cores).
 // Where row i of head h of sequence b starts: base + b*batch + h*head + i*row (elements).
 // All zero means the contiguous layout [batch, heads, rows, d]. The fused QKV GEMM output
 // [batch, seq, (heads + 2 kv_heads) d] is used in place with batch = seq*width,
@@ -38,8 +38,8 @@ struct AttentionParams {
   TensorLayout q_layout;    // q and dq
   TensorLayout kv_layout;   // k, v, dk, dv
   TensorLayout o_layout;    // o and d_o
-  // Forward only: the tensor-core (WMMA) kernel of attention_tc.cu instead of the scalar
-  // one. Layout strides must then be multiples of 8 elements.
+  // The tensor-core (WMMA) kernels of attention_tc.cu instead of the scalar ones, forward
+  // and backward. Layout strides must then be multiples of 8 elements.
   bool tensor_cores = false;
 };
 // o (o_layout); lse[batch*heads, sq] (natural log of the softmax denominators).

@@ -10,7 +10,7 @@
 //   echosim-kernels decode --hidden H --heads A --kv-heads K --ffn F --layers L
 //       --batch-sizes 1,2,4 --context START:END:STEP [--dtype bf16] --out FILE.json
 // measure, calibrate, interference, stage and decode also take
-// --attention-kernel scalar|tensor-core (the attention forward; default scalar).
+// --attention-kernel scalar|tensor-core (the flash attention kernels; default scalar).
 #ifndef ECHOSIM_KERNELS_HARNESS_CLI_ARGS_H_
 #define ECHOSIM_KERNELS_HARNESS_CLI_ARGS_H_
 
@@ -34,7 +34,7 @@ struct CliArgs {
   bool quick = false;
   std::vector<int> blocks = {1, 2, 4, 8, 16, 32};
   bool ll_protocol = false;  // interference: the communication kernel's protocol
-  bool tensor_core_attention = false;  // --attention-kernel tensor-core (forward only)
+  bool tensor_core_attention = false;  // --attention-kernel tensor-core
   // stage / decode
   LayerShape layer;
   int64_t layers = 4, micro_batches = 1;

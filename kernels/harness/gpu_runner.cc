@@ -125,7 +125,7 @@ StatusOr<GpuRunner::Prepared> GpuRunner::Prepare(const OpSpec& op) {
       p.sk = plan.sk;
       p.d = plan.d;
       p.causal = true;
-      p.tensor_cores = tc_attention_ && plan.mode != AttentionMode::kBackward;
+      p.tensor_cores = tc_attention_;
       const int64_t nq = p.batch * p.sq * p.d, nk = p.batch * p.sk * p.d;
       ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer q, Alloc(nq * 2, op.name));
       ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer k, Alloc(nk * 2, op.name));
@@ -148,7 +148,7 @@ StatusOr<GpuRunner::Prepared> GpuRunner::Prepare(const OpSpec& op) {
         ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer ws, Alloc(cuda::FlashAttentionBackwardWorkspace(p) * 4, op.name));
         fill(d_o, Storage::kBf16, nq);
         cuda::FlashAttentionForward(p, P<bf16>(o), P<float>(lse), s);
-        out.kernel = "flash_attention_bwd causal" + shape;
+        out.kernel = StrCat(p.tensor_cores ? "flash_attention_bwd_tensor_cores" : "flash_attention_bwd", " causal", shape);
         out.run = [p, q, k, v, o, lse, d_o, dq, dk, dv, ws](cudaStream_t st) {
           cuda::FlashAttentionBackward(p, P<bf16>(o), P<bf16>(d_o), P<float>(lse), P<bf16>(dq), P<bf16>(dk),
                                        P<bf16>(dv), P<float>(ws), st);

@@ -58,7 +58,7 @@ class GpuRunner {
   // Writes the interference CSV (class,channels,sm_count,slowdown) to `csv`.
   Status Interference(const std::vector<int>& blocks, bool ll, const RunOptions& o, std::ostream& csv);
 
-  // The attention forward runs on tensor cores (attention_tc.cu) when set.
+  // Flash attention runs on tensor cores (attention_tc.cu) when set.
   void set_tensor_core_attention(bool on) { tc_attention_ = on; }
   bool tensor_core_attention() const { return tc_attention_; }
   cuda::GemmLt& gemm() { return *gemm_; }

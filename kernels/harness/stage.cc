@@ -203,7 +203,7 @@ Status RunStage(GpuRunner& r, const CliArgs& args, std::string* json) {
   proto.causal = true;
   proto.q_layout = proto.kv_layout = cuda::TensorLayout{S * W, d, W};
   proto.o_layout = cuda::TensorLayout{S * Hd, d, Hd};
-  proto.tensor_cores = r.tensor_core_attention();  // the forward; the backward is scalar
+  proto.tensor_cores = r.tensor_core_attention();
   ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer ws, r.Alloc(cuda::FlashAttentionBackwardWorkspace(proto) * 4, "attention"));
   ECHOSIM_ASSIGN_OR_RETURN(DeviceBuffer pos, r.Alloc(T * 4, "positions"));
   std::vector<int32_t> host_pos(static_cast<size_t>(T));

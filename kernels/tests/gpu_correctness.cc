@@ -252,6 +252,16 @@ void TestAttention() {
     Expect(tag + " bwd dq", GetBf16(ddq, nq), rdq, 2e-2, 2e-2);
     Expect(tag + " bwd dk", GetBf16(ddk, nk), rdk, 2e-2, 2e-2);
     Expect(tag + " bwd dv", GetBf16(ddv, nk), rdv, 2e-2, 2e-2);
+    {  // the tensor-core backward (P and dS rounded to bf16 before their GEMMs)
+      cuda::AttentionParams pt = p;
+      pt.tensor_cores = true;
+      cuda::FlashAttentionBackward(pt, dout.as<bf16>(), ddo.as<bf16>(), dlse.as<float>(), ddq.as<bf16>(),
+                                   ddk.as<bf16>(), ddv.as<bf16>(), ws.as<float>(), nullptr);
+      ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
+      Expect(tag + " bwd tensor cores dq", GetBf16(ddq, nq), rdq, 3e-2, 3e-2);
+      Expect(tag + " bwd tensor cores dk", GetBf16(ddk, nk), rdk, 3e-2, 3e-2);
+      Expect(tag + " bwd tensor cores dv", GetBf16(ddv, nk), rdv, 3e-2, 3e-2);
+    }
   }
 }
 
@@ -349,6 +359,15 @@ void TestAttentionLayouts() {
         }
       }
   Expect("attention fused-QKV layout bwd dq/dk/dv", grad, want, 2e-2, 2e-2);
+  {
+    cuda::AttentionParams pt = p;
+    pt.tensor_cores = true;
+    ECHOSIM_CUDA_CHECK(cudaMemset(dgrad.p, 0, qkv.size() * 2));
+    cuda::FlashAttentionBackward(pt, dout.as<bf16>(), ddo.as<bf16>(), dlse.as<float>(), g, g + h * d,
+                                 g + (h + hkv) * d, ws.as<float>(), nullptr);
+    ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
+    Expect("attention fused-QKV layout bwd tensor cores", GetBf16(dgrad, qkv.size()), want, 3e-2, 3e-2);
+  }
 
   // Decode over a cache with capacity 96 of which 40 rows are used.
   const int64_t cap = 96, ctx = 40;

@@ -393,6 +393,20 @@ void AdamStep(const AdamConfig& c, std::vector<float>* param, std::vector<float>
   }
 }
 
+void KvCacheWrite(const std::vector<float>& qkv, int64_t seqs, int64_t heads, int64_t kv_heads, int64_t d,
+                  int64_t capacity, int64_t pos, std::vector<float>* k_cache, std::vector<float>* v_cache) {
+  const int64_t width = (heads + 2 * kv_heads) * d;
+  for (int64_t s = 0; s < seqs; ++s) {
+    for (int64_t h = 0; h < kv_heads; ++h) {
+      for (int64_t c = 0; c < d; ++c) {
+        const int64_t at = ((s * kv_heads + h) * capacity + pos) * d + c;
+        (*k_cache)[at] = qkv[s * width + (heads + h) * d + c];
+        (*v_cache)[at] = qkv[s * width + (heads + kv_heads + h) * d + c];
+      }
+    }
+  }
+}
+
 void CommCopyReduce(const std::vector<float>& a, const std::vector<float>* b, std::vector<float>* dst) {
   dst->resize(a.size());
   for (size_t i = 0; i < a.size(); ++i) (*dst)[i] = b ? a[i] + (*b)[i] : a[i];

@@ -109,7 +109,13 @@ struct AdamConfig {
 void AdamStep(const AdamConfig& c, std::vector<float>* param, std::vector<float>* m,
               std::vector<float>* v, const std::vector<float>& grad, std::vector<float>* param_lp);
 
-// The communication-like kernel's effect: dst = a (copy) or dst = a + b (reduce).
+// Serving KV-cache append: row `pos` of each sequence's caches [seqs, kv_heads, capacity, d]
+// receives the K and V parts of its fused QKV row qkv[seqs, (heads + 2 kv_heads) d].
+void KvCacheWrite(const std::vector<float>& qkv, int64_t seqs, int64_t heads, int64_t kv_heads, int64_t d,
+                  int64_t capacity, int64_t pos, std::vector<float>* k_cache, std::vector<float>* v_cache);
+
+// The communication-like kernel's effect: dst = a (copy) or dst = a + b (reduce); also
+// the residual add.
 void CommCopyReduce(const std::vector<float>& a, const std::vector<float>* b, std::vector<float>* dst);
 
 }  // namespace echosim::kernels::ref

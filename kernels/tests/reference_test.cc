@@ -309,6 +309,14 @@ TEST(Adam, HandComputedFirstStep) {
   EXPECT_NEAR(p[0], 0.9989 - 1e-3 * (1.0 + 0.1 * 0.9989), 1e-6);
 }
 
+TEST(KvCache, AppendsTheKAndVPartsAtThePosition) {
+  // One sequence, 1 query head and 1 kv head of d = 2: qkv = [q0 q1 | k0 k1 | v0 v1].
+  std::vector<float> k(2 * 3, 0.f), v(2 * 3, 0.f);
+  KvCacheWrite({1, 2, 3, 4, 5, 6}, 1, 1, 1, 2, 3, 1, &k, &v);
+  EXPECT_EQ(k, (std::vector<float>{0, 0, 3, 4, 0, 0}));
+  EXPECT_EQ(v, (std::vector<float>{0, 0, 5, 6, 0, 0}));
+}
+
 TEST(Comm, CopyAndReduce) {
   std::vector<float> a = {1, 2}, b = {10, 20}, d;
   CommCopyReduce(a, nullptr, &d);

@@ -264,6 +264,13 @@ StatusOr<GpuRunner::Prepared> GpuRunner::Prepare(const OpSpec& op) {
   return out;
 }
 
+bool GpuRunner::ContextHealthy() {
+  const cudaError_t e = cudaDeviceSynchronize();
+  if (e == cudaSuccess) return true;
+  cudaGetLastError();  // clears only non-sticky errors; a fault stays
+  return cudaDeviceSynchronize() == cudaSuccess;
+}
+
 StatusOr<MeasuredOp> GpuRunner::Measure(const OpSpec& op, const RunOptions& o) {
   // A shape cuBLASLt has no algorithm for (or a launch the kernels reject) fails this op
   // only; the caller decides whether that ends the run.

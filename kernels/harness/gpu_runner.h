@@ -55,6 +55,8 @@ class GpuRunner {
   StatusOr<Prepared> Prepare(const OpSpec& op);
   TimingStats Time(const std::function<void(cudaStream_t)>& fn, const RunOptions& o, cudaStream_t s);
   StatusOr<MeasuredOp> Measure(const OpSpec& op, const RunOptions& o);
+  // False once the CUDA context is unusable (a kernel faulted): later ops would fail too.
+  bool ContextHealthy();
   // Writes the interference CSV (class,channels,sm_count,slowdown) to `csv`.
   Status Interference(const std::vector<int>& blocks, bool ll, const RunOptions& o, std::ostream& csv);
 

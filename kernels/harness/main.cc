@@ -123,6 +123,9 @@ int Run(int argc, char** argv) {
         if (!m.ok()) {
           std::fprintf(stderr, "[%zu/%zu] %s: skipped: %s\n", i, grid.size(), op.name.c_str(),
                        m.status().message().c_str());
+          if (!runner.ContextHealthy()) {
+            return Fail(Internal("the CUDA context failed; no calibration file written"));
+          }
           continue;
         }
         std::fprintf(stderr, "[%zu/%zu] %s %s: %.2f us\n", i, grid.size(), OpKindName(op.kind), op.name.c_str(),

@@ -3,7 +3,7 @@
 // Each function computes in fp32 (fp64 where a sum could lose accuracy) over row-major
 // buffers, with the same layouts and conventions as the CUDA kernels, so the GPU
 // correctness test (kernels/tests/gpu_correctness.cc) compares the two within the
-// tolerance of the kernel's storage dtype. bf16/fp16/fp8 rounding helpers let the test
+// tolerance of the kernel's storage dtype. bf16/fp16/fp8 rounding functions let the test
 // quantise inputs exactly as the GPU sees them.
 //
 // Layouts (all row-major):

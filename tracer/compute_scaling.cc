@@ -180,7 +180,9 @@ Duration ComputeScaler::Scale(const TraceNode& node) {
     ratio = SpecRatio(*cls);
     ++st.by_spec;
   }
-  const Duration out = static_cast<Duration>(std::llround(static_cast<double>(node.duration) * ratio));
+  // Clamped far below the int64 range (corrupt durations must not overflow).
+  const double scaled = std::min(static_cast<double>(node.duration) * ratio, 4e18);
+  const Duration out = static_cast<Duration>(std::llround(scaled));
   ++st.kernels;
   st.traced += node.duration;
   st.scaled += out;

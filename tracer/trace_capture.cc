@@ -168,12 +168,14 @@ StatusOr<TraceManifest> AssembleTraceSet(const AssembleOptions& o,
     m.dp = o.layout->dp;
   }
   m.command = o.command;
+  m.gpu = o.gpu;
   std::vector<Communicator> names;
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   if (ec) return InvalidArgument(StrCat("--out: cannot create '", o.out_dir, "': ", ec.message()));
   for (const TracedRank& r : ranks) {
     ECHOSIM_ASSIGN_OR_RETURN(RankTrace t, AssembleRank(o, r.rank, &names));
+    t.gpu = o.gpu;
     const std::string file = StrCat(o.prefix, ".", r.rank, ".et");
     ECHOSIM_RETURN_IF_ERROR(WriteChakraFile(t, (fs::path(o.out_dir) / file).string()));
     m.traces.push_back(TraceManifest::Entry{r.rank, file, r.stands_for});

@@ -43,6 +43,7 @@ struct AssembleOptions {
   const Layout* layout = nullptr;
   std::vector<std::string> command;
   ActivityOptions activity;
+  std::string gpu;       // GPU preset the traces were recorded on (manifest and metadata); may be empty
 };
 
 // Builds one rank's trace from its capture files (either may be missing, not both).

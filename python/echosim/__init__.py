@@ -23,17 +23,19 @@ from .scenario import Scenario
 from .search import search_training_plans
 from .serving import ServingResult, serve, serve_scenario
 from .sweep import expand_grid, sweep
-from .training import TrainingResult, run, train, train_scenario
+from .training import TraceResult, TrainingResult, run, run_trace, train, train_scenario
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Scenario",
+    "TraceResult",
     "TrainingResult",
     "expand_grid",
     "gpus",
     "models",
     "run",
+    "run_trace",
     "schedules",
     "search_training_plans",
     "serve",

@@ -90,10 +90,92 @@ class TrainingResult:
         self._native.write_chrome_trace(os.fspath(path))
         return None
 
+    def export_chakra(self, path: str | os.PathLike[str], *, full: bool | None = None) -> int:
+        """Writes the step as Chakra ET to the folder ``path`` (the CLI's
+        ``--export-chakra``): ``trace.<rank>.et`` per pipeline stage and ``manifest.json``
+        naming the ranks each stands for, or one file per rank with ``full`` (default: the
+        scenario's ``simulation.full``). Returns the number of files written."""
+        if full is None:
+            full = bool(self.scenario.get("simulation.full", False))
+        return int(self._native.export_chakra(os.fspath(path), bool(full)))
+
+    def to_kineto(self, path: str | os.PathLike[str]) -> None:
+        """Writes the timeline as Kineto-layout JSON, ``rank<r>.json`` per recorded rank,
+        into the folder ``path`` (the CLI's ``--kineto``; HolisticTraceAnalysis reads it)."""
+        self._native.write_kineto(os.fspath(path))
+
     def __repr__(self) -> str:
         s = self.summary
         return (f"<TrainingResult {s['scenario']!r}: step {s['step_time_s']:.4g} s, "
                 f"MFU {100 * s['mfu']:.3g}%>")
+
+
+class TraceResult:
+    """One simulated traced, imported or exported step (:func:`run_trace`).
+
+    - ``summary``: dict with the same fields as ``echosim run --trace DIR --json``
+      (step time, per-rank breakdown, ``compute_scaling``);
+    - ``scenario``: the resolved :class:`~echosim.Scenario`.
+    """
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        return json.loads(self._native.summary_json())
+
+    @property
+    def step_time_s(self) -> float:
+        return float(self.summary["step_time_s"])
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        return Scenario._wrap(self._native.resolved())
+
+    def to_chrome_trace(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """The Chrome Trace Event JSON (the CLI's timeline.json): written to ``path``, or
+        returned as a string."""
+        text = self._native.chrome_trace()
+        if path is None:
+            return text
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return None
+
+    def to_kineto(self, path: str | os.PathLike[str]) -> None:
+        """Kineto-layout JSON per simulated rank into the folder ``path`` (``--kineto``)."""
+        self._native.write_kineto(os.fspath(path))
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return f"<TraceResult {s['scenario']!r}: step {s['step_time_s']:.4g} s>"
+
+
+def run_trace(
+    trace: str | os.PathLike[str],
+    *,
+    trace_gpu: str | None = None,
+    scenario: Scenario | None = None,
+    set: Mapping[str, Any] | Iterable[str] | None = None,  # noqa: A002 (the CLI's --set)
+) -> TraceResult:
+    """Simulates a traced, imported or exported step on a cluster, as
+    ``echosim run [SCENARIO] --trace TRACE [--trace-gpu NAME] [--set k=v ...]`` does.
+
+    ``trace`` is a folder (``echosim trace`` output, Chakra ET ``prefix.<rank>.et``, Kineto
+    JSON) or a file; ``trace_gpu`` the GPU it was recorded on when its metadata does not
+    say (compute is scaled from it to ``cluster.gpu``); ``scenario`` gives the cluster
+    (its workload is replaced); ``set`` the CLI's ``--set``, e.g. ``{"cluster.gpu":
+    "h200", "cluster.gpus": 64}``. Raises ValueError with the CLI's message on bad input.
+    """
+    sc = scenario if scenario is not None else Scenario()
+    overrides = {"workload.trace.dir": os.fspath(trace)}
+    if trace_gpu is not None:
+        overrides["workload.trace.gpu"] = trace_gpu
+    sc = train_scenario(sc, overrides)
+    if set is not None:
+        sc = train_scenario(sc, set)
+    return TraceResult(_echosim.run_trace(sc.to_bytes()))
 
 
 def _column(col: Any) -> Any:
@@ -116,6 +198,8 @@ def run(scenario: Scenario, *, timeline: bool = True) -> TrainingResult:
     if scenario.kind == "serving":
         raise ValueError("this is a serving scenario (workload.serving); run it with "
                          "echosim.serve(scenario=...)")
+    if scenario.kind == "trace":
+        return TraceResult(_echosim.run_trace(scenario.to_bytes()))  # type: ignore[return-value]
     return TrainingResult(_echosim.run_training(scenario.to_bytes(), timeline))
 
 
@@ -193,6 +277,8 @@ def train(
     set: Mapping[str, Any] | Iterable[str] | None = None,  # noqa: A002 (the CLI's --set)
     scenario: Scenario | None = None,
     timeline: bool = True,
+    export_chakra: str | os.PathLike[str] | None = None,
+    kineto: str | os.PathLike[str] | None = None,
 ) -> TrainingResult:
     """Predicts one training iteration, as ``echosim train`` does with the same flags.
 
@@ -201,6 +287,9 @@ def train(
     flags take True (as giving the flag) or False (the opposite, explicitly). ``set`` is
     the CLI's ``--set``: a dict ``{"dotted.key": value}`` or strings ``"dotted.key=value"``,
     applied after the flags. ``scenario`` starts from a scenario instead of an empty one.
+
+    ``export_chakra`` and ``kineto`` are the CLI's ``--export-chakra DIR`` and ``--kineto
+    DIR``: the step as Chakra ET, the timeline as Kineto-layout JSON.
 
     ``compute_backend="gpu"`` measures every distinct kernel shape on the local GPU with
     ``echosim-kernels`` (found as ``$ECHOSIM_KERNELS``); ``kernel_calibration`` names a
@@ -233,4 +322,9 @@ def train(
         "kernel_cache": None if kernel_cache is None else os.fspath(kernel_cache),
     }
     sc = train_scenario(scenario, set, **flags)
-    return run(sc, timeline=timeline)
+    result = run(sc, timeline=timeline or export_chakra is not None or kineto is not None)
+    if export_chakra is not None:
+        result.export_chakra(export_chakra)
+    if kineto is not None:
+        result.to_kineto(kineto)
+    return result

@@ -127,9 +127,10 @@ void RegisterScenario(py::module_& m) {
         const scenario::Scenario s = ScenarioFromBytes(data);
         if (s.workload().has_serving()) return "serving";
         if (s.workload().has_training()) return "training";
+        if (s.workload().has_trace()) return "trace";
         return "";
       },
-      py::arg("data"), "'training', 'serving' or '' (no workload set yet).");
+      py::arg("data"), "'training', 'serving', 'trace' or '' (no workload set yet).");
   m.def(
       "scenario_to_dict", [](const py::bytes& data) { return MessageToDict(ScenarioFromBytes(data)); },
       py::arg("data"), "The fields that are set, as nested dicts keyed by proto field name.");

@@ -17,6 +17,7 @@
 #include "python/src/status_exception.h"
 #include "simulator/core/strings.h"
 #include "simulator/scenario/simulation.h"
+#include "simulator/scenario/trace_workload.h"
 #include "simulator/training/timeline.h"
 
 namespace py = pybind11;
@@ -195,7 +196,70 @@ void RegisterTraining(py::module_& m) {
             }
             ThrowIfError(st);
           },
-          py::arg("path"), "Writes the Chrome Trace Event JSON to `path`.");
+          py::arg("path"), "Writes the Chrome Trace Event JSON to `path`.")
+      .def(
+          "export_chakra",
+          [](const TrainingRun& run, const std::string& dir, bool full) {
+            StatusOr<TraceManifest> m = Internal("not run");
+            {
+              py::gil_scoped_release release;
+              m = ExportTrainingChakra(run, dir, full);
+            }
+            return static_cast<int64_t>(ValueOrThrow(std::move(m)).traces.size());
+          },
+          py::arg("dir"), py::arg("full"),
+          "Writes the step as Chakra ET (the CLI's --export-chakra); returns the file count.")
+      .def(
+          "write_kineto",
+          [](const TrainingRun& run, const std::string& dir) {
+            Status st;
+            {
+              py::gil_scoped_release release;
+              st = WriteTrainingKineto(run, dir);
+            }
+            ThrowIfError(st);
+          },
+          py::arg("dir"), "Writes Kineto-layout JSON per recorded rank (the CLI's --kineto).");
+
+  py::class_<TraceRun, std::shared_ptr<TraceRun>>(
+      m, "TraceRun", "One simulated traced step (wrapped by echosim.TraceResult).")
+      .def("summary_json", [](const TraceRun& run) { return TraceRunSummaryJson(run).dump(); },
+           "The CLI's `run --trace --json` summary, as JSON text.")
+      .def("resolved", [](const TraceRun& run) { return ScenarioToBytes(run.resolved); },
+           "The resolved scenario, as proto bytes.")
+      .def(
+          "chrome_trace",
+          [](const TraceRun& run) {
+            std::ostringstream os;
+            WriteTraceTimeline(run.result, os);
+            return os.str();
+          },
+          "The Chrome Trace Event JSON (the CLI's timeline.json), as text.")
+      .def(
+          "write_kineto",
+          [](const TraceRun& run, const std::string& dir) {
+            Status st;
+            {
+              py::gil_scoped_release release;
+              st = WriteTraceKineto(run.set, run.result, run.resolved.cluster().gpu(), dir);
+            }
+            ThrowIfError(st);
+          },
+          py::arg("dir"), "Writes Kineto-layout JSON per simulated rank (the CLI's --kineto).");
+
+  m.def(
+      "run_trace",
+      [](const py::bytes& data) {
+        scenario::Scenario s = ScenarioFromBytes(data);
+        std::optional<StatusOr<TraceRun>> run;
+        {
+          py::gil_scoped_release release;
+          run.emplace(RunTraceScenario(std::move(s)));
+        }
+        return std::make_shared<TraceRun>(ValueOrThrow(std::move(*run)));
+      },
+      py::arg("data"),
+      "Simulates a scenario whose workload is a trace (workload.trace; the CLI's run --trace).");
 
   m.def(
       "run_training",

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -19,8 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "hardware/gpu_spec.h"
 #include "simulator/cli/commands.h"
 #include "simulator/core/strings.h"
+#include "tracer/compute_scaling.h"
 #include "tracer/trace_capture.h"
 
 extern char** environ;
@@ -47,9 +50,27 @@ options:
                         (default: ../lib beside the echosim binary, or $ECHOSIM_TRACER_LIB_DIR)
   --no-cupti            record NCCL calls only (no CUPTI injection)
   --no-host-gaps        do not model host launch gaps in the traces
+  --gpu NAME            GPU preset of this machine's GPU, recorded in the traces so that
+                        `echosim run --trace` scales compute to other GPUs (default: detected
+                        with nvidia-smi; none recorded when that fails)
 )";
 
 int Usage(const std::string& msg) { return UsageError(msg, kTraceUsage); }
+
+// The GPU preset of this machine's first GPU, from nvidia-smi; empty when unknown.
+std::string DetectGpuPreset() {
+  FILE* p = popen("nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits -i 0 2>/dev/null", "r");
+  if (p == nullptr) return "";
+  char line[512] = {0};
+  const bool got = std::fgets(line, sizeof(line), p) != nullptr;
+  pclose(p);
+  if (!got) return "";
+  std::string text(line);
+  const size_t comma = text.rfind(',');
+  const std::string name = text.substr(0, comma);
+  const double mib = comma == std::string::npos ? 0 : std::strtod(text.c_str() + comma + 1, nullptr);
+  return GpuPresetForDevice(name, mib * 1048576.0);
+}
 
 StatusOr<int64_t> ParseCount(const std::string& flag, const std::string& v) {
   int64_t x = 0;
@@ -119,7 +140,7 @@ std::string Prepend(const char* var, const std::string& value) {
 
 int CmdTrace(const std::vector<std::string>& args) {
   int64_t world = 0;
-  std::string ranks_spec, out_dir, iters, lib_dir;
+  std::string ranks_spec, out_dir, iters, lib_dir, gpu;
   std::optional<int64_t> tp, pp, dp;
   bool cupti = true, host_gaps = true;
   std::vector<std::string> command;
@@ -142,7 +163,7 @@ int CmdTrace(const std::vector<std::string>& args) {
       continue;
     }
     const bool takes = a == "--world-size" || a == "--ranks" || a == "--out" || a == "--iters" ||
-                       a == "--lib-dir" || a == "--tp" || a == "--pp" || a == "--dp";
+                       a == "--lib-dir" || a == "--tp" || a == "--pp" || a == "--dp" || a == "--gpu";
     if (!takes) return Usage(StrCat("unknown option '", a, "' for 'echosim trace' (the command goes after --)"));
     if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
     const std::string& v = args[++i];
@@ -154,6 +175,10 @@ int CmdTrace(const std::vector<std::string>& args) {
       iters = v;
     } else if (a == "--lib-dir") {
       lib_dir = v;
+    } else if (a == "--gpu") {
+      auto g = FindGpuPreset(v);
+      if (!g.ok()) return Fail(InvalidArgument(StrCat("--gpu: ", g.status().message())));
+      gpu = v;
     } else {
       auto n = ParseCount(a, v);
       if (!n.ok()) return Fail(n.status());
@@ -240,6 +265,11 @@ int CmdTrace(const std::vector<std::string>& args) {
   o.layout = layout ? &*layout : nullptr;
   o.command = command;
   o.activity.host_gaps = host_gaps;
+  o.gpu = gpu.empty() ? DetectGpuPreset() : gpu;
+  if (o.gpu.empty()) {
+    std::cout << "echosim trace: GPU not recognised (nvidia-smi); no GPU recorded: give --gpu NAME, "
+                 "or --trace-gpu NAME to echosim run --trace\n";
+  }
   auto manifest = AssembleTraceSet(o, *selected);
   if (!manifest.ok()) return Fail(manifest.status());
   std::cout << "echosim trace: wrote " << manifest->traces.size() << " trace"

@@ -139,7 +139,8 @@ StatusOr<TraceManifest> ExportTrainingChakra(const TrainingRun& run, const std::
   const ParallelPlan& p = run.setup.plan;
   const StepResult& r = run.result;
   if (r.graphs.size() != static_cast<size_t>(p.pp)) {
-    return Internal(StrCat("export: ", r.graphs.size(), " stage graphs for pp = ", p.pp));
+    return InvalidArgument(StrCat("export: the run kept ", r.graphs.size(), " of its ", p.pp,
+                                  " stage graphs (runs without a timeline drop them; keep it to export)"));
   }
   std::vector<ExportRank> ranks;
   auto make = [&](int64_t rank) {

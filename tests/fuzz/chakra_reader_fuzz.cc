@@ -1,12 +1,15 @@
-// libFuzzer target: arbitrary bytes as a Chakra ET file (plain or gzip). Reading and
-// turning the result into an execution graph must return a Status, never crash.
+// libFuzzer target: arbitrary bytes as a Chakra ET file (plain or gzip). Reading, turning
+// the result into an execution graph and scaling its kernels to another GPU (whatever
+// durations and op_class attributes it holds) must return a Status, never crash.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include <google/protobuf/stubs/logging.h>
 
+#include "hardware/gpu_spec.h"
 #include "tracer/chakra/chakra_io.h"
+#include "tracer/compute_scaling.h"
 #include "tracer/trace_graph.h"
 
 // Protobuf logs every string with invalid UTF-8 it rejects; the reader reports those
@@ -22,6 +25,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (t.ok()) {
     auto g = echosim::BuildTraceGraph(*t, echosim::TraceGraphOptions{});
     (void)g.ok();
+    static const echosim::GpuSpec h100 = echosim::FindGpuPreset("h100-sxm").value();
+    static const echosim::GpuSpec a100 = echosim::FindGpuPreset("a100-80gb").value();
+    echosim::ComputeScaler scaler(h100, a100);
+    for (const echosim::TraceNode& n : t->nodes) {
+      if (n.duration >= 0) (void)scaler.Scale(n);
+    }
   }
   return 0;
 }

@@ -6,7 +6,9 @@ import subprocess
 import echosim
 from conftest import SMALL
 
-FLAG_KEYWORDS = set(echosim.train.__kwdefaults__) - {"set", "scenario", "timeline"}
+# Keywords for the output options (--timeline, --export-chakra, --kineto), not scenario fields.
+OUTPUT_KEYWORDS = {"timeline", "export_chakra", "kineto"}
+FLAG_KEYWORDS = set(echosim.train.__kwdefaults__) - {"set", "scenario"} - OUTPUT_KEYWORDS
 
 
 def cli_json(cli, *args):
@@ -22,6 +24,15 @@ def test_every_cli_train_flag_is_a_keyword(cli):
     flags = {w.strip("(),") for w in section.split() if w.startswith("--")}
     flags.discard("--set")
     assert {f[2:].replace("-", "_") for f in flags} == FLAG_KEYWORDS
+
+
+def test_every_cli_output_flag_that_writes_a_file_is_a_keyword(cli):
+    usage = subprocess.run([cli, "--help"], capture_output=True, text=True).stdout
+    section = usage.split("common output options")[1]
+    flags = {w.strip("(),") for w in section.split() if w.startswith("--")}
+    # --json picks the printed format; --out is the CLI's folder of summary + timeline.
+    flags -= {"--json", "--out", "--full"}
+    assert {f[2:].replace("-", "_") for f in flags} == OUTPUT_KEYWORDS
 
 
 def test_train_equals_cli(cli):

@@ -20,16 +20,19 @@ expect 2 "needs the program to run after --" -- "$bin" trace --world-size 4 --ra
 expect 2 "--ranks: rank 9 is outside the world of 4" -- "$bin" trace --world-size 4 --ranks 0,9 --out "$tmp/x" -- true
 expect 2 "must equal --world-size 8" -- "$bin" trace --world-size 8 --tp 2 --pp 2 --dp 3 --ranks auto --out "$tmp/x" -- true
 expect 2 "unknown format 'nvtx'" -- "$bin" import nvtx x
+expect 2 "--gpu: unknown gpu 'k80'" -- "$bin" trace --world-size 2 --ranks 0 --out "$tmp/x" --gpu k80 -- true
 expect 2 "not a file, a folder or a prefix" -- "$bin" run-trace "$tmp/none"
 
 # The whole capture path with the NCCL shim and a program that needs no GPU.
 if [ -f "$libdir/libechosim_nccl.so" ]; then
   expect 0 "wrote 4 traces and manifest.json" -- "$bin" trace --world-size 4 --tp 2 --pp 2 \
-      --ranks auto --out "$tmp/job" --no-cupti --lib-dir "$libdir" -- "$fake"
+      --ranks auto --out "$tmp/job" --no-cupti --lib-dir "$libdir" --gpu a100-80gb -- "$fake"
   for r in 0 1 2 3; do
     [ -f "$tmp/job/trace.$r.et" ] || { echo "FAIL: no trace.$r.et"; fails=$((fails+1)); }
   done
   expect 0 '"world_size": 4' -- cat "$tmp/job/manifest.json"
+  expect 0 '"gpu": "a100-80gb"' -- cat "$tmp/job/manifest.json"
+  expect 0 '"traced_gpu": "a100-80gb"' -- "$bin" run --trace "$tmp/job" --set cluster.gpu=h100-sxm --json
   expect 0 '"collectives": "rendezvous"' -- "$bin" run-trace "$tmp/job" --json
   expect 0 '"world_size": 64' -- "$bin" run-trace "$tmp/job" --world-size 64 --json
   expect 0 "step time" -- "$bin" run-trace "$tmp/job" --timeline "$tmp/job.timeline.json"

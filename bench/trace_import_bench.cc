@@ -8,7 +8,7 @@
 // read one at a time, each rank's graph built and its trace freed before the next
 // file is read, so memory holds the graphs plus one file's nodes.
 //
-// Size: ECHOSIM_TRACE_BENCH_MB (default 64: about 1.2 million nodes, seconds here) sets
+// Size: ECHOSIM_TRACE_BENCH_MB (default 64: about 470 thousand nodes, seconds here) sets
 // the size of the .et files in MB; ECHOSIM_TRACE_BENCH_MB=1024 is the 1 GB case.
 // ECHOSIM_TRACE_BENCH_RANKS (default 8) the number of ranks; ECHOSIM_TRACE_BENCH_DIR writes
 // the set there and keeps it. Counters: nodes,

@@ -52,9 +52,14 @@ const char* ExpectedWire(const google::protobuf::FieldDescriptor* fd) {
 
 // Protobuf keeps a known field with an unexpected wire type as an unknown field; a
 // trace with such a field is corrupt, so say which field it is.
+// `reflection` may be given (cached) for the hot path: looking it up per message costs
+// a descriptor check on every call.
 template <typename Where>
-Status CheckWireTypes(const google::protobuf::Message& m, const Where& where) {
-  const google::protobuf::UnknownFieldSet& unknown = m.GetReflection()->GetUnknownFields(m);
+Status CheckWireTypes(const google::protobuf::Message& m, const Where& where,
+                      const google::protobuf::Reflection* reflection = nullptr) {
+  const google::protobuf::UnknownFieldSet& unknown =
+      (reflection != nullptr ? reflection : m.GetReflection())->GetUnknownFields(m);
+  if (unknown.empty()) return Status::Ok();
   for (int i = 0; i < unknown.field_count(); ++i) {
     const google::protobuf::UnknownField& f = unknown.field(i);
     const google::protobuf::FieldDescriptor* fd = m.GetDescriptor()->FindFieldByNumber(f.number());
@@ -69,7 +74,8 @@ Status CheckWireTypes(const google::protobuf::Message& m, const Where& where) {
 
 template <typename Where>
 Status CheckAttr(const chakra::AttributeProto& a, const Where& where) {
-  ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(a, where));
+  static const google::protobuf::Reflection* const kReflection = chakra::AttributeProto::GetReflection();
+  ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(a, where, kReflection));
   using A = chakra::AttributeProto;
   const google::protobuf::Message* list = nullptr;
   switch (a.value_case()) {
@@ -96,7 +102,8 @@ Status CheckAttr(const chakra::AttributeProto& a, const Where& where) {
 
 template <typename Where>
 Status CheckNode(const chakra::Node& n, const Where& where) {
-  ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(n, where));
+  static const google::protobuf::Reflection* const kReflection = chakra::Node::GetReflection();
+  ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(n, where, kReflection));
   if (n.has_inputs()) ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(n.inputs(), where));
   if (n.has_outputs()) ECHOSIM_RETURN_IF_ERROR(CheckWireTypes(n.outputs(), where));
   for (const chakra::AttributeProto& a : n.attr()) ECHOSIM_RETURN_IF_ERROR(CheckAttr(a, where));
@@ -141,7 +148,8 @@ StatusOr<std::string> AttrString(const chakra::AttributeProto& a, const Where& w
 
 // Converts one Chakra node (see the header for the mapping).
 Status ConvertNode(const chakra::Node& n, const ChakraReader& r, RankTrace* t) {
-  TraceNode out;
+  // Built in place (on an error the whole trace is discarded).
+  TraceNode& out = t->nodes.emplace_back();
   out.id = n.id();
   out.name = n.name();
   const auto where = [&]() { return StrCat(r.Where(), " node id ", n.id(), " '", n.name(), "'"); };
@@ -248,7 +256,6 @@ Status ConvertNode(const chakra::Node& n, const ChakraReader& r, RankTrace* t) {
   }
   out.ctrl_deps.assign(n.ctrl_deps().begin(), n.ctrl_deps().end());
   out.data_deps.assign(n.data_deps().begin(), n.data_deps().end());
-  t->nodes.push_back(std::move(out));
   return Status::Ok();
 }
 

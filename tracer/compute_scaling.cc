@@ -76,13 +76,14 @@ std::optional<OpClass> ClassifyKernelName(const std::string& name) {
   const std::string n = Lower(name);
   if (HasAny(n, {"flash", "fmha", "attention", "attn", "sdpa", "_mha"})) return OpClass::kAttention;
   if (HasAny(n, {"adam", "optimizer", "sgd_", "lamb"})) return OpClass::kOptimizer;
-  if (HasAny(n, {"gemm", "xmma", "cutlass", "cublas", "matmul", "nvjet", "wgmma", "mma_"})) {
+  if (HasAny(n, {"gemm", "xmma", "cutlass", "cublas", "matmul", "nvjet", "wgmma", "mma_", "scudnn",
+                 "conv"})) {
     return OpClass::kGemm;
   }
   if (HasAny(n, {"elementwise", "vectorized", "reduce", "softmax", "norm", "copy", "fill",
                  "gelu", "silu", "swiglu", "dropout", "embedding", "index", "cat_", "transpose",
                  "unrolled", "scatter", "gather", "cross_entropy", "rotary", "rope", "bias",
-                 "add", "mul"})) {
+                 "add", "mul", "nchw", "nhwc", "bn_fw", "bn_bw", "batch_norm", "pool", "relu"})) {
     return OpClass::kMemoryBound;
   }
   return std::nullopt;

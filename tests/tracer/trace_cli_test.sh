@@ -93,6 +93,11 @@ if [ -d "$shared" ]; then
   expect 0 '"collectives": "rendezvous"' -- "$bin" run-trace "$shared/chakra/allreduce_8npus_1MB" --json
   expect 0 "wrote 1 Chakra trace" -- "$bin" import kineto "$shared/kineto/nccl_2ranks_rank0.json.gz" --out "$tmp/k2c"
   expect 0 "step time" -- "$bin" run-trace "$tmp/k2c/trace.0.et"
+  # A real Kineto trace: its GPU (deviceProperties, an A100 40 GB) scales compute to the target.
+  expect 0 "compute scaling     from a100-40gb (trace metadata)" -- \
+      "$bin" run --trace "$shared/kineto/nccl_2ranks_rank0.json.gz" --set cluster.gpu=h100-sxm
+  expect 0 '"applied": false' -- "$bin" run --trace "$shared/chakra/pytorch_converted.0.et" \
+      --set cluster.gpu=h100-sxm --json
   # Same input, same output, byte for byte.
   "$bin" run-trace "$shared/chakra/custom_ring_allreduce_8npus_1MB" --timeline "$tmp/a.json" >/dev/null
   "$bin" run-trace "$shared/chakra/custom_ring_allreduce_8npus_1MB" --timeline "$tmp/b.json" >/dev/null

@@ -58,6 +58,9 @@ TEST(ComputeScalingTest, KernelNamesAndDevicesAreClassified) {
   EXPECT_EQ(ClassifyKernelName("void at::native::vectorized_elementwise_kernel<4, ...>"), OpClass::kMemoryBound);
   EXPECT_EQ(ClassifyKernelName("multi_tensor_apply_kernel<AdamFunctor>"), OpClass::kOptimizer);
   EXPECT_FALSE(ClassifyKernelName("my_custom_kernel").has_value());
+  EXPECT_EQ(ClassifyKernelName("void cudnn::ops::nchwToNhwcKernel<float>"), OpClass::kMemoryBound);
+  EXPECT_EQ(ClassifyKernelName("void cudnn::bn_bw_1C11_kernel_new<float>"), OpClass::kMemoryBound);
+  EXPECT_EQ(ClassifyKernelName("cudnn_infer_ampere_scudnn_128x64_relu_xregs_large_nn_v1"), OpClass::kGemm);
   EXPECT_EQ(GpuPresetForDevice("NVIDIA H100 80GB HBM3", 0), "h100-sxm");
   EXPECT_EQ(GpuPresetForDevice("NVIDIA A100-PG509-200", 42297524224.0), "a100-40gb");
   EXPECT_EQ(GpuPresetForDevice("NVIDIA A100-SXM4-80GB", 0), "a100-80gb");

@@ -3,7 +3,7 @@
 namespace echosim {
 
 double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
-  const double layers = static_cast<double>(p.layers_per_stage(m));
+  const double layers = static_cast<double>(p.StageLayers(m, stage));
   const double dense_layer = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
   const double expert_layer = static_cast<double>(m.LayerExpertParams());
   double params = layers * (dense_layer / p.tp + expert_layer / (p.tp * p.ep));
@@ -23,7 +23,6 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
   std::vector<StageMemory> out;
   const double dp = static_cast<double>(p.GroupSize(GroupKind::kDp));  // ZeRO shards over dp*cp
   const double layer_act = LayerActivationBytes(m, layer);
-  const double layers_per_chunk = static_cast<double>(p.layers_per_chunk(m));
   for (int64_t s = 0; s < p.pp; ++s) {
     StageMemory sm;
     sm.stage = s;
@@ -35,6 +34,9 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     }
     sm.gradient_bytes = sm.params * 4.0 / (p.zero >= 2 ? dp : 1.0);
     sm.optimizer_bytes = sm.params * 12.0 / (p.zero >= 1 ? dp : 1.0);
+    // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
+    // layers on average (fewer on the chunks that carry the embedding or the loss).
+    const double layers_per_chunk = static_cast<double>(p.StageLayers(m, s)) / static_cast<double>(p.vpp);
     sm.activation_bytes = layer_act * layers_per_chunk * static_cast<double>(in_flight[s]);
     if (s == p.pp - 1) {
       // fp32 logits and their gradient for one micro-batch.

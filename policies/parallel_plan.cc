@@ -85,6 +85,30 @@ Status PlanError(const char* flag, const char* field, const std::string& what) {
 }
 }  // namespace
 
+namespace {
+int64_t SplitSlots(const ParallelPlan& p, const ModelSpec& m) {
+  return m.layers + (p.embedding_in_pipeline_split ? 1 : 0) + (p.loss_in_pipeline_split ? 1 : 0);
+}
+}  // namespace
+
+int64_t ParallelPlan::ChunkLayers(const ModelSpec& m, int64_t v) const {
+  const int64_t virtual_stages = pp * vpp;
+  const int64_t per = SplitSlots(*this, m) / virtual_stages;
+  return per - (v == 0 && embedding_in_pipeline_split ? 1 : 0) -
+         (v == virtual_stages - 1 && loss_in_pipeline_split ? 1 : 0);
+}
+
+int64_t ParallelPlan::ChunkFirstLayer(const ModelSpec& m, int64_t v) const {
+  const int64_t per = SplitSlots(*this, m) / (pp * vpp);
+  return v * per - (v > 0 && embedding_in_pipeline_split ? 1 : 0);
+}
+
+int64_t ParallelPlan::StageLayers(const ModelSpec& m, int64_t stage) const {
+  int64_t n = 0;
+  for (int64_t c = 0; c < vpp; ++c) n += ChunkLayers(m, c * pp + stage);
+  return n;
+}
+
 Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) {
   struct Positive {
     const char* flag;
@@ -127,10 +151,22 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
     return PlanError("--tp", "parallelism.tp",
                      StrCat("model vocab (", m.vocab, ") is not divisible by tp = ", p.tp));
   }
-  if (m.layers % (p.pp * p.vpp) != 0) {
-    return PlanError(p.vpp > 1 ? "--vpp" : "--pp", p.vpp > 1 ? "parallelism.vpp" : "parallelism.pp",
-                     StrCat("model layers (", m.layers, ") are not divisible by pp*vpp = ", p.pp,
-                            "*", p.vpp, " = ", p.pp * p.vpp));
+  const int64_t slots = SplitSlots(p, m);
+  if (slots % (p.pp * p.vpp) != 0) {
+    const bool counted = p.embedding_in_pipeline_split || p.loss_in_pipeline_split;
+    return PlanError(
+        p.vpp > 1 ? "--vpp" : "--pp", p.vpp > 1 ? "parallelism.vpp" : "parallelism.pp",
+        StrCat("model layers (", m.layers, counted ? StrCat(" + ", slots - m.layers, " counted for the embedding/loss") : "",
+               ") are not divisible by pp*vpp = ", p.pp, "*", p.vpp, " = ", p.pp * p.vpp,
+               (m.layers + 2) % (p.pp * p.vpp) == 0 && !counted
+                   ? " (layers + 2 are: count the embedding and the loss as pipeline layers with "
+                     "--account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split)"
+                   : ""));
+  }
+  if (p.ChunkLayers(m, 0) < 0 || p.ChunkLayers(m, p.pp * p.vpp - 1) < 0) {
+    return PlanError("--pp", "parallelism.pp",
+                     StrCat("a virtual stage would hold fewer than 0 transformer layers (", m.layers,
+                            " layers over ", p.pp * p.vpp, " virtual stages with the embedding/loss counted)"));
   }
   if (p.vpp > 1 && p.pp == 1) {
     return PlanError("--vpp", "parallelism.vpp", "interleaved stages need pp > 1");

@@ -32,9 +32,20 @@ struct ParallelPlan {
   int64_t micro_batch = 1;
   int64_t global_batch = 1;
 
+  // Megatron-LM's --account-for-embedding-in-pipeline-split / --account-for-loss-in-pipeline-split:
+  // the embedding (and the loss) count as one layer of the first (last) virtual stage when the
+  // transformer layers are split, so (layers + 2) rather than layers must divide by pp * vpp
+  // (Llama 3.1 405B: 126 + 2 = 128 layers over 8 x 8 or 16 x 8 virtual stages).
+  bool embedding_in_pipeline_split = false;
+  bool loss_in_pipeline_split = false;
+
   int64_t num_microbatches() const { return global_batch / (micro_batch * dp); }
-  int64_t layers_per_stage(const ModelSpec& m) const { return m.layers / pp; }
-  int64_t layers_per_chunk(const ModelSpec& m) const { return m.layers / (pp * vpp); }
+  // Transformer layers of virtual stage `v` (0 .. pp*vpp - 1; chunk c of stage s is
+  // v = c * pp + s) and the index of its first layer.
+  int64_t ChunkLayers(const ModelSpec& m, int64_t v) const;
+  int64_t ChunkFirstLayer(const ModelSpec& m, int64_t v) const;
+  // Transformer layers held by pipeline stage `stage` (all its chunks).
+  int64_t StageLayers(const ModelSpec& m, int64_t stage) const;
 
   struct Coords {
     int64_t tp = 0, cp = 0, dp = 0, pp = 0;

@@ -59,6 +59,11 @@ TRAIN_FLAGS: dict[str, Flag] = {
     ),
     "overlap_param_gather": _switch("--overlap-param-gather", "parallelism.overlap_param_gather"),
     "tp_comm_overlap": _switch("--tp-comm-overlap", "parallelism.tp_comm_overlap"),
+    "account_for_embedding_in_pipeline_split": _switch(
+        "--account-for-embedding-in-pipeline-split",
+        "parallelism.account_for_embedding_in_pipeline_split"),
+    "account_for_loss_in_pipeline_split": _switch(
+        "--account-for-loss-in-pipeline-split", "parallelism.account_for_loss_in_pipeline_split"),
     "nic_gbps": _value("--nic-gbps", "cluster.network.nic_gbps"),
     "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
     "host_overhead_ms": _value("--host-overhead-ms", "simulation.host_overhead_per_step_ms"),

@@ -81,6 +81,9 @@ train options (each sets the scenario field in parentheses):
   --no-overlap-grad-reduce  reduce gradients after the backward pass (parallelism.overlap_grad_reduce)
   --overlap-param-gather  hide ZeRO parameter all-gather (parallelism.overlap_param_gather)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
+  --account-for-embedding-in-pipeline-split  --account-for-loss-in-pipeline-split
+                          the embedding / loss count as a layer of the first / last virtual
+                          stage (Megatron-LM; parallelism.account_for_{embedding,loss}_in_pipeline_split)
   --nic-gbps X            per-GPU NIC bandwidth, Gbit/s per direction (cluster.network.nic_gbps)
   --nvlink-gbps X         per-GPU NVLink bandwidth, Gbit/s per direction (cluster.network.nvlink_gbps)
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
@@ -211,6 +214,9 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--no-interference", {"simulation.interference", false}},
       {"--no-contention", {"simulation.contention", false}},
       {"--tp-comm-overlap", {"parallelism.tp_comm_overlap", false}},
+      {"--account-for-embedding-in-pipeline-split",
+       {"parallelism.account_for_embedding_in_pipeline_split", false}},
+      {"--account-for-loss-in-pipeline-split", {"parallelism.account_for_loss_in_pipeline_split", false}},
       {"--compute-backend", {"simulation.compute_backend", true}},
       {"--kernel-calibration", {"simulation.kernel_calibration", true}},
       {"--kernel-cache", {"simulation.kernel_cache", true}},

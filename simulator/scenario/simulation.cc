@@ -255,6 +255,8 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.dp = p.dp();
   plan.zero = p.zero();
   plan.sequence_parallel = p.sequence_parallel();
+  plan.embedding_in_pipeline_split = p.account_for_embedding_in_pipeline_split();
+  plan.loss_in_pipeline_split = p.account_for_loss_in_pipeline_split();
   ECHOSIM_ASSIGN_OR_RETURN(plan.recompute, ParseChoice<RecomputeMode>(
                                                "parallelism.recompute", p.recompute(),
                                                {{"none", RecomputeMode::kNone},

@@ -188,7 +188,6 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
                            FindPipelineSchedule(p.pipeline_schedule));
   const int64_t mbs = p.num_microbatches();
   const int64_t V = p.pp * p.vpp;  // virtual stages
-  const int64_t lpc = p.layers_per_chunk(m);
   const std::vector<PipelineStep> order = schedule->Order(stage_, p.pp, p.vpp, mbs);
 
   // Operator sequences are the same for every layer: generate them once.
@@ -237,7 +236,8 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     const PipelineStep& st = order[idx];
     const int64_t v = st.chunk * p.pp + stage_;
     const int32_t mb = st.microbatch;
-    const int64_t first_layer = v * lpc;
+    const int64_t first_layer = p.ChunkFirstLayer(m, v);
+    const int64_t lpc = p.ChunkLayers(m, v);
     if (st.forward) {
       NodeId recv = ExecutionGraph::Builder::kNoNode;
       if (v > 0 && p.pp > 1) {

@@ -290,11 +290,16 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     }
     c.dp = gpus / (tp * pp * cp);
     if (spec.layers % (pp * vp) != 0) {
-      skip(StrCat(spec.layers, " layers do not split evenly over PP*VP = ", pp * vp,
-                  ": Megatron counts the embedding and the loss as pipeline layers "
-                  "(account_for_embedding/loss_in_pipeline_split), echosim splits transformer "
-                  "layers uniformly"));
-      continue;
+      if ((spec.layers + 2) % (pp * vp) != 0) {
+        skip(StrCat(spec.layers, " layers (", spec.layers + 2, " with the embedding and the loss) ",
+                    "do not split evenly over PP*VP = ", pp * vp));
+        continue;
+      }
+      // The recipe must count the embedding and the loss as pipeline layers
+      // (Megatron-LM account_for_embedding/loss_in_pipeline_split) for the split to work.
+      c.embedding_loss_in_split = true;
+      notes.push_back(StrCat("embedding and loss counted as pipeline layers (", spec.layers,
+                             " + 2 over PP*VP = ", pp * vp, ")"));
     }
     // The recipe settings the table does not state (see the file comment).
     c.attention = "flash";

@@ -108,6 +108,8 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_overlap_grad_reduce(c.overlap_grad);
   p->set_overlap_param_gather(c.overlap_param);
   p->set_tp_comm_overlap(c.tp_overlap && c.sp && c.tp > 1);
+  p->set_account_for_embedding_in_pipeline_split(c.embedding_loss_in_split);
+  p->set_account_for_loss_in_pipeline_split(c.embedding_loss_in_split);
   return s;
 }
 
@@ -118,6 +120,7 @@ std::string Describe(const RowConfig& c) {
                 c.dp, " gbs", c.gbs, " mb", c.mbs, " ", c.dtype, c.sp ? " sp" : "",
                 c.tp_overlap && c.sp && c.tp > 1 ? " tp-overlap" : "",
                 c.zero > 0 ? StrCat(" zero", c.zero) : "",
+                c.embedding_loss_in_split ? " emb+loss-in-split" : "",
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
                 " recompute=", c.recompute, " attn=", c.attention);
 }
@@ -128,7 +131,8 @@ std::string ConfigKey(const RowConfig& c) {
                 "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.head_dim, "|", c.seq, "|", c.tp, "|",
                 c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", c.sp, "|",
-                c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero);
+                c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
+                c.embedding_loss_in_split);
 }
 
 namespace {

@@ -31,6 +31,7 @@ struct RowConfig {
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;
   std::string dtype = "bf16", attention = "flash", recompute = "none";
   bool sp = false, overlap_grad = true, overlap_param = false, tp_overlap = false;
+  bool embedding_loss_in_split = false;  // embedding and loss counted as pipeline layers
   int64_t zero = 0;
 };
 

@@ -80,4 +80,43 @@ TEST(ParallelPlanTest, ImpossiblePlansNameTheFlag) {
 }
 
 }  // namespace
+// Llama 3.1 405B: 126 layers over 8 stages x 8 chunks, with the embedding and the loss
+// counted as layers (Megatron-LM --account-for-{embedding,loss}-in-pipeline-split).
+TEST(ParallelPlanTest, EmbeddingAndLossCountedInThePipelineSplit) {
+  auto m = FindModelPreset("llama3.1-405b").value();
+  ParallelPlan p;
+  p.gpus = 1024;
+  p.tp = 8;
+  p.pp = 8;
+  p.vpp = 8;
+  p.cp = 2;
+  p.dp = 8;
+  p.micro_batch = 1;
+  p.global_batch = 1536;
+  p.pipeline_schedule = "interleaved_1f1b";
+  Status uniform = ValidatePlan(p, m, 8192);
+  ASSERT_FALSE(uniform.ok());
+  EXPECT_NE(uniform.message().find("--account-for-embedding-in-pipeline-split"), std::string::npos)
+      << uniform.message();
+  p.embedding_in_pipeline_split = true;
+  p.loss_in_pipeline_split = true;
+  ASSERT_TRUE(ValidatePlan(p, m, 8192).ok()) << ValidatePlan(p, m, 8192).ToString();
+  // 128 slots over 64 virtual stages: 2 each; the first and the last give one to the
+  // embedding and the loss.
+  EXPECT_EQ(p.ChunkLayers(m, 0), 1);
+  EXPECT_EQ(p.ChunkLayers(m, 1), 2);
+  EXPECT_EQ(p.ChunkLayers(m, 63), 1);
+  int64_t next = 0, total = 0;
+  for (int64_t v = 0; v < 64; ++v) {
+    EXPECT_EQ(p.ChunkFirstLayer(m, v), next) << v;
+    next += p.ChunkLayers(m, v);
+  }
+  EXPECT_EQ(next, 126);
+  for (int64_t s = 0; s < 8; ++s) total += p.StageLayers(m, s);
+  EXPECT_EQ(total, 126);
+  EXPECT_EQ(p.StageLayers(m, 0), 15);  // chunk 0 holds 1 layer, chunks 1..7 hold 2
+  EXPECT_EQ(p.StageLayers(m, 7), 15);
+  EXPECT_EQ(p.StageLayers(m, 3), 16);
+}
+
 }  // namespace echosim

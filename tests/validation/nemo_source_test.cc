@@ -110,7 +110,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,DeepSeekV3 (w/o MTP),256,MXFP8,"
       "4096,1,4096,1,16,1,n/a,8,2815,732,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3.1_405B,1024,FP8,1536,1,8192,"
-      "8,8,2,8,n/a,328,827,0,,\n"
+      "8,8,2,5,n/a,328,827,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Mystery_7B,8,FP8,128,1,4096,1,1,1,"
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
@@ -140,6 +140,20 @@ TEST(NemoSourceTest, QwenRowsKeepTheirOwnHeadDimension) {
   EXPECT_EQ(c.config.experts, 128);
   EXPECT_EQ(c.config.ep, 16);
   EXPECT_EQ(ShapeOf(c.config).q_dim(), 32 * 128);
+}
+
+TEST(NemoSourceTest, EmbeddingAndLossCountAsPipelineLayersWhenTheSplitNeedsThem) {
+  // Llama 3.1 405B: 126 layers; 126 + 2 split over PP*VP = 8*8.
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3.1_405B,1024,FP8,1536,1,8192,"
+      "8,8,2,8,n/a,328,827,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 1u);
+  const ValidationCase& c = (*cases)[0];
+  EXPECT_FALSE(c.row.skipped) << c.row.skip_reason;
+  EXPECT_TRUE(c.config.embedding_loss_in_split);
+  EXPECT_NE(c.row.assumptions.find("embedding and loss counted as pipeline layers"),
+            std::string::npos) << c.row.assumptions;
 }
 
 TEST(NemoSourceTest, MalformedCellsNameFileLineAndColumn) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -45,8 +46,12 @@ Status ValidateOp(const ComputeOp& op, const std::string& where) {
   if (!(op.bytes >= 0) || !std::isfinite(op.bytes)) {
     return InvalidArgument(StrCat(where, ": field 'bytes' must be a non-negative number"));
   }
-  if ((op.cls == OpClass::kGemm || op.cls == OpClass::kAttention) && (op.m < 1 || op.n < 1 || op.k < 1)) {
-    return InvalidArgument(StrCat(where, ": a ", OpClassName(op.cls), " op needs positive m, n, k"));
+  if (op.cls == OpClass::kGemm && (op.m < 1 || op.n < 1 || op.k < 1)) {
+    return InvalidArgument(StrCat(where, ": a gemm op needs positive m, n, k"));
+  }
+  // Attention: n (key length) is 0 in the serving encoding, where flops carry the context.
+  if (op.cls == OpClass::kAttention && (op.m < 1 || op.k < 1)) {
+    return InvalidArgument(StrCat(where, ": an attention op needs positive m and k"));
   }
   return Status::Ok();
 }
@@ -293,8 +298,13 @@ std::string KernelFamily(const ComputeOp& op) {
   const std::string& n = op.name;
   auto has = [&](const char* s) { return n.find(s) != std::string::npos; };
   switch (op.cls) {
-    case OpClass::kAttention:
-      return n.size() >= 4 && n.compare(n.size() - 4, 4, ".bwd") == 0 ? "bwd" : "fwd";
+    case OpClass::kAttention: {
+      auto ends = [&](const char* suffix) {
+        const size_t len = std::strlen(suffix);
+        return n.size() >= len && n.compare(n.size() - len, len, suffix) == 0;
+      };
+      return ends(".bwd") ? "bwd" : ends(".decode") ? "decode" : "fwd";
+    }
     case OpClass::kMemoryBound:
       if (has("softmax")) return "softmax";
       if (has("rope")) return "rope";
@@ -314,8 +324,10 @@ std::string KernelShapeKey(const ComputeOp& op) {
     case OpClass::kGemm:
       return StrCat("gemm/", DTypeName(op.dtype), "/", op.m, "x", op.n, "x", op.k, "x", op.batch);
     case OpClass::kAttention:
+      // The serving encoding (n = 0) carries the context in the FLOPs.
       return StrCat("attention/", KernelFamily(op), "/", DTypeName(op.dtype), "/", op.m, "x", op.n, "x",
-                    op.k, "x", op.batch);
+                    op.k, "x", op.batch,
+                    op.n == 0 ? StrCat("/f", static_cast<int64_t>(std::llround(op.flops))) : std::string());
     case OpClass::kMemoryBound:
     case OpClass::kOptimizer:
       return StrCat(OpClassName(op.cls), "/", KernelFamily(op), "/", DTypeName(op.dtype), "/",
@@ -480,9 +492,13 @@ FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<Kerne
       case OpClass::kGemm:
         if (s.op.flops > 0) gemm[static_cast<int>(s.op.dtype)].push_back(&s);
         break;
-      case OpClass::kAttention:
-        if (s.op.flops > 0) attn[KernelFamily(s.op) == "bwd" ? 1 : 0].push_back(&s);
+      case OpClass::kAttention: {
+        // Decode attention (one query token per sequence) is bandwidth-bound: it would bend
+        // the forward efficiency, so it only serves as an exact-shape sample.
+        const std::string family = KernelFamily(s.op);
+        if (s.op.flops > 0 && family != "decode") attn[family == "bwd" ? 1 : 0].push_back(&s);
         break;
+      }
     }
   }
   p.memory = FitMemoryClass(gpu, mem, base.memory);

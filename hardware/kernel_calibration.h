@@ -80,7 +80,8 @@ StatusOr<ComputeOp> ComputeOpFromJson(const std::string& json_text, const std::s
 std::string ComputeOpToJson(const ComputeOp& op);
 
 // Which kernel the harness runs for a memory-bound op, from its name: norm, activation,
-// softmax, rope, embedding or copy. For attention: "fwd" or "bwd".
+// softmax, rope, embedding or copy. For attention: "fwd", "bwd" or "decode" (from the name's
+// suffix; serving's prefill attention is a forward kernel).
 std::string KernelFamily(const ComputeOp& op);
 // Identity of a kernel shape for exact matching and caches: class, dtype, dimensions
 // (gemm, attention), bytes (memory-bound, optimizer) and the kernel family.

@@ -116,4 +116,6 @@ SERVE_FLAGS: dict[str, Flag] = {
     "nic_gbps": _value("--nic-gbps", "cluster.network.nic_gbps"),
     "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
     "no_timeline": _switch("--no-timeline", "output.timeline", "false"),
+    "compute_backend": _value("--compute-backend", "workload.serving.compute_backend"),
+    "kernel_cache": _value("--kernel-cache", "workload.serving.kernel_cache"),
 }

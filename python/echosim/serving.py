@@ -164,6 +164,8 @@ def serve(
     nic_gbps: float | None = None,
     nvlink_gbps: float | None = None,
     no_timeline: bool | None = None,
+    compute_backend: str | None = None,
+    kernel_cache: str | os.PathLike[str] | None = None,
     set: Mapping[str, Any] | Iterable[str] | None = None,  # noqa: A002 (the CLI's --set)
     scenario: Scenario | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -202,7 +204,8 @@ def serve(
         "cpu_overhead_per_new_request_us": cpu_overhead_per_new_request_us,
         "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
         "usd_per_gpu_hour": usd_per_gpu_hour, "nic_gbps": nic_gbps, "nvlink_gbps": nvlink_gbps,
-        "no_timeline": no_timeline,
+        "no_timeline": no_timeline, "compute_backend": compute_backend,
+        "kernel_cache": None if kernel_cache is None else os.fspath(kernel_cache),
     }
     if scenario is not None and not isinstance(scenario, Scenario):
         raise ValueError(f"serve(scenario=...) needs an echosim.Scenario, got "

@@ -72,6 +72,10 @@ serve options (each sets the scenario field in parentheses):
   --usd-per-gpu-hour X      price for the cost report (workload.serving.usd_per_gpu_hour)
   --nic-gbps X --nvlink-gbps X  network bandwidths (cluster.network.*)
   --no-timeline             do not write timeline.json (output.timeline)
+  --compute-backend model|gpu  kernel durations from the cost model, or measured on the local GPU
+                            by echosim-kernels (workload.serving.compute_backend)
+  --kernel-cache FILE       measured kernel times cache for --compute-backend gpu; 'none': no
+                            cache (workload.serving.kernel_cache)
   --json                    print one JSON object
   --out DIR                 write summary.json, requests.csv, timeseries.csv, timeline.json and
                             scenario.resolved.yaml to DIR
@@ -128,6 +132,8 @@ const std::map<std::string, FlagSpec>& ServeFlags() {
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--no-timeline", {"output.timeline", false}},
+      {"--compute-backend", {"workload.serving.compute_backend", true}},
+      {"--kernel-cache", {"workload.serving.kernel_cache", true}},
   };
   return flags;
 }

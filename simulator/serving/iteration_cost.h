@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "hardware/compute_cost_model.h"
+#include "hardware/kernel_calibration.h"
 #include "hardware/gpu_spec.h"
 #include "models/inference_ops.h"
 #include "models/model_spec.h"
@@ -62,6 +63,19 @@ class IterationCostModel {
   Duration CpuOverhead(int64_t seqs, int64_t new_requests) const;
   Duration Total(const BatchWork& work) { return GpuTime(work) + CpuOverhead(work.seqs, work.new_requests); }
 
+  // Measured kernels (`echosim serve --compute-backend gpu`). MeasurementTokens() is the grid
+  // of new-token counts whose non-attention ops are measured; MeasurementOps() every op to
+  // measure (those of the grid, and attention kernels of a few prefill and decode works up to
+  // `max_context` tokens). UseMeasuredKernels() then prices ops from `times`: linear(T),
+  // embedding(T) and head(S) interpolate linearly between grid points (beyond the last, they
+  // extrapolate from the last two), and the attention rates become the medians of the
+  // measured attention kernels (per byte from decode, per FLOP from prefill, after the kernel
+  // overhead fitted to the measured memory-bound ops).
+  static std::vector<int64_t> MeasurementTokens(int64_t max_tokens);
+  std::vector<ComputeOp> MeasurementOps(const std::vector<int64_t>& grid, int64_t max_context) const;
+  Status UseMeasuredKernels(std::shared_ptr<const MeasuredKernelTimes> times, std::vector<int64_t> grid,
+                            int64_t max_context);
+
   // Pieces, for tests and reports.
   Duration LinearLayerTime(int64_t tokens);
   Duration AttentionLayerTime(const AttentionWork& work) const;
@@ -76,6 +90,13 @@ class IterationCostModel {
 
  private:
   Duration StepsTime(const std::vector<LayerStep>& steps);
+  // Attention works whose kernels are measured (see MeasurementOps).
+  std::vector<AttentionWork> MeasurementWorks(const std::vector<int64_t>& grid, int64_t max_context) const;
+  // With measured kernels: `exact(T)` at the grid points around T, interpolated.
+  Duration Interpolated(int64_t tokens, Duration (IterationCostModel::*exact)(int64_t));
+  Duration LinearExact(int64_t tokens) { return StepsTime(InferenceLayerOps(model_, tokens, config_)); }
+  Duration EmbeddingExact(int64_t tokens) { return StepsTime(InferenceEmbeddingOps(model_, tokens, config_)); }
+  Duration HeadExact(int64_t sampled) { return StepsTime(InferenceHeadOps(model_, sampled, config_)); }
   static Duration Lookup(std::vector<Duration>* table, std::unordered_map<int64_t, Duration>* big,
                          int64_t key);
 
@@ -91,6 +112,7 @@ class IterationCostModel {
   double attn_s_per_flop_ = 0, attn_s_per_byte_ = 0, kernel_overhead_s_ = 0;
   std::vector<Duration> linear_, embed_, head_;
   std::unordered_map<int64_t, Duration> linear_big_, embed_big_, head_big_;
+  std::vector<int64_t> grid_;  // measured token counts (empty: the model prices every T)
 };
 
 }  // namespace echosim

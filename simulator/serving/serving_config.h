@@ -60,6 +60,8 @@ struct ServingConfig {
   double sample_interval_s = 0;  // KV/batch time series resolution; 0 = automatic
   std::string out_dir;           // per-request CSV, time series, timeline (empty = none)
   bool timeline = true;
+  std::string compute_backend = "model";  // model | gpu (kernels measured by echosim-kernels)
+  std::string kernel_cache;               // measured kernel times cache; empty: the default
 
   bool disaggregated() const { return prefill_replicas > 0 && decode_replicas > 0; }
   int32_t total_replicas() const {

@@ -87,6 +87,10 @@ StatusOr<ServingConfig> ServingConfigFromScenario(const scenario::Scenario& s, c
   c.nic_gbps = s.cluster().network().nic_gbps();
   c.nvlink_gbps = s.cluster().network().nvlink_gbps();
   c.timeline = !s.output().has_timeline() || s.output().timeline();
+  c.compute_backend = v.compute_backend().empty() ? "model" : v.compute_backend();
+  ECHOSIM_RETURN_IF_ERROR(ParseChoice<int>("workload.serving.compute_backend (--compute-backend)",
+                                           c.compute_backend, {{"model", 0}, {"gpu", 1}}).status());
+  c.kernel_cache = v.kernel_cache();
   return c;
 }
 
@@ -131,6 +135,8 @@ void FillResolvedServingScenario(const ServingConfig& c, scenario::Scenario* s) 
   v->set_slo_ttft_ms(c.slo_ttft_ms);
   v->set_slo_tpot_ms(c.slo_tpot_ms);
   v->set_usd_per_gpu_hour(c.usd_per_gpu_hour);
+  v->set_compute_backend(c.compute_backend);
+  v->set_kernel_cache(c.kernel_cache);
 }
 
 }  // namespace echosim

@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 
+#include "hardware/kernel_harness.h"
 #include "policies/batch_scheduler.h"
 #include "policies/request_router.h"
 #include "simulator/core/engine.h"
@@ -561,6 +562,24 @@ StatusOr<ServingResult> RunServing(ServingConfig config, const RequestObserver& 
                                                    rc.cpu_overhead_per_iteration_us * 1e-6,
                                                    rc.cpu_overhead_per_seq_us * 1e-6,
                                                    rc.cpu_overhead_per_new_request_us * 1e-6);
+  if (config.compute_backend == "gpu") {
+    // The kernels of a grid of iteration sizes (and of a few attention works), measured once.
+    const int64_t max_tokens = rc.max_batched_tokens > 0 ? rc.max_batched_tokens : rc.max_model_len;
+    const std::vector<int64_t> grid = IterationCostModel::MeasurementTokens(max_tokens);
+    MeasureOptions mo;
+    mo.cache_file = config.kernel_cache;
+    auto measured = MeasureKernels(cost->MeasurementOps(grid, rc.max_model_len), mo);
+    if (!measured.ok()) {
+      return Status(measured.status().code(), StrCat("workload.serving.compute_backend gpu (--compute-backend gpu): ",
+                                                     measured.status().message()));
+    }
+    result.measured_device = measured->times.device;
+    result.kernel_shapes = measured->distinct;
+    result.kernels_measured = measured->measured;
+    result.kernels_from_cache = measured->from_cache;
+    ECHOSIM_RETURN_IF_ERROR(cost->UseMeasuredKernels(
+        std::make_shared<const MeasuredKernelTimes>(std::move(measured->times)), grid, rc.max_model_len));
+  }
   // Floors: one decode of a one-token context, one prefill of a one-token prompt.
   BatchWork decode;
   decode.tokens = decode.sampled = decode.seqs = 1;
@@ -616,6 +635,12 @@ nlohmann::json ServingSummaryJson(const ServingResult& r) {
   j["max_batch_tokens"] = c.replica.max_batched_tokens;
   j["max_num_seqs"] = c.replica.max_num_seqs;
   j["max_model_len"] = c.replica.max_model_len;
+  j["compute_backend"] = c.compute_backend;
+  if (!r.measured_device.empty()) {
+    j["compute_device"] = r.measured_device;
+    j["kernels"] = {{"shapes", r.kernel_shapes}, {"measured", r.kernels_measured},
+                    {"from_cache", r.kernels_from_cache}};
+  }
   j["workload"] = c.workload;
   j["requests"] = m.arrived();
   j["completed"] = m.completed();

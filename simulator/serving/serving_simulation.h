@@ -40,6 +40,9 @@ struct ServingResult {
   // prefill of a one-token prompt: the floors of TPOT and TTFT on this replica.
   double min_decode_iteration_s = 0;
   double min_prefill_s = 0;
+  // compute_backend gpu: the device measured and where the kernel times came from.
+  std::string measured_device;
+  int64_t kernel_shapes = 0, kernels_measured = 0, kernels_from_cache = 0;
 };
 
 // Optional observer of every finished or rejected request (tests, the CLI's CSV).

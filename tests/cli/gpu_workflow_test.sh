@@ -84,6 +84,19 @@ sed 's/median_us: 2.167772/median_us: fast/' "$tmp/h100-sxm.yaml" > "$tmp/bad.ya
 expect 2 "$tmp/bad.yaml:13: sample field 'median_us': bad value" -- "$bin" train "${small[@]}" --kernel-calibration "$tmp/bad.yaml"
 expect 0 '"compute": "' -- "$bin" run "$root/scenarios/llama3-70b-h100-64.yaml" --kernel-calibration "$tmp/h100-sxm.yaml" --json
 
+# serve --compute-backend gpu: the kernels of a grid of iteration sizes, measured once, cached.
+serve=(--model llama3-8b --gpu h100-sxm --tp 1 --scheduler vllm --duration-s 30
+       --workload poisson:qps=4,input=fixed:512,output=fixed:64)
+expect 0 '"compute_backend": "model"' -- "$bin" serve "${serve[@]}" --json
+expect 0 '"compute_device": "FAKE GPU (synthetic timings)"' -- "$bin" serve "${serve[@]}" --compute-backend gpu \
+  --kernel-cache "$tmp/serve.jsonl" --json
+expect 0 '"measured": 0' -- "$bin" serve "${serve[@]}" --compute-backend gpu --kernel-cache "$tmp/serve.jsonl" --json
+e=$("$bin" serve "${serve[@]}" --json | grep -A1 '"tpot_s"' | tail -1)
+f=$("$bin" serve "${serve[@]}" --compute-backend gpu --kernel-cache "$tmp/serve.jsonl" --json | grep -A1 '"tpot_s"' | tail -1)
+[ -n "$e" ] && [ "$e" != "$f" ] && echo "ok: serve gpu backend changes TPOT" || fail "serve TPOT $f == $e"
+expect 2 "workload.serving.compute_backend (--compute-backend): unknown value 'x'" -- "$bin" serve "${serve[@]}" --compute-backend x
+expect 1 "no CUDA device" -- env FAKE_KERNELS_MODE=nogpu "$bin" serve "${serve[@]}" --compute-backend gpu --kernel-cache none
+
 # validate --on-gpu.
 expect 3 "no CUDA device" -- env FAKE_KERNELS_MODE=nogpu "$bin" validate --on-gpu --gpu h100-sxm
 if [ "$beside" = 0 ]; then

@@ -269,6 +269,15 @@ TEST(KernelCalibrationTest, MeasuredTimesOverrideTheModel) {
 TEST(KernelCalibrationTest, ShapeKeysAndFamilies) {
   EXPECT_EQ(KernelShapeKey(Gemm(1, 2, 3, DType::kFp8, 4)), "gemm/fp8/1x2x3x4");
   EXPECT_EQ(KernelFamily(Attention(8, 4, 2, true)), "bwd");
+  ComputeOp decode = Attention(8, 4, 2, false);
+  decode.name = "attn.decode";
+  decode.n = 0;
+  EXPECT_EQ(KernelFamily(decode), "decode");
+  // The serving encoding keeps the context in the FLOPs: it is part of the shape.
+  ComputeOp longer = decode;
+  longer.flops *= 2;
+  EXPECT_NE(KernelShapeKey(decode), KernelShapeKey(longer));
+  EXPECT_TRUE(ComputeOpFromJson(ComputeOpToJson(decode), "x").ok());
   EXPECT_EQ(KernelFamily(Memory("attn.softmax.fwd", 1)), "softmax");
   EXPECT_EQ(KernelFamily(Memory("rope.fwd", 1)), "rope");
   EXPECT_EQ(KernelFamily(Memory("embedding.fwd", 1)), "embedding");

@@ -79,3 +79,13 @@ def test_errors_raise_value_error(fake_harness, monkeypatch):
     monkeypatch.setenv("FAKE_KERNELS_MODE", "nogpu")
     with pytest.raises((ValueError, RuntimeError), match="no CUDA device"):
         echosim.train(**SMALL, compute_backend="gpu", kernel_cache="none")
+
+
+def test_serve_gpu_backend(fake_harness):
+    kw = dict(model="llama3-8b", gpu="h100-sxm", tp=1, scheduler="vllm", duration_s=30,
+              workload="poisson:qps=4,input=fixed:512,output=fixed:64")
+    s = echosim.serve(**kw, compute_backend="gpu", kernel_cache=fake_harness / "serve.jsonl").summary
+    assert s["compute_backend"] == "gpu"
+    assert s["compute_device"] == "FAKE GPU (synthetic timings)"
+    assert s["kernels"]["measured"] == s["kernels"]["shapes"] > 0
+    assert echosim.serve(**kw).summary["compute_backend"] == "model"

@@ -505,6 +505,18 @@ FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<Kerne
   p.optimizer = FitMemoryClass(gpu, opt, base.optimizer);
   if (p.memory.fitted) p.kernel_overhead_s = p.memory.overhead_s;
 
+  // The grid searches evaluate the loss ~10^4 times: classes with many samples are fitted on
+  // an evenly spaced (deterministic) subset of kMaxFitSamples; every sample still serves as
+  // an exact-shape sample.
+  constexpr size_t kMaxFitSamples = 400;
+  auto thin = [](std::vector<const KernelSample*>& v) {
+    if (v.size() <= kMaxFitSamples) return;
+    std::vector<const KernelSample*> kept;
+    for (size_t i = 0; i < kMaxFitSamples; ++i) kept.push_back(v[i * v.size() / kMaxFitSamples]);
+    v = std::move(kept);
+  };
+  for (auto& v : gemm) thin(v);
+  for (auto& v : attn) thin(v);
   auto log_loss = [&](const std::vector<const KernelSample*>& s, const FittedComputeParams& q) {
     double sum = 0;
     for (const KernelSample* k : s) {

@@ -18,7 +18,8 @@
 //   attention (forward and backward separately): t = max(flops / (peak_bf16 * eff), bytes /
 //     (hbm_bw * mem_eff)) + overhead, eff by the same grid search in one dimension.
 // The overhead of GEMM and attention kernels is the memory-bound fit's per-kernel overhead.
-// A class with no samples keeps the GPU preset's datasheet value. Ops whose shape matches a
+// A class with no samples keeps the GPU preset's datasheet value; a class with more than 400
+// is fitted on 400 evenly spaced ones (the grid search's cost). Ops whose shape matches a
 // sample exactly (KernelShapeKey) use the measured median instead of the curve.
 #ifndef ECHOSIM_HARDWARE_KERNEL_CALIBRATION_H_
 #define ECHOSIM_HARDWARE_KERNEL_CALIBRATION_H_

@@ -58,7 +58,7 @@ StatusOr<RankTrace> GraphToRankTrace(const ExportRank& r, const ExportOptions& o
     switch (g.kind(v)) {
       case NodeKind::kCompute:
         tn.kind = TraceNodeKind::kCompute;
-        if (g.category(v) == NodeCategory::kCompute) tn.op_class = OpClassName(g.op_class(v));
+        tn.op_class = OpClassName(g.op_class(v));
         break;
       case NodeKind::kDelay:
         tn.kind = TraceNodeKind::kCompute;

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <queue>
+#include <string_view>
 #include <unordered_map>
 
 #include "simulator/core/strings.h"
+#include "tracer/compute_scaling.h"
 
 namespace echosim {
 namespace {
@@ -35,6 +38,12 @@ class StreamTable {
 };
 
 }  // namespace
+
+OpClass KernelClassOf(const TraceNode& node) {
+  if (node.kind == TraceNodeKind::kMemory) return OpClass::kMemoryBound;
+  std::optional<OpClass> c = node.op_class.empty() ? ClassifyKernelName(node.name) : ParseOpClass(node.op_class);
+  return c.value_or(OpClass::kGemm);
+}
 
 StatusOr<TraceGraph> BuildTraceGraph(const RankTrace& t, const TraceGraphOptions& o) {
   const size_t n = t.nodes.size();
@@ -216,6 +225,7 @@ StatusOr<TraceGraph> BuildTraceGraph(const RankTrace& t, const TraceGraphOptions
   ExecutionGraph::Builder b(streams.names());
   std::vector<NodeId> graph_of(n, ExecutionGraph::Builder::kNoNode);
   std::map<std::pair<int64_t, int>, uint32_t> p2p_seq;  // (peer, send=1/recv=0) -> next tag
+  std::unordered_map<std::string_view, OpClass> class_of_name;
   out.trace_node.reserve(n);
   for (uint32_t v : order) {
     const TraceNode& node = t.nodes[v];
@@ -229,7 +239,20 @@ StatusOr<TraceGraph> BuildTraceGraph(const RankTrace& t, const TraceGraphOptions
     switch (node.kind) {
       case TraceNodeKind::kCompute:
       case TraceNodeKind::kMemory:
-        id = node.on_cpu ? b.AddDelay(s, name, d) : b.AddCompute(s, name, d);
+        if (node.on_cpu) {
+          id = b.AddDelay(s, name, d);
+        } else {
+          // Classifying a name searches it for many words: once per distinct name.
+          OpClass cls = OpClass::kGemm;
+          if (!node.op_class.empty() || node.kind == TraceNodeKind::kMemory) {
+            cls = KernelClassOf(node);
+          } else {
+            auto [it, inserted] = class_of_name.try_emplace(std::string_view(node.name), OpClass::kGemm);
+            if (inserted) it->second = KernelClassOf(node);
+            cls = it->second;
+          }
+          id = b.AddCompute(s, name, d, NodeCategory::kCompute, cls);
+        }
         break;
       case TraceNodeKind::kCollective: {
         auto kind = CollectiveForChakra(node.comm_type);

@@ -63,6 +63,11 @@ struct TraceGraph {
 
 StatusOr<TraceGraph> BuildTraceGraph(const RankTrace& trace, const TraceGraphOptions& options);
 
+// Kernel class of a GPU compute node in the graph (what interference depends on): the
+// `op_class` attribute, else from the kernel name (compute_scaling.h), else GEMM; memory
+// operations are memory-bound.
+OpClass KernelClassOf(const TraceNode& node);
+
 // Encoding of a global peer rank into CommInfo::peer (never 0) and back.
 inline int32_t EncodePeer(int64_t global_rank) { return static_cast<int32_t>(global_rank + 1); }
 inline int64_t DecodePeer(int32_t peer) { return static_cast<int64_t>(peer) - 1; }

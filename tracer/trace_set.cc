@@ -632,7 +632,9 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
   std::vector<const ExecutionGraph*> classes;
   for (const TraceGraph& g : res.graphs) classes.push_back(&g.graph);
   Engine engine;
-  Executor exec(classes, &map, &engine);
+  ExecutorOptions exec_options;
+  exec_options.interference = o.interference;
+  Executor exec(classes, &map, &engine, exec_options);
   for (size_t i = 0; i < n; ++i) exec.RecordRank(static_cast<int64_t>(i));
   Status st = exec.Run();
   if (!st.ok()) {

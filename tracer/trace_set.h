@@ -93,6 +93,9 @@ struct TraceSimOptions {
   // Build and check the graphs (the import) without running them: the result has the
   // graphs and node counts, no times.
   bool build_only = false;
+  // Compute/communication interference on each GPU (the training simulator's model);
+  // null: none. Each collective or transfer occupies 8 channels.
+  const KernelInterference* interference = nullptr;
 };
 
 struct TraceRankResult {

@@ -6,6 +6,7 @@
 
 #include "hardware/gpu_spec.h"
 #include "simulator/core/strings.h"
+#include "simulator/interference/interference_model.h"
 #include "simulator/training/collective_costs.h"
 #include "tracer/compute_scaling.h"
 #include "tracer/graph_export.h"
@@ -95,6 +96,17 @@ StatusOr<TraceRun> RunTraceScenario(scenario::Scenario s) {
           return SecondsToDuration(c.latency_s + c.bandwidth_s);
         });
   };
+  // Interference as in training (simulation.interference, default on); link contention
+  // is not modelled on this path.
+  auto* sim = s.mutable_simulation();
+  if (!sim->has_interference()) sim->set_interference(true);
+  run.resolved = s;
+  std::unique_ptr<InterferenceModel> interference;
+  if (sim->interference()) {
+    ECHOSIM_ASSIGN_OR_RETURN(const int sms, SmCount(DefaultInterferenceParams(), target.name));
+    interference = std::make_unique<InterferenceModel>(DefaultInterferenceParams(), sms);
+    o.interference = interference.get();
+  }
   ECHOSIM_ASSIGN_OR_RETURN(run.result, SimulateTraceSet(run.set, o));
   if (scaler) {
     run.compute_scaling = scaler->Summary();
@@ -116,6 +128,8 @@ nlohmann::json TraceRunSummaryJson(const TraceRun& run) {
                               ? "recorded durations"
                               : run.resolved.cluster().network().collective_model();
   j["compute_scaling"] = run.compute_scaling;
+  j["interference"] = run.resolved.simulation().interference();
+  j["contention"] = "not modelled for traces";
   return j;
 }
 

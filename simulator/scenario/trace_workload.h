@@ -12,8 +12,9 @@
 //     ("compute_scaling"); when the trace's GPU is unknown durations are kept and the
 //     summary says so;
 //   - ranks without a trace rebuilt from the manifest (who stands for whom).
-// Not modelled on this path: compute/communication interference and flow-level link
-// contention (the training simulator's simulation.interference / contention).
+//   - compute/communication interference as in training (simulation.interference,
+//     default on), kernel classes from the export's op_class or the kernel names.
+// Not modelled on this path: flow-level link contention (simulation.contention).
 //
 // Exports of a training run: ExportTrainingChakra writes Chakra ET (one file per
 // pipeline stage with the manifest saying which ranks each stands for, or one per rank

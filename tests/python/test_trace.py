@@ -9,7 +9,7 @@ import pytest
 import echosim
 
 JOB = dict(model="llama3-8b", gpu="h100-sxm", gpus=16, tp=2, pp=2, global_batch=16, seq_len=2048,
-           no_interference=True, no_contention=True)
+           no_contention=True)
 
 
 def test_export_round_trips_and_equals_cli(cli, tmp_path):
@@ -18,7 +18,7 @@ def test_export_round_trips_and_equals_cli(cli, tmp_path):
         "manifest.json", "trace.0.et", "trace.8.et"]
     assert sorted(p.name for p in (tmp_path / "kin").iterdir()) == ["rank0.json", "rank8.json"]
     t = echosim.run_trace(tmp_path / "ex", set={"cluster.gpu": "h100-sxm"})
-    # Interference and contention off: the trace path runs the same graphs (exact).
+    # Contention off: the trace path runs the same graphs and interference model (exact).
     assert t.step_time_s == pytest.approx(r.step_time_s, rel=1e-9)
     out = subprocess.run([cli, "run", "--trace", str(tmp_path / "ex"), "--set", "cluster.gpu=h100-sxm",
                           "--json"], capture_output=True, text=True, check=True)

@@ -61,6 +61,25 @@ struct Smem {
   static constexpr size_t kBytes = kStats + sizeof(float) * 3 * kBr;
 };
 
+// Copies rows [row0, row0 + 64) of two bf16 matrices x and y (D elements a row, row strides
+// ld_x and ld_y, 16-byte aligned) into shared tiles sx and sy of row pitch kLdh, 8 bf16 =
+// 16 bytes per access; rows at or past n are zero.
+template <int D, int kLdh>
+__device__ __forceinline__ void LoadTilePair(const bf16* x, int64_t ld_x, const bf16* y, int64_t ld_y, int row0,
+                                             int n, bf16* sx, bf16* sy) {
+  constexpr int kVec = D / 8;
+  for (int i = threadIdx.x; i < 64 * kVec; i += blockDim.x) {
+    const int r = i / kVec, c = (i % kVec) * 8;
+    uint4 xv = make_uint4(0, 0, 0, 0), yv = make_uint4(0, 0, 0, 0);
+    if (row0 + r < n) {
+      xv = *reinterpret_cast<const uint4*>(x + static_cast<int64_t>(row0 + r) * ld_x + c);
+      yv = *reinterpret_cast<const uint4*>(y + static_cast<int64_t>(row0 + r) * ld_y + c);
+    }
+    *reinterpret_cast<uint4*>(sx + r * kLdh + c) = xv;
+    *reinterpret_cast<uint4*>(sy + r * kLdh + c) = yv;
+  }
+}
+
 template <int D>
 __global__ void __launch_bounds__(128) FlashForwardTcKernel(TcArgs a) {
   using L = Smem<D>;
@@ -103,16 +122,7 @@ __global__ void __launch_bounds__(128) FlashForwardTcKernel(TcArgs a) {
 
   for (int k0 = 0; k0 < kv_end; k0 += kBc) {
     __syncthreads();  // previous tile's K/V no longer read
-    for (int i = tid; i < kBc * kVec; i += blockDim.x) {
-      const int j = i / kVec, c = (i % kVec) * 8;
-      uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
-      if (k0 + j < a.sk) {
-        kv = *reinterpret_cast<const uint4*>(kg + static_cast<int64_t>(k0 + j) * a.kr + c);
-        vv = *reinterpret_cast<const uint4*>(vg + static_cast<int64_t>(k0 + j) * a.kr + c);
-      }
-      *reinterpret_cast<uint4*>(sk + j * L::kLdh + c) = kv;
-      *reinterpret_cast<uint4*>(sv + j * L::kLdh + c) = vv;
-    }
+    LoadTilePair<D, L::kLdh>(kg, a.kr, vg, a.kr, k0, a.sk, sk, sv);
     __syncthreads();
 
     // S[16 rows, 64 keys] = Q K^T for this warp's rows.
@@ -249,17 +259,7 @@ __global__ void __launch_bounds__(128) FlashBackwardTcKernel(TcArgs a, const bf1
   const int kvh = blockIdx.y, b = kvh / a.kv_heads, hk = kvh % a.kv_heads, group = a.heads / a.kv_heads;
   const int key0 = blockIdx.x * 64;
   const int64_t kv_base = b * a.kb + hk * a.kh;
-  constexpr int kVec = D / 8;
-  for (int i = tid; i < 64 * kVec; i += blockDim.x) {
-    const int j = i / kVec, c = (i % kVec) * 8;
-    uint4 kx = make_uint4(0, 0, 0, 0), vx = make_uint4(0, 0, 0, 0);
-    if (key0 + j < a.sk) {
-      kx = *reinterpret_cast<const uint4*>(a.k + kv_base + static_cast<int64_t>(key0 + j) * a.kr + c);
-      vx = *reinterpret_cast<const uint4*>(a.v + kv_base + static_cast<int64_t>(key0 + j) * a.kr + c);
-    }
-    *reinterpret_cast<uint4*>(sk + j * L::kLdh + c) = kx;
-    *reinterpret_cast<uint4*>(sv + j * L::kLdh + c) = vx;
-  }
+  LoadTilePair<D, L::kLdh>(a.k + kv_base, a.kr, a.v + kv_base, a.kr, key0, a.sk, sk, sv);
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> dk_acc[D / 16], dv_acc[D / 16];
 #pragma unroll
   for (int t = 0; t < D / 16; ++t) {
@@ -274,16 +274,7 @@ __global__ void __launch_bounds__(128) FlashBackwardTcKernel(TcArgs a, const bf1
     const int64_t q_base = b * a.qb + h * a.qh, o_base = b * a.ob + h * a.oh;
     for (int i0 = q_start; i0 < a.sq; i0 += 64) {
       __syncthreads();  // previous tile's Q, dO, P, dS and staging no longer read
-      for (int i = tid; i < 64 * kVec; i += blockDim.x) {
-        const int r = i / kVec, c = (i % kVec) * 8;
-        uint4 qx = make_uint4(0, 0, 0, 0), ox = make_uint4(0, 0, 0, 0);
-        if (i0 + r < a.sq) {
-          qx = *reinterpret_cast<const uint4*>(a.q + q_base + static_cast<int64_t>(i0 + r) * a.qr + c);
-          ox = *reinterpret_cast<const uint4*>(d_o + o_base + static_cast<int64_t>(i0 + r) * a.orow + c);
-        }
-        *reinterpret_cast<uint4*>(sq + r * L::kLdh + c) = qx;
-        *reinterpret_cast<uint4*>(sdo + r * L::kLdh + c) = ox;
-      }
+      LoadTilePair<D, L::kLdh>(a.q + q_base, a.qr, d_o + o_base, a.orow, i0, a.sq, sq, sdo);
       if (tid < 64) {
         const bool in = i0 + tid < a.sq;
         slse[tid] = in ? a.lse[bh * a.sq + i0 + tid] : 0.f;

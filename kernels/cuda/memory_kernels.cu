@@ -39,26 +39,29 @@ __device__ __forceinline__ void Store8(bf16* p, const float* f) {
   *reinterpret_cast<Vec8*>(p) = v;
 }
 
-// Sum (or max) over the block; every thread gets the result.
+// Sum (or max) over the warp; every lane gets the result.
 template <bool kMax>
-__device__ float BlockReduce(float v) {
-  __shared__ float partial[32];
-  __shared__ float result;
+__device__ __forceinline__ float WarpReduce(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
     const float other = __shfl_xor_sync(0xffffffffu, v, o);
     v = kMax ? fmaxf(v, other) : v + other;
   }
+  return v;
+}
+
+// Sum (or max) over the block; every thread gets the result.
+template <bool kMax>
+__device__ float BlockReduce(float v) {
+  __shared__ float partial[32];
+  __shared__ float result;
+  v = WarpReduce<kMax>(v);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) partial[warp] = v;
   __syncthreads();
   if (warp == 0) {
     v = lane < static_cast<int>(blockDim.x / 32) ? partial[lane] : (kMax ? -INFINITY : 0.f);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float other = __shfl_xor_sync(0xffffffffu, v, o);
-      v = kMax ? fmaxf(v, other) : v + other;
-    }
+    v = WarpReduce<kMax>(v);
     if (lane == 0) result = v;
   }
   __syncthreads();
@@ -67,10 +70,11 @@ __device__ float BlockReduce(float v) {
   return r;
 }
 
+// Mean (0 for RMSNorm) and 1 / sqrt(variance + eps) of the row xr, for every thread of the
+// block; RMSNorm's variance is mean(x^2), LayerNorm's mean((x - mean)^2) in a second pass
+// (numerically safer than E[x^2]-mean^2).
 template <bool kLayerNorm>
-__global__ void NormForwardKernel(const bf16* x, const bf16* w, const bf16* b, bf16* y, int64_t cols, float eps) {
-  const int64_t row = blockIdx.x;
-  const bf16* xr = x + row * cols;
+__device__ __forceinline__ void RowStats(const bf16* xr, int64_t cols, float eps, float& mean, float& rstd) {
   float sum = 0.f, sumsq = 0.f, f[8];
   for (int64_t c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
     Load8(xr + c, f);
@@ -80,10 +84,9 @@ __global__ void NormForwardKernel(const bf16* x, const bf16* w, const bf16* b, b
       sumsq += f[i] * f[i];
     }
   }
-  float mean = 0.f;
-  if (kLayerNorm) mean = BlockReduce<false>(sum) / cols;
-  // Variance as mean((x - mean)^2) in a second pass (numerically safer than E[x^2]-mean^2).
+  mean = 0.f;
   if (kLayerNorm) {
+    mean = BlockReduce<false>(sum) / cols;
     sumsq = 0.f;
     for (int64_t c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
       Load8(xr + c, f);
@@ -91,8 +94,16 @@ __global__ void NormForwardKernel(const bf16* x, const bf16* w, const bf16* b, b
       for (int i = 0; i < 8; ++i) sumsq += (f[i] - mean) * (f[i] - mean);
     }
   }
-  const float rstd = rsqrtf(BlockReduce<false>(sumsq) / cols + eps);
-  float wf[8], bf[8], out[8];
+  rstd = rsqrtf(BlockReduce<false>(sumsq) / cols + eps);
+}
+
+template <bool kLayerNorm>
+__global__ void NormForwardKernel(const bf16* x, const bf16* w, const bf16* b, bf16* y, int64_t cols, float eps) {
+  const int64_t row = blockIdx.x;
+  const bf16* xr = x + row * cols;
+  float mean, rstd;
+  RowStats<kLayerNorm>(xr, cols, eps, mean, rstd);
+  float f[8], wf[8], bf[8], out[8];
   for (int64_t c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
     Load8(xr + c, f);
     Load8(w + c, wf);
@@ -114,26 +125,8 @@ __global__ void NormBackwardKernel(const bf16* x, const bf16* w, const bf16* dy,
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const bf16* xr = x + row * cols;
     const bf16* dyr = dy + row * cols;
-    float sum = 0.f, sumsq = 0.f;
-    for (int64_t c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
-      Load8(xr + c, f);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        sum += f[i];
-        sumsq += f[i] * f[i];
-      }
-    }
-    float mean = 0.f;
-    if (kLayerNorm) {
-      mean = BlockReduce<false>(sum) / cols;
-      sumsq = 0.f;
-      for (int64_t c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
-        Load8(xr + c, f);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) sumsq += (f[i] - mean) * (f[i] - mean);
-      }
-    }
-    const float rstd = rsqrtf(BlockReduce<false>(sumsq) / cols + eps);
+    float mean, rstd;
+    RowStats<kLayerNorm>(xr, cols, eps, mean, rstd);
     float sg = 0.f, sgx = 0.f;
     for (int64_t c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
       Load8(xr + c, f);

@@ -114,39 +114,46 @@ void ScoreRow(const AttentionShape& s, const float* qrow, const float* kbase, in
   }
 }
 
-}  // namespace
-
-void AttentionForward(const AttentionShape& s, const std::vector<float>& q,
-                      const std::vector<float>& k, const std::vector<float>& v,
-                      std::vector<float>* o, std::vector<float>* lse) {
+// Calls fn(bh, bkv, i, kb, vb) for every query row i of every (batch, head) bh, with kb and
+// vb the keys and values ([sk, d]) of its kv head bkv (heads / kv_heads query heads share one).
+template <typename Fn>
+void ForEachQueryRow(const AttentionShape& s, const std::vector<float>& k, const std::vector<float>& v, Fn fn) {
   const int64_t group = s.heads / s.kv_heads;
-  o->assign(static_cast<size_t>(s.batch * s.heads * s.sq * s.d), 0.0f);
-  lse->assign(static_cast<size_t>(s.batch * s.heads * s.sq), 0.0f);
-  std::vector<double> sc;
   for (int64_t b = 0; b < s.batch; ++b) {
     for (int64_t h = 0; h < s.heads; ++h) {
       const int64_t bh = b * s.heads + h, bkv = b * s.kv_heads + h / group;
       const float* kb = k.data() + bkv * s.sk * s.d;
       const float* vb = v.data() + bkv * s.sk * s.d;
-      for (int64_t i = 0; i < s.sq; ++i) {
-        ScoreRow(s, q.data() + (bh * s.sq + i) * s.d, kb, i, &sc);
-        double mx = -INFINITY;
-        for (double x : sc) mx = std::max(mx, x);
-        double sum = 0;
-        for (double& x : sc) {
-          x = std::isinf(x) ? 0.0 : std::exp(x - mx);
-          sum += x;
-        }
-        float* orow = o->data() + (bh * s.sq + i) * s.d;
-        for (int64_t p = 0; p < s.d; ++p) {
-          double acc = 0;
-          for (int64_t j = 0; j < s.sk; ++j) acc += sc[j] * vb[j * s.d + p];
-          orow[p] = static_cast<float>(acc / sum);
-        }
-        (*lse)[bh * s.sq + i] = static_cast<float>(mx + std::log(sum));
-      }
+      for (int64_t i = 0; i < s.sq; ++i) fn(bh, bkv, i, kb, vb);
     }
   }
+}
+
+}  // namespace
+
+void AttentionForward(const AttentionShape& s, const std::vector<float>& q,
+                      const std::vector<float>& k, const std::vector<float>& v,
+                      std::vector<float>* o, std::vector<float>* lse) {
+  o->assign(static_cast<size_t>(s.batch * s.heads * s.sq * s.d), 0.0f);
+  lse->assign(static_cast<size_t>(s.batch * s.heads * s.sq), 0.0f);
+  std::vector<double> sc;
+  ForEachQueryRow(s, k, v, [&](int64_t bh, int64_t /*bkv*/, int64_t i, const float* kb, const float* vb) {
+    ScoreRow(s, q.data() + (bh * s.sq + i) * s.d, kb, i, &sc);
+    double mx = -INFINITY;
+    for (double x : sc) mx = std::max(mx, x);
+    double sum = 0;
+    for (double& x : sc) {
+      x = std::isinf(x) ? 0.0 : std::exp(x - mx);
+      sum += x;
+    }
+    float* orow = o->data() + (bh * s.sq + i) * s.d;
+    for (int64_t p = 0; p < s.d; ++p) {
+      double acc = 0;
+      for (int64_t j = 0; j < s.sk; ++j) acc += sc[j] * vb[j * s.d + p];
+      orow[p] = static_cast<float>(acc / sum);
+    }
+    (*lse)[bh * s.sq + i] = static_cast<float>(mx + std::log(sum));
+  });
 }
 
 void AttentionBackward(const AttentionShape& s, const std::vector<float>& q,
@@ -155,37 +162,29 @@ void AttentionBackward(const AttentionShape& s, const std::vector<float>& q,
                        std::vector<float>* dk, std::vector<float>* dv) {
   std::vector<float> o, lse;
   AttentionForward(s, q, k, v, &o, &lse);
-  const int64_t group = s.heads / s.kv_heads;
   dq->assign(q.size(), 0.0f);
   std::vector<double> dk_acc(k.size(), 0.0), dv_acc(v.size(), 0.0);
   std::vector<double> sc, dp;
-  for (int64_t b = 0; b < s.batch; ++b) {
-    for (int64_t h = 0; h < s.heads; ++h) {
-      const int64_t bh = b * s.heads + h, bkv = b * s.kv_heads + h / group;
-      const float* kb = k.data() + bkv * s.sk * s.d;
-      const float* vb = v.data() + bkv * s.sk * s.d;
-      for (int64_t i = 0; i < s.sq; ++i) {
-        const float* qrow = q.data() + (bh * s.sq + i) * s.d;
-        const float* dorow = d_o.data() + (bh * s.sq + i) * s.d;
-        const float* orow = o.data() + (bh * s.sq + i) * s.d;
-        ScoreRow(s, qrow, kb, i, &sc);
-        double dsum = 0;  // D_i = dO_i . O_i = sum_j P_ij dP_ij
-        for (int64_t p = 0; p < s.d; ++p) dsum += static_cast<double>(dorow[p]) * orow[p];
-        for (int64_t j = 0; j < s.sk; ++j) {
-          if (std::isinf(sc[j])) continue;
-          const double pij = std::exp(sc[j] - lse[bh * s.sq + i]);
-          double dpij = 0;
-          for (int64_t p = 0; p < s.d; ++p) dpij += static_cast<double>(dorow[p]) * vb[j * s.d + p];
-          const double ds = pij * (dpij - dsum) * s.scale();
-          for (int64_t p = 0; p < s.d; ++p) {
-            dv_acc[(bkv * s.sk + j) * s.d + p] += pij * dorow[p];
-            dk_acc[(bkv * s.sk + j) * s.d + p] += ds * qrow[p];
-            (*dq)[(bh * s.sq + i) * s.d + p] += static_cast<float>(ds * kb[j * s.d + p]);
-          }
-        }
+  ForEachQueryRow(s, k, v, [&](int64_t bh, int64_t bkv, int64_t i, const float* kb, const float* vb) {
+    const float* qrow = q.data() + (bh * s.sq + i) * s.d;
+    const float* dorow = d_o.data() + (bh * s.sq + i) * s.d;
+    const float* orow = o.data() + (bh * s.sq + i) * s.d;
+    ScoreRow(s, qrow, kb, i, &sc);
+    double dsum = 0;  // D_i = dO_i . O_i = sum_j P_ij dP_ij
+    for (int64_t p = 0; p < s.d; ++p) dsum += static_cast<double>(dorow[p]) * orow[p];
+    for (int64_t j = 0; j < s.sk; ++j) {
+      if (std::isinf(sc[j])) continue;
+      const double pij = std::exp(sc[j] - lse[bh * s.sq + i]);
+      double dpij = 0;
+      for (int64_t p = 0; p < s.d; ++p) dpij += static_cast<double>(dorow[p]) * vb[j * s.d + p];
+      const double ds = pij * (dpij - dsum) * s.scale();
+      for (int64_t p = 0; p < s.d; ++p) {
+        dv_acc[(bkv * s.sk + j) * s.d + p] += pij * dorow[p];
+        dk_acc[(bkv * s.sk + j) * s.d + p] += ds * qrow[p];
+        (*dq)[(bh * s.sq + i) * s.d + p] += static_cast<float>(ds * kb[j * s.d + p]);
       }
     }
-  }
+  });
   dk->assign(dk_acc.begin(), dk_acc.end());
   dv->assign(dv_acc.begin(), dv_acc.end());
 }

@@ -588,6 +588,20 @@ ComputeCostModel MakeComputeModel(const TrainingSetup& setup) {
                           setup.measured_kernels);
 }
 
+// The cluster of the plan's GPUs.
+TopologyConfig PlanTopology(const TrainingSetup& setup) {
+  TopologyConfig tc = setup.topology;
+  tc.gpus = setup.plan.gpus;
+  tc.gpus_per_node = setup.plan.gpus_per_node;
+  return tc;
+}
+
+// Collective costs over topo (which must outlive them) with the setup's collective model.
+StatusOr<std::shared_ptr<CollectiveCosts>> MakeCollectiveCosts(const TrainingSetup& setup, const Topology* topo) {
+  return CollectiveCosts::Create(setup.gpu, topo, setup.collective_model, setup.nccl_version,
+                                 setup.nccl_calibration);
+}
+
 }  // namespace
 
 StatusOr<std::vector<ComputeOp>> CollectComputeOps(const TrainingSetup& setup) {
@@ -595,12 +609,8 @@ StatusOr<std::vector<ComputeOp>> CollectComputeOps(const TrainingSetup& setup) {
   ECHOSIM_RETURN_IF_ERROR(ValidatePlan(setup.plan, setup.model, setup.seq_len));
   ComputeCostModel compute(setup.gpu, setup.compute_sustained_factor);
   compute.RecordDistinctOps();
-  TopologyConfig tc = setup.topology;
-  tc.gpus = setup.plan.gpus;
-  tc.gpus_per_node = setup.plan.gpus_per_node;
-  Topology topo(tc);
-  ECHOSIM_ASSIGN_OR_RETURN(auto costs, CollectiveCosts::Create(setup.gpu, &topo, setup.collective_model,
-                                                               setup.nccl_version, setup.nccl_calibration));
+  Topology topo(PlanTopology(setup));
+  ECHOSIM_ASSIGN_OR_RETURN(auto costs, MakeCollectiveCosts(setup, &topo));
   for (int64_t s = 0; s < setup.plan.pp; ++s) {
     StageGraphBuilder builder(setup, s, &compute, &topo, costs.get());
     ECHOSIM_RETURN_IF_ERROR(builder.Build().status());
@@ -610,12 +620,8 @@ StatusOr<std::vector<ComputeOp>> CollectComputeOps(const TrainingSetup& setup) {
 
 StatusOr<ExecutionGraph> BuildStageGraph(const TrainingSetup& setup, int64_t stage) {
   ComputeCostModel compute = MakeComputeModel(setup);
-  TopologyConfig tc = setup.topology;
-  tc.gpus = setup.plan.gpus;
-  tc.gpus_per_node = setup.plan.gpus_per_node;
-  Topology topo(tc);
-  ECHOSIM_ASSIGN_OR_RETURN(auto costs, CollectiveCosts::Create(setup.gpu, &topo, setup.collective_model,
-                                                               setup.nccl_version, setup.nccl_calibration));
+  Topology topo(PlanTopology(setup));
+  ECHOSIM_ASSIGN_OR_RETURN(auto costs, MakeCollectiveCosts(setup, &topo));
   StageGraphBuilder builder(setup, stage, &compute, &topo, costs.get());
   return builder.Build();
 }
@@ -630,14 +636,10 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
                                   "' has no FP8 tensor cores; use bf16 or fp16"));
   }
   const ParallelPlan& p = setup.plan;
-  TopologyConfig tc = setup.topology;
-  tc.gpus = p.gpus;
-  tc.gpus_per_node = p.gpus_per_node;
-  Topology topo(tc);
+  Topology topo(PlanTopology(setup));
   ComputeCostModel compute = MakeComputeModel(setup);
 
-  ECHOSIM_ASSIGN_OR_RETURN(auto costs, CollectiveCosts::Create(setup.gpu, &topo, setup.collective_model,
-                                                               setup.nccl_version, setup.nccl_calibration));
+  ECHOSIM_ASSIGN_OR_RETURN(auto costs, MakeCollectiveCosts(setup, &topo));
   StepResult r;
   for (int64_t s = 0; s < p.pp; ++s) {
     StageGraphBuilder builder(setup, s, &compute, &topo, costs.get());

@@ -478,30 +478,23 @@ StatusOr<TraceSimResult> SimulateTraceSet(const TraceSet& set, const TraceSimOpt
     go.comm_duration = [&, i](const TraceNode& node) -> Duration {
       if (o.keep_comm_durations || (node.comm_bytes == 0 && node.duration > 0)) return node.duration;
       const double bytes = static_cast<double>(node.comm_bytes);
-      if (node.kind == TraceNodeKind::kCollective) {
-        const std::vector<int64_t>& m = comm_members[comm_of_local[i][node.communicator + 1]];
-        auto kind = CollectiveForChakra(node.comm_type);
-        if (!kind.ok() || m.size() < 2) return 0;
-        auto d = comm_cost(*kind, bytes, topo.ShapeOf(m));
-        if (!d.ok()) {
-          if (comm_error.ok()) {
-            comm_error = d.status().WithContext(StrCat(set.traces[i].source, ": node id ", node.id, " '",
-                                                      node.name, "'"));
-          }
-          return 0;
-        }
-        return *d;
-      }
-      const int64_t peer = std::clamp<int64_t>(node.peer, 0, world - 1);
-      auto d = comm_cost(CollectiveKind::kSendRecv, bytes, topo.ShapeOf({set.traces[i].rank, peer}));
-      if (!d.ok()) {
+      // A failed cost prices the node at 0 and keeps the first error, naming the node.
+      auto cost_or_zero = [&](const StatusOr<Duration>& d) -> Duration {
+        if (d.ok()) return *d;
         if (comm_error.ok()) {
           comm_error = d.status().WithContext(StrCat(set.traces[i].source, ": node id ", node.id, " '",
                                                     node.name, "'"));
         }
         return 0;
+      };
+      if (node.kind == TraceNodeKind::kCollective) {
+        const std::vector<int64_t>& m = comm_members[comm_of_local[i][node.communicator + 1]];
+        auto kind = CollectiveForChakra(node.comm_type);
+        if (!kind.ok() || m.size() < 2) return 0;
+        return cost_or_zero(comm_cost(*kind, bytes, topo.ShapeOf(m)));
       }
-      return *d;
+      const int64_t peer = std::clamp<int64_t>(node.peer, 0, world - 1);
+      return cost_or_zero(comm_cost(CollectiveKind::kSendRecv, bytes, topo.ShapeOf({set.traces[i].rank, peer})));
     };
     go.compute_duration = o.compute_duration;
     auto g = BuildTraceGraph(t, go);

@@ -22,7 +22,27 @@ from .scenario import Scenario, _scalar_text
 __all__ = ["TrainingResult", "run", "train", "train_scenario"]
 
 
-class TrainingResult:
+class _StepResult:
+    """What :class:`TrainingResult` and :class:`TraceResult` share: the JSON summary, the
+    step time and the resolved scenario of a native result."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        return json.loads(self._native.summary_json())
+
+    @property
+    def step_time_s(self) -> float:
+        return float(self.summary["step_time_s"])
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        return Scenario._wrap(self._native.resolved())
+
+
+class TrainingResult(_StepResult):
     """One simulated training iteration.
 
     Attributes are computed on first use and cached:
@@ -37,28 +57,13 @@ class TrainingResult:
     - ``scenario``: the resolved :class:`~echosim.Scenario` (every default filled in).
     """
 
-    def __init__(self, native: Any) -> None:
-        self._native = native
-
-    @cached_property
-    def summary(self) -> dict[str, Any]:
-        return json.loads(self._native.summary_json())
-
     @property
     def breakdown(self) -> dict[str, float]:
         return dict(self.summary["breakdown"])
 
     @property
-    def step_time_s(self) -> float:
-        return float(self.summary["step_time_s"])
-
-    @property
     def mfu(self) -> float:
         return float(self.summary["mfu"])
-
-    @cached_property
-    def scenario(self) -> Scenario:
-        return Scenario._wrap(self._native.resolved())
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
@@ -110,28 +115,13 @@ class TrainingResult:
                 f"MFU {100 * s['mfu']:.3g}%>")
 
 
-class TraceResult:
+class TraceResult(_StepResult):
     """One simulated traced, imported or exported step (:func:`run_trace`).
 
     - ``summary``: dict with the same fields as ``echosim run --trace DIR --json``
       (step time, per-rank breakdown, ``compute_scaling``);
     - ``scenario``: the resolved :class:`~echosim.Scenario`.
     """
-
-    def __init__(self, native: Any) -> None:
-        self._native = native
-
-    @cached_property
-    def summary(self) -> dict[str, Any]:
-        return json.loads(self._native.summary_json())
-
-    @property
-    def step_time_s(self) -> float:
-        return float(self.summary["step_time_s"])
-
-    @cached_property
-    def scenario(self) -> Scenario:
-        return Scenario._wrap(self._native.resolved())
 
     def to_chrome_trace(self, path: str | os.PathLike[str] | None = None) -> str | None:
         """The Chrome Trace Event JSON (the CLI's timeline.json): written to ``path``, or

@@ -6,10 +6,6 @@
 set -u
 root=$1
 bin=${ECHOSIM_KERNELS:?set ECHOSIM_KERNELS to the echosim-kernels binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
 # shellcheck source=../../tests/cli/expect.sh
 source "$root/tests/cli/expect.sh"
 

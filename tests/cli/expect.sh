@@ -1,5 +1,12 @@
-# Shared by the command-line tests (sourced): expect CODE SUBSTRING -- command...
-# checks the exit code and a substring of stdout+stderr, counting failures in $fails.
+# Shared by the command-line tests (sourced): sets tmp (a folder removed on exit) and
+# fails=0, and defines expect CODE SUBSTRING -- command..., which checks the exit code and a
+# substring of stdout+stderr, and fail MESSAGE, both counting failures in $fails.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+
 expect() {
   local code=$1 want=$2; shift 3
   local out rc

@@ -7,12 +7,8 @@
 set -u
 root=$1
 bin=${ECHOSIM:?set ECHOSIM to the echosim binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
 # shellcheck source=expect.sh
 source "$root/tests/cli/expect.sh"
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
 
 if ! command -v python3 >/dev/null; then echo "SKIP: python3 is needed by the fake harness"; exit 77; fi
 fake="$root/tests/cli/fake_echosim_kernels.py"

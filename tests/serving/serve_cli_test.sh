@@ -4,10 +4,6 @@
 set -u
 root=$1
 bin=${ECHOSIM:?set ECHOSIM to the echosim binary}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
 # shellcheck source=../cli/expect.sh
 source "$root/tests/cli/expect.sh"
 

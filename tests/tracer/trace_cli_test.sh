@@ -4,15 +4,11 @@
 set -u
 root=$1
 bin=${ECHOSIM:?set ECHOSIM to the echosim binary}
+# shellcheck source=../cli/expect.sh
+source "$root/tests/cli/expect.sh"
 fake=${FAKE_PROGRAM:?set FAKE_PROGRAM}
 libdir=${TRACER_LIB_DIR:?set TRACER_LIB_DIR}
 shared=$root/../shared/traces
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-# shellcheck source=../cli/expect.sh
-source "$root/tests/cli/expect.sh"
 
 # Usage errors name the flag.
 expect 2 "needs --world-size" -- "$bin" trace --ranks auto --out "$tmp/x" -- true

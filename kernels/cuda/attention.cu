@@ -283,16 +283,7 @@ KernelArgs MakeArgs(const AttentionParams& p) {
   }
   const int64_t cap = p.kv_capacity > 0 ? p.kv_capacity : p.sk;
   if (cap < p.sk) ThrowCudaError(__FILE__, __LINE__, "FlashAttention", "kv_capacity < sk");
-  auto resolve = [&](const TensorLayout& l, int64_t heads, int64_t rows) {
-    TensorLayout r = l;
-    if (r.batch == 0 && r.head == 0 && r.row == 0) r = TensorLayout{heads * rows * p.d, rows * p.d, p.d};
-    if (r.batch % 2 || r.head % 2 || r.row % 2) {
-      ThrowCudaError(__FILE__, __LINE__, "FlashAttention", "layout strides must be even");
-    }
-    return r;
-  };
-  const TensorLayout q = resolve(p.q_layout, p.heads, p.sq), kv = resolve(p.kv_layout, p.kv_heads, cap),
-                     o = resolve(p.o_layout, p.heads, p.sq);
+  const auto [q, kv, o] = ResolveLayouts(p, 2, __FILE__, __LINE__, "layout strides must be even");
   KernelArgs a;
   a.q = reinterpret_cast<const __nv_bfloat162*>(p.q);
   a.k = reinterpret_cast<const __nv_bfloat162*>(p.k);

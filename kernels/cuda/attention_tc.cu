@@ -388,17 +388,8 @@ TcArgs MakeTcArgs(const AttentionParams& p, bf16* o, float* lse) {
   if (p.heads % p.kv_heads != 0 || p.sq < 1 || p.sk < 1 || (p.causal && p.sk < p.sq) || p.batch * p.heads > 65535) {
     ThrowCudaError(__FILE__, __LINE__, "FlashAttention", "invalid shape (heads % kv_heads, sq, sk, batch * heads)");
   }
-  const int64_t cap = p.kv_capacity > 0 ? p.kv_capacity : p.sk;
-  auto resolve = [&](const TensorLayout& l, int64_t heads, int64_t rows) {
-    TensorLayout r = l;
-    if (r.batch == 0 && r.head == 0 && r.row == 0) r = TensorLayout{heads * rows * p.d, rows * p.d, p.d};
-    if (r.batch % 8 || r.head % 8 || r.row % 8) {
-      ThrowCudaError(__FILE__, __LINE__, "FlashAttention", "tensor-core layout strides must be multiples of 8");
-    }
-    return r;
-  };
-  const TensorLayout q = resolve(p.q_layout, p.heads, p.sq), kv = resolve(p.kv_layout, p.kv_heads, cap),
-                     ol = resolve(p.o_layout, p.heads, p.sq);
+  const auto [q, kv, ol] =
+      ResolveLayouts(p, 8, __FILE__, __LINE__, "tensor-core layout strides must be multiples of 8");
   return TcArgs{p.q, p.k, p.v, o, lse, static_cast<int>(p.heads), static_cast<int>(p.kv_heads),
                 static_cast<int>(p.sq), static_cast<int>(p.sk), p.causal, 1.0f / sqrtf(static_cast<float>(p.d)),
                 q.batch, q.head, q.row, kv.batch, kv.head, kv.row, ol.batch, ol.head, ol.row};

@@ -74,6 +74,17 @@ std::vector<float> GetF32(const Dev& d, size_t n) {
   return v;
 }
 
+// [b, n1, n2, d] -> [b, n2, n1, d]: from the token-major fused layouts [b, s, h, d] to the
+// reference's [b, h, s, d] (n1 = s, n2 = h), or back (n1 = h, n2 = s).
+std::vector<float> SwapMiddleDims(const std::vector<float>& x, int64_t b, int64_t n1, int64_t n2, int64_t d) {
+  std::vector<float> y(x.size());
+  for (int64_t bb = 0; bb < b; ++bb)
+    for (int64_t i = 0; i < n1; ++i)
+      for (int64_t j = 0; j < n2; ++j)
+        for (int64_t c = 0; c < d; ++c) y[((bb * n2 + j) * n1 + i) * d + c] = x[((bb * n1 + i) * n2 + j) * d + c];
+  return y;
+}
+
 // |got - want| <= atol + rtol |want| everywhere; reports the worst element.
 void Expect(const std::string& what, const std::vector<float>& got, const std::vector<float>& want, double atol,
             double rtol) {
@@ -305,42 +316,23 @@ void TestAttentionLayouts() {
   Dev dout(o.size() * 2), dlse(lse.size() * 4);
   cuda::FlashAttentionForward(p, dout.as<bf16>(), dlse.as<float>(), nullptr);
   ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
-  auto got = GetBf16(dout, o.size());
-  std::vector<float> got_bhsd(o.size());
-  for (int64_t bb = 0; bb < b; ++bb)
-    for (int64_t hh = 0; hh < h; ++hh)
-      for (int64_t t = 0; t < s; ++t)
-        for (int64_t c = 0; c < d; ++c)
-          got_bhsd[((bb * h + hh) * s + t) * d + c] = got[((bb * s + t) * h + hh) * d + c];
-  Expect("attention fused-QKV layout fwd", got_bhsd, o, 1e-2, 1e-2);
+  Expect("attention fused-QKV layout fwd", SwapMiddleDims(GetBf16(dout, o.size()), b, s, h, d), o, 1e-2, 1e-2);
   {
     cuda::AttentionParams pt = p;
     pt.tensor_cores = true;
     Dev tco(o.size() * 2), tcl(lse.size() * 4);
     cuda::FlashAttentionForward(pt, tco.as<bf16>(), tcl.as<float>(), nullptr);
     ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
-    auto tc = GetBf16(tco, o.size());
-    std::vector<float> tc_bhsd(o.size());
-    for (int64_t bb = 0; bb < b; ++bb)
-      for (int64_t hh = 0; hh < h; ++hh)
-        for (int64_t t = 0; t < s; ++t)
-          for (int64_t c = 0; c < d; ++c) tc_bhsd[((bb * h + hh) * s + t) * d + c] = tc[((bb * s + t) * h + hh) * d + c];
-    Expect("attention fused-QKV layout fwd tensor cores", tc_bhsd, o, 1.5e-2, 1.5e-2);
+    Expect("attention fused-QKV layout fwd tensor cores", SwapMiddleDims(GetBf16(tco, o.size()), b, s, h, d), o, 1.5e-2,
+           1.5e-2);
   }
 
   // Backward in the fused layout: dqkv against the reference gradients.
   auto d_o = Random(o.size(), 8);
-  std::vector<float> d_o_bshd(o.size());
-  for (int64_t bb = 0; bb < b; ++bb)
-    for (int64_t hh = 0; hh < h; ++hh)
-      for (int64_t t = 0; t < s; ++t)
-        for (int64_t c = 0; c < d; ++c) d_o_bshd[((bb * s + t) * h + hh) * d + c] = d_o[((bb * h + hh) * s + t) * d + c];
+  std::vector<float> d_o_bshd = SwapMiddleDims(d_o, b, h, s, d);
   Dev ddo(o.size() * 2), dgrad(qkv.size() * 2), ws(static_cast<size_t>(cuda::FlashAttentionBackwardWorkspace(p)) * 4);
   PutBf16(&d_o_bshd, ddo);
-  for (int64_t bb = 0; bb < b; ++bb)  // the reference sees the same rounded values
-    for (int64_t hh = 0; hh < h; ++hh)
-      for (int64_t t = 0; t < s; ++t)
-        for (int64_t c = 0; c < d; ++c) d_o[((bb * h + hh) * s + t) * d + c] = d_o_bshd[((bb * s + t) * h + hh) * d + c];
+  d_o = SwapMiddleDims(d_o_bshd, b, s, h, d);  // the reference sees the same rounded values
   bf16* g = dgrad.as<bf16>();
   cuda::FlashAttentionBackward(p, dout.as<bf16>(), ddo.as<bf16>(), dlse.as<float>(), g, g + h * d, g + (h + hkv) * d,
                                ws.as<float>(), nullptr);

@@ -201,25 +201,15 @@ void TestGemm(int cc) {
 }
 
 void TestAttention() {
-  struct Case {
-    int64_t batch, heads, kv_heads, sq, sk, d;
-    bool causal;
-  };
-  const Case cases[] = {{2, 4, 2, 100, 100, 64, true},  {1, 2, 1, 37, 150, 128, true}, {1, 3, 3, 70, 70, 128, false},
-                        {2, 2, 2, 1, 77, 64, true},     {1, 8, 2, 200, 200, 128, true}};
-  for (const Case& c : cases) {
-    ref::AttentionShape s;
-    s.batch = c.batch;
-    s.heads = c.heads;
-    s.kv_heads = c.kv_heads;
-    s.sq = c.sq;
-    s.sk = c.sk;
-    s.d = c.d;
-    s.causal = c.causal;
-    const size_t nq = static_cast<size_t>(c.batch * c.heads * c.sq * c.d);
-    const size_t nk = static_cast<size_t>(c.batch * c.kv_heads * c.sk * c.d);
+  // {batch, heads, kv_heads, sq, sk, d, causal}
+  const ref::AttentionShape cases[] = {{2, 4, 2, 100, 100, 64, true}, {1, 2, 1, 37, 150, 128, true},
+                                       {1, 3, 3, 70, 70, 128, false}, {2, 2, 2, 1, 77, 64, true},
+                                       {1, 8, 2, 200, 200, 128, true}};
+  for (const ref::AttentionShape& s : cases) {
+    const size_t nq = static_cast<size_t>(s.batch * s.heads * s.sq * s.d);
+    const size_t nk = static_cast<size_t>(s.batch * s.kv_heads * s.sk * s.d);
     auto q = Random(nq, 3), k = Random(nk, 4), v = Random(nk, 5), d_o = Random(nq, 6);
-    Dev dq_in(nq * 2), dk_in(nk * 2), dv_in(nk * 2), ddo(nq * 2), dout(nq * 2), dlse(nq / c.d * 4);
+    Dev dq_in(nq * 2), dk_in(nk * 2), dv_in(nk * 2), ddo(nq * 2), dout(nq * 2), dlse(nq / s.d * 4);
     PutBf16(&q, dq_in);
     PutBf16(&k, dk_in);
     PutBf16(&v, dv_in);
@@ -228,30 +218,30 @@ void TestAttention() {
     p.q = dq_in.as<bf16>();
     p.k = dk_in.as<bf16>();
     p.v = dv_in.as<bf16>();
-    p.batch = c.batch;
-    p.heads = c.heads;
-    p.kv_heads = c.kv_heads;
-    p.sq = c.sq;
-    p.sk = c.sk;
-    p.d = c.d;
-    p.causal = c.causal;
+    p.batch = s.batch;
+    p.heads = s.heads;
+    p.kv_heads = s.kv_heads;
+    p.sq = s.sq;
+    p.sk = s.sk;
+    p.d = s.d;
+    p.causal = s.causal;
     cuda::FlashAttentionForward(p, dout.as<bf16>(), dlse.as<float>(), nullptr);
     ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
     std::vector<float> o, lse;
     ref::AttentionForward(s, q, k, v, &o, &lse);
-    const std::string tag = "attention b" + std::to_string(c.batch) + " h" + std::to_string(c.heads) + "/" +
-                            std::to_string(c.kv_heads) + " sq" + std::to_string(c.sq) + " sk" + std::to_string(c.sk) +
-                            " d" + std::to_string(c.d) + (c.causal ? " causal" : "");
+    const std::string tag = "attention b" + std::to_string(s.batch) + " h" + std::to_string(s.heads) + "/" +
+                            std::to_string(s.kv_heads) + " sq" + std::to_string(s.sq) + " sk" + std::to_string(s.sk) +
+                            " d" + std::to_string(s.d) + (s.causal ? " causal" : "");
     Expect(tag + " fwd o", GetBf16(dout, nq), o, 1e-2, 1e-2);
-    Expect(tag + " fwd lse", GetF32(dlse, nq / c.d), lse, 1e-3, 1e-4);
+    Expect(tag + " fwd lse", GetF32(dlse, nq / s.d), lse, 1e-3, 1e-4);
     {  // the tensor-core forward (P rounded to bf16 before P V, as FlashAttention does)
-      Dev tco(nq * 2), tcl(nq / c.d * 4);
+      Dev tco(nq * 2), tcl(nq / s.d * 4);
       cuda::AttentionParams pt = p;
       pt.tensor_cores = true;
       cuda::FlashAttentionForward(pt, tco.as<bf16>(), tcl.as<float>(), nullptr);
       ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
       Expect(tag + " fwd tensor cores o", GetBf16(tco, nq), o, 1.5e-2, 1.5e-2);
-      Expect(tag + " fwd tensor cores lse", GetF32(tcl, nq / c.d), lse, 2e-3, 1e-3);
+      Expect(tag + " fwd tensor cores lse", GetF32(tcl, nq / s.d), lse, 2e-3, 1e-3);
     }
 
     Dev ddq(nq * 2), ddk(nk * 2), ddv(nk * 2), ws(static_cast<size_t>(cuda::FlashAttentionBackwardWorkspace(p)) * 4);

@@ -85,6 +85,19 @@ std::vector<float> SwapMiddleDims(const std::vector<float>& x, int64_t b, int64_
   return y;
 }
 
+// The device attention parameters of the reference shape s (no tensors, default layouts).
+cuda::AttentionParams ParamsFor(const ref::AttentionShape& s) {
+  cuda::AttentionParams p;
+  p.batch = s.batch;
+  p.heads = s.heads;
+  p.kv_heads = s.kv_heads;
+  p.sq = s.sq;
+  p.sk = s.sk;
+  p.d = s.d;
+  p.causal = s.causal;
+  return p;
+}
+
 // |got - want| <= atol + rtol |want| everywhere; reports the worst element.
 void Expect(const std::string& what, const std::vector<float>& got, const std::vector<float>& want, double atol,
             double rtol) {
@@ -214,17 +227,10 @@ void TestAttention() {
     PutBf16(&k, dk_in);
     PutBf16(&v, dv_in);
     PutBf16(&d_o, ddo);
-    cuda::AttentionParams p;
+    cuda::AttentionParams p = ParamsFor(s);
     p.q = dq_in.as<bf16>();
     p.k = dk_in.as<bf16>();
     p.v = dv_in.as<bf16>();
-    p.batch = s.batch;
-    p.heads = s.heads;
-    p.kv_heads = s.kv_heads;
-    p.sq = s.sq;
-    p.sk = s.sk;
-    p.d = s.d;
-    p.causal = s.causal;
     cuda::FlashAttentionForward(p, dout.as<bf16>(), dlse.as<float>(), nullptr);
     ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());
     std::vector<float> o, lse;
@@ -292,15 +298,10 @@ void TestAttentionLayouts() {
   rs.d = d;
   std::vector<float> o, lse;
   ref::AttentionForward(rs, q, k, v, &o, &lse);
-  cuda::AttentionParams p;
+  cuda::AttentionParams p = ParamsFor(rs);
   p.q = dqkv.as<bf16>();
   p.k = p.q + h * d;
   p.v = p.k + hkv * d;
-  p.batch = b;
-  p.heads = h;
-  p.kv_heads = hkv;
-  p.sq = p.sk = s;
-  p.d = d;
   p.q_layout = p.kv_layout = cuda::TensorLayout{s * width, d, width};
   p.o_layout = cuda::TensorLayout{s * h * d, d, h * d};  // o as [b, s, h d]
   Dev dout(o.size() * 2), dlse(lse.size() * 4);
@@ -371,16 +372,10 @@ void TestAttentionLayouts() {
   ds.sk = ctx;
   std::vector<float> o1, l1;
   ref::AttentionForward(ds, q1, k1, v1, &o1, &l1);
-  cuda::AttentionParams pd;
+  cuda::AttentionParams pd = ParamsFor(ds);
   pd.q = dq1.as<bf16>();
   pd.k = dkc.as<bf16>();
   pd.v = dvc.as<bf16>();
-  pd.batch = b;
-  pd.heads = h;
-  pd.kv_heads = hkv;
-  pd.sq = 1;
-  pd.sk = ctx;
-  pd.d = d;
   pd.kv_capacity = cap;
   cuda::FlashAttentionForward(pd, do1.as<bf16>(), dl1.as<float>(), nullptr);
   ECHOSIM_CUDA_CHECK(cudaDeviceSynchronize());

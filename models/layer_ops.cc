@@ -403,7 +403,10 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
                            (m.mlp == MlpKind::kSwiglu ? 1.5 : 1.0) *
                            (m.is_moe() ? static_cast<double>(m.top_k) : 1.0);
   const double mlp_share = 19.0 / 34.0;
-  const double adj = base * ((1.0 - mlp_share) + mlp_share * mlp_scale);
+  // Of the attention block's 11 bytes/element, Q, K, V and the output projection's input
+  // (2 bytes each, split over TP) are heads * head_dim wide rather than hidden (Qwen3).
+  const double qkv_extra = 8.0 * (static_cast<double>(m.q_dim()) / m.hidden - 1.0) / t;
+  const double adj = base * ((1.0 - mlp_share) + mlp_share * mlp_scale) + qkv_extra;
   return sbh * (adj + scores);
 }
 

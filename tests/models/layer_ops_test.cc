@@ -105,6 +105,25 @@ TEST(LayerOpsTest, ActivationMemoryFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 2.0 / 8);
 }
 
+// An explicit head dimension (Qwen3: heads * head_dim = 2 * hidden) widens Q, K, V and the
+// output projection's input: 8 of the 34 bytes/element scale with heads * head_dim / hidden.
+TEST(LayerOpsTest, ActivationMemoryFollowsHeadDim) {
+  ModelSpec m = Gpt(4096, 32);
+  m.head_dim_override = 256;  // q_dim 8192 = 2 * hidden
+  LayerContext c;
+  c.micro_batch = 1;
+  c.seq_len = 2048;
+  c.attention = AttentionImpl::kUnfused;
+  const double sbh = 2048.0 * 4096;
+  const double as_h = 32.0 * 2048 / 4096;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (34 + 8 + 5 * as_h));
+  c.tp = 8;
+  c.sequence_parallel = true;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * ((34.0 + 8) / 8 + 5 * as_h / 8));
+  c.recompute = RecomputeMode::kFull;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 2.0 / 8);
+}
+
 TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
   ModelSpec m = Gpt(1024, 16);
   m.experts = 8;

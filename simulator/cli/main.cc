@@ -266,6 +266,10 @@ int CmdTrain(const std::vector<std::string>& args) {
     int rc = 0;
     if (ParseCommon(args, i, &o, &sets, &rc)) continue;
     if (rc != -1) return rc;
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
     auto it = TrainFlags().find(a);
     if (it == TrainFlags().end()) {
       return Usage(StrCat("unknown option '", a, "' for 'echosim train'"));
@@ -302,7 +306,10 @@ int CmdRun(const std::vector<std::string>& args) {
     int rc = 0;
     if (ParseCommon(args, i, &o, &sets, &rc)) continue;
     if (rc != -1) return rc;
-    if (args[i] == "--full") {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (args[i] == "--full") {
       full = true;
     } else if (args[i] == "--trace" || args[i] == "--trace-gpu") {
       if (i + 1 >= args.size()) return Usage(StrCat(args[i], " needs a value"));
@@ -401,7 +408,10 @@ int CmdValidate(const std::vector<std::string>& args) {
   std::string page_command = "build/bin/echosim validate";
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--published") continue;
-    if (args[i] == "--json") {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (args[i] == "--json") {
       json = true;
     } else if (args[i] == "--data-dir" || args[i] == "--markdown" || args[i] == "--plots-dir" ||
                args[i] == "--threads") {

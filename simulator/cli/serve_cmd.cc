@@ -175,7 +175,10 @@ int ParseServeArgs(const std::vector<std::string>& args, bool search, ServeArgs*
       return true;
     };
     std::string v;
-    if (a == "--json") {
+    if (a == "--help" || a == "-h") {
+      std::cout << kServeUsage;
+      return 0;
+    } else if (a == "--json") {
       out->json = true;
     } else if (a == "--out") {
       if (!value(&out->out_dir)) return Usage("--out needs a value");

@@ -33,6 +33,13 @@ python3 -c "import json,sys; t=json.load(open(sys.argv[1])); assert len(t['trace
   && echo "ok: timeline is valid JSON" || { echo "FAIL: timeline not JSON"; fails=$((fails+1)); }
 expect 0 "" -- "$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --set parallelism.vpp=1 --set parallelism.pipeline_schedule=1f1b --timeline "$tmp/t.json"
 
+# --help after a command prints its usage and exits 0 (the usage says "see echosim serve --help").
+expect 0 "train options" -- "$bin" train --help
+expect 0 "train options" -- "$bin" run -h
+expect 0 "echosim validate" -- "$bin" validate --help
+expect 0 "serve options" -- "$bin" serve --help
+expect 0 "serve-search options" -- "$bin" serve-search --help
+
 # Bad input: exit 2, one clear message naming the flag or field and the valid choices.
 expect 2 "unknown model 'gpt4'; valid models: custom" -- "$bin" train --model gpt4 --gpu h100-sxm --gpus 8 --global-batch 8
 expect 2 "unknown gpu 'tpu'; valid gpus:" -- "$bin" train --model llama2-7b --gpu tpu --gpus 8 --global-batch 8

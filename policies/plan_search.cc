@@ -81,8 +81,10 @@ StatusOr<PlanEnumeration> EnumerateTrainingPlans(const ModelSpec& model,
   ECHOSIM_ASSIGN_OR_RETURN(
       std::vector<int64_t> tps,
       Candidates("tp", space.tp, PowersOfTwoUpTo(std::min(space.gpus_per_node, space.gpus))));
+  const int64_t split_slots = model.layers + (space.embedding_in_pipeline_split ? 1 : 0) +
+                              (space.loss_in_pipeline_split ? 1 : 0);
   ECHOSIM_ASSIGN_OR_RETURN(std::vector<int64_t> pps,
-                           Candidates("pp", space.pp, Divisors(std::max<int64_t>(model.layers, 1))));
+                           Candidates("pp", space.pp, Divisors(std::max<int64_t>(split_slots, 1))));
   ECHOSIM_ASSIGN_OR_RETURN(std::vector<int64_t> vpps,
                            Candidates("vpp", space.vpp, {1, 2, 3, 4, 5, 6, 7, 8}));
   ECHOSIM_ASSIGN_OR_RETURN(std::vector<int64_t> cps, Candidates("cp", space.cp, {1, 2, 4, 8}));
@@ -130,6 +132,8 @@ StatusOr<PlanEnumeration> EnumerateTrainingPlans(const ModelSpec& model,
                   p.pipeline_schedule = vpp > 1 ? "interleaved_1f1b" : "1f1b";
                   p.micro_batch = mb;
                   p.global_batch = space.global_batch;
+                  p.embedding_in_pipeline_split = space.embedding_in_pipeline_split;
+                  p.loss_in_pipeline_split = space.loss_in_pipeline_split;
                   if (!ValidatePlan(p, model, space.seq_len).ok()) {
                     ++out.invalid;
                     continue;

@@ -43,7 +43,7 @@ struct PlanSearchSpace {
   double reserved_bytes = 0;         // per GPU, outside the model (context, NCCL buffers)
   // Candidate values; an empty list means the default written beside it.
   std::vector<int64_t> tp;           // powers of two up to min(gpus_per_node, gpus)
-  std::vector<int64_t> pp;           // every divisor of the model's layers
+  std::vector<int64_t> pp;           // every divisor of the model's layers (+ embedding/loss when counted)
   std::vector<int64_t> vpp;          // 1..8
   std::vector<int64_t> cp;           // 1, 2, 4, 8
   std::vector<int64_t> ep;           // 1 for dense models; powers of two up to experts for MoE
@@ -51,6 +51,10 @@ struct PlanSearchSpace {
   std::vector<int64_t> zero;         // 1 (distributed optimizer)
   std::vector<RecomputeMode> recompute;  // none, selective, full
   bool keep_dominated_recompute = false;
+  // The job's pipeline split (ParallelPlan::embedding/loss_in_pipeline_split), given to every
+  // plan; the default pp candidates are then the divisors of layers + the counted slots.
+  bool embedding_in_pipeline_split = false;
+  bool loss_in_pipeline_split = false;
 };
 
 struct PlanCandidate {

@@ -39,6 +39,8 @@ void RegisterSearch(py::module_& m) {
         space.attention = setup.attention;
         space.memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
         space.reserved_bytes = setup.gpu.memory_reserved_gb * 1e9;
+        space.embedding_in_pipeline_split = setup.plan.embedding_in_pipeline_split;
+        space.loss_in_pipeline_split = setup.plan.loss_in_pipeline_split;
         space.tp = tp;
         space.pp = pp;
         space.vpp = vpp;

@@ -34,10 +34,12 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --model NAME --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --head-dim D --experts E --top-k K
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
+  --account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split
+                          count the embedding / loss as a pipeline layer (parallelism.account_for_*)
   --set KEY=VALUE         any scenario field by dotted name
 search space (comma-separated candidate lists; defaults in parentheses):
   --tp LIST               (powers of two up to gpus per node)
-  --pp LIST               (divisors of the model's layers)
+  --pp LIST               (divisors of the model's layers, + 1 or 2 with the split flags)
   --vpp LIST              (1..8)
   --cp LIST               (1,2,4,8)
   --ep LIST               (1; powers of two up to the experts for MoE models)
@@ -161,6 +163,14 @@ int CmdSearch(const std::vector<std::string>& args) {
       space.keep_dominated_recompute = true;
       continue;
     }
+    if (a == "--account-for-embedding-in-pipeline-split" || a == "--account-for-loss-in-pipeline-split") {
+      const bool embedding = a == "--account-for-embedding-in-pipeline-split";
+      Status st = ApplyOverride(StrCat("parallelism.account_for_", embedding ? "embedding" : "loss",
+                                       "_in_pipeline_split=true"),
+                                &base);
+      if (!st.ok()) return Fail(st);
+      continue;
+    }
     if (a.empty() || a[0] != '-') return Usage(StrCat("unexpected argument '", a, "'"));
     if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
     const std::string& v = args[i + 1];
@@ -220,6 +230,8 @@ int CmdSearch(const std::vector<std::string>& args) {
   space.attention = setup->attention;
   space.memory_capacity_bytes = setup->gpu.HbmCapacityBytes();
   space.reserved_bytes = setup->gpu.memory_reserved_gb * 1e9;
+  space.embedding_in_pipeline_split = setup->plan.embedding_in_pipeline_split;
+  space.loss_in_pipeline_split = setup->plan.loss_in_pipeline_split;
   auto plans = EnumerateTrainingPlans(setup->model, space);
   if (!plans.ok()) return Fail(plans.status());
 

@@ -40,6 +40,15 @@ expect 0 "echosim validate" -- "$bin" validate --help
 expect 0 "serve options" -- "$bin" serve --help
 expect 0 "serve-search options" -- "$bin" serve-search --help
 
+# search: Llama 3.1 405B's 126 layers over 8 stages with the embedding and the loss counted.
+s405=(--model llama3.1-405b --gpu h100-sxm --gpus 512 --global-batch 64 --tp 8 --pp 8 --vpp 1 --cp 1
+      --micro-batch 1 --recompute full --json)
+expect 0 '"invalid": 0' -- "$bin" search "${s405[@]}" --account-for-embedding-in-pipeline-split \
+  --account-for-loss-in-pipeline-split
+expect 0 '"invalid": 0' -- "$bin" search "${s405[@]}" --set parallelism.account_for_embedding_in_pipeline_split=true \
+  --set parallelism.account_for_loss_in_pipeline_split=true
+expect 0 '"invalid": 1' -- "$bin" search "${s405[@]}"
+
 # Bad input: exit 2, one clear message naming the flag or field and the valid choices.
 expect 2 "unknown model 'gpt4'; valid models: custom" -- "$bin" train --model gpt4 --gpu h100-sxm --gpus 8 --global-batch 8
 expect 2 "unknown gpu 'tpu'; valid gpus:" -- "$bin" train --model llama2-7b --gpu tpu --gpus 8 --global-batch 8

@@ -118,6 +118,34 @@ TEST(PlanSearchTest, RecomputePruningKeepsTheLeastThatFits) {
   }
 }
 
+// Llama 3.1 405B's 126 layers split over 8 stages only with the embedding and the loss
+// counted (126 + 2 = 128): the job's split reaches every plan, and the default pp
+// candidates are the divisors of 128, not of 126.
+TEST(PlanSearchTest, PipelineSplitCountingEmbeddingAndLoss) {
+  const ModelSpec m = FindModelPreset("llama3.1-405b").value();
+  PlanSearchSpace s = H100Space(512, 64, 8192);
+  s.memory_capacity_bytes = 1e15;
+  s.tp = {8};
+  s.vpp = {1};
+  s.cp = {1};
+  s.micro_batch = {1};
+  s.recompute = {RecomputeMode::kNone};
+  auto pps = [](const PlanEnumeration& e) {
+    std::vector<int64_t> out;
+    for (const PlanCandidate& c : e.plans) out.push_back(c.plan.pp);
+    return out;
+  };
+  EXPECT_EQ(pps(EnumerateTrainingPlans(m, s).value()), (std::vector<int64_t>{1, 2}));  // 126 = 2 * 3^2 * 7
+  s.embedding_in_pipeline_split = s.loss_in_pipeline_split = true;
+  const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
+  EXPECT_EQ(pps(e), (std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64}));
+  for (const PlanCandidate& c : e.plans) {
+    EXPECT_TRUE(c.plan.embedding_in_pipeline_split);
+    EXPECT_TRUE(c.plan.loss_in_pipeline_split);
+    EXPECT_TRUE(ValidatePlan(c.plan, m, s.seq_len).ok());
+  }
+}
+
 TEST(PlanSearchTest, NothingFitsInTinyMemory) {
   const ModelSpec m = FindModelPreset("gpt-1.7b").value();
   PlanSearchSpace s = H100Space(8, 16, 2048);

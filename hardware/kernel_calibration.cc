@@ -188,6 +188,13 @@ StatusOr<KernelCalibration> ParseKernelCalibration(const std::string& text, cons
             return InvalidArgument(StrCat(sat, ": sample field 'median_us' must be a positive number"));
           }
           ECHOSIM_RETURN_IF_ERROR(ValidateOp(s.op, StrCat(sat, ": sample")));
+          // The fit prices gemm and attention samples by their FLOPs and memory-bound ones by
+          // their bytes: a sample without them would be dropped from the fit without a word.
+          const bool by_flops = s.op.cls == OpClass::kGemm || s.op.cls == OpClass::kAttention;
+          if (by_flops ? !(s.op.flops > 0) : !(s.op.bytes > 0)) {
+            return InvalidArgument(StrCat(sat, ": sample of class '", OpClassName(s.op.cls), "' needs a positive '",
+                                          by_flops ? "flops" : "bytes", "' field"));
+          }
           c.samples.push_back(std::move(s));
         }
       } else {

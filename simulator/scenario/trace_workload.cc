@@ -30,6 +30,16 @@ StatusOr<TraceRun> RunTraceScenario(scenario::Scenario s) {
   if (tw.dir().empty()) {
     return InvalidArgument("workload.trace.dir (--trace) is required: a trace folder, prefix or file");
   }
+  // A trace keeps its recorded kernel times (scaled to cluster.gpu by the datasheet compute
+  // model): kernel measurements and calibrations would be silently unused.
+  if (s.simulation().compute_backend() == "gpu") {
+    return InvalidArgument("simulation.compute_backend (--compute-backend) gpu applies to training and serving "
+                           "scenarios; a trace keeps its recorded kernel times");
+  }
+  if (!s.simulation().kernel_calibration().empty() && s.simulation().kernel_calibration() != "none") {
+    return InvalidArgument("simulation.kernel_calibration (--kernel-calibration) applies to training and serving "
+                           "scenarios; a trace's compute is scaled by the datasheet compute model");
+  }
   TraceRun run;
   ECHOSIM_ASSIGN_OR_RETURN(run.set, LoadTraceSet(tw.dir(), /*stream=*/true));
   auto* cl = s.mutable_cluster();

@@ -76,6 +76,10 @@ expect 2 "cluster.gpu (--gpu) is required" -- "$bin" run --trace "$tmp/ex"
 expect 2 "cluster.gpus (--gpus) 8 is smaller than the traced world of 16" -- \
     "$bin" run --trace "$tmp/ex" --set cluster.gpu=h100-sxm --set cluster.gpus=8
 expect 2 "--trace-gpu needs --trace DIR" -- "$bin" run --trace-gpu h100-sxm
+expect 2 "simulation.compute_backend (--compute-backend) gpu applies to training and serving" -- \
+    "$bin" run --trace "$tmp/ex" --set cluster.gpu=h100-sxm --compute-backend gpu
+expect 2 "simulation.kernel_calibration (--kernel-calibration) applies to training and serving" -- \
+    "$bin" run --trace "$tmp/ex" --set cluster.gpu=h100-sxm --kernel-calibration "$tmp/cal.yaml"
 expect 2 "not a file, a folder or a prefix" -- "$bin" run --trace "$tmp/none" --set cluster.gpu=h100-sxm
 mkdir -p "$tmp/cut" && cp "$tmp/exf"/trace.*.et "$tmp/cut/"
 head -c 5000 "$tmp/exf/trace.3.et" > "$tmp/cut/trace.3.et"

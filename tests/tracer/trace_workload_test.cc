@@ -291,6 +291,20 @@ TEST(TraceWorkloadTest, BadScenariosNameTheField) {
   r = RunTraceScenario(s);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("cluster.gpus"), std::string::npos) << r.status().message();
+  // Kernel measurements and calibrations would not be used on a trace: an error, not silence.
+  scenario::Scenario g = TraceScenario(dir.string(), "h100-sxm");
+  g.mutable_simulation()->set_compute_backend("gpu");
+  r = RunTraceScenario(g);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("simulation.compute_backend (--compute-backend)"), std::string::npos);
+  g = TraceScenario(dir.string(), "h100-sxm");
+  g.mutable_simulation()->set_kernel_calibration("cal.yaml");
+  r = RunTraceScenario(g);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("simulation.kernel_calibration (--kernel-calibration)"), std::string::npos);
+  g.mutable_simulation()->set_kernel_calibration("none");
+  EXPECT_TRUE(RunTraceScenario(g).ok());
   // A bigger cluster repeats the traced world.
   s.mutable_cluster()->set_gpus(32);
   r = RunTraceScenario(s);

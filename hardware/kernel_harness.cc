@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -217,6 +218,11 @@ std::string DefaultKernelCache() {
 }
 
 StatusOr<MeasureResult> MeasureKernels(const std::vector<ComputeOp>& ops, const MeasureOptions& options) {
+  // One measurement at a time in this process (plan search and sweeps run simulations on
+  // threads): concurrent harnesses would share the GPU and skew each other's timings, and
+  // would all miss the cache and measure (and append) the same shapes.
+  static std::mutex measure_mu;
+  std::lock_guard<std::mutex> lock(measure_mu);
   MeasureResult r;
   std::string harness = options.harness;
   if (harness.empty()) {

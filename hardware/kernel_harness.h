@@ -71,7 +71,8 @@ struct MeasureResult {
   int64_t distinct = 0, from_cache = 0, measured = 0;
   std::string cache_file;
 };
-// Measures each distinct shape of `ops` once (see the header comment).
+// Measures each distinct shape of `ops` once (see the header comment). Calls are serialised
+// within the process (one harness on the GPU at a time; later callers find the cache filled).
 StatusOr<MeasureResult> MeasureKernels(const std::vector<ComputeOp>& ops, const MeasureOptions& options);
 // $XDG_CACHE_HOME/echosim/kernel-times.jsonl, else $HOME/.cache/echosim/kernel-times.jsonl.
 std::string DefaultKernelCache();

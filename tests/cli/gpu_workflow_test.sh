@@ -60,6 +60,14 @@ c=$("$bin" train "${small[@]}" --compute-backend gpu --json | grep '"step_time_s
 expect 0 '"compute_backend": "gpu"' -- "$bin" run "$root/scenarios/llama3-70b-h100-64.yaml" --compute-backend gpu --json
 expect 0 '"compute_backend": "gpu"' -- "$bin" run "$root/scenarios/llama3-70b-h100-64.yaml" --set simulation.compute_backend=gpu --json
 
+# Plan search simulates on threads: one harness at a time, so no shape is measured twice.
+search=(--model llama3-8b --gpu h100-sxm --gpus 8 --global-batch 16 --seq-len 2048 --tp 1,2 --pp 1,2 --vpp 1
+        --cp 1 --micro-batch 1 --recompute none --threads 4 --set simulation.compute_backend=gpu
+        --set "simulation.kernel_cache=$tmp/search.jsonl" --json)
+expect 0 '"considered": 4' -- "$bin" search "${search[@]}"
+dups=$(python3 -c 'import json,sys; k=[json.loads(l)["key"] for l in open(sys.argv[1])]; print(len(k)-len(set(k)))' "$tmp/search.jsonl")
+[ "$dups" = 0 ] && echo "ok: search measured no shape twice" || fail "search measured $dups shapes twice"
+
 # Harness errors: no GPU (exit 3), malformed output (names the line).
 expect 1 "no CUDA device" -- env FAKE_KERNELS_MODE=nogpu "$bin" train "${small[@]}" --compute-backend gpu --kernel-cache none
 expect 1 "malformed harness output: echosim-kernels measure output:2: not valid JSON" -- \

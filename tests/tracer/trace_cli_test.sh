@@ -85,6 +85,10 @@ mkdir -p "$tmp/cut" && cp "$tmp/exf"/trace.*.et "$tmp/cut/"
 head -c 5000 "$tmp/exf/trace.3.et" > "$tmp/cut/trace.3.et"
 expect 2 "trace.3.et: offset" -- "$bin" run --trace "$tmp/cut" --set cluster.gpu=h100-sxm
 head -c 5000 "$tmp/kin/rank0.json" > "$tmp/cut.json"
+printf '{"traceEvents": []}\n' > "$tmp/nothing.json"
+expect 2 "nothing.json: no kernels, memory copies, collectives or CPU operators" -- \
+    "$bin" run --trace "$tmp/nothing.json" --set cluster.gpu=h100-sxm
+expect 2 "nothing.json: no kernels" -- "$bin" import kineto "$tmp/nothing.json"
 expect 2 "cut.json" -- "$bin" run --trace "$tmp/cut.json" --set cluster.gpu=h100-sxm
 
 if [ -d "$shared" ]; then

@@ -398,6 +398,11 @@ StatusOr<RankTrace> ReadKinetoFile(const std::string& path, int64_t rank,
   ECHOSIM_ASSIGN_OR_RETURN(const std::string text, in->ReadAll(kMaxKinetoBytes));
   ECHOSIM_ASSIGN_OR_RETURN(ActivityLog log, ParseKinetoJson(text, path, rank));
   ECHOSIM_ASSIGN_OR_RETURN(RankTrace t, BuildRankTrace(log, options));
+  if (t.nodes.empty()) {
+    // As an empty Chakra file is: a profile with nothing in it would simulate to 0 s.
+    return InvalidArgument(StrCat(path, ": no kernels, memory copies, collectives or CPU operators in its "
+                                  "traceEvents (an empty profile?)"));
+  }
   t.schema = "kineto";
   t.gpu = GpuPresetForDevice(log.device_name, log.device_memory_bytes);
   return t;

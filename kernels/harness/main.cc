@@ -48,6 +48,11 @@ Status WriteFile(const std::string& path, const std::string& text) {
 }
 
 int Run(int argc, char** argv) {
+  if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+                    std::string(argv[1]) == "help")) {
+    std::fputs(UsageText().c_str(), stdout);
+    return 0;
+  }
   auto parsed = ParseCli(argc, argv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "echosim-kernels: %s\n%s", parsed.status().message().c_str(), UsageText().c_str());

@@ -36,6 +36,8 @@ expect 2 "--out: folder" -- "$bin" measure --ops "$tmp/good.jsonl" --out "$tmp/n
 expect 2 "missing required flag --ops" -- "$bin" measure --out "$tmp/o.jsonl"
 expect 2 "valid choices: info, measure, calibrate, interference, stage, decode" -- "$bin" frobnicate
 expect 2 "usage: echosim-kernels" -- "$bin"
+expect 0 "usage: echosim-kernels" -- "$bin" --help
+expect 0 "usage: echosim-kernels" -- "$bin" -h
 expect 2 "--gpu: 'H100 SXM'" -- "$bin" calibrate --gpu "H100 SXM" --out "$tmp/c.yaml"
 expect 2 "--blocks: must be in [1, 1024]" -- "$bin" interference --out "$tmp/i.csv" --blocks 0,2
 expect 2 "head_dim = --hidden / --heads must be 64 or 128" -- "$bin" stage --hidden 4096 --heads 16 --kv-heads 8 --ffn 1024 --seq 128 --micro-batch 1 \

@@ -161,7 +161,11 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
                (m.layers + 2) % (p.pp * p.vpp) == 0 && !counted
                    ? " (layers + 2 are: count the embedding and the loss as pipeline layers with "
                      "--account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split)"
-                   : ""));
+               : (m.layers + 2) % (p.pp * p.vpp) == 0 && slots == m.layers + 1
+                   ? StrCat(" (layers + 2 are: count the ", p.embedding_in_pipeline_split ? "loss" : "embedding",
+                            " too with --account-for-",
+                            p.embedding_in_pipeline_split ? "loss" : "embedding", "-in-pipeline-split)")
+                   : std::string()));
   }
   if (p.ChunkLayers(m, 0) < 0 || p.ChunkLayers(m, p.pp * p.vpp - 1) < 0) {
     return PlanError("--pp", "parallelism.pp",

@@ -98,6 +98,18 @@ TEST(ParallelPlanTest, EmbeddingAndLossCountedInThePipelineSplit) {
   ASSERT_FALSE(uniform.ok());
   EXPECT_NE(uniform.message().find("--account-for-embedding-in-pipeline-split"), std::string::npos)
       << uniform.message();
+  // One of the two counted: 127 slots; the message names the other flag.
+  p.embedding_in_pipeline_split = true;
+  Status half = ValidatePlan(p, m, 8192);
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.message().find("count the loss too with --account-for-loss-in-pipeline-split"), std::string::npos)
+      << half.message();
+  p.embedding_in_pipeline_split = false;
+  p.loss_in_pipeline_split = true;
+  half = ValidatePlan(p, m, 8192);
+  EXPECT_NE(half.message().find("count the embedding too with --account-for-embedding-in-pipeline-split"),
+            std::string::npos)
+      << half.message();
   p.embedding_in_pipeline_split = true;
   p.loss_in_pipeline_split = true;
   ASSERT_TRUE(ValidatePlan(p, m, 8192).ok()) << ValidatePlan(p, m, 8192).ToString();

@@ -30,7 +30,11 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     const double wbytes = layer.dtype == DType::kFp8 ? 3.0 : 2.0;
     sm.weight_bytes = sm.params * wbytes / (p.zero >= 3 ? dp : 1.0);
     if (p.zero >= 3) {
-      sm.weight_bytes += 2.0 * static_cast<double>(m.LayerParams()) / p.tp * wbytes;
+      // Two layers gathered at a time (the one running and the one prefetched): of an MoE
+      // layer only the rank's experts (1/ep of them), as the simulated all-gather moves.
+      const double dense_layer = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
+      const double expert_layer = static_cast<double>(m.LayerExpertParams());
+      sm.weight_bytes += 2.0 * (dense_layer / p.tp + expert_layer / (p.tp * p.ep)) * wbytes;
     }
     sm.gradient_bytes = sm.params * 4.0 / (p.zero >= 2 ? dp : 1.0);
     sm.optimizer_bytes = sm.params * 12.0 / (p.zero >= 1 ? dp : 1.0);

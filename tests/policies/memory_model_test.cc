@@ -29,6 +29,23 @@ TEST(MemoryModelTest, ZeroStagesShardByDp) {
   }
 }
 
+// ZeRO-3 keeps two gathered layers per rank; of an MoE layer only the rank's experts.
+TEST(MemoryModelTest, Zero3GathersTwoLayersOfLocalExperts) {
+  const ModelSpec m = FindModelPreset("qwen3-30b-a3b").value();
+  ParallelPlan p;
+  p.gpus = 16;
+  p.dp = 16;
+  p.ep = 8;
+  p.zero = 3;
+  LayerContext c;
+  c.seq_len = 4096;
+  c.ep = 8;
+  const StageMemory sm = EstimateMemory(m, p, c, {1}, 0)[0];
+  const double dense = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
+  const double experts = static_cast<double>(m.LayerExpertParams()) / 8;
+  EXPECT_DOUBLE_EQ(sm.weight_bytes, StageParams(m, p, 0) * 2 / 16 + 2 * (dense + experts) * 2);
+}
+
 // Pipeline stages split layers; the first holds the embedding, the last the output layer.
 TEST(MemoryModelTest, StageParamsSplitLayers) {
   const ModelSpec m = FindModelPreset("llama2-7b").value();

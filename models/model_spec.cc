@@ -69,6 +69,22 @@ Status ModelSpec::Validate() const {
   ECHOSIM_RETURN_IF_ERROR(positive("experts", experts));
   ECHOSIM_RETURN_IF_ERROR(positive("top_k", top_k));
   ECHOSIM_RETURN_IF_ERROR(positive("max_seq_len_tokens", max_seq_len_tokens));
+  // Far beyond any model, and small enough that shapes, FLOP counts and simulated times
+  // cannot overflow.
+  auto at_most = [&](const char* field, int64_t v, int64_t limit) -> Status {
+    if (v > limit) {
+      return InvalidArgument(StrCat("model '", name, "': ", field, " must be at most ", limit, ", got ", v));
+    }
+    return Status::Ok();
+  };
+  ECHOSIM_RETURN_IF_ERROR(at_most("layers", layers, int64_t{1} << 14));
+  ECHOSIM_RETURN_IF_ERROR(at_most("hidden", hidden, int64_t{1} << 20));
+  ECHOSIM_RETURN_IF_ERROR(at_most("heads", heads, int64_t{1} << 14));
+  ECHOSIM_RETURN_IF_ERROR(at_most("ffn_hidden", ffn_hidden, int64_t{1} << 22));
+  ECHOSIM_RETURN_IF_ERROR(at_most("vocab", vocab, int64_t{1} << 24));
+  ECHOSIM_RETURN_IF_ERROR(at_most("experts", experts, int64_t{1} << 16));
+  ECHOSIM_RETURN_IF_ERROR(at_most("head_dim", head_dim_override, int64_t{1} << 14));
+  ECHOSIM_RETURN_IF_ERROR(at_most("max_seq_len_tokens", max_seq_len_tokens, int64_t{1} << 24));
   if (head_dim_override < 0) {
     return InvalidArgument(StrCat("model '", name, "': head_dim must be positive (or 0 for hidden / heads), got ",
                                   head_dim_override));

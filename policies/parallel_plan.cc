@@ -1,5 +1,7 @@
 #include "policies/parallel_plan.h"
 
+#include <algorithm>
+
 #include "policies/pipeline_schedule.h"
 #include "simulator/core/strings.h"
 
@@ -129,6 +131,20 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
     if (f.v <= 0) return PlanError(f.flag, f.field, StrCat("must be a positive integer, got ", f.v));
   }
   if (p.gpus > (1 << 20)) return PlanError("--gpus", "cluster.gpus", "at most 1048576 GPUs are supported");
+  if (seq_len > (1 << 24)) {
+    return PlanError("--seq-len", "workload.training.seq_len_tokens",
+                     StrCat("at most 16777216 tokens are supported, got ", seq_len));
+  }
+  // Simulated time is kept in picoseconds (int64: about 106 days); a step of more than 1e21
+  // FLOPs per GPU (about 12 days at 1 PFLOP/s) is beyond what echosim simulates.
+  const double step_flops_per_gpu =
+      m.TrainingFlops(p.global_batch * seq_len, seq_len) / static_cast<double>(std::max<int64_t>(p.gpus, 1));
+  if (step_flops_per_gpu > 1e21) {
+    return PlanError("--global-batch", "workload.training.global_batch_seqs",
+                     StrCat("a step of ", FormatDouble(step_flops_per_gpu, 3),
+                            " FLOPs per GPU is beyond what echosim simulates (at most 1e21): fewer "
+                            "sequences, shorter sequences or more GPUs"));
+  }
   if (p.tp * p.pp * p.cp * p.dp != p.gpus) {
     return PlanError("--gpus", "cluster.gpus",
                      StrCat("tp*pp*cp*dp = ", p.tp, "*", p.pp, "*", p.cp, "*", p.dp, " = ",

@@ -72,6 +72,13 @@ expect 2 "bad.yaml:4:1: malformed YAML: end of sequence flow not found" -- "$bin
 printf 'cluster:\n  gpu: h100-sxm\n  gpuz: 8\n' > "$tmp/typo.yaml"
 expect 2 "typo.yaml:3:3: cluster.gpuz: unknown field" -- "$bin" run "$tmp/typo.yaml"
 expect 2 "unknown field 'tpp'" -- "$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --set parallelism.tpp=2
+# Absurd sizes are input errors, not crashes.
+l8b=(train --model llama3-8b --gpu h100-sxm --gpus 8 --global-batch 64)
+expect 2 "head_dim must be at most 16384" -- "$bin" "${l8b[@]}" --head-dim 4294967295
+expect 2 "hidden must be at most 1048576" -- "$bin" "${l8b[@]}" --hidden 4000000000
+expect 2 "layers must be at most 16384" -- "$bin" "${l8b[@]}" --layers 4294967295
+expect 2 "--seq-len (workload.training.seq_len_tokens): at most 16777216 tokens" -- "$bin" "${l8b[@]}" --seq-len 1073741824
+expect 2 "beyond what echosim simulates" -- "$bin" "${l8b[@]}" --seq-len 16777216
 
 if [ "$fails" -ne 0 ]; then echo "$fails CLI checks failed"; exit 1; fi
 echo "all CLI checks passed"

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -217,6 +218,49 @@ std::string DefaultKernelCache() {
   return (base / "echosim" / "kernel-times.jsonl").string();
 }
 
+namespace {
+
+// An exclusive lock on `cache_file`.lock for the life of the object, so that echosim
+// processes sharing a cache measure one at a time and each reads what the others cached.
+// Best effort: without a lock file the cache still works, only shapes may be measured twice.
+class CacheLock {
+ public:
+  explicit CacheLock(const std::string& cache_file) {
+    if (cache_file.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(cache_file).parent_path(), ec);
+    fd_ = open((cache_file + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return;
+    while (flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~CacheLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  CacheLock(const CacheLock&) = delete;
+  CacheLock& operator=(const CacheLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Appends `text` to `path` with one write on an O_APPEND descriptor (lines never interleave
+// with another writer's).
+void AppendWhole(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+}
+
+}  // namespace
+
 StatusOr<MeasureResult> MeasureKernels(const std::vector<ComputeOp>& ops, const MeasureOptions& options) {
   // One measurement at a time in this process (plan search and sweeps run simulations on
   // threads): concurrent harnesses would share the GPU and skew each other's timings, and
@@ -244,6 +288,7 @@ StatusOr<MeasureResult> MeasureKernels(const std::vector<ComputeOp>& ops, const 
   // The cache: lines of other devices and unreadable lines are ignored (a cache, not input).
   r.cache_file = options.cache_file.empty() ? DefaultKernelCache() : options.cache_file;
   if (r.cache_file == "none") r.cache_file.clear();
+  const CacheLock cache_lock(r.cache_file);
   if (!r.cache_file.empty()) {
     std::ifstream in(r.cache_file, std::ios::binary);
     std::string line;
@@ -318,16 +363,16 @@ StatusOr<MeasureResult> MeasureKernels(const std::vector<ComputeOp>& ops, const 
     }
     r.measured = static_cast<int64_t>(to_measure.size());
     if (!r.cache_file.empty()) {
-      std::filesystem::create_directories(std::filesystem::path(r.cache_file).parent_path(), ec);
-      std::ofstream out(r.cache_file, std::ios::binary | std::ios::app);
+      std::string lines;
       for (size_t slot : slots) {
         const MeasuredKernel& m = *found[slot];
         nlohmann::json j = {{"device", device.name},      {"key", KernelShapeKey(m.op)},
                             {"median_us", m.median_us},   {"p10_us", m.p10_us},
                             {"p90_us", m.p90_us},         {"kernel", m.kernel},
                             {"op", nlohmann::json::parse(ComputeOpToJson(m.op))}};
-        out << j.dump() << "\n";
+        lines += j.dump() + "\n";
       }
+      AppendWhole(r.cache_file, lines);
     }
   }
   for (size_t i = 0; i < distinct.size(); ++i) {

@@ -23,11 +23,13 @@ Environment knobs for tests:
   FAKE_KERNELS_MODE=nogpu      every command exits 3 ("no CUDA device: ...")
   FAKE_KERNELS_MODE=malformed  measure writes a broken second line
   FAKE_KERNELS_LOG=FILE        appends "COMMAND N_OPS" per invocation (to count measurements)
+  FAKE_KERNELS_SLEEP=SECONDS   measure takes this long (to overlap two echosim processes)
 """
 
 import json
 import os
 import sys
+import time
 
 
 def die(code, msg):
@@ -90,6 +92,7 @@ def cmd_measure(args):
             except json.JSONDecodeError:
                 die(2, f"--ops line {n}: not JSON")
     log("measure", len(ops))
+    time.sleep(float(os.environ.get("FAKE_KERNELS_SLEEP", "0")))
     with open(arg(args, "--out"), "w") as f:
         for i, op in enumerate(ops):
             if os.environ.get("FAKE_KERNELS_MODE") == "malformed" and i == 1:

@@ -45,6 +45,16 @@ dups=$(python3 -c 'import json,sys; k=[json.loads(l)["key"] for l in open(sys.ar
 expect 0 "\"from_cache\": $shapes" -- "$bin" train "${small[@]}" --compute-backend gpu --json
 [ "$(grep -c '^measure ' "$tmp/harness.log")" = 1 ] && echo "ok: second run measured nothing" || fail "second run measured again"
 expect 0 "compute backend      gpu: kernels measured on FAKE GPU" -- "$bin" train "${small[@]}" --compute-backend gpu
+# Two echosim processes sharing a cache measure one at a time: the second finds the first's
+# shapes in the cache instead of measuring them again (the fake harness takes 1 s to measure).
+: > "$tmp/harness2.log"
+FAKE_KERNELS_LOG="$tmp/harness2.log" FAKE_KERNELS_SLEEP=1 "$bin" train "${small[@]}" --compute-backend gpu --kernel-cache "$tmp/shared.jsonl" --json > "$tmp/p1.json" &
+p1=$!
+FAKE_KERNELS_LOG="$tmp/harness2.log" FAKE_KERNELS_SLEEP=1 "$bin" train "${small[@]}" --compute-backend gpu --kernel-cache "$tmp/shared.jsonl" --json > "$tmp/p2.json" &
+p2=$!
+wait $p1 && wait $p2 && echo "ok: both concurrent runs finished" || fail "a concurrent run failed"
+[ "$(grep -c '^measure ' "$tmp/harness2.log")" = 1 ] && echo "ok: concurrent runs measured once" || fail "concurrent runs measured $(grep -c '^measure ' "$tmp/harness2.log") times"
+[ "$(wc -l < "$tmp/shared.jsonl")" = "$shapes" ] && echo "ok: shared cache holds each shape once" || fail "shared cache has $(wc -l < "$tmp/shared.jsonl") lines, want $shapes"
 # A different plan adds only its new shapes; --kernel-cache names another cache.
 expect 0 '"measured": ' -- "$bin" train "${small[@]}" --tp 4 --compute-backend gpu --json
 expect 0 "\"measured\": $shapes" -- "$bin" train "${small[@]}" --compute-backend gpu --kernel-cache "$tmp/other.jsonl" --json

@@ -26,6 +26,7 @@ void RegisterPresets(py::module_& m) {
           d["hidden"] = s.hidden;
           d["heads"] = s.heads;
           d["kv_heads"] = s.kv_heads;
+          d["head_dim"] = s.head_dim();
           d["ffn_hidden"] = s.ffn_hidden;
           d["vocab"] = s.vocab;
           d["experts"] = s.experts;

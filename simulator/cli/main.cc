@@ -357,14 +357,14 @@ int CmdList(const std::vector<std::string>& args) {
   if (args.size() != 1) return Usage("echosim list needs one of: models, gpus, schedules");
   const std::string& what = args[0];
   if (what == "models") {
-    std::cout << "model            layers  hidden  heads  kv  ffn     vocab   experts  params\n";
+    std::cout << "model            layers  hidden  heads  kv  hd   ffn     vocab   experts  params\n";
     for (const std::string& n : ModelPresetNames()) {
       auto m = FindModelPreset(n);
       if (!m.ok()) return Fail(m.status());
       char line[256];
-      std::snprintf(line, sizeof(line), "%-16s %6lld  %6lld  %5lld  %3lld %6lld  %6lld  %7lld  %.3gB\n",
+      std::snprintf(line, sizeof(line), "%-16s %6lld  %6lld  %5lld  %3lld %4lld %6lld  %6lld  %7lld  %.3gB\n",
                     n.c_str(), (long long)m->layers, (long long)m->hidden, (long long)m->heads,
-                    (long long)m->kv_heads, (long long)m->ffn_hidden, (long long)m->vocab,
+                    (long long)m->kv_heads, (long long)m->head_dim(), (long long)m->ffn_hidden, (long long)m->vocab,
                     (long long)m->experts, m->TotalParams() / 1e9);
       std::cout << line;
     }

@@ -94,6 +94,8 @@ def test_presets():
     assert "gpt3-175b" in models.index and "llama3.1-405b" in models.index
     assert models.loc["gpt3-175b", "layers"] == 96
     assert abs(models.loc["gpt3-175b", "params"] / 175e9 - 1) < 0.02
+    assert models.loc["gpt3-175b", "head_dim"] == 128
+    assert models.loc["qwen3-30b-a3b", "head_dim"] == 128  # not hidden / heads = 64
     gpus = echosim.gpus()
     assert {"h100-sxm", "a100-80gb", "b200"} <= set(gpus.index)
     assert gpus.loc["h100-sxm", "peak_tflops_bf16"] > 900

@@ -18,8 +18,11 @@ StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,
   if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": must be a YAML map"));
   TrainingCalibration c;
   for (const auto& kv : doc) {
-    const std::string key = kv.first.as<std::string>();
     const int line = kv.first.Mark().line + 1;
+    if (!kv.first.IsScalar()) {
+      return InvalidArgument(StrCat(source, ":", line, ": a field name must be a plain word"));
+    }
+    const std::string key = kv.first.as<std::string>();
     try {
       if (key == "compute_sustained_factor") {
         c.compute_sustained_factor = kv.second.as<double>();

@@ -78,8 +78,14 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       {"memory_reserved_gb", &g.memory_reserved_gb},
   };
   for (const auto& kv : doc) {
-    const std::string key = kv.first.as<std::string>();
     const int line = kv.first.Mark().line + 1;
+    if (!kv.first.IsScalar()) {
+      return InvalidArgument(StrCat(source, ":", line, ": a field name must be a plain word"));
+    }
+    const std::string key = kv.first.as<std::string>();
+    if ((key == "name" || key == "description") && !kv.second.IsScalar()) {
+      return InvalidArgument(StrCat(source, ":", line, ": field '", key, "' must be a string"));
+    }
     if (key == "name") {
       g.name = kv.second.as<std::string>();
     } else if (key == "description") {

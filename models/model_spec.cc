@@ -134,6 +134,11 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
                                  "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim"};
   for (const auto& kv : doc) {
+    if (!kv.first.IsScalar()) {
+      return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1,
+                                    ": a field name must be a plain word; valid fields: ",
+                                    Join(std::begin(kKnown), std::end(kKnown), ", ")));
+    }
     const std::string key = kv.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": unknown field '", key,

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hardware/calibration.h"
+
 namespace echosim {
 namespace {
 
@@ -19,6 +21,23 @@ TEST(GpuSpecTest, PresetsParse) {
   EXPECT_DOUBLE_EQ(h100->PeakFlopsPerS(DType::kFp8), 1979e12);
   // A100 has no FP8 tensor cores: fp8 falls back to the 16-bit peak.
   EXPECT_DOUBLE_EQ(FindGpuPreset("a100-80gb")->PeakFlopsPerS(DType::kFp8), 312e12);
+}
+
+// Maps where plain words or strings belong (found by the data-file fuzz target) are errors,
+// not crashes.
+TEST(GpuSpecTest, NonScalarNamesAreErrors) {
+  auto key = ParseGpuYaml(" {}:", "g.yaml");
+  ASSERT_FALSE(key.ok());
+  EXPECT_NE(key.status().message().find("g.yaml:1: a field name must be a plain word"), std::string::npos)
+      << key.status().message();
+  auto name = ParseGpuYaml("name: {a: 1}\n", "g.yaml");
+  ASSERT_FALSE(name.ok());
+  EXPECT_NE(name.status().message().find("g.yaml:1: field 'name' must be a string"), std::string::npos)
+      << name.status().message();
+  auto cal = ParseTrainingCalibration(" {}: 1\n", "t.yaml");
+  ASSERT_FALSE(cal.ok());
+  EXPECT_NE(cal.status().message().find("t.yaml:1: a field name must be a plain word"), std::string::npos)
+      << cal.status().message();
 }
 
 TEST(GpuSpecTest, Errors) {

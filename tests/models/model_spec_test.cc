@@ -74,6 +74,14 @@ TEST(ModelSpecTest, UnknownPresetListsValidNames) {
   EXPECT_NE(m.status().message().find("llama3-70b"), std::string::npos);
 }
 
+// A map as a field name (found by the data-file fuzz target) is an error, not a crash.
+TEST(ModelSpecTest, NonScalarFieldNameIsAnError) {
+  auto m = ParseModelYaml(" {}:", "m.yaml");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("m.yaml:1: a field name must be a plain word"), std::string::npos)
+      << m.status().message();
+}
+
 TEST(ModelSpecTest, ParserErrorsNameTheLine) {
   auto bad = ParseModelYaml("name: x\nlayers: 2\nhiden: 5\n", "m.yaml");
   ASSERT_FALSE(bad.ok());

@@ -158,6 +158,30 @@ void FinishRow(ValidationCase* vc) {
   vc->row.model_params = static_cast<double>(ShapeOf(vc->config).TotalParams());
 }
 
+// The columns the two weak-scaling tables (SC'21, Megatron-Core) share: a GPT shape (ffn 4h,
+// multi-head attention) and its plan; returns the measured TFLOP/s per GPU.
+StatusOr<double> ReadWeakScalingRow(const CsvTable& t, size_t r, RowConfig* c) {
+  double v[11];
+  const char* cols[11] = {"heads", "hidden", "layers", "seq_len", "vocab", "tp", "pp", "dp",
+                          "gpus", "global_batch_seqs", "tflops_per_gpu"};
+  for (int i = 0; i < 11; ++i) {
+    ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
+  }
+  c->heads = static_cast<int64_t>(v[0]);
+  c->kv_heads = c->heads;
+  c->hidden = static_cast<int64_t>(v[1]);
+  c->layers = static_cast<int64_t>(v[2]);
+  c->ffn = 4 * c->hidden;
+  c->seq = static_cast<int64_t>(v[3]);
+  c->vocab = static_cast<int64_t>(v[4]);
+  c->tp = static_cast<int64_t>(v[5]);
+  c->pp = static_cast<int64_t>(v[6]);
+  c->dp = static_cast<int64_t>(v[7]);
+  c->gpus = static_cast<int64_t>(v[8]);
+  c->gbs = static_cast<int64_t>(v[9]);
+  return v[10];
+}
+
 Status Sc21Rows(const std::string& dir, std::vector<ValidationCase>* out) {
   const std::string path = dir + "/training/training_megatron_sc21_weak_scaling.csv";
   ECHOSIM_ASSIGN_OR_RETURN(CsvTable t, ReadCommentedCsv(path));
@@ -165,24 +189,7 @@ Status Sc21Rows(const std::string& dir, std::vector<ValidationCase>* out) {
     RowConfig c;
     c.gpu = "a100-80gb";
     ECHOSIM_ASSIGN_OR_RETURN(std::string model, t.Get(r, "model"));
-    double v[11];
-    const char* cols[11] = {"heads", "hidden", "layers", "seq_len", "vocab", "tp", "pp", "dp",
-                            "gpus", "global_batch_seqs", "tflops_per_gpu"};
-    for (int i = 0; i < 11; ++i) {
-      ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
-    }
-    c.heads = static_cast<int64_t>(v[0]);
-    c.kv_heads = c.heads;
-    c.hidden = static_cast<int64_t>(v[1]);
-    c.layers = static_cast<int64_t>(v[2]);
-    c.ffn = 4 * c.hidden;
-    c.seq = static_cast<int64_t>(v[3]);
-    c.vocab = static_cast<int64_t>(v[4]);
-    c.tp = static_cast<int64_t>(v[5]);
-    c.pp = static_cast<int64_t>(v[6]);
-    c.dp = static_cast<int64_t>(v[7]);
-    c.gpus = static_cast<int64_t>(v[8]);
-    c.gbs = static_cast<int64_t>(v[9]);
+    ECHOSIM_ASSIGN_OR_RETURN(const double tflops, ReadWeakScalingRow(t, r, &c));
     // Stated by the source: fp16 mixed precision, full activation recomputation, no sequence
     // parallelism (2021), Megatron's unfused softmax attention, gradient all-reduce after
     // the backward pass (no overlap in 2021 Megatron-LM), interleaved schedule where pp > 1.
@@ -195,8 +202,8 @@ Status Sc21Rows(const std::string& dir, std::vector<ValidationCase>* out) {
     vc.row.source = kSc21;
     vc.row.line = t.line_numbers[r];
     vc.row.label = model;
-    vc.row.measured_tflops_per_gpu = v[10];
-    vc.row.measured_step_s = Sc21Flops(v[9], v[3], v[2], v[1], v[4]) / (v[8] * v[10] * 1e12);
+    vc.row.measured_tflops_per_gpu = tflops;
+    vc.row.measured_step_s = Sc21Flops(c.gbs, c.seq, c.layers, c.hidden, c.vocab) / (c.gpus * tflops * 1e12);
     vc.row.assumptions = "micro-batch 1 and vpp 1 (not stated in Table 1)";
     FinishRow(&vc);
     out->push_back(vc);
@@ -266,24 +273,7 @@ Status McoreRows(const std::string& dir, std::vector<ValidationCase>* out) {
     RowConfig c;
     c.gpu = "h100-sxm";
     ECHOSIM_ASSIGN_OR_RETURN(std::string model, t.Get(r, "model"));
-    double v[11];
-    const char* cols[11] = {"heads", "hidden", "layers", "seq_len", "vocab", "tp", "pp", "dp",
-                            "gpus", "global_batch_seqs", "tflops_per_gpu"};
-    for (int i = 0; i < 11; ++i) {
-      ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
-    }
-    c.heads = static_cast<int64_t>(v[0]);
-    c.kv_heads = c.heads;
-    c.hidden = static_cast<int64_t>(v[1]);
-    c.layers = static_cast<int64_t>(v[2]);
-    c.ffn = 4 * c.hidden;
-    c.seq = static_cast<int64_t>(v[3]);
-    c.vocab = static_cast<int64_t>(v[4]);
-    c.tp = static_cast<int64_t>(v[5]);
-    c.pp = static_cast<int64_t>(v[6]);
-    c.dp = static_cast<int64_t>(v[7]);
-    c.gpus = static_cast<int64_t>(v[8]);
-    c.gbs = static_cast<int64_t>(v[9]);
+    ECHOSIM_ASSIGN_OR_RETURN(const double tflops, ReadWeakScalingRow(t, r, &c));
     // Stated: DP overlap of gradient reduce and parameter gather (distributed optimizer),
     // TP and PP communication overlap, vocab 131,072, sequence 4,096.
     c.dtype = "bf16";
@@ -299,9 +289,9 @@ Status McoreRows(const std::string& dir, std::vector<ValidationCase>* out) {
     vc.row.source = kMcore;
     vc.row.line = t.line_numbers[r];
     vc.row.label = model;
-    vc.row.measured_tflops_per_gpu = v[10];
+    vc.row.measured_tflops_per_gpu = tflops;
     vc.row.measured_step_s =
-        McoreFlops(c.gbs, c.seq, c.layers, c.hidden, c.vocab) / (c.gpus * v[10] * 1e12);
+        McoreFlops(c.gbs, c.seq, c.layers, c.hidden, c.vocab) / (c.gpus * tflops * 1e12);
     vc.row.assumptions = "bf16, micro-batch 1, vpp 1, no recompute (not stated)";
     FinishRow(&vc);
     out->push_back(vc);

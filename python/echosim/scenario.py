@@ -61,6 +61,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _apply_set(sc: "Scenario", overrides: Any, base_dir: str = "") -> "Scenario":
+    """The CLI's ``--set``: a dict ``{"dotted.key": value}``, one ``"dotted.key=value"``
+    string or several, applied in order; ``None`` leaves ``sc`` alone."""
+    if overrides is None:
+        return sc
+    if isinstance(overrides, Mapping):
+        assignments = [f"{k}={_scalar_text(v)}" for k, v in overrides.items()]
+    elif isinstance(overrides, str):
+        assignments = [overrides]
+    else:
+        assignments = [str(a) for a in overrides]
+    data = sc.to_bytes()
+    for assignment in assignments:
+        data = _echosim.scenario_apply(data, assignment)
+    return Scenario._wrap(data, base_dir)
+
+
 def _flag_table(data: bytes) -> dict[str, Flag]:
     """The CLI flags that keyword keys name: `echosim serve`'s for a serving scenario,
     `echosim train`'s otherwise."""

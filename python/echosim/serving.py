@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import _echosim
 from ._flags import SERVE_FLAGS
-from .scenario import Scenario, _scalar_text
+from .scenario import Scenario, _apply_set
 
 __all__ = ["ServingResult", "serve", "serve_scenario"]
 
@@ -114,18 +114,7 @@ def serve_scenario(
             raise TypeError(f"unknown keyword '{name}' for echosim.serve; "
                             f"valid: {', '.join(SERVE_FLAGS)}")
     sc = sc.with_({k: flags[k] for k in SERVE_FLAGS if flags.get(k) is not None})
-    if overrides is not None:
-        if isinstance(overrides, Mapping):
-            assignments = [f"{k}={_scalar_text(v)}" for k, v in overrides.items()]
-        elif isinstance(overrides, str):
-            assignments = [overrides]
-        else:
-            assignments = [str(a) for a in overrides]
-        data = sc.to_bytes()
-        for assignment in assignments:
-            data = _echosim.scenario_apply(data, assignment)
-        sc = Scenario._wrap(data, sc._base_dir)
-    return sc
+    return _apply_set(sc, overrides, sc._base_dir)
 
 
 def serve(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import _echosim
 from ._flags import TRAIN_FLAGS
-from .scenario import Scenario, _scalar_text
+from .scenario import Scenario, _apply_set
 
 __all__ = ["TrainingResult", "run", "train", "train_scenario"]
 
@@ -207,18 +207,7 @@ def train_scenario(
             raise TypeError(f"unknown keyword '{name}' for echosim.train; valid: {valid}")
     given = {k: flags[k] for k in TRAIN_FLAGS if flags.get(k) is not None}
     sc = sc.with_(given)
-    if overrides is not None:
-        if isinstance(overrides, Mapping):
-            assignments = [f"{k}={_scalar_text(v)}" for k, v in overrides.items()]
-        elif isinstance(overrides, str):
-            assignments = [overrides]
-        else:
-            assignments = [str(a) for a in overrides]
-        data = sc.to_bytes()
-        for assignment in assignments:
-            data = _echosim.scenario_apply(data, assignment)
-        sc = Scenario._wrap(data)
-    return sc
+    return _apply_set(sc, overrides)
 
 
 def train(

@@ -372,8 +372,9 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
     }
     case OpClass::kAttention: {
       const double eff = p.attention_efficiency[KernelFamily(op) == "bwd" ? 1 : 0];
-      // Fused attention runs its matmuls in 16-bit even in fp8 recipes.
-      const double t_c = op.flops / (gpu.PeakFlopsPerS(DType::kBf16) * eff * sustained);
+      // The op's dtype is its matmul precision (16-bit unless fp8 attention was asked for;
+      // see ComputeCostModel::EstimateSeconds).
+      const double t_c = op.flops / (gpu.PeakFlopsPerS(op.dtype) * eff * sustained);
       return std::max(t_c, op.bytes / (bw * p.memory.efficiency)) + p.kernel_overhead_s;
     }
     case OpClass::kMemoryBound:

@@ -90,6 +90,11 @@ void TpExitFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, 
   }
 }
 
+// Flash attention's matmul precision: fp8 only when asked for, else 16-bit.
+DType FlashAttentionDType(const LayerContext& c) {
+  return c.dtype == DType::kFp8 && !c.fp8_attention ? DType::kBf16 : c.dtype;
+}
+
 void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
                       const Dims& d, bool recompute) {
   const double s_q = static_cast<double>(c.seq_len) / c.cp;
@@ -104,7 +109,7 @@ void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     ComputeOp op;
     op.name = "attn.fwd";
     op.cls = OpClass::kAttention;
-    op.dtype = c.dtype;
+    op.dtype = FlashAttentionDType(c);
     op.m = static_cast<int64_t>(s_q);
     op.n = static_cast<int64_t>(s_kv);
     op.k = d.d;
@@ -141,7 +146,7 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     ComputeOp op;
     op.name = "attn.bwd";
     op.cls = OpClass::kAttention;
-    op.dtype = c.dtype;
+    op.dtype = FlashAttentionDType(c);
     op.m = static_cast<int64_t>(s_q);
     op.n = static_cast<int64_t>(s_kv);
     op.k = d.d;

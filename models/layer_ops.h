@@ -30,6 +30,9 @@ struct LayerContext {
   bool sequence_parallel = false;
   DType dtype = DType::kBf16;
   AttentionImpl attention = AttentionImpl::kFlash;
+  // Flash attention in fp8 (dtype fp8 only); otherwise its matmuls run in 16-bit, also in
+  // fp8 training (Transformer Engine's default).
+  bool fp8_attention = false;
   RecomputeMode recompute = RecomputeMode::kNone;
 };
 

@@ -74,6 +74,7 @@ train options (each sets the scenario field in parentheses):
   --seq-len N             tokens per sequence, default: the model's (workload.training.seq_len_tokens)
   --dtype bf16|fp16|fp8   (workload.training.dtype)
   --attention flash|unfused (workload.training.attention)
+  --fp8-attention         flash attention matmuls in fp8, needs --dtype fp8 (workload.training.fp8_attention)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
   --recompute none|selective|full (parallelism.recompute)
   --sequence-parallel     (parallelism.sequence_parallel)
@@ -81,6 +82,8 @@ train options (each sets the scenario field in parentheses):
   --no-overlap-grad-reduce  reduce gradients after the backward pass (parallelism.overlap_grad_reduce)
   --overlap-param-gather  hide ZeRO parameter all-gather (parallelism.overlap_param_gather)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
+  --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
+                          all-to-alls overlap compute (parallelism.ep_comm_overlap)
   --account-for-embedding-in-pipeline-split  --account-for-loss-in-pipeline-split
                           the embedding / loss count as a layer of the first / last virtual
                           stage (Megatron-LM; parallelism.account_for_{embedding,loss}_in_pipeline_split)
@@ -214,6 +217,8 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--no-interference", {"simulation.interference", false}},
       {"--no-contention", {"simulation.contention", false}},
       {"--tp-comm-overlap", {"parallelism.tp_comm_overlap", false}},
+      {"--ep-comm-overlap", {"parallelism.ep_comm_overlap", false}},
+      {"--fp8-attention", {"workload.training.fp8_attention", false}},
       {"--account-for-embedding-in-pipeline-split",
        {"parallelism.account_for_embedding_in_pipeline_split", false}},
       {"--account-for-loss-in-pipeline-split", {"parallelism.account_for_loss_in_pipeline_split", false}},

@@ -243,6 +243,12 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                             "workload.training.attention", t->attention(),
                                             {{"flash", AttentionImpl::kFlash},
                                              {"unfused", AttentionImpl::kUnfused}}));
+  s.fp8_attention = t->fp8_attention();
+  if (s.fp8_attention && (s.dtype != DType::kFp8 || s.attention != AttentionImpl::kFlash)) {
+    return InvalidArgument(StrCat("workload.training.fp8_attention (--fp8-attention) needs dtype "
+                                  "fp8 and attention flash; got dtype ", t->dtype(), ", attention ",
+                                  t->attention()));
+  }
   const auto& p = sc.parallelism();
   ParallelPlan& plan = s.plan;
   plan.gpus = sc.cluster().gpus();
@@ -283,6 +289,18 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.overlap_grad_reduce = p.overlap_grad_reduce();
   s.overlap_param_gather = p.overlap_param_gather();
   s.tp_comm_overlap = p.tp_comm_overlap();
+  s.ep_comm_overlap = p.ep_comm_overlap();
+  if (s.ep_comm_overlap && (s.plan.ep <= 1 || !s.model.is_moe())) {
+    return InvalidArgument(StrCat("parallelism.ep_comm_overlap (--ep-comm-overlap) needs an MoE "
+                                  "model (experts > 1) and parallelism.ep > 1; got ep ", s.plan.ep,
+                                  " and ", s.model.experts, " experts"));
+  }
+  if (s.ep_comm_overlap && s.plan.pp > 1 && s.plan.vpp <= 1) {
+    // As Megatron-Core: without interleaving, a paired forward's pipeline receive holds up
+    // the backward it is merged with, and the pipeline stalls.
+    return InvalidArgument("parallelism.ep_comm_overlap (--ep-comm-overlap) with pp > 1 needs "
+                           "parallelism.vpp > 1 (interleaved schedule), as in Megatron-Core");
+  }
   s.grad_bucket_params = p.grad_bucket_mparams() * 1e6;
   ECHOSIM_ASSIGN_OR_RETURN(s.compute_calibration,
                            ResolveComputeCalibration(s.gpu, sc.simulation().kernel_calibration()));

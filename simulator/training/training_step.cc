@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 
 #include "hardware/compute_cost_model.h"
 #include "policies/pipeline_schedule.h"
@@ -34,8 +37,22 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.sequence_parallel = s.plan.sequence_parallel && s.plan.tp > 1;
   c.dtype = s.dtype;
   c.attention = s.attention;
+  c.fp8_attention = s.fp8_attention;
   c.recompute = s.plan.recompute;
   return c;
+}
+
+// EP all-to-all overlapped with the paired micro-batch's compute (Megatron-Core
+// overlap_moe_expert_parallel_comm): only then does a stage graph have an ep_comm stream.
+bool EpOverlap(const TrainingSetup& s) {
+  return s.ep_comm_overlap && s.plan.ep > 1 && s.model.is_moe();
+}
+
+std::vector<std::string> StreamNames(const TrainingSetup& s) {
+  std::vector<std::string> names = {"compute",     "dp_comm",     "pp_send_fwd", "pp_recv_fwd",
+                                    "pp_send_bwd", "pp_recv_bwd", "tp_comm",     "dp_reduce"};
+  if (EpOverlap(s)) names.push_back("ep_comm");
+  return names;
 }
 
 int64_t RepresentativeRank(const ParallelPlan& p, int64_t stage) {
@@ -57,8 +74,7 @@ class StageGraphBuilder {
         topo_(topo),
         costs_(costs),
         ctx_(MakeLayerContext(s)),
-        b_({"compute", "dp_comm", "pp_send_fwd", "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd",
-            "tp_comm", "dp_reduce"}) {
+        b_(StreamNames(s)) {
     const int64_t rep = RepresentativeRank(s.plan, stage);
     for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp}) {
       shapes_[static_cast<int>(g)] = topo_->ShapeOf(s.plan.GroupMembers(rep, g));
@@ -71,8 +87,34 @@ class StageGraphBuilder {
   StatusOr<ExecutionGraph> Build();
 
  private:
-  // Appends `steps` to the compute stream; returns (first, last) node ids.
-  std::pair<NodeId, NodeId> Lower(const std::vector<LayerStep>& steps);
+  // Lowering of one operator list, resumable (EP overlap interleaves two of them).
+  struct LowerCursor {
+    explicit LowerCursor(const std::vector<LayerStep>* s) : steps(s) {}
+    const std::vector<LayerStep>* steps;
+    size_t next = 0;
+    NodeId first = ExecutionGraph::Builder::kNoNode, last = first, join = first,
+           before_last = first;
+  };
+  // One layer (or embedding / head) of a schedule step, and what to add once it is lowered.
+  struct Unit {
+    const std::vector<LayerStep>* ops;
+    int32_t layer;
+    std::function<void(NodeId first, NodeId last)> done;
+  };
+  // A schedule step (one chunk's forward or backward of one micro-batch) being lowered.
+  struct StepRun {
+    int32_t mb = 0;
+    std::vector<Unit> units;
+    size_t unit = 0;
+    std::optional<LowerCursor> cur;
+    NodeId first = ExecutionGraph::Builder::kNoNode, last = first;
+    std::function<void(NodeId first, NodeId last)> finish;
+  };
+  // Lowers from the cursor to the end of its list (true) or, with `yield_at_ep`, until an EP
+  // collective has been issued on the ep_comm stream (false).
+  bool Advance(LowerCursor* cur, bool yield_at_ep);
+  // Lowers `run` to its end (true) or to its next EP collective (false, `yield_at_ep`).
+  bool AdvanceStep(StepRun* run, bool yield_at_ep);
   NodeId AddComm(uint8_t stream, const CommOp& op);
   void AddDpReduce(double params, NodeId after, const std::string& name);
   double LayerParamsLocal() const;
@@ -114,16 +156,18 @@ NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
                           SecondsToDuration(cost->latency_s + cost->bandwidth_s));
 }
 
-std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>& steps) {
+bool StageGraphBuilder::Advance(LowerCursor* cur, bool yield_at_ep) {
   constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
-  NodeId first = kNone, last = kNone;
+  const std::vector<LayerStep>& steps = *cur->steps;
   // Tensor-parallel communication overlap (Megatron-LM --tp-comm-overlap, sequence parallel
   // only): an all-gather runs beside the GEMM that consumes it and a reduce-scatter beside
   // the GEMM that produces it, chunk-pipelined; modelled as the two running concurrently
   // (on the tp_comm stream) with the next kernel waiting for both.
   const bool overlap = s_.tp_comm_overlap && ctx_.sequence_parallel;
-  NodeId join = kNone;         // overlapped collective the next compute node must wait for
-  NodeId before_last = kNone;  // compute-stream node before `last`
+  NodeId& first = cur->first;
+  NodeId& last = cur->last;
+  NodeId& join = cur->join;                // overlapped comm the next compute node waits for
+  NodeId& before_last = cur->before_last;  // compute-stream node before `last`
   auto add = [&](NodeId id, bool on_compute) {
     if (first == kNone) first = id;
     if (on_compute) {
@@ -135,7 +179,8 @@ std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>&
       last = id;
     }
   };
-  for (size_t i = 0; i < steps.size(); ++i) {
+  while (cur->next < steps.size()) {
+    const size_t i = cur->next++;
     const LayerStep& st = steps[i];
     if (const auto* op = std::get_if<ComputeOp>(&st)) {
       add(b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op), NodeCategory::kCompute,
@@ -144,6 +189,16 @@ std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>&
       continue;
     }
     const CommOp& c = std::get<CommOp>(st);
+    if (yield_at_ep && c.group == GroupKind::kEp) {
+      // EP all-to-all on its own stream after this pass's previous kernel; the pass's next
+      // kernel waits for it, and meanwhile the paired pass computes.
+      const NodeId id = AddComm(kStreamEpComm, c);
+      if (last != kNone) b_.AddDependency(last, id);
+      if (join != kNone) b_.AddDependency(join, id);
+      if (first == kNone) first = id;
+      join = id;
+      return false;
+    }
     const bool next_is_gemm = i + 1 < steps.size() && std::holds_alternative<ComputeOp>(steps[i + 1]) &&
                               std::get<ComputeOp>(steps[i + 1]).cls == OpClass::kGemm;
     const bool prev_is_gemm = i > 0 && std::holds_alternative<ComputeOp>(steps[i - 1]) &&
@@ -166,7 +221,24 @@ std::pair<NodeId, NodeId> StageGraphBuilder::Lower(const std::vector<LayerStep>&
     // Nothing follows on the compute stream: a zero-length marker closes the block.
     add(b_.AddDelay(kStreamCompute, "tp.overlap.join", 0), true);
   }
-  return {first, last};
+  return true;
+}
+
+bool StageGraphBuilder::AdvanceStep(StepRun* run, bool yield_at_ep) {
+  while (run->unit < run->units.size()) {
+    Unit& u = run->units[run->unit];
+    if (!run->cur) run->cur.emplace(u.ops);
+    b_.SetLabels(u.layer, run->mb);
+    if (!Advance(&*run->cur, yield_at_ep)) return false;
+    const NodeId f = run->cur->first, l = run->cur->last;
+    u.done(f, l);
+    if (run->first == ExecutionGraph::Builder::kNoNode) run->first = f;
+    run->last = l;
+    run->cur.reset();
+    ++run->unit;
+  }
+  run->finish(run->first, run->last);
+  return true;
 }
 
 void StageGraphBuilder::AddDpReduce(double params, NodeId after, const std::string& name) {
@@ -232,86 +304,88 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     b_.AddDependency(ag, before_first);
   };
 
-  for (size_t idx = 0; idx < order.size(); ++idx) {
+  constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
+  // The StepRun of order[idx]: its pipeline receive (added now), its units, and what follows
+  // once it is lowered (pipeline send, DP reduction of the last gradient bucket).
+  auto make_run = [&](size_t idx) {
+    auto run = std::make_unique<StepRun>();
     const PipelineStep& st = order[idx];
     const int64_t v = st.chunk * p.pp + stage_;
     const int32_t mb = st.microbatch;
+    run->mb = mb;
     const int64_t first_layer = p.ChunkFirstLayer(m, v);
     const int64_t lpc = p.ChunkLayers(m, v);
+    NodeId recv = kNone;
     if (st.forward) {
-      NodeId recv = ExecutionGraph::Builder::kNoNode;
       if (v > 0 && p.pp > 1) {
         CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerPrev,
                       static_cast<uint32_t>(mb * V + v), "p2p", "simple", kP2pChannels};
         b_.SetLabels(-1, mb);
         recv = b_.AddRecv(kStreamRecvFwd, "pp.recv.activations", info, prev_d);
       }
-      NodeId first = ExecutionGraph::Builder::kNoNode, last = first;
-      auto append = [&](const std::vector<LayerStep>& steps, int32_t layer, double zero3_params) {
-        b_.SetLabels(layer, mb);
-        auto [f, l] = Lower(steps);
-        if (zero3 && zero3_params > 0) param_gather(layer, mb, zero3_params, f);
-        if (first == ExecutionGraph::Builder::kNoNode) first = f;
-        last = l;
+      auto unit = [&](const std::vector<LayerStep>* ops, int32_t layer, double zero3_params) {
+        run->units.push_back({ops, layer, [&, layer, mb, zero3_params](NodeId f, NodeId) {
+                                if (zero3 && zero3_params > 0) param_gather(layer, mb, zero3_params, f);
+                              }});
       };
-      if (v == 0) append(emb_fwd, -1, embed_params);
-      for (int64_t l = 0; l < lpc; ++l) {
-        append(layer_fwd, static_cast<int32_t>(first_layer + l), layer_params);
-      }
-      if (v == V - 1) append(head_fwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
-      if (recv != ExecutionGraph::Builder::kNoNode) b_.AddDependency(recv, first);
-      if (v < V - 1 && p.pp > 1) {
-        CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
-                      static_cast<uint32_t>(mb * V + v + 1), "p2p", "simple", kP2pChannels};
-        b_.SetLabels(-1, mb);
-        const NodeId send = b_.AddSend(kStreamSendFwd, "pp.send.activations", info, next_d);
-        b_.AddDependency(last, send);
-      }
-    } else {
-      NodeId recv = ExecutionGraph::Builder::kNoNode;
-      if (v < V - 1 && p.pp > 1) {
-        CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
-                      static_cast<uint32_t>(mbs * V + mb * V + v), "p2p", "simple", kP2pChannels};
-        b_.SetLabels(-1, mb);
-        recv = b_.AddRecv(kStreamRecvBwd, "pp.recv.gradients", info, next_d);
-      }
-      const bool reduce_here = overlap && static_cast<int64_t>(idx) == last_bwd[st.chunk];
-      double bucket = 0;
-      NodeId first = ExecutionGraph::Builder::kNoNode, last = first;
-      auto append = [&](const std::vector<LayerStep>& steps, int32_t layer, double params) {
-        b_.SetLabels(layer, mb);
-        auto [f, l] = Lower(steps);
-        if (zero3 && params > 0) {
-          param_gather(layer, mb, params, f);
-          // FSDP reduce-scatters each layer's gradients after every micro-batch's backward.
-          CommOp op;
-          op.name = "dp.reduce_scatter.grads";
-          op.kind = CollectiveKind::kReduceScatter;
-          op.group = GroupKind::kDp;
-          op.bytes = params * ActivationBytes(s_.dtype);
-          // Its own stream, as FSDP does: the next layer's gather prefetches meanwhile.
-          const NodeId rs = AddComm(kStreamDpReduce, op);
-          b_.AddDependency(l, rs);
-        } else if (!zero3) {
-          bucket += params;
-          if (reduce_here && bucket >= s_.grad_bucket_params) {
-            AddDpReduce(bucket, l, "dp.grads.bucket");
-            bucket = 0;
-          } else if (!reduce_here && static_cast<int64_t>(idx) == last_bwd[st.chunk]) {
-            pending_bucket += params;
-            bucket = 0;
-          }
+      if (v == 0) unit(&emb_fwd, -1, embed_params);
+      for (int64_t l = 0; l < lpc; ++l) unit(&layer_fwd, static_cast<int32_t>(first_layer + l), layer_params);
+      if (v == V - 1) unit(&head_fwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
+      run->finish = [&, recv, v, mb](NodeId first, NodeId last) {
+        if (recv != kNone) b_.AddDependency(recv, first);
+        if (v < V - 1 && p.pp > 1) {
+          CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
+                        static_cast<uint32_t>(mb * V + v + 1), "p2p", "simple", kP2pChannels};
+          b_.SetLabels(-1, mb);
+          const NodeId send = b_.AddSend(kStreamSendFwd, "pp.send.activations", info, next_d);
+          b_.AddDependency(last, send);
         }
-        if (first == ExecutionGraph::Builder::kNoNode) first = f;
-        last = l;
       };
-      if (v == V - 1) append(head_bwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
-      for (int64_t l = lpc - 1; l >= 0; --l) {
-        append(layer_bwd, static_cast<int32_t>(first_layer + l), layer_params);
-      }
-      if (v == 0) append(emb_bwd, -1, embed_params);
-      if (reduce_here && bucket > 0) AddDpReduce(bucket, last, "dp.grads.bucket");
-      if (recv != ExecutionGraph::Builder::kNoNode) b_.AddDependency(recv, first);
+      return run;
+    }
+    if (v < V - 1 && p.pp > 1) {
+      CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerNext,
+                    static_cast<uint32_t>(mbs * V + mb * V + v), "p2p", "simple", kP2pChannels};
+      b_.SetLabels(-1, mb);
+      recv = b_.AddRecv(kStreamRecvBwd, "pp.recv.gradients", info, next_d);
+    }
+    const bool last_of_chunk = static_cast<int64_t>(idx) == last_bwd[st.chunk];
+    const bool reduce_here = overlap && last_of_chunk;
+    auto bucket = std::make_shared<double>(0);  // gradients not yet handed to a reduction
+    auto unit = [&](const std::vector<LayerStep>* ops, int32_t layer, double params) {
+      run->units.push_back({ops, layer, [&, layer, mb, params, bucket, reduce_here,
+                                         last_of_chunk](NodeId f, NodeId l) {
+                              if (zero3 && params > 0) {
+                                param_gather(layer, mb, params, f);
+                                // FSDP reduce-scatters each layer's gradients after every
+                                // micro-batch's backward.
+                                CommOp op;
+                                op.name = "dp.reduce_scatter.grads";
+                                op.kind = CollectiveKind::kReduceScatter;
+                                op.group = GroupKind::kDp;
+                                op.bytes = params * ActivationBytes(s_.dtype);
+                                // Its own stream, as FSDP does: the next layer's gather
+                                // prefetches meanwhile.
+                                const NodeId rs = AddComm(kStreamDpReduce, op);
+                                b_.AddDependency(l, rs);
+                              } else if (!zero3) {
+                                *bucket += params;
+                                if (reduce_here && *bucket >= s_.grad_bucket_params) {
+                                  AddDpReduce(*bucket, l, "dp.grads.bucket");
+                                  *bucket = 0;
+                                } else if (!reduce_here && last_of_chunk) {
+                                  pending_bucket += params;
+                                  *bucket = 0;
+                                }
+                              }
+                            }});
+    };
+    if (v == V - 1) unit(&head_bwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
+    for (int64_t l = lpc - 1; l >= 0; --l) unit(&layer_bwd, static_cast<int32_t>(first_layer + l), layer_params);
+    if (v == 0) unit(&emb_bwd, -1, embed_params);
+    run->finish = [&, recv, v, mb, bucket, reduce_here](NodeId first, NodeId last) {
+      if (reduce_here && *bucket > 0) AddDpReduce(*bucket, last, "dp.grads.bucket");
+      if (recv != kNone) b_.AddDependency(recv, first);
       if (v > 0 && p.pp > 1) {
         CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerPrev,
                       static_cast<uint32_t>(mbs * V + mb * V + v - 1), "p2p", "simple", kP2pChannels};
@@ -319,7 +393,35 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
         const NodeId send = b_.AddSend(kStreamSendBwd, "pp.send.gradients", info, prev_d);
         b_.AddDependency(last, send);
       }
+    };
+    return run;
+  };
+
+  // EP communication overlap (Megatron-Core overlap_moe_expert_parallel_comm, "combined
+  // 1F1B"): a backward followed by the forward of another micro-batch run as one pass whose
+  // kernels interleave at the all-to-alls, so one pass's dispatch / combine runs on the
+  // ep_comm stream while the other computes. Pairing a backward with the forward after it
+  // (never a forward with a later backward) keeps every pipeline receive of the pair
+  // independent of the pair itself.
+  const bool ep_overlap = EpOverlap(s_);
+  for (size_t idx = 0; idx < order.size();) {
+    const bool pair = ep_overlap && idx + 1 < order.size() && !order[idx].forward &&
+                      order[idx + 1].forward && order[idx].microbatch != order[idx + 1].microbatch;
+    if (!pair) {
+      auto run = make_run(idx);
+      while (!AdvanceStep(run.get(), false)) {
+      }
+      ++idx;
+      continue;
     }
+    auto bwd = make_run(idx);
+    auto fwd = make_run(idx + 1);
+    bool bwd_done = false, fwd_done = false;
+    while (!bwd_done || !fwd_done) {
+      if (!bwd_done) bwd_done = AdvanceStep(bwd.get(), true);
+      if (!fwd_done) fwd_done = AdvanceStep(fwd.get(), true);
+    }
+    idx += 2;
   }
   b_.SetLabels(-1, -1);
   const NodeId last_compute = b_.LastOn(kStreamCompute);

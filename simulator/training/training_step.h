@@ -36,6 +36,7 @@ struct TrainingSetup {
   int64_t seq_len = 2048;
   DType dtype = DType::kBf16;
   AttentionImpl attention = AttentionImpl::kFlash;
+  bool fp8_attention = false;        // flash attention matmuls in fp8 (dtype fp8 only)
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
   double compute_sustained_factor = 1.0;  // scales GEMM and attention throughput
@@ -43,6 +44,9 @@ struct TrainingSetup {
   bool overlap_grad_reduce = true;   // DP gradient reduction overlaps the backward pass
   bool overlap_param_gather = false; // ZeRO parameter all-gather hidden behind next forward
   bool tp_comm_overlap = false;      // TP all-gather/reduce-scatter overlapped with GEMMs (SP only)
+  // MoE all-to-all of one micro-batch overlapped with another's compute (Megatron-Core
+  // overlap_moe_expert_parallel_comm / combined 1F1B); needs ep > 1 and an MoE model.
+  bool ep_comm_overlap = false;
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
   bool interference = true;          // compute/communication slow each other on a GPU
   bool contention = true;            // transfers share NIC and fabric links (flow level)
@@ -113,6 +117,7 @@ enum StageStream : uint8_t {
   kStreamRecvBwd = 5,
   kStreamTpComm = 6,
   kStreamDpReduce = 7,  // ZeRO-3 gradient reduce-scatter
+  kStreamEpComm = 8,    // EP all-to-all with ep_comm_overlap (present only then)
 };
 
 }  // namespace echosim

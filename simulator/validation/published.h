@@ -60,6 +60,10 @@ struct ValidationRow {
   bool skipped = false;
   std::string skip_reason;
   std::string assumptions; // what the source did not state and we assumed
+  // Everything the source states about the run but its date or release (model cell with its
+  // variant, system, precision, GPUs, batch, parallel plan); rows that agree on it and on the
+  // simulated configuration measure the same thing. Empty: the row is unique in its source.
+  std::string stated_config;
 };
 
 struct ValidationSummary {
@@ -71,6 +75,18 @@ struct ValidationSummary {
   double mean_abs_error = 0;
   double worst_abs_error = 0;
   std::string worst_label;
+};
+
+// One configuration, exactly as echosim simulates it, measured by several rows (the NeMo
+// summaries repeat a recipe across releases). Whatever a simulator predicts for it, one of
+// those rows is off by at least floor_abs_error = (max - min) / (max + min): the error of the
+// best single prediction, 2 * min * max / (min + max), against the extremes.
+struct RepeatedConfiguration {
+  std::string config;      // short plan description (ValidationRow::config)
+  std::string label;       // the first row's label
+  std::vector<int> lines;  // rows measuring it (lines of the source file)
+  double min_step_s = 0, max_step_s = 0;
+  double floor_abs_error = 0;
 };
 
 // A measured table: its id (ValidationRow::source), file and what it is.
@@ -87,6 +103,10 @@ struct ValidationReport {
   TrainingCalibration shipped;                // hardware/calibration/training.yaml
   TrainingCalibration fit_all;                // refit on every row now
   std::map<std::string, TrainingCalibration> fit_without;  // per held-out source
+  // Configurations measured more than once, widest spread first, and how many simulated
+  // rows they hold.
+  std::vector<RepeatedConfiguration> repeated;
+  int repeated_rows = 0;
   int distinct_configs = 0;   // distinct configurations simulated
   int simulations = 0;        // simulator runs (distinct configuration x constant pair)
   int threads = 0;            // worker threads used
@@ -102,6 +122,8 @@ ValidationSummary SummarizeRows(const std::string& name, const std::vector<Valid
 
 nlohmann::json ValidationReportJson(const ValidationReport& report);
 std::string ValidationReportText(const ValidationReport& report);
+// The repeated-configuration section of the text report.
+std::string RepeatedConfigurationsText(const ValidationReport& report);
 
 }  // namespace echosim
 

@@ -32,6 +32,8 @@ struct RowConfig {
   std::string dtype = "bf16", attention = "flash", recompute = "none";
   bool sp = false, overlap_grad = true, overlap_param = false, tp_overlap = false;
   bool embedding_loss_in_split = false;  // embedding and loss counted as pipeline layers
+  bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)
+  bool fp8_attention = false;  // flash attention matmuls in fp8
   int64_t zero = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "simulator/scenario/yaml_proto.h"
 
 namespace echosim {
@@ -72,6 +74,44 @@ TEST(SimulationTest, BadNamesListValidChoices) {
     ASSERT_FALSE(run.ok()) << c.override_;
     EXPECT_NE(run.status().message().find(c.expected), std::string::npos)
         << c.override_ << " -> " << run.status().message();
+  }
+}
+
+// The MoE overlap and fp8 attention switches say what they need, naming the field and flag.
+TEST(SimulationTest, OverlapAndFp8AttentionSayWhatTheyNeed) {
+  const char* moe = R"(cluster: {gpu: h100-sxm, gpus: 16}
+workload: {training: {model: qwen3-30b-a3b, global_batch_seqs: 32, seq_len_tokens: 1024}}
+parallelism: {ep: 8}
+)";
+  struct Case {
+    const char* yaml;
+    std::vector<const char*> overrides;
+    const char* expected;  // empty: must run
+  };
+  const Case cases[] = {
+      {kMinimal, {"parallelism.ep_comm_overlap=true"},
+       "parallelism.ep_comm_overlap (--ep-comm-overlap) needs an MoE model (experts > 1) and "
+       "parallelism.ep > 1; got ep 1 and 1 experts"},
+      {moe, {"parallelism.ep_comm_overlap=true", "parallelism.pp=2"},
+       "with pp > 1 needs parallelism.vpp > 1 (interleaved schedule)"},
+      {moe, {"parallelism.ep_comm_overlap=true", "parallelism.pp=2", "parallelism.vpp=2"}, ""},
+      {moe, {"parallelism.ep_comm_overlap=true"}, ""},
+      {kMinimal, {"workload.training.fp8_attention=true"},
+       "workload.training.fp8_attention (--fp8-attention) needs dtype fp8 and attention flash; "
+       "got dtype bf16, attention flash"},
+      {kMinimal, {"workload.training.fp8_attention=true", "workload.training.dtype=fp8"}, ""},
+  };
+  for (const Case& c : cases) {
+    scenario::Scenario s = Parse(c.yaml);
+    for (const char* o : c.overrides) ASSERT_TRUE(ApplyOverride(o, &s).ok()) << o;
+    auto run = RunTrainingScenario(s);
+    if (c.expected[0] == '\0') {
+      EXPECT_TRUE(run.ok()) << c.overrides.front() << ": " << run.status().ToString();
+      continue;
+    }
+    ASSERT_FALSE(run.ok()) << c.overrides.front();
+    EXPECT_NE(run.status().message().find(c.expected), std::string::npos)
+        << c.overrides.front() << " -> " << run.status().message();
   }
 }
 

@@ -188,3 +188,104 @@ TEST(TrainingStepTest, EveryZeroStageCompletes) {
 
 }  // namespace
 }  // namespace echosim
+
+namespace echosim {
+namespace {
+
+TrainingSetup MoeSetup(int64_t gpus, int64_t pp, int64_t vpp, int64_t ep) {
+  TrainingSetup s = MakeSetup("qwen3-30b-a3b", gpus, 1, pp, vpp, 8 * gpus / pp);
+  s.plan.ep = ep;
+  s.plan.zero = 1;
+  s.seq_len = 4096;
+  return s;
+}
+
+// Combined 1F1B: every backward but the last is merged with the next micro-batch's
+// forward, so their all-to-alls move to the ep_comm stream and run beside the other pass's
+// kernels. The kernels themselves are unchanged (without interference, compute time is the
+// same); what the all-to-alls leave exposed shrinks, and so does the step.
+TEST(TrainingStepTest, EpCommOverlapHidesAllToAllBehindThePairedPass) {
+  TrainingSetup s = MoeSetup(8, 1, 1, 8);
+  s.interference = false;
+  s.contention = false;
+  auto serial = SimulateTrainingStep(s);
+  s.ep_comm_overlap = true;
+  auto overlapped = SimulateTrainingStep(s);
+  ASSERT_TRUE(serial.ok() && overlapped.ok()) << overlapped.status().ToString();
+  EXPECT_NEAR(overlapped->breakdown.compute_s, serial->breakdown.compute_s,
+              1e-9 * serial->breakdown.compute_s);
+  const double ep_serial = serial->breakdown.exposed_comm_by_group_s[static_cast<int>(GroupKind::kEp)];
+  const double ep_overlapped =
+      overlapped->breakdown.exposed_comm_by_group_s[static_cast<int>(GroupKind::kEp)];
+  EXPECT_GT(ep_serial, 0);
+  EXPECT_LT(ep_overlapped, 0.5 * ep_serial);
+  EXPECT_LT(overlapped->step_time_s, serial->step_time_s - 0.5 * ep_serial);
+
+  // 8 micro-batches: 7 backward/forward pairs; only the first forward and the last backward
+  // keep their all-to-alls (2 per layer each) on the compute stream.
+  const ExecutionGraph& g = *overlapped->graphs[0];
+  const int64_t layers = s.model.layers;
+  int64_t on_ep_stream = 0, ep_on_compute = 0;
+  for (NodeId v = 0; v < g.num_nodes(); ++v) {
+    if (g.name(v).rfind("ep.all_to_all", 0) != 0) continue;
+    if (g.stream(v) == kStreamEpComm) {
+      ++on_ep_stream;
+    } else {
+      EXPECT_EQ(g.stream(v), kStreamCompute) << g.name(v);
+      ++ep_on_compute;
+    }
+  }
+  EXPECT_EQ(ep_on_compute, 2 * 2 * layers);
+  EXPECT_EQ(on_ep_stream, 7 * 2 * 2 * layers);
+  // Without the overlap there is no ep_comm stream at all.
+  EXPECT_EQ(serial->graphs[0]->stream_names().size(), static_cast<size_t>(kStreamEpComm));
+  EXPECT_EQ(g.stream_names().back(), "ep_comm");
+}
+
+// With pipelining (interleaved schedule) the merged passes keep every pipeline transfer
+// consistent: no deadlock, and the symmetric and full simulations agree.
+TEST(TrainingStepTest, EpCommOverlapWithInterleavedPipelineMatchesFull) {
+  for (auto [pp, vpp] : {std::pair<int64_t, int64_t>{2, 2}, {2, 4}, {4, 3}}) {
+    TrainingSetup s = MoeSetup(8 * pp, pp, vpp, 8);
+    s.ep_comm_overlap = true;
+    auto sym = SimulateTrainingStep(s);
+    ASSERT_TRUE(sym.ok()) << "pp " << pp << " vpp " << vpp << ": " << sym.status().ToString();
+    s.full = true;
+    auto full = SimulateTrainingStep(s);
+    ASSERT_TRUE(full.ok()) << "pp " << pp << " vpp " << vpp << ": " << full.status().ToString();
+    EXPECT_NEAR(full->step_time_s, sym->step_time_s, 1e-5 * sym->step_time_s);
+    s.full = false;
+    s.ep_comm_overlap = false;
+    auto serial = SimulateTrainingStep(s);
+    ASSERT_TRUE(serial.ok());
+    EXPECT_LT(sym->step_time_s, serial->step_time_s) << "pp " << pp << " vpp " << vpp;
+  }
+}
+
+// fp8 attention prices flash attention at the fp8 tensor-core rate; everything else keeps
+// its duration. Without it, attention in fp8 training runs (and is keyed) in bf16.
+TEST(TrainingStepTest, Fp8AttentionSpeedsUpOnlyTheAttentionKernels) {
+  TrainingSetup s = MakeSetup("llama3-8b", 8, 1, 1, 1, 8);
+  s.seq_len = 8192;
+  s.dtype = DType::kFp8;
+  auto graph16 = BuildStageGraph(s, 0);
+  s.fp8_attention = true;
+  auto graph8 = BuildStageGraph(s, 0);
+  ASSERT_TRUE(graph16.ok() && graph8.ok());
+  ASSERT_EQ(graph16->num_nodes(), graph8->num_nodes());
+  int attention = 0;
+  for (NodeId v = 0; v < graph16->num_nodes(); ++v) {
+    const std::string& n = graph16->name(v);
+    if (n == "attn.fwd" || n == "attn.bwd") {
+      ++attention;
+      EXPECT_LT(graph8->duration(v), 0.6 * graph16->duration(v)) << n;
+      EXPECT_GT(graph8->duration(v), 0.4 * graph16->duration(v)) << n;
+    } else {
+      EXPECT_EQ(graph8->duration(v), graph16->duration(v)) << n;
+    }
+  }
+  EXPECT_EQ(attention, 2 * s.model.layers);
+}
+
+}  // namespace
+}  // namespace echosim

@@ -39,6 +39,56 @@ TEST(NemoSourceTest, PrimaryCellValue) {
   EXPECT_EQ(PrimaryCellValue(""), "");
 }
 
+// From 26.06 the MXFP8 Qwen3 recipes on GB200 and B300 overlap the MoE all-to-alls and run
+// attention in fp8 (Megatron-Bridge's recipe history); earlier releases and other systems
+// or precisions do not.
+TEST(NemoSourceTest, ReleaseRecipeSettingsFollowTheRow) {
+  auto cases = Parse(
+      "docs/x.md,26.06 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,MXFP8,"
+      "512,4,4096,1,1,1,n/a,8,40706,936,,,\n"
+      "docs/x.md,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,MXFP8,"
+      "512,4,4096,1,1,1,n/a,8,26032,599,0,,\n"
+      "docs/x.md,26.06 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,"
+      "1,4096,1,1,1,n/a,16,8826,203,,,\n"
+      "docs/x.md,26.08 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_235B_a22B,256,"
+      "MXFP8,8192,1,4096,1,8,1,3,32,18000,700,,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 4u);
+  for (size_t i : {0u, 3u}) {
+    const ValidationCase& c = (*cases)[i];
+    EXPECT_FALSE(c.row.skipped) << c.row.skip_reason;
+    EXPECT_TRUE(c.config.ep_overlap) << c.row.label;
+    EXPECT_TRUE(c.config.fp8_attention) << c.row.label;
+    EXPECT_NE(c.row.assumptions.find("MoE all-to-all overlap and fp8 attention simulated"),
+              std::string::npos);
+  }
+  for (size_t i : {1u, 2u}) {
+    const ValidationCase& c = (*cases)[i];
+    EXPECT_FALSE(c.config.ep_overlap) << c.row.label;
+    EXPECT_FALSE(c.config.fp8_attention) << c.row.label;
+  }
+}
+
+// Rows that state the same run in different releases share stated_config (FP8-MX and MXFP8
+// are one recipe); a variant in the model cell or another stated value separates them.
+TEST(NemoSourceTest, StatedConfigurationIgnoresOnlyTheRelease) {
+  auto cases = Parse(
+      "docs/x.md,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,MXFP8,"
+      "512,4,4096,1,1,1,n/a,8,26032,599,0,,\n"
+      "docs/x.md,25.11 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,FP8-MX,"
+      "512,4,4096,1,1,1,n/a,8,23766,547,0,,\n"
+      "docs/x.md,25.09 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B (tokendrop),"
+      "8,MXFP8,512,4,4096,1,1,1,n/a,8,22780,520,0,,\n"
+      "docs/x.md,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,MXFP8,"
+      "512,2,4096,1,1,1,n/a,8,26032,599,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 4u);
+  EXPECT_FALSE((*cases)[0].row.stated_config.empty());
+  EXPECT_EQ((*cases)[0].row.stated_config, (*cases)[1].row.stated_config);
+  EXPECT_NE((*cases)[0].row.stated_config, (*cases)[2].row.stated_config);
+  EXPECT_NE((*cases)[0].row.stated_config, (*cases)[3].row.stated_config);
+}
+
 TEST(NemoSourceTest, DenseRowBecomesItsConfiguration) {
   // Llama 3 8B on one DGX-H100, FP8, 14451 tokens/s/GPU: step = 128 * 8192 / (14451 * 8).
   auto cases = Parse(

@@ -159,38 +159,48 @@ const std::map<std::string, SystemMapping>& Systems() {
 
 // Recipe settings that changed between releases for particular rows, which the summary
 // tables do not state. Source: NVIDIA-NeMo/Megatron-Bridge, the Qwen3 performance configs at
-// the commits that published each summary: scripts/performance/configs/qwen/
-// qwen3_workload_base_configs.py at 74695a06d (26.04, 2026-04-17) and 63b08b397 (26.06,
-// 2026-06-16), and src/megatron/bridge/perf_recipes/qwen/{gb200,b300}/qwen3_moe.py at
-// 381d0b825 (26.06.01) and 4ab94dfad (26.08). From 26.06 the MXFP8 Qwen3-30B-A3B recipes on
-// GB200 and B300 and the 256-GPU Qwen3-235B-A22B recipe on GB200 set moe_a2a_overlap
-// (overlap_moe_expert_parallel_comm with delayed weight gradients), fp8_dot_product_attention,
-// full-iteration CUDA graphs and the fused (CuTe DSL) grouped MLP; up to 26.04 they set none.
+// the commit that published each release's summary: scripts/performance/configs/qwen/
+// qwen3_workload_base_configs.py at fa0315ae2 (25.09), 97ad8cc6f (25.11), c0b9a0003 (26.02),
+// cfeddcd94 (26.02.01), 74695a06d (26.04), 21d102f5e (26.04.01) and 63b08b397 (26.06), and
+// src/megatron/bridge/perf_recipes/qwen/{gb200,b300}/qwen3_moe.py at 381d0b825 (26.06.01) and
+// 4ab94dfad (26.08). A setting is applied to a row only where that recipe states the same
+// GPUs, parallel plan and batch as the row (several earlier recipes with moe_a2a_overlap do
+// not: the 25.11 Qwen3-30B H100 and Qwen3-235B B200 recipes give another VP, GBS or MBS
+// than their rows, so those rows keep the defaults).
+//   moe_a2a_overlap: overlap_moe_expert_parallel_comm with delayed weight gradients.
+//   From 26.06 the MXFP8 recipes below also set fp8_dot_product_attention, full-iteration
+//   CUDA graphs and the fused (CuTe DSL) grouped MLP; the last two are not simulated.
 struct RecipeChange {
   const char* model;
   const char* system;
   const char* precision;
-  std::vector<std::string> releases;  // short release names ("26.06")
+  const char* release;  // short release name ("26.06")
+  bool ep_overlap;
+  bool fp8_attention;
 };
 
-const std::vector<RecipeChange>& MoeOverlapRecipes() {
+const std::vector<RecipeChange>& RecipeChanges() {
   static const auto* v = new std::vector<RecipeChange>{
-      {"Qwen3_30B_a3B", "DGX-GB200", "MXFP8", {"26.06", "26.06.01", "26.08"}},
-      {"Qwen3_30B_a3B", "DGX-B300", "MXFP8", {"26.06", "26.06.01", "26.08"}},
-      {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", {"26.06", "26.06.01", "26.08"}},
+      {"Qwen3_235B_a22B", "DGX-B300", "MXFP8", "26.02", true, false},
+      {"Qwen3_30B_a3B", "DGX-GB200", "MXFP8", "26.06", true, true},
+      {"Qwen3_30B_a3B", "DGX-B300", "MXFP8", "26.06", true, true},
+      {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", "26.06", true, true},
+      {"Qwen3_30B_a3B", "DGX-GB200", "MXFP8", "26.06.01", true, true},
+      {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", "26.06.01", true, true},
+      {"Qwen3_30B_a3B", "DGX-GB200", "MXFP8", "26.08", true, true},
+      {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", "26.08", true, true},
   };
   return *v;
 }
 
-bool UsesMoeOverlapRecipe(const std::string& model, const std::string& system,
-                          const std::string& precision, const std::string& release) {
-  for (const RecipeChange& r : MoeOverlapRecipes()) {
-    if (model == r.model && system == r.system && precision == r.precision &&
-        std::find(r.releases.begin(), r.releases.end(), release) != r.releases.end()) {
-      return true;
+const RecipeChange* FindRecipeChange(const std::string& model, const std::string& system,
+                                     const std::string& precision, const std::string& release) {
+  for (const RecipeChange& r : RecipeChanges()) {
+    if (model == r.model && system == r.system && precision == r.precision && release == r.release) {
+      return &r;
     }
   }
-  return false;
+  return nullptr;
 }
 
 }  // namespace
@@ -355,12 +365,14 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     } else {
       c.zero = 1;
     }
-    if (UsesMoeOverlapRecipe(model, system, precision, short_release)) {
-      c.ep_overlap = ep > 1;
-      c.fp8_attention = true;
-      notes.push_back("release recipe (Megatron-Bridge): MoE all-to-all overlap and fp8 attention "
-                      "simulated; its full-iteration CUDA graphs and fused grouped-MLP kernel are "
-                      "not");
+    if (const RecipeChange* rc = FindRecipeChange(model, system, precision, short_release)) {
+      c.ep_overlap = rc->ep_overlap && ep > 1;
+      c.fp8_attention = rc->fp8_attention;
+      notes.push_back(rc->fp8_attention
+                          ? "release recipe (Megatron-Bridge): MoE all-to-all overlap and fp8 "
+                            "attention simulated; its full-iteration CUDA graphs and fused "
+                            "grouped-MLP kernel are not"
+                          : "release recipe (Megatron-Bridge): MoE all-to-all overlap simulated");
     }
     const int64_t micro_batches = c.mbs * c.dp > 0 ? gbs / (c.mbs * c.dp) : 0;
     if (ga > 0 && micro_batches * c.mbs * c.dp == gbs && ga != micro_batches) {

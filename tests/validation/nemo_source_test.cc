@@ -51,9 +51,14 @@ TEST(NemoSourceTest, ReleaseRecipeSettingsFollowTheRow) {
       "docs/x.md,26.06 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,"
       "1,4096,1,1,1,n/a,16,8826,203,,,\n"
       "docs/x.md,26.08 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_235B_a22B,256,"
-      "MXFP8,8192,1,4096,1,8,1,3,32,18000,700,,,\n");
+      "MXFP8,8192,1,4096,1,8,1,3,32,18000,700,,,\n"
+      "docs/x.md,26.02 NeMo Container,Pre-Training Performance,DGX-B300,Qwen3_235B_a22B,256,"
+      "MXFP8,8192,1,4096,1,8,1,4,8,2691,900,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
-  ASSERT_EQ(cases->size(), 4u);
+  ASSERT_EQ(cases->size(), 5u);
+  // 26.02's Qwen3-235B B300 recipe overlaps the all-to-alls but keeps attention in 16-bit.
+  EXPECT_TRUE((*cases)[4].config.ep_overlap);
+  EXPECT_FALSE((*cases)[4].config.fp8_attention);
   for (size_t i : {0u, 3u}) {
     const ValidationCase& c = (*cases)[i];
     EXPECT_FALSE(c.row.skipped) << c.row.skip_reason;

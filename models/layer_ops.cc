@@ -27,6 +27,20 @@ Dims MakeDims(const ModelSpec& m, const LayerContext& c) {
   return d;
 }
 
+// The MoE block's share of a rank: with expert TP 1 under TP > 1 (Megatron-Core MoE parallel
+// folding, sequence parallel) the rank's own sequence shard and whole experts; otherwise the
+// TP-gathered tokens and experts split over TP like the dense MLP.
+struct MoeDims {
+  bool folded;
+  double tokens;
+  int64_t f;  // expert FFN width on this rank
+};
+
+MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
+  const bool folded = c.tp > 1 && c.ExpertTp() == 1;
+  return {folded, folded ? d.sp_tokens : d.tokens, folded ? m.ffn_hidden : d.f_local};
+}
+
 ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int64_t batch = 1) {
   ComputeOp op;
   op.name = std::move(name);
@@ -192,34 +206,39 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     return;
   }
   // Mixture of experts: router, token dispatch over the EP group, grouped expert GEMMs, combine.
+  // With expert TP 1 under TP (MoE parallel folding) each rank routes its own sequence shard
+  // through whole experts, with no TP collective around the block.
+  const MoeDims md = MakeMoeDims(m, c, d);
   const int64_t local_experts = m.experts / c.ep;
-  const double routed = d.tokens * m.top_k;  // token-expert pairs this rank computes (balanced)
+  const double routed = md.tokens * m.top_k;  // token-expert pairs this rank computes (balanced)
   const int64_t per_expert = std::max<int64_t>(1, static_cast<int64_t>(routed / local_experts));
-  TpEnterFwd(s, c, d, "moe");
-  push(Gemm("moe.router.fwd", c.dtype, t, m.experts, d.h));
+  const int64_t moe_up = m.mlp == MlpKind::kSwiglu ? 2 * md.f : md.f;
+  if (!md.folded) TpEnterFwd(s, c, d, "moe");
+  push(Gemm("moe.router.fwd", c.dtype, static_cast<int64_t>(md.tokens), m.experts, d.h));
   push(Mem("moe.permute.fwd", routed * d.h * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
                       routed * d.h * d.e));
   }
-  push(Gemm("moe.fc1.fwd", c.dtype, per_expert, up, d.h, local_experts));
+  push(Gemm("moe.fc1.fwd", c.dtype, per_expert, moe_up, d.h, local_experts));
   push(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.fwd" : "moe.gelu.fwd",
-           routed * d.f_local * d.e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0)));
-  push(Gemm("moe.fc2.fwd", c.dtype, per_expert, d.h, d.f_local, local_experts));
+           routed * md.f * d.e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0)));
+  push(Gemm("moe.fc2.fwd", c.dtype, per_expert, d.h, md.f, local_experts));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
                       routed * d.h * d.e));
   }
   push(Mem("moe.unpermute.fwd", routed * d.h * d.e * 2.0));
-  TpExitFwd(s, c, d, "moe");
+  if (!md.folded) TpExitFwd(s, c, d, "moe");
 }
 
 void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d) {
   const int64_t t = static_cast<int64_t>(d.tokens);
   const int64_t up = m.mlp == MlpKind::kSwiglu ? 2 * d.f_local : d.f_local;
   const double act_bytes = m.mlp == MlpKind::kSwiglu ? 5.0 : 3.0;
+  const MoeDims md = MakeMoeDims(m, c, d);
   // Mirror of the forward exit: the gradient arriving must be gathered (SP) first.
-  if (c.tp > 1 && c.sequence_parallel) {
+  if (c.tp > 1 && c.sequence_parallel && !md.folded) {
     s->push_back(Comm("tp.all_gather.mlp.grad", CollectiveKind::kAllGather, GroupKind::kTp,
                       d.tokens * d.h * d.e));
   }
@@ -230,26 +249,27 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     LinearBwd(s, "mlp.fc1", c.dtype, t, up, d.h);
   } else {
     const int64_t local_experts = m.experts / c.ep;
-    const double routed = d.tokens * m.top_k;
+    const double routed = md.tokens * m.top_k;
     const int64_t per_expert = std::max<int64_t>(1, static_cast<int64_t>(routed / local_experts));
+    const int64_t moe_up = m.mlp == MlpKind::kSwiglu ? 2 * md.f : md.f;
     s->push_back(Mem("moe.unpermute.bwd", routed * d.h * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));
     }
-    LinearBwd(s, "moe.fc2", c.dtype, per_expert, d.h, d.f_local, local_experts);
+    LinearBwd(s, "moe.fc2", c.dtype, per_expert, d.h, md.f, local_experts);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
-                     routed * d.f_local * d.e * act_bytes));
-    LinearBwd(s, "moe.fc1", c.dtype, per_expert, up, d.h, local_experts);
+                     routed * md.f * d.e * act_bytes));
+    LinearBwd(s, "moe.fc1", c.dtype, per_expert, moe_up, d.h, local_experts);
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));
     }
     s->push_back(Mem("moe.permute.bwd", routed * d.h * d.e * 2.0));
-    LinearBwd(s, "moe.router", c.dtype, t, m.experts, d.h);
+    LinearBwd(s, "moe.router", c.dtype, static_cast<int64_t>(md.tokens), m.experts, d.h);
   }
   // Input-gradient of the column-parallel GEMM: reduce over TP.
-  if (c.tp > 1) {
+  if (c.tp > 1 && !md.folded) {
     if (c.sequence_parallel) {
       s->push_back(Comm("tp.reduce_scatter.mlp.grad", CollectiveKind::kReduceScatter,
                         GroupKind::kTp, d.tokens * d.h * d.e));

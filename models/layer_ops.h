@@ -27,6 +27,10 @@ struct LayerContext {
   int64_t micro_batch = 1;  // sequences per micro-batch
   int64_t seq_len = 2048;   // tokens per sequence (before context-parallel split)
   int64_t tp = 1, cp = 1, ep = 1;
+  // Expert tensor parallelism: 0 = tp (experts split like the dense MLP); 1 with tp > 1 =
+  // MoE parallel folding (needs sequence parallel).
+  int64_t etp = 0;
+  int64_t ExpertTp() const { return etp > 0 ? etp : tp; }
   bool sequence_parallel = false;
   DType dtype = DType::kBf16;
   AttentionImpl attention = AttentionImpl::kFlash;

@@ -6,7 +6,7 @@ double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   const double layers = static_cast<double>(p.StageLayers(m, stage));
   const double dense_layer = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
   const double expert_layer = static_cast<double>(m.LayerExpertParams());
-  double params = layers * (dense_layer / p.tp + expert_layer / (p.tp * p.ep));
+  double params = layers * (dense_layer / p.tp + expert_layer / (p.ExpertTp() * p.ep));
   const double embed = static_cast<double>(m.vocab * m.hidden) / p.tp;
   const bool first = stage == 0, last = stage == p.pp - 1;
   if (first) params += embed;
@@ -34,7 +34,7 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
       // layer only the rank's experts (1/ep of them), as the simulated all-gather moves.
       const double dense_layer = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
       const double expert_layer = static_cast<double>(m.LayerExpertParams());
-      sm.weight_bytes += 2.0 * (dense_layer / p.tp + expert_layer / (p.tp * p.ep)) * wbytes;
+      sm.weight_bytes += 2.0 * (dense_layer / p.tp + expert_layer / (p.ExpertTp() * p.ep)) * wbytes;
     }
     sm.gradient_bytes = sm.params * 4.0 / (p.zero >= 2 ? dp : 1.0);
     sm.optimizer_bytes = sm.params * 12.0 / (p.zero >= 1 ? dp : 1.0);

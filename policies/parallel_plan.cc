@@ -49,7 +49,13 @@ int64_t ParallelPlan::GroupLeader(int64_t rank, GroupKind g) const {
       c.cp = 0;
       break;
     case GroupKind::kPp: c.pp = 0; break;
-    case GroupKind::kEp: c.dp = c.dp / ep * ep; break;
+    case GroupKind::kEp:
+      if (MoeFolded()) {
+        const int64_t per_stage = tp * cp * dp;
+        return c.pp * per_stage + (rank % per_stage) / ep * ep;
+      }
+      c.dp = c.dp / ep * ep;
+      break;
     case GroupKind::kNone: break;
   }
   return RankOf(c);
@@ -66,6 +72,12 @@ std::vector<int64_t> ParallelPlan::GroupMembers(int64_t rank, GroupKind g) const
     return out;
   }
   const int64_t n = GroupSize(g);
+  if (g == GroupKind::kEp && MoeFolded()) {
+    // Consecutive ranks of the stage (tp fastest, then cp, then dp).
+    const int64_t leader = GroupLeader(rank, g);
+    for (int64_t i = 0; i < n; ++i) out.push_back(leader + i);
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i) {
     Coords c = base;
     switch (g) {
@@ -210,9 +222,26 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
     return PlanError("--ep", "parallelism.ep",
                      StrCat("model experts (", m.experts, ") are not divisible by ep = ", p.ep));
   }
-  if (p.dp % p.ep != 0) {
+  if (p.etp != 0 && p.etp != 1 && p.etp != p.tp) {
+    return PlanError("--expert-tp", "parallelism.expert_tp",
+                     StrCat("expert tensor parallel size must be 1 or tp (", p.tp, "), got ", p.etp));
+  }
+  if (p.MoeFolded()) {
+    if (!p.sequence_parallel) {
+      return PlanError("--expert-tp", "parallelism.expert_tp",
+                       "expert tp 1 under tp > 1 (MoE parallel folding) needs "
+                       "parallelism.sequence_parallel (--sequence-parallel), as in Megatron-Core");
+    }
+    if ((p.tp * p.cp * p.dp) % p.ep != 0) {
+      return PlanError("--ep", "parallelism.ep",
+                       StrCat("ep = ", p.ep, " must divide tp*cp*dp = ", p.tp * p.cp * p.dp,
+                              " (expert tp 1: EP spans the stage's TP, CP and DP ranks)"));
+    }
+  } else if (p.dp % p.ep != 0) {
     return PlanError("--ep", "parallelism.ep",
-                     StrCat("ep = ", p.ep, " must divide dp = ", p.dp, " (EP is carved out of DP)"));
+                     StrCat("ep = ", p.ep, " must divide dp = ", p.dp,
+                            " (EP is carved out of DP; with tp > 1, --expert-tp 1 lets EP span "
+                            "the TP ranks too)"));
   }
   if (p.zero < 0 || p.zero > 3) {
     return PlanError("--zero", "parallelism.zero", StrCat("must be 0, 1, 2 or 3, got ", p.zero));

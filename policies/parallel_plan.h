@@ -4,7 +4,8 @@
 // fastest): rank = tp_i + tp * (cp_i + cp * (dp_i + dp * pp_i)). With 8 GPUs per
 // node and tp = 8 a tensor-parallel group is one node; data-parallel groups then
 // take one GPU per node. Expert-parallel groups are blocks of `ep` consecutive
-// data-parallel indices (EP is carved out of DP). The gradient-reduction / ZeRO group
+// data-parallel indices (EP is carved out of DP), or, with MoE parallel folding (expert TP 1
+// under TP), blocks of `ep` consecutive ranks of the pipeline stage. The gradient-reduction / ZeRO group
 // (GroupKind::kDp) spans data- and context-parallel ranks, dp * cp members: context-
 // parallel ranks hold the same weights (Megatron-LM's data_parallel_group_with_cp).
 #ifndef ECHOSIM_POLICIES_PARALLEL_PLAN_H_
@@ -25,6 +26,12 @@ struct ParallelPlan {
   int64_t gpus = 1;
   int64_t gpus_per_node = 8;
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1;
+  // Expert tensor parallel size (Megatron-Core --expert-tensor-parallel-size): 0 = tp. 1 with
+  // tp > 1 is MoE parallel folding: the expert layers use the stage's tp * cp * dp ranks as
+  // ep * (tp * cp * dp / ep) instead of splitting experts over TP, so ep may exceed dp.
+  int64_t etp = 0;
+  int64_t ExpertTp() const { return etp > 0 ? etp : tp; }
+  bool MoeFolded() const { return tp > 1 && ExpertTp() == 1; }
   int64_t zero = 0;
   bool sequence_parallel = false;
   RecomputeMode recompute = RecomputeMode::kNone;

@@ -60,6 +60,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "overlap_param_gather": _switch("--overlap-param-gather", "parallelism.overlap_param_gather"),
     "tp_comm_overlap": _switch("--tp-comm-overlap", "parallelism.tp_comm_overlap"),
     "ep_comm_overlap": _switch("--ep-comm-overlap", "parallelism.ep_comm_overlap"),
+    "expert_tp": _value("--expert-tp", "parallelism.expert_tp"),
     "fp8_attention": _switch("--fp8-attention", "workload.training.fp8_attention"),
     "account_for_embedding_in_pipeline_split": _switch(
         "--account-for-embedding-in-pipeline-split",

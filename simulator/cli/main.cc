@@ -84,6 +84,8 @@ train options (each sets the scenario field in parentheses):
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)
+  --expert-tp N           expert tensor parallel size, 1 or tp (default tp); 1 with tp > 1 lets
+                          ep span the TP ranks (MoE parallel folding) (parallelism.expert_tp)
   --account-for-embedding-in-pipeline-split  --account-for-loss-in-pipeline-split
                           the embedding / loss count as a layer of the first / last virtual
                           stage (Megatron-LM; parallelism.account_for_{embedding,loss}_in_pipeline_split)
@@ -218,6 +220,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--no-contention", {"simulation.contention", false}},
       {"--tp-comm-overlap", {"parallelism.tp_comm_overlap", false}},
       {"--ep-comm-overlap", {"parallelism.ep_comm_overlap", false}},
+      {"--expert-tp", {"parallelism.expert_tp", true}},
       {"--fp8-attention", {"workload.training.fp8_attention", false}},
       {"--account-for-embedding-in-pipeline-split",
        {"parallelism.account_for_embedding_in_pipeline_split", false}},

@@ -258,6 +258,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.vpp = p.vpp();
   plan.cp = p.cp();
   plan.ep = p.ep();
+  plan.etp = p.expert_tp();
   plan.dp = p.dp();
   plan.zero = p.zero();
   plan.sequence_parallel = p.sequence_parallel();

@@ -34,6 +34,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.tp = s.plan.tp;
   c.cp = s.plan.cp;
   c.ep = s.plan.ep;
+  c.etp = s.plan.etp;
   c.sequence_parallel = s.plan.sequence_parallel && s.plan.tp > 1;
   c.dtype = s.dtype;
   c.attention = s.attention;
@@ -136,7 +137,7 @@ double StageGraphBuilder::LayerParamsLocal() const {
   const ModelSpec& m = s_.model;
   const double dense = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
   const double expert = static_cast<double>(m.LayerExpertParams());
-  return dense / s_.plan.tp + expert / (s_.plan.tp * s_.plan.ep);
+  return dense / s_.plan.tp + expert / (s_.plan.ExpertTp() * s_.plan.ep);
 }
 
 NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {

@@ -166,7 +166,9 @@ const std::map<std::string, SystemMapping>& Systems() {
 // 4ab94dfad (26.08). A setting is applied to a row only where that recipe states the same
 // GPUs, parallel plan and batch as the row (several earlier recipes with moe_a2a_overlap do
 // not: the 25.11 Qwen3-30B H100 and Qwen3-235B B200 recipes give another VP, GBS or MBS
-// than their rows, so those rows keep the defaults).
+// than their rows, so those rows keep the defaults). The Qwen3-235B H100 recipe (256 GPUs,
+// TP 2, PP 8, VP 4, EP 32; GBS 2048 in 25.11, 8192 from 26.02) sets moe_a2a_overlap in every
+// release from 25.11 to 26.04.01.
 //   moe_a2a_overlap: overlap_moe_expert_parallel_comm with delayed weight gradients.
 //   From 26.06 the MXFP8 recipes below also set fp8_dot_product_attention, full-iteration
 //   CUDA graphs and the fused (CuTe DSL) grouped MLP; the last two are not simulated.
@@ -181,7 +183,12 @@ struct RecipeChange {
 
 const std::vector<RecipeChange>& RecipeChanges() {
   static const auto* v = new std::vector<RecipeChange>{
+      {"Qwen3_235B_a22B", "DGX-H100", "FP8-CS", "25.11", true, false},
       {"Qwen3_235B_a22B", "DGX-B300", "MXFP8", "26.02", true, false},
+      {"Qwen3_235B_a22B", "DGX-H100", "FP8", "26.02", true, false},
+      {"Qwen3_235B_a22B", "DGX-H100", "FP8", "26.02.01", true, false},
+      {"Qwen3_235B_a22B", "DGX-H100", "FP8", "26.04", true, false},
+      {"Qwen3_235B_a22B", "DGX-H100", "FP8", "26.04.01", true, false},
       {"Qwen3_30B_a3B", "DGX-GB200", "MXFP8", "26.06", true, true},
       {"Qwen3_30B_a3B", "DGX-B300", "MXFP8", "26.06", true, true},
       {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", "26.06", true, true},
@@ -334,6 +341,10 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     c.cp = cp;
     c.vpp = vp;
     c.ep = ep;
+    // Every Qwen3 MoE recipe sets expert_tensor_parallel_size = 1 (Megatron-Bridge
+    // scripts/performance/configs/qwen/qwen3_workload_base_configs.py, BASE_QWEN3_* configs):
+    // under TP that is MoE parallel folding, EP spanning the TP ranks.
+    if (spec.is_moe()) c.etp = 1;
     if (tp * pp * cp <= 0 || gpus % (tp * pp * cp) != 0) {
       skip(StrCat("#-GPUs ", gpus, " is not divisible by TP*PP*CP = ", tp * pp * cp));
       continue;

@@ -102,6 +102,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_vpp(static_cast<uint32_t>(c.vpp));
   p->set_cp(static_cast<uint32_t>(c.cp));
   p->set_ep(static_cast<uint32_t>(c.ep));
+  p->set_expert_tp(static_cast<uint32_t>(c.etp));
   p->set_dp(static_cast<uint32_t>(c.dp));
   p->set_zero(static_cast<uint32_t>(c.zero));
   p->set_sequence_parallel(c.sp);
@@ -118,7 +119,8 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
 std::string Describe(const RowConfig& c) {
   return StrCat(c.gpus, "x", c.gpu, c.gpus_per_node != 8 ? StrCat("/nvl", c.gpus_per_node) : "",
                 " tp", c.tp, " pp", c.pp, c.vpp > 1 ? StrCat(" vpp", c.vpp) : "",
-                c.cp > 1 ? StrCat(" cp", c.cp) : "", c.ep > 1 ? StrCat(" ep", c.ep) : "", " dp",
+                c.cp > 1 ? StrCat(" cp", c.cp) : "", c.ep > 1 ? StrCat(" ep", c.ep) : "",
+                c.ep > 1 && c.tp > 1 && c.etp == 1 ? " etp1" : "", " dp",
                 c.dp, " gbs", c.gbs, " mb", c.mbs, " ", c.dtype, c.sp ? " sp" : "",
                 c.tp_overlap && c.sp && c.tp > 1 ? " tp-overlap" : "",
                 c.zero > 0 ? StrCat(" zero", c.zero) : "",
@@ -135,7 +137,7 @@ std::string ConfigKey(const RowConfig& c) {
                 c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
-                c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention);
+                c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp);
 }
 
 namespace {

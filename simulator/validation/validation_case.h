@@ -29,6 +29,7 @@ struct RowConfig {
   bool tied = true;
   int64_t seq = 0;
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;
+  int64_t etp = 0;  // expert tensor parallel size, 0 = tp
   std::string dtype = "bf16", attention = "flash", recompute = "none";
   bool sp = false, overlap_grad = true, overlap_param = false, tp_overlap = false;
   bool embedding_loss_in_split = false;  // embedding and loss counted as pipeline layers

@@ -142,5 +142,46 @@ TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
   EXPECT_DOUBLE_EQ(expert, 2.0 * 2048 * 2 * (2.0 * 1024 * 4096));
 }
 
+// Expert TP 1 under TP 4 (MoE parallel folding): the MoE block runs on the rank's sequence
+// shard with whole experts and no TP collective; the attention block keeps its TP pattern.
+// Expert FLOPs per rank equal the TP-split ones (a quarter of the tokens, four times the width).
+TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
+  ModelSpec m = Gpt(1024, 16);
+  m.experts = 8;
+  m.top_k = 2;
+  LayerContext c;
+  c.tp = 4;
+  c.ep = 4;
+  c.sequence_parallel = true;
+  auto expert_flops = [](const std::vector<LayerStep>& steps) {
+    double f = 0;
+    for (const auto& s : steps) {
+      if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name.rfind("moe.fc", 0) == 0) {
+        f += op->flops;
+      }
+    }
+    return f;
+  };
+  const auto split_fwd = LayerForward(m, c);
+  const auto split_bwd = LayerBackward(m, c);
+  c.etp = 1;
+  const auto folded_fwd = LayerForward(m, c);
+  const auto folded_bwd = LayerBackward(m, c);
+  // Attention: all-gather in, reduce-scatter out (both directions); the MoE block adds none.
+  EXPECT_EQ(CountComm(split_fwd, CollectiveKind::kAllGather), 2);
+  EXPECT_EQ(CountComm(folded_fwd, CollectiveKind::kAllGather), 1);
+  EXPECT_EQ(CountComm(folded_fwd, CollectiveKind::kReduceScatter), 1);
+  EXPECT_EQ(CountComm(folded_bwd, CollectiveKind::kAllGather), 1);
+  EXPECT_EQ(CountComm(folded_bwd, CollectiveKind::kReduceScatter), 1);
+  EXPECT_EQ(CountComm(folded_fwd, CollectiveKind::kAllToAll), 2);
+  EXPECT_DOUBLE_EQ(expert_flops(folded_fwd), expert_flops(split_fwd));
+  EXPECT_DOUBLE_EQ(expert_flops(folded_bwd), expert_flops(split_bwd));
+  for (const auto& s : folded_fwd) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name == "moe.router.fwd") {
+      EXPECT_EQ(op->m, 2048 / 4);  // the rank's sequence shard
+    }
+  }
+}
+
 }  // namespace
 }  // namespace echosim

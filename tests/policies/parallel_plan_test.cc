@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace echosim {
 namespace {
 
@@ -131,4 +133,75 @@ TEST(ParallelPlanTest, EmbeddingAndLossCountedInThePipelineSplit) {
   EXPECT_EQ(p.StageLayers(m, 3), 16);
 }
 
+}  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// Qwen3-235B-A22B on 256 H100 as NeMo runs it: TP 2, PP 8, EP 32 > DP 16. With expert TP 1
+// (MoE parallel folding) an EP group is 32 consecutive ranks of a stage, across TP and DP.
+ParallelPlan FoldedPlan() {
+  ParallelPlan p;
+  p.gpus = 256;
+  p.tp = 2;
+  p.pp = 8;
+  p.vpp = 4;
+  p.dp = 16;
+  p.ep = 32;
+  p.etp = 1;
+  p.sequence_parallel = true;
+  p.micro_batch = 1;
+  p.global_batch = 2048;
+  p.pipeline_schedule = "interleaved_1f1b";
+  p.embedding_in_pipeline_split = true;
+  p.loss_in_pipeline_split = true;
+  return p;
+}
+
+TEST(ParallelPlanTest, ExpertTpOneFoldsExpertParallelismOverTheStage) {
+  const auto m = FindModelPreset("qwen3-235b-a22b").value();
+  ParallelPlan p = FoldedPlan();
+  ASSERT_TRUE(ValidatePlan(p, m, 4096).ok()) << ValidatePlan(p, m, 4096).message();
+  EXPECT_TRUE(p.MoeFolded());
+  std::vector<int64_t> stage1;
+  for (int64_t r = 32; r < 64; ++r) stage1.push_back(r);
+  EXPECT_EQ(p.GroupMembers(45, GroupKind::kEp), stage1);
+  for (int64_t r : {0, 45, 100, 255}) {
+    EXPECT_EQ(p.GroupLeader(r, GroupKind::kEp), p.GroupMembers(r, GroupKind::kEp).front());
+    const auto members = p.GroupMembers(r, GroupKind::kEp);
+    EXPECT_NE(std::find(members.begin(), members.end(), r), members.end());
+  }
+  // ep 8 of 32 stage ranks: four EP groups per stage.
+  p.ep = 8;
+  EXPECT_EQ(p.GroupMembers(45, GroupKind::kEp),
+            (std::vector<int64_t>{40, 41, 42, 43, 44, 45, 46, 47}));
+
+  // Without folding EP must divide DP, and the message says how to fold.
+  p = FoldedPlan();
+  p.etp = 0;
+  Status st = ValidatePlan(p, m, 4096);
+  EXPECT_NE(st.message().find("ep = 32 must divide dp = 16 (EP is carved out of DP; with tp > 1, "
+                              "--expert-tp 1 lets EP span the TP ranks too)"),
+            std::string::npos)
+      << st.message();
+  p = FoldedPlan();
+  p.sequence_parallel = false;
+  st = ValidatePlan(p, m, 4096);
+  EXPECT_NE(st.message().find("--expert-tp (parallelism.expert_tp): expert tp 1 under tp > 1"),
+            std::string::npos)
+      << st.message();
+  p = FoldedPlan();
+  p.etp = 3;
+  st = ValidatePlan(p, m, 4096);
+  EXPECT_NE(st.message().find("expert tensor parallel size must be 1 or tp (2), got 3"),
+            std::string::npos)
+      << st.message();
+  p = FoldedPlan();
+  p.ep = 64;  // 64 does not divide the stage's 32 ranks
+  st = ValidatePlan(p, m, 4096);
+  EXPECT_NE(st.message().find("ep = 64 must divide tp*cp*dp = 32"), std::string::npos)
+      << st.message();
+}
+
+}  // namespace
 }  // namespace echosim

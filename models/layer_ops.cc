@@ -109,6 +109,15 @@ DType FlashAttentionDType(const LayerContext& c) {
   return c.dtype == DType::kFp8 && !c.fp8_attention ? DType::kBf16 : c.dtype;
 }
 
+// Query-key pairs one rank's queries score: half the s_q x s_kv matrix when causal; with a
+// sliding window of w < s_kv keys, w per query less the w^2/2 the first queries lack
+// (s_q * w - w^2 / 2 for a whole sequence; s_q * w for a context-parallel shard).
+double CausalScorePairs(const LayerContext& c, double s_q, double s_kv) {
+  const double w = static_cast<double>(c.attention_window);
+  if (w <= 0 || w >= s_kv) return s_q * s_kv * 0.5;
+  return c.cp > 1 ? s_q * w : s_q * w - 0.5 * w * w;
+}
+
 void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
                       const Dims& d, bool recompute) {
   const double s_q = static_cast<double>(c.seq_len) / c.cp;
@@ -128,7 +137,7 @@ void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.n = static_cast<int64_t>(s_kv);
     op.k = d.d;
     op.batch = bh;
-    op.flops = 4.0 * bh * s_q * s_kv * d.d * 0.5;  // causal: half the score matrix
+    op.flops = 4.0 * bh * d.d * CausalScorePairs(c, s_q, s_kv);
     op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * d.d +
                       2.0 * c.micro_batch * s_kv * d.kv_local * d.d);
     op.recompute = recompute;
@@ -165,7 +174,7 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.n = static_cast<int64_t>(s_kv);
     op.k = d.d;
     op.batch = bh;
-    op.flops = 2.5 * 4.0 * bh * s_q * s_kv * d.d * 0.5;
+    op.flops = 2.5 * 4.0 * bh * d.d * CausalScorePairs(c, s_q, s_kv);
     op.bytes = d.e * (4.0 * c.micro_batch * s_q * d.heads_local * d.d +
                       4.0 * c.micro_batch * s_kv * d.kv_local * d.d);
     s->push_back(op);

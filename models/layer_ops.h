@@ -37,6 +37,9 @@ struct LayerContext {
   // Flash attention in fp8 (dtype fp8 only); otherwise its matmuls run in 16-bit, also in
   // fp8 training (Transformer Engine's default).
   bool fp8_attention = false;
+  // Sliding-window attention for this layer: keys per query (0 = the whole causal prefix).
+  // Flash attention only.
+  int64_t attention_window = 0;
   RecomputeMode recompute = RecomputeMode::kNone;
 };
 

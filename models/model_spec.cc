@@ -38,6 +38,12 @@ int64_t ModelSpec::EmbeddingParams() const {
 
 int64_t ModelSpec::TotalParams() const { return layers * LayerParams() + EmbeddingParams() + hidden; }
 
+int64_t ModelSpec::WindowedLayers() const {
+  int64_t n = 0;
+  for (int64_t l = 0; l < layers; ++l) n += WindowedLayer(l) ? 1 : 0;
+  return n;
+}
+
 double ModelSpec::TrainingFlops(int64_t tokens, int64_t seq_len) const {
   const double h = static_cast<double>(hidden);
   const double kv_dim = static_cast<double>(kv_heads * head_dim());
@@ -49,7 +55,11 @@ double ModelSpec::TrainingFlops(int64_t tokens, int64_t seq_len) const {
   // Attention scores and weighted sum: 2 matmuls of 2*seq*heads*head_dim FLOPs per token
   // (forward; heads*head_dim = h unless the head dimension is set).
   const double layer_attn_fwd = 4.0 * static_cast<double>(seq_len) * q;
-  const double fwd_per_token = layers * (2.0 * layer_mm + layer_attn_fwd) + 2.0 * h * vocab;
+  const double windowed = static_cast<double>(WindowedLayers());
+  const double window_attn_fwd =
+      4.0 * static_cast<double>(std::min(sliding_window > 0 ? sliding_window : seq_len, seq_len)) * q;
+  const double fwd_per_token = layers * 2.0 * layer_mm + (layers - windowed) * layer_attn_fwd +
+                               windowed * window_attn_fwd + 2.0 * h * vocab;
   return 3.0 * fwd_per_token * static_cast<double>(tokens);
 }
 
@@ -85,6 +95,13 @@ Status ModelSpec::Validate() const {
   ECHOSIM_RETURN_IF_ERROR(at_most("experts", experts, int64_t{1} << 16));
   ECHOSIM_RETURN_IF_ERROR(at_most("head_dim", head_dim_override, int64_t{1} << 14));
   ECHOSIM_RETURN_IF_ERROR(at_most("max_seq_len_tokens", max_seq_len_tokens, int64_t{1} << 24));
+  ECHOSIM_RETURN_IF_ERROR(at_most("sliding_window", sliding_window, int64_t{1} << 24));
+  ECHOSIM_RETURN_IF_ERROR(at_most("full_attention_every", full_attention_every, int64_t{1} << 14));
+  if (sliding_window < 0 || full_attention_every < 0) {
+    return InvalidArgument(StrCat("model '", name, "': sliding_window and full_attention_every must "
+                                  "be 0 (off) or positive, got ", sliding_window, " and ",
+                                  full_attention_every));
+  }
   if (head_dim_override < 0) {
     return InvalidArgument(StrCat("model '", name, "': head_dim must be positive (or 0 for hidden / heads), got ",
                                   head_dim_override));
@@ -132,7 +149,8 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": a model file must be a YAML map"));
   static const char* kKnown[] = {"name", "description", "layers", "hidden", "heads", "kv_heads",
                                  "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
-                                 "position", "max_seq_len_tokens", "tied_embeddings", "head_dim"};
+                                 "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
+                                 "sliding_window", "full_attention_every"};
   for (const auto& kv : doc) {
     if (!kv.first.IsScalar()) {
       return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1,
@@ -165,6 +183,8 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "max_seq_len_tokens", source, &m.max_seq_len_tokens));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "tied_embeddings", source, &m.tied_embeddings));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "head_dim", source, &m.head_dim_override));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "sliding_window", source, &m.sliding_window));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "full_attention_every", source, &m.full_attention_every));
   ECHOSIM_ASSIGN_OR_RETURN(m.mlp, ParseChoice<MlpKind>("mlp", mlp, {{"gelu", MlpKind::kGelu},
                                                                     {"swiglu", MlpKind::kSwiglu}}));
   ECHOSIM_ASSIGN_OR_RETURN(m.norm, ParseChoice<NormKind>("norm", norm,

@@ -36,6 +36,16 @@ struct ModelSpec {
   // Attention head dimension when it is not hidden / heads (Qwen3: 128 with hidden 2048 and
   // 32 heads; Megatron-LM's --kv-channels). 0 = hidden / heads.
   int64_t head_dim_override = 0;
+  // Sliding-window (banded causal) attention: each query sees the `sliding_window` tokens up to
+  // itself (0 = every layer attends to the whole sequence). With full_attention_every = N > 0,
+  // layer i (from 0) attends fully when (i + 1) % N == 0 and through the window otherwise
+  // (gpt-oss: window 128, N = 2, alternating); N = 0: every layer uses the window.
+  int64_t sliding_window = 0;
+  int64_t full_attention_every = 0;
+  bool WindowedLayer(int64_t layer) const {
+    return sliding_window > 0 && (full_attention_every <= 0 || (layer + 1) % full_attention_every != 0);
+  }
+  int64_t WindowedLayers() const;
 
   int64_t head_dim() const { return head_dim_override > 0 ? head_dim_override : hidden / heads; }
   // Width of the attention's query (and output-projection input): heads * head_dim.
@@ -51,7 +61,8 @@ struct ModelSpec {
   // Model FLOPs of one training iteration (forward + backward, no recompute) for
   // `tokens` tokens of sequence length `seq_len`, Megatron-LM's accounting
   // (Narayanan et al. SC'21, eq. 3 generalised to GQA, gated MLP and MoE):
-  // 6 * (matmul params touched per token) * tokens + 12 * layers * hidden * seq * tokens (attention, no causal discount).
+  // 6 * (matmul params touched per token) * tokens + 12 * layers * hidden * seq * tokens (attention, no causal discount;
+  // a sliding-window layer counts the window instead of the sequence).
   double TrainingFlops(int64_t tokens, int64_t seq_len) const;
 
   Status Validate() const;

@@ -34,6 +34,8 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "vocab": _value("--vocab", "workload.training.shape.vocab"),
     "kv_heads": _value("--kv-heads", "workload.training.shape.kv_heads"),
     "head_dim": _value("--head-dim", "workload.training.shape.head_dim"),
+    "sliding_window": _value("--sliding-window", "workload.training.shape.sliding_window_tokens"),
+    "full_attention_every": _value("--full-attention-every", "workload.training.shape.full_attention_every"),
     "experts": _value("--experts", "workload.training.shape.experts"),
     "top_k": _value("--top-k", "workload.training.shape.top_k"),
     "gpu": _value("--gpu", "cluster.gpu"),

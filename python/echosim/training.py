@@ -256,6 +256,8 @@ def train(
     vocab: int | None = None,
     kv_heads: int | None = None,
     head_dim: int | None = None,
+    sliding_window: int | None = None,
+    full_attention_every: int | None = None,
     experts: int | None = None,
     top_k: int | None = None,
     set: Mapping[str, Any] | Iterable[str] | None = None,  # noqa: A002 (the CLI's --set)
@@ -291,7 +293,8 @@ def train(
     """
     flags = {
         "model": model, "layers": layers, "hidden": hidden, "heads": heads, "ffn": ffn,
-        "vocab": vocab, "kv_heads": kv_heads, "head_dim": head_dim, "experts": experts, "top_k": top_k, "gpu": gpu,
+        "vocab": vocab, "kv_heads": kv_heads, "head_dim": head_dim,
+        "sliding_window": sliding_window, "full_attention_every": full_attention_every, "experts": experts, "top_k": top_k, "gpu": gpu,
         "gpus": gpus, "gpus_per_node": gpus_per_node, "tp": tp, "pp": pp, "vpp": vpp, "cp": cp,
         "ep": ep, "dp": dp, "micro_batch": micro_batch, "global_batch": global_batch,
         "seq_len": seq_len, "dtype": dtype, "attention": attention, "zero": zero,

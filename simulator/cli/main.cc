@@ -63,6 +63,8 @@ train options (each sets the scenario field in parentheses):
   --model NAME            preset or 'custom' (workload.training.model)
   --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --experts E --top-k K
   --head-dim D            attention head dimension when not hidden/heads (Qwen3: 128)
+  --sliding-window W --full-attention-every N
+                          banded attention over W tokens, every N-th layer full (gpt-oss: 128, 2)
                           model shape; override a preset's fields (workload.training.shape.*)
   --gpu NAME              GPU preset (cluster.gpu)
   --gpus N                total GPUs (cluster.gpus)
@@ -189,6 +191,8 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--vocab", {"workload.training.shape.vocab", true}},
       {"--kv-heads", {"workload.training.shape.kv_heads", true}},
       {"--head-dim", {"workload.training.shape.head_dim", true}},
+      {"--sliding-window", {"workload.training.shape.sliding_window_tokens", true}},
+      {"--full-attention-every", {"workload.training.shape.full_attention_every", true}},
       {"--experts", {"workload.training.shape.experts", true}},
       {"--top-k", {"workload.training.shape.top_k", true}},
       {"--gpu", {"cluster.gpu", true}},

@@ -83,6 +83,8 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   }
   if (sh.tied_embeddings()) m.tied_embeddings = true;
   if (sh.head_dim()) m.head_dim_override = sh.head_dim();
+  if (sh.sliding_window_tokens()) m.sliding_window = sh.sliding_window_tokens();
+  if (sh.full_attention_every()) m.full_attention_every = sh.full_attention_every();
   ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext("workload.training.shape"));
   // Write the resolved shape back so the resolved scenario is self-contained.
   auto* out = t->mutable_shape();
@@ -92,6 +94,10 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   out->set_kv_heads(static_cast<uint32_t>(m.kv_heads));
   out->set_ffn_hidden(static_cast<uint32_t>(m.ffn_hidden));
   if (m.head_dim_override > 0) out->set_head_dim(static_cast<uint32_t>(m.head_dim_override));
+  if (m.sliding_window > 0) {
+    out->set_sliding_window_tokens(static_cast<uint32_t>(m.sliding_window));
+    out->set_full_attention_every(static_cast<uint32_t>(m.full_attention_every));
+  }
   out->set_vocab(static_cast<uint32_t>(m.vocab));
   out->set_experts(static_cast<uint32_t>(m.experts));
   out->set_top_k(static_cast<uint32_t>(m.top_k));
@@ -244,6 +250,12 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                             {{"flash", AttentionImpl::kFlash},
                                              {"unfused", AttentionImpl::kUnfused}}));
   s.fp8_attention = t->fp8_attention();
+  if (s.model.sliding_window > 0 && s.attention != AttentionImpl::kFlash) {
+    return InvalidArgument(StrCat("workload.training.attention (--attention) must be flash for a "
+                                  "model with sliding-window attention ('", s.model.name,
+                                  "', window ", s.model.sliding_window, " tokens); got ",
+                                  t->attention()));
+  }
   if (s.fp8_attention && (s.dtype != DType::kFp8 || s.attention != AttentionImpl::kFlash)) {
     return InvalidArgument(StrCat("workload.training.fp8_attention (--fp8-attention) needs dtype "
                                   "fp8 and attention flash; got dtype ", t->dtype(), ", attention ",

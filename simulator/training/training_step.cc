@@ -266,6 +266,15 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   // Operator sequences are the same for every layer: generate them once.
   const std::vector<LayerStep> layer_fwd = LayerForward(m, ctx_);
   const std::vector<LayerStep> layer_bwd = LayerBackward(m, ctx_);
+  // Sliding-window layers (when the model has them) differ only in their attention kernels.
+  LayerContext windowed_ctx = ctx_;
+  windowed_ctx.attention_window = m.sliding_window;
+  const std::vector<LayerStep> windowed_fwd =
+      m.sliding_window > 0 ? LayerForward(m, windowed_ctx) : std::vector<LayerStep>();
+  const std::vector<LayerStep> windowed_bwd =
+      m.sliding_window > 0 ? LayerBackward(m, windowed_ctx) : std::vector<LayerStep>();
+  auto fwd_of = [&](int64_t layer) { return m.WindowedLayer(layer) ? &windowed_fwd : &layer_fwd; };
+  auto bwd_of = [&](int64_t layer) { return m.WindowedLayer(layer) ? &windowed_bwd : &layer_bwd; };
   const std::vector<LayerStep> emb_fwd = EmbeddingForward(m, ctx_);
   const std::vector<LayerStep> emb_bwd = EmbeddingBackward(m, ctx_);
   const std::vector<LayerStep> head_fwd = HeadForward(m, ctx_);
@@ -330,7 +339,9 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
                               }});
       };
       if (v == 0) unit(&emb_fwd, -1, embed_params);
-      for (int64_t l = 0; l < lpc; ++l) unit(&layer_fwd, static_cast<int32_t>(first_layer + l), layer_params);
+      for (int64_t l = 0; l < lpc; ++l) {
+        unit(fwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), layer_params);
+      }
       if (v == V - 1) unit(&head_fwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
       run->finish = [&, recv, v, mb](NodeId first, NodeId last) {
         if (recv != kNone) b_.AddDependency(recv, first);
@@ -382,7 +393,9 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
                             }});
     };
     if (v == V - 1) unit(&head_bwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
-    for (int64_t l = lpc - 1; l >= 0; --l) unit(&layer_bwd, static_cast<int32_t>(first_layer + l), layer_params);
+    for (int64_t l = lpc - 1; l >= 0; --l) {
+      unit(bwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), layer_params);
+    }
     if (v == 0) unit(&emb_bwd, -1, embed_params);
     run->finish = [&, recv, v, mb, bucket, reduce_here](NodeId first, NodeId last) {
       if (reduce_here && *bucket > 0) AddDpReduce(*bucket, last, "dp.grads.bucket");

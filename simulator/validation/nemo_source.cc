@@ -118,8 +118,9 @@ const std::map<std::string, ModelMapping>& Models() {
       {"Qwen3_30B_a3B", {"qwen3-30b-a3b", "QK-norm not simulated"}},
       {"Qwen3_235B_a22B", {"qwen3-235b-a22b", "QK-norm not simulated"}},
       {"GPT OSS 120B",
-       {"", "gpt-oss-120b: head dimension 64 with hidden 2880 and 64 heads, alternating "
-            "128-token sliding-window attention and attention sinks, not representable"}},
+       {"gpt-oss-120b", "attention sinks, projection biases and the clamped SwiGLU not "
+                        "simulated; the recipes' recomputation of norms and the MoE activation "
+                        "(recompute_modules) not simulated"}},
       {"Nemotron_3_Nano",
        {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
             "state-space (Mamba) layers"}},
@@ -196,6 +197,16 @@ const std::vector<RecipeChange>& RecipeChanges() {
       {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", "26.06.01", true, true},
       {"Qwen3_30B_a3B", "DGX-GB200", "MXFP8", "26.08", true, true},
       {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", "26.08", true, true},
+      // gpt-oss-120b on 64 GB200 (EP 64, MBS 4, GBS 1280): scripts/performance/configs/gpt_oss/
+      // gpt_oss_workload_base_configs.py GB200 V2 at 74695a06d (26.04) and 21d102f5e (26.04.01)
+      // sets moe_a2a_overlap in BF16; at 63b08b397 (26.06) the MXFP8 V2 adds fp8 attention, and
+      // perf_recipes/gpt_oss (_apply_gpt_oss_120b_full_iter_fp8mx_configs) keeps both at
+      // 381d0b825 (26.06.01) and 4ab94dfad (26.08).
+      {"GPT OSS 120B", "DGX-GB200", "BF16", "26.04", true, false},
+      {"GPT OSS 120B", "DGX-GB200", "BF16", "26.04.01", true, false},
+      {"GPT OSS 120B", "DGX-GB200", "MXFP8", "26.06", true, true},
+      {"GPT OSS 120B", "DGX-GB200", "MXFP8", "26.06.01", true, true},
+      {"GPT OSS 120B", "DGX-GB200", "MXFP8", "26.08", true, true},
   };
   return *v;
 }

@@ -42,6 +42,8 @@ void ApplyModelShape(const ModelSpec& m, RowConfig* c) {
   c->position = PositionKindName(m.position);
   c->tied = m.tied_embeddings;
   c->head_dim = m.head_dim_override;
+  c->sliding_window = m.sliding_window;
+  c->full_attention_every = m.full_attention_every;
 }
 
 ModelSpec ShapeOf(const RowConfig& c) {
@@ -61,6 +63,8 @@ ModelSpec ShapeOf(const RowConfig& c) {
   m.max_seq_len_tokens = c.seq;
   m.tied_embeddings = c.tied;
   m.head_dim_override = c.head_dim;
+  m.sliding_window = c.sliding_window;
+  m.full_attention_every = c.full_attention_every;
   return m;
 }
 
@@ -90,6 +94,8 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   sh->set_max_seq_len_tokens(static_cast<uint32_t>(c.seq));
   sh->set_tied_embeddings(c.tied);
   sh->set_head_dim(static_cast<uint32_t>(c.head_dim));
+  sh->set_sliding_window_tokens(static_cast<uint32_t>(c.sliding_window));
+  sh->set_full_attention_every(static_cast<uint32_t>(c.full_attention_every));
   t->set_seq_len_tokens(static_cast<uint32_t>(c.seq));
   t->set_global_batch_seqs(static_cast<uint32_t>(c.gbs));
   t->set_micro_batch_seqs(static_cast<uint32_t>(c.mbs));
@@ -137,7 +143,8 @@ std::string ConfigKey(const RowConfig& c) {
                 c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
-                c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp);
+                c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
+                c.full_attention_every);
 }
 
 namespace {

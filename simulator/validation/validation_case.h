@@ -24,6 +24,7 @@ struct RowConfig {
   std::string model = "custom";  // display name of the shape below
   int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0;
   int64_t head_dim = 0;  // 0 = hidden / heads
+  int64_t sliding_window = 0, full_attention_every = 0;
   int64_t experts = 1, top_k = 1;
   std::string mlp = "gelu", norm = "layernorm", position = "learned";
   bool tied = true;

@@ -185,3 +185,42 @@ TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
 
 }  // namespace
 }  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// A 128-token window scores s*w - w^2/2 query-key pairs instead of s^2/2; the model FLOPs
+// count the window for windowed layers (every other layer with full_attention_every 2).
+TEST(LayerOpsTest, SlidingWindowAttentionScoresTheWindow) {
+  ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.seq_len = 4096;
+  auto attn_flops = [](const std::vector<LayerStep>& steps) {
+    double f = 0;
+    for (const auto& s : steps) {
+      if (const auto* op = std::get_if<ComputeOp>(&s); op && op->cls == OpClass::kAttention) f += op->flops;
+    }
+    return f;
+  };
+  const double full = attn_flops(LayerForward(m, c));
+  c.attention_window = 128;
+  const double windowed = attn_flops(LayerForward(m, c));
+  EXPECT_DOUBLE_EQ(full, 4.0 * 16 * 64 * 4096.0 * 4096.0 * 0.5);
+  EXPECT_DOUBLE_EQ(windowed, 4.0 * 16 * 64 * (4096.0 * 128 - 0.5 * 128 * 128));
+  c.attention_window = 8192;  // wider than the sequence: plain causal attention
+  EXPECT_DOUBLE_EQ(attn_flops(LayerForward(m, c)), full);
+
+  const double dense = m.TrainingFlops(4096, 4096);
+  m.sliding_window = 128;
+  m.full_attention_every = 2;
+  EXPECT_EQ(m.WindowedLayers(), 2);  // layers 0 and 2 of 4
+  const double attn_per_layer = 3.0 * 4.0 * 4096.0 * 1024 * 4096;  // 3 x fwd, tokens = 4096
+  EXPECT_NEAR(dense - m.TrainingFlops(4096, 4096), 2 * attn_per_layer * (1.0 - 128.0 / 4096.0),
+              1e-6 * dense);
+  EXPECT_TRUE(m.Validate().ok());
+  m.sliding_window = -1;
+  EXPECT_FALSE(m.Validate().ok());
+}
+
+}  // namespace
+}  // namespace echosim

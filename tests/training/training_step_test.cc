@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 
 #include "simulator/training/timeline.h"
@@ -285,6 +286,32 @@ TEST(TrainingStepTest, Fp8AttentionSpeedsUpOnlyTheAttentionKernels) {
     }
   }
   EXPECT_EQ(attention, 2 * s.model.layers);
+}
+
+}  // namespace
+}  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// gpt-oss alternates banded (128-token) and full attention, starting with the banded one: the
+// stage graph gives even layers the cheaper attention kernels, odd layers the full ones.
+TEST(TrainingStepTest, SlidingWindowLayersAlternateInTheGraph) {
+  TrainingSetup s = MakeSetup("gpt-oss-120b", 8, 1, 1, 1, 8);
+  s.plan.ep = 8;
+  s.seq_len = 4096;
+  auto g = BuildStageGraph(s, 0);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  std::map<int32_t, Duration> attn_fwd;
+  for (NodeId v = 0; v < g->num_nodes(); ++v) {
+    if (g->name(v) == "attn.fwd" && g->microbatch(v) == 0) attn_fwd[g->layer(v)] = g->duration(v);
+  }
+  ASSERT_EQ(attn_fwd.size(), 36u);
+  for (int32_t l = 0; l + 1 < 36; l += 2) {
+    EXPECT_LT(attn_fwd[l], attn_fwd[l + 1]) << "layer " << l;
+    EXPECT_EQ(attn_fwd[l], attn_fwd[0]);
+    EXPECT_EQ(attn_fwd[l + 1], attn_fwd[1]);
+  }
 }
 
 }  // namespace

@@ -160,8 +160,8 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "2643,735,,,\n"
       "d,26.06 NeMo Container,SFT Performance,DGX-H100,LLAMA3_70B,32,FP8,32,1,4096,4,4,1,5,n/a,"
       "1638,710,,,\n"
-      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,GPT OSS 120B,64,BF16,512,4,4096,"
-      "1,1,1,n/a,8,5000,200,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Nemotron_3_Super,64,BF16,512,4,"
+      "4096,1,1,1,n/a,8,5000,200,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,DeepSeekV3 (w/o MTP),256,MXFP8,"
       "4096,1,4096,1,16,1,n/a,8,2815,732,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3.1_405B,1024,FP8,1536,1,8192,"
@@ -170,7 +170,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
   ASSERT_EQ(cases->size(), 8u);
-  const char* expect[] = {"no sourced GB300 preset", "NVFP4", "LoRA", "SFT", "sliding-window",
+  const char* expect[] = {"no sourced GB300 preset", "NVFP4", "LoRA", "SFT", "state-space (Mamba)",
                           "multi-head latent attention", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {
@@ -179,6 +179,28 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
     EXPECT_NE(r.skip_reason.find(expect[i]), std::string::npos) << r.label << ": " << r.skip_reason;
     EXPECT_GT(r.measured_step_s, 0) << r.label;
   }
+}
+
+// gpt-oss-120b: head dimension 64 (q 4096 wide on a 2880 residual), banded 128-token attention
+// on every other layer starting with the first, whole experts (expert TP 1).
+TEST(NemoSourceTest, GptOssRowsKeepItsAttentionShape) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,GPT OSS 120B,64,BF16,1280,1,4096,"
+      "1,4,1,n/a,8,5810,160,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 1u);
+  const ValidationCase& c = (*cases)[0];
+  EXPECT_FALSE(c.row.skipped) << c.row.skip_reason;
+  EXPECT_EQ(c.config.model, "gpt-oss-120b");
+  EXPECT_EQ(c.config.head_dim, 64);
+  EXPECT_EQ(c.config.sliding_window, 128);
+  EXPECT_EQ(c.config.full_attention_every, 2);
+  const ModelSpec m = ShapeOf(c.config);
+  EXPECT_EQ(m.q_dim(), 64 * 64);
+  EXPECT_TRUE(m.WindowedLayer(0));
+  EXPECT_FALSE(m.WindowedLayer(1));
+  EXPECT_EQ(m.WindowedLayers(), 18);
+  EXPECT_NE(c.row.assumptions.find("attention sinks"), std::string::npos);
 }
 
 TEST(NemoSourceTest, QwenRowsKeepTheirOwnHeadDimension) {

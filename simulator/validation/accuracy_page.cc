@@ -220,6 +220,31 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
     }));
   }
 
+  // By model: the signed median shows a bias (a model family predicted too fast or too slow
+  // everywhere) that the absolute error hides.
+  o += "\n## Held-out error by model\n\n";
+  o += "| model | rows | median signed error | median abs error | worst |\n|---|---|---|---|---|\n";
+  std::set<std::string> models;
+  for (const ValidationRow& r : rep.rows) {
+    if (!r.skipped && !r.model.empty()) models.insert(r.model);
+  }
+  for (const std::string& name : models) {
+    std::vector<double> signed_errors;
+    for (const ValidationRow& r : rep.rows) {
+      if (!r.skipped && r.model == name) signed_errors.push_back(r.error);
+    }
+    std::sort(signed_errors.begin(), signed_errors.end());
+    const size_t n = signed_errors.size();
+    const double median_signed =
+        n % 2 ? signed_errors[n / 2] : 0.5 * (signed_errors[n / 2 - 1] + signed_errors[n / 2]);
+    const ValidationSummary s = SummarizeRows(name, rep.rows, false, [&](const ValidationRow& r) {
+      return !r.skipped && r.model == name;
+    });
+    o += StrCat("| ", name == "custom" ? "custom (the GPT shapes of the Megatron tables)" : name,
+                " | ", n, " | ", SignedPct(median_signed), " | ",
+                Pct(s.median_abs_error), " | ", Pct(s.worst_abs_error), " |\n");
+  }
+
   if (!plots_link_dir.empty()) {
     o += "\n## Plots\n\n";
     const std::string base = plots_link_dir.back() == '/' ? plots_link_dir : plots_link_dir + "/";

@@ -548,6 +548,7 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
   }
   for (ValidationCase& c : cases) {
     c.row.moe = c.config.experts > 1;
+    if (!c.row.skipped) c.row.model = c.config.model;
     rep.rows.push_back(c.row);
   }
   // 3. Configurations measured by several rows (the same stated run in several releases,

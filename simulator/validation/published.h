@@ -48,6 +48,7 @@ struct ValidationRow {
   int64_t gpus = 0;        // GPUs in the job
   double model_params = 0; // parameters of the model simulated (0 when skipped early)
   bool moe = false;         // the model is a mixture of experts
+  std::string model;        // model simulated (preset name), empty when skipped early
   double measured_step_s = 0;
   double predicted_step_s = 0;
   double measured_tflops_per_gpu = 0;

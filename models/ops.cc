@@ -39,6 +39,7 @@ const char* GroupKindName(GroupKind g) {
     case GroupKind::kCp: return "cp";
     case GroupKind::kEp: return "ep";
     case GroupKind::kDp: return "dp";
+    case GroupKind::kEdp: return "edp";
     case GroupKind::kPp: return "pp";
     case GroupKind::kNone: return "none";
   }

@@ -47,7 +47,10 @@ enum class CollectiveKind : uint8_t {
 const char* CollectiveKindName(CollectiveKind k);
 
 // The parallel group a communication op runs on.
-enum class GroupKind : uint8_t { kTp, kCp, kEp, kDp, kPp, kNone };
+// kEdp (expert data parallel): the ranks holding the same experts, over which expert
+// gradients are reduced and expert optimizer state is sharded.
+enum class GroupKind : uint8_t { kTp, kCp, kEp, kDp, kPp, kNone, kEdp };
+constexpr int kNumGroupKinds = 7;
 const char* GroupKindName(GroupKind g);
 
 struct CommOp {

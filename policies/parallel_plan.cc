@@ -33,6 +33,7 @@ int64_t ParallelPlan::GroupSize(GroupKind g) const {
     case GroupKind::kCp: return cp;
     case GroupKind::kEp: return ep;
     case GroupKind::kDp: return dp * cp;
+    case GroupKind::kEdp: return tp * cp * dp / (ExpertTp() * ep);
     case GroupKind::kPp: return pp;
     case GroupKind::kNone: return 1;
   }
@@ -49,6 +50,14 @@ int64_t ParallelPlan::GroupLeader(int64_t rank, GroupKind g) const {
       c.cp = 0;
       break;
     case GroupKind::kPp: c.pp = 0; break;
+    case GroupKind::kEdp:
+      if (MoeFolded()) {
+        const int64_t per_stage = tp * cp * dp;
+        return c.pp * per_stage + (rank % per_stage) % ep;
+      }
+      c.dp = c.dp % ep;
+      c.cp = 0;
+      break;
     case GroupKind::kEp:
       if (MoeFolded()) {
         const int64_t per_stage = tp * cp * dp;
@@ -71,6 +80,22 @@ std::vector<int64_t> ParallelPlan::GroupMembers(int64_t rank, GroupKind g) const
     }
     return out;
   }
+  if (g == GroupKind::kEdp) {
+    // Same experts: the same place in an EP group, in every EP group of the stage.
+    if (MoeFolded()) {
+      const int64_t per_stage = tp * cp * dp;
+      const int64_t first = GroupLeader(rank, g);
+      for (int64_t s = first % per_stage; s < per_stage; s += ep) {
+        out.push_back(base.pp * per_stage + s);
+      }
+      return out;
+    }
+    for (int64_t d = base.dp % ep; d < dp; d += ep) {
+      for (int64_t c = 0; c < cp; ++c) out.push_back(RankOf({base.tp, c, d, base.pp}));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
   const int64_t n = GroupSize(g);
   if (g == GroupKind::kEp && MoeFolded()) {
     // Consecutive ranks of the stage (tp fastest, then cp, then dp).
@@ -86,7 +111,8 @@ std::vector<int64_t> ParallelPlan::GroupMembers(int64_t rank, GroupKind g) const
       case GroupKind::kDp: c.dp = i; break;
       case GroupKind::kPp: c.pp = i; break;
       case GroupKind::kEp: c.dp = base.dp / ep * ep + i; break;
-      case GroupKind::kNone: break;
+      case GroupKind::kNone:
+      case GroupKind::kEdp: break;  // handled above
     }
     out.push_back(RankOf(c));
   }

@@ -25,7 +25,7 @@ namespace {
 
 constexpr int64_t kMaxWorld = int64_t{1} << 20;
 constexpr GroupKind kFamilies[] = {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp,
-                                   GroupKind::kPp};
+                                   GroupKind::kPp, GroupKind::kEdp};
 
 // The last run of digits in a file name (e.g. "rank3.json.gz" -> 3); -1 if none.
 int64_t TrailingNumber(const std::string& path) {
@@ -77,8 +77,8 @@ class TraceRankMap : public RankMap {
   std::vector<int64_t> global_;          // simulated rank -> global rank
   std::vector<int64_t> sim_of_global_;   // global rank -> simulated rank standing for it
   bool rendezvous_ = false;
-  std::vector<int64_t> group_id_[6];     // per family: global rank -> lowest member
-  int64_t arrivals_[6] = {1, 1, 1, 1, 1, 1};
+  std::vector<int64_t> group_id_[kNumGroupKinds];  // per family: global rank -> lowest member
+  int64_t arrivals_[kNumGroupKinds] = {1, 1, 1, 1, 1, 1, 1};
 };
 
 // Attributes every instant of [0, end) to the most important thing running.

@@ -367,7 +367,8 @@ nlohmann::json SummaryJson(const TrainingRun& run) {
                     {"other_s", r.breakdown.other_s},
                     {"rank", r.breakdown_rank}};
   nlohmann::json by_dim;
-  for (GroupKind k : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kPp}) {
+  for (GroupKind k : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kPp,
+                      GroupKind::kEdp}) {
     by_dim[GroupKindName(k)] = r.breakdown.exposed_comm_by_group_s[static_cast<int>(k)];
   }
   j["breakdown"]["exposed_comm_by_dim_s"] = by_dim;

@@ -217,8 +217,9 @@ Status WriteTrainingKineto(const TrainingRun& run, const std::string& dir) {
     k.sm_arch = gpu.sm_arch;
     if (run.setup.dtype == DType::kFp16) k.dtype = "Half";
     // One communicator per parallel dimension the rank's collectives use.
-    std::vector<int32_t> comm_of_group(6, -1);
-    for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kPp}) {
+    std::vector<int32_t> comm_of_group(kNumGroupKinds, -1);
+    for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kPp,
+                        GroupKind::kEdp}) {
       std::vector<int64_t> members = p.GroupMembers(t.global_rank, g);
       comm_of_group[static_cast<int>(g)] = static_cast<int32_t>(k.communicators.size());
       k.communicators.push_back({StrCat(GroupKindName(g), ".", members.empty() ? 0 : members.front()),

@@ -77,7 +77,7 @@ class StageGraphBuilder {
         ctx_(MakeLayerContext(s)),
         b_(StreamNames(s)) {
     const int64_t rep = RepresentativeRank(s.plan, stage);
-    for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp}) {
+    for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kEdp}) {
       shapes_[static_cast<int>(g)] = topo_->ShapeOf(s.plan.GroupMembers(rep, g));
     }
     const int64_t pp = s.plan.pp;
@@ -117,8 +117,24 @@ class StageGraphBuilder {
   // Lowers `run` to its end (true) or to its next EP collective (false, `yield_at_ep`).
   bool AdvanceStep(StepRun* run, bool yield_at_ep);
   NodeId AddComm(uint8_t stream, const CommOp& op);
-  void AddDpReduce(double params, NodeId after, const std::string& name);
-  double LayerParamsLocal() const;
+  // Parameters held by one rank, dense (reduced and sharded over the DP group) and expert
+  // (over the expert-DP group: the ranks holding the same experts).
+  struct LocalParams {
+    double dense = 0, expert = 0;
+    double total() const { return dense + expert; }
+    LocalParams& operator+=(const LocalParams& o) {
+      dense += o.dense;
+      expert += o.expert;
+      return *this;
+    }
+    LocalParams Scaled(double f) const { return {dense * f, expert * f}; }
+  };
+  // One DP collective of `kind` per non-empty part, on the DP group and the expert-DP group;
+  // `after` (if any) precedes them and `before` (if any) waits for them.
+  void AddDpCollectives(uint8_t stream, CollectiveKind kind, const LocalParams& params,
+                        const std::string& name, NodeId after, NodeId before);
+  void AddDpReduce(const LocalParams& params, NodeId after, const std::string& name);
+  LocalParams LayerParamsLocal() const;
 
   const TrainingSetup& s_;
   int64_t stage_;
@@ -128,16 +144,16 @@ class StageGraphBuilder {
   Status status_;  // first cost-model error, reported by Build()
   LayerContext ctx_;
   ExecutionGraph::Builder b_;
-  GroupShape shapes_[6];
+  GroupShape shapes_[kNumGroupKinds];
   GroupShape next_shape_, prev_shape_;
 };
 
-// Parameters of one layer held by one rank (dense / tp, experts / (tp * ep)).
-double StageGraphBuilder::LayerParamsLocal() const {
+// Parameters of one layer held by one rank (dense / tp, experts / (expert tp * ep)).
+StageGraphBuilder::LocalParams StageGraphBuilder::LayerParamsLocal() const {
   const ModelSpec& m = s_.model;
   const double dense = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
   const double expert = static_cast<double>(m.LayerExpertParams());
-  return dense / s_.plan.tp + expert / (s_.plan.ExpertTp() * s_.plan.ep);
+  return {dense / s_.plan.tp, expert / (s_.plan.ExpertTp() * s_.plan.ep)};
 }
 
 NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
@@ -242,16 +258,30 @@ bool StageGraphBuilder::AdvanceStep(StepRun* run, bool yield_at_ep) {
   return true;
 }
 
-void StageGraphBuilder::AddDpReduce(double params, NodeId after, const std::string& name) {
-  if (s_.plan.GroupSize(GroupKind::kDp) <= 1 || params <= 0) return;
-  CommOp op;
-  op.name = name;
-  op.group = GroupKind::kDp;
-  op.kind = s_.plan.zero >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
-  op.bytes = params * ActivationBytes(s_.dtype);
+void StageGraphBuilder::AddDpCollectives(uint8_t stream, CollectiveKind kind,
+                                         const LocalParams& params, const std::string& name,
+                                         NodeId after, NodeId before) {
+  constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
+  for (const auto& [group, count] : {std::pair<GroupKind, double>{GroupKind::kDp, params.dense},
+                                     {GroupKind::kEdp, params.expert}}) {
+    if (s_.plan.GroupSize(group) <= 1 || count <= 0) continue;
+    CommOp op;
+    op.name = group == GroupKind::kEdp ? "e" + name : name;  // "edp.grads.bucket", ...
+    op.group = group;
+    op.kind = kind;
+    op.bytes = count * ActivationBytes(s_.dtype);
+    const NodeId id = AddComm(stream, op);
+    if (after != kNone) b_.AddDependency(after, id);
+    if (before != kNone) b_.AddDependency(id, before);
+  }
+}
+
+void StageGraphBuilder::AddDpReduce(const LocalParams& params, NodeId after,
+                                    const std::string& name) {
   b_.SetLabels(-1, -1);
-  const NodeId id = AddComm(kStreamDpComm, op);
-  if (after != ExecutionGraph::Builder::kNoNode) b_.AddDependency(after, id);
+  AddDpCollectives(kStreamDpComm,
+                   s_.plan.zero >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                   params, name, after, ExecutionGraph::Builder::kNoNode);
 }
 
 StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
@@ -298,20 +328,16 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   }
   const int64_t dp_group = p.GroupSize(GroupKind::kDp);
   const bool zero3 = p.zero >= 3 && dp_group > 1;
-  const double layer_params = LayerParamsLocal();
-  const double embed_params = static_cast<double>(m.vocab * m.hidden) / p.tp;
+  const LocalParams layer_params = LayerParamsLocal();
+  const LocalParams embed_params{static_cast<double>(m.vocab * m.hidden) / p.tp, 0};
+  const LocalParams no_params;
   const bool overlap = s_.overlap_grad_reduce;
-  double pending_bucket = 0;  // gradients not yet handed to a DP reduction (no-overlap mode)
-  auto param_gather = [&](int32_t layer, int32_t mb, double params, NodeId before_first) {
+  LocalParams pending_bucket;  // gradients not yet handed to a DP reduction (no-overlap mode)
+  auto param_gather = [&](int32_t layer, int32_t mb, const LocalParams& params, NodeId before_first) {
     // ZeRO-3: gather the layer's weights before use.
-    CommOp op;
-    op.name = "dp.all_gather.params";
-    op.kind = CollectiveKind::kAllGather;
-    op.group = GroupKind::kDp;
-    op.bytes = params * ActivationBytes(s_.dtype);
     b_.SetLabels(layer, mb);
-    const NodeId ag = AddComm(kStreamDpComm, op);
-    b_.AddDependency(ag, before_first);
+    AddDpCollectives(kStreamDpComm, CollectiveKind::kAllGather, params, "dp.all_gather.params",
+                     ExecutionGraph::Builder::kNoNode, before_first);
   };
 
   constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
@@ -333,16 +359,16 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
         b_.SetLabels(-1, mb);
         recv = b_.AddRecv(kStreamRecvFwd, "pp.recv.activations", info, prev_d);
       }
-      auto unit = [&](const std::vector<LayerStep>* ops, int32_t layer, double zero3_params) {
-        run->units.push_back({ops, layer, [&, layer, mb, zero3_params](NodeId f, NodeId) {
-                                if (zero3 && zero3_params > 0) param_gather(layer, mb, zero3_params, f);
+      auto unit = [&](const std::vector<LayerStep>* ops, int32_t layer, LocalParams params) {
+        run->units.push_back({ops, layer, [&, layer, mb, params](NodeId f, NodeId) {
+                                if (zero3 && params.total() > 0) param_gather(layer, mb, params, f);
                               }});
       };
       if (v == 0) unit(&emb_fwd, -1, embed_params);
       for (int64_t l = 0; l < lpc; ++l) {
         unit(fwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), layer_params);
       }
-      if (v == V - 1) unit(&head_fwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
+      if (v == V - 1) unit(&head_fwd, -1, m.tied_embeddings && p.pp == 1 ? no_params : embed_params);
       run->finish = [&, recv, v, mb](NodeId first, NodeId last) {
         if (recv != kNone) b_.AddDependency(recv, first);
         if (v < V - 1 && p.pp > 1) {
@@ -363,42 +389,37 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     }
     const bool last_of_chunk = static_cast<int64_t>(idx) == last_bwd[st.chunk];
     const bool reduce_here = overlap && last_of_chunk;
-    auto bucket = std::make_shared<double>(0);  // gradients not yet handed to a reduction
-    auto unit = [&](const std::vector<LayerStep>* ops, int32_t layer, double params) {
+    auto bucket = std::make_shared<LocalParams>();  // gradients not yet handed to a reduction
+    auto unit = [&](const std::vector<LayerStep>* ops, int32_t layer, LocalParams params) {
       run->units.push_back({ops, layer, [&, layer, mb, params, bucket, reduce_here,
                                          last_of_chunk](NodeId f, NodeId l) {
-                              if (zero3 && params > 0) {
+                              if (zero3 && params.total() > 0) {
                                 param_gather(layer, mb, params, f);
                                 // FSDP reduce-scatters each layer's gradients after every
-                                // micro-batch's backward.
-                                CommOp op;
-                                op.name = "dp.reduce_scatter.grads";
-                                op.kind = CollectiveKind::kReduceScatter;
-                                op.group = GroupKind::kDp;
-                                op.bytes = params * ActivationBytes(s_.dtype);
-                                // Its own stream, as FSDP does: the next layer's gather
-                                // prefetches meanwhile.
-                                const NodeId rs = AddComm(kStreamDpReduce, op);
-                                b_.AddDependency(l, rs);
+                                // micro-batch's backward, on its own stream as FSDP does: the
+                                // next layer's gather prefetches meanwhile.
+                                AddDpCollectives(kStreamDpReduce, CollectiveKind::kReduceScatter,
+                                                 params, "dp.reduce_scatter.grads", l,
+                                                 ExecutionGraph::Builder::kNoNode);
                               } else if (!zero3) {
                                 *bucket += params;
-                                if (reduce_here && *bucket >= s_.grad_bucket_params) {
+                                if (reduce_here && bucket->total() >= s_.grad_bucket_params) {
                                   AddDpReduce(*bucket, l, "dp.grads.bucket");
-                                  *bucket = 0;
+                                  *bucket = LocalParams();
                                 } else if (!reduce_here && last_of_chunk) {
                                   pending_bucket += params;
-                                  *bucket = 0;
+                                  *bucket = LocalParams();
                                 }
                               }
                             }});
     };
-    if (v == V - 1) unit(&head_bwd, -1, m.tied_embeddings && p.pp == 1 ? 0 : embed_params);
+    if (v == V - 1) unit(&head_bwd, -1, m.tied_embeddings && p.pp == 1 ? no_params : embed_params);
     for (int64_t l = lpc - 1; l >= 0; --l) {
       unit(bwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), layer_params);
     }
     if (v == 0) unit(&emb_bwd, -1, embed_params);
     run->finish = [&, recv, v, mb, bucket, reduce_here](NodeId first, NodeId last) {
-      if (reduce_here && *bucket > 0) AddDpReduce(*bucket, last, "dp.grads.bucket");
+      if (reduce_here && bucket->total() > 0) AddDpReduce(*bucket, last, "dp.grads.bucket");
       if (recv != kNone) b_.AddDependency(recv, first);
       if (v > 0 && p.pp > 1) {
         CommInfo info{CollectiveKind::kSendRecv, GroupKind::kPp, p2p_bytes, kPeerPrev,
@@ -441,16 +462,23 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   const NodeId last_compute = b_.LastOn(kStreamCompute);
   if (!overlap && !zero3) {
     // Reduce everything after the backward pass, still bucketed.
-    double left = pending_bucket;
+    const double total = pending_bucket.total();
+    double left = total;
     while (left > 0) {
       const double chunk = std::min(left, s_.grad_bucket_params);
-      AddDpReduce(chunk, last_compute, "dp.grads.bucket");
+      AddDpReduce(pending_bucket.Scaled(chunk / total), last_compute, "dp.grads.bucket");
       left -= chunk;
     }
   }
   // Optimizer step on this rank's shard of the parameters, after all gradient reductions.
+  // Dense parameters shard over the DP group, expert parameters over the expert-DP group.
   const double stage_params = StageParams(m, p, stage_);
-  const double shard = stage_params / (p.zero >= 1 ? static_cast<double>(dp_group) : 1.0);
+  const double stage_expert = static_cast<double>(p.StageLayers(m, stage_)) * layer_params.expert;
+  const LocalParams stage_local{stage_params - stage_expert, stage_expert};
+  const double shard =
+      p.zero >= 1 ? stage_local.dense / static_cast<double>(dp_group) +
+                        stage_local.expert / static_cast<double>(p.GroupSize(GroupKind::kEdp))
+                  : stage_params;
   ComputeOp opt;
   opt.name = "optimizer.adam";
   opt.cls = OpClass::kOptimizer;
@@ -466,13 +494,8 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     b_.AddDependency(b_.LastOn(kStreamDpComm), opt_id);
   }
   if (p.zero >= 1 && p.zero < 3 && dp_group > 1 && !s_.overlap_param_gather) {
-    CommOp op;
-    op.name = "dp.all_gather.params";
-    op.kind = CollectiveKind::kAllGather;
-    op.group = GroupKind::kDp;
-    op.bytes = stage_params * ActivationBytes(s_.dtype);
-    const NodeId ag = AddComm(kStreamDpComm, op);
-    b_.AddDependency(opt_id, ag);
+    AddDpCollectives(kStreamDpComm, CollectiveKind::kAllGather, stage_local, "dp.all_gather.params",
+                     opt_id, ExecutionGraph::Builder::kNoNode);
   }
   if (s_.host_overhead_s > 0) {
     b_.AddDelay(kStreamCompute, "host.overhead", SecondsToDuration(s_.host_overhead_s));
@@ -669,9 +692,9 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
   }
   std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.t < b.t; });
   Duration acc[4] = {0, 0, 0, 0};
-  double by_group[6] = {0, 0, 0, 0, 0, 0};
+  double by_group[kNumGroupKinds] = {};
   int active[3] = {0, 0, 0};
-  int active_group[6] = {0, 0, 0, 0, 0, 0};
+  int active_group[kNumGroupKinds] = {};
   Time prev = 0;
   for (const Edge& e : edges) {
     if (e.t > prev) {
@@ -679,8 +702,8 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
       acc[who] += e.t - prev;
       if (who == 2) {
         int kinds = 0;
-        for (int k = 0; k < 6; ++k) kinds += active_group[k] > 0;
-        for (int k = 0; k < 6; ++k) {
+        for (int k = 0; k < kNumGroupKinds; ++k) kinds += active_group[k] > 0;
+        for (int k = 0; k < kNumGroupKinds; ++k) {
           if (active_group[k] > 0) by_group[k] += DurationToSeconds(e.t - prev) / kinds;
         }
       }
@@ -695,7 +718,7 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
   b.other_s = DurationToSeconds(acc[1]);
   b.exposed_comm_s = DurationToSeconds(acc[2]);
   b.pipeline_bubble_s = DurationToSeconds(acc[3]);
-  for (int k = 0; k < 6; ++k) b.exposed_comm_by_group_s[k] = by_group[k];
+  for (int k = 0; k < kNumGroupKinds; ++k) b.exposed_comm_by_group_s[k] = by_group[k];
   return b;
 }
 

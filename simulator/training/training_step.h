@@ -63,9 +63,9 @@ struct TrainingSetup {
 struct StepBreakdown {
   double compute_s = 0;          // GPU busy with compute kernels
   double exposed_comm_s = 0;     // communication running with no compute beside it
-  // exposed_comm_s split by parallel dimension (tp, cp, ep, dp, pp), indexed by GroupKind;
+  // exposed_comm_s split by parallel dimension (tp, cp, ep, dp, pp, edp), indexed by GroupKind;
   // time when several dimensions are exposed at once is shared equally among them.
-  double exposed_comm_by_group_s[6] = {0, 0, 0, 0, 0, 0};
+  double exposed_comm_by_group_s[kNumGroupKinds] = {};
   double pipeline_bubble_s = 0;  // nothing running: waiting on other stages
   double other_s = 0;            // optimizer step and host overheads
 };

@@ -205,3 +205,34 @@ TEST(ParallelPlanTest, ExpertTpOneFoldsExpertParallelismOverTheStage) {
 
 }  // namespace
 }  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// Expert data parallelism: the ranks holding the same experts. EP carved out of DP (ep 4 of
+// dp 8, tp 2): the same tp index and the same place in an EP block. Folded (expert TP 1):
+// the same place in every EP block of the stage.
+TEST(ParallelPlanTest, ExpertDataParallelGroupsHoldTheSameExperts) {
+  ParallelPlan p;
+  p.gpus = 16;
+  p.tp = 2;
+  p.dp = 8;
+  p.ep = 4;
+  EXPECT_EQ(p.GroupSize(GroupKind::kEdp), 2);
+  // rank = tp + 2 * dp: rank 5 is tp 1, dp 2; its EP block is dp 0..3, so dp 2 and dp 6.
+  EXPECT_EQ(p.GroupMembers(5, GroupKind::kEdp), (std::vector<int64_t>{5, 13}));
+  EXPECT_EQ(p.GroupMembers(5, GroupKind::kEp), (std::vector<int64_t>{1, 3, 5, 7}));
+  p.etp = 1;
+  p.ep = 8;  // folded: 16 stage ranks, EP blocks of 8 consecutive ranks
+  EXPECT_EQ(p.GroupSize(GroupKind::kEdp), 2);
+  EXPECT_EQ(p.GroupMembers(5, GroupKind::kEdp), (std::vector<int64_t>{5, 13}));
+  EXPECT_EQ(p.GroupMembers(5, GroupKind::kEp), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  for (int64_t r = 0; r < 16; ++r) {
+    for (GroupKind g : {GroupKind::kEp, GroupKind::kEdp}) {
+      EXPECT_EQ(p.GroupLeader(r, g), p.GroupMembers(r, g).front()) << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace echosim

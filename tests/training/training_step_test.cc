@@ -316,3 +316,40 @@ TEST(TrainingStepTest, SlidingWindowLayersAlternateInTheGraph) {
 
 }  // namespace
 }  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// Expert gradients reduce over the ranks holding the same experts (expert-DP), dense ones over
+// the whole DP group; a dense model has no expert-DP collective.
+TEST(TrainingStepTest, ExpertGradientsReduceOverTheExpertDataParallelGroup) {
+  TrainingSetup s = MoeSetup(16, 1, 1, 4);  // dp 16, ep 4: expert-DP groups of 4
+  auto g = BuildStageGraph(s, 0);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  double dense_bytes = 0, expert_bytes = 0;
+  for (NodeId v = 0; v < g->num_nodes(); ++v) {
+    if (g->kind(v) != NodeKind::kCollective) continue;
+    if (g->name(v) == "dp.grads.bucket") {
+      EXPECT_EQ(g->comm(v).group, GroupKind::kDp);
+      dense_bytes += g->comm(v).bytes;
+    } else if (g->name(v) == "edp.grads.bucket") {
+      EXPECT_EQ(g->comm(v).group, GroupKind::kEdp);
+      expert_bytes += g->comm(v).bytes;
+    }
+  }
+  const ModelSpec& m = s.model;
+  const double layers = static_cast<double>(m.layers);
+  EXPECT_NEAR(expert_bytes, 2.0 * layers * m.LayerExpertParams() / s.plan.ep, 1e-6 * expert_bytes);
+  EXPECT_NEAR(dense_bytes,
+              2.0 * (layers * (m.LayerParams() - m.LayerExpertParams()) + 2.0 * m.vocab * m.hidden),
+              1e-6 * dense_bytes);
+  TrainingSetup d = MakeSetup("llama2-7b", 16, 1, 1, 1, 32);
+  auto dg = BuildStageGraph(d, 0);
+  ASSERT_TRUE(dg.ok());
+  for (NodeId v = 0; v < dg->num_nodes(); ++v) {
+    if (dg->kind(v) == NodeKind::kCollective) EXPECT_NE(dg->comm(v).group, GroupKind::kEdp);
+  }
+}
+
+}  // namespace
+}  // namespace echosim

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "simulator/validation/validation_case.h"
 
@@ -19,7 +22,11 @@ constexpr char kHeader[] =
 
 // Writes `rows` under a temporary data directory and parses them.
 StatusOr<std::vector<ValidationCase>> Parse(const std::string& rows) {
-  const fs::path dir = fs::temp_directory_path() / "echosim_nemo_source_test";
+  // One directory per test and process: ctest runs this binary's tests in parallel.
+  const fs::path dir = fs::temp_directory_path() /
+                       ("echosim_nemo_source_test_" +
+                        std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                        "_" + std::to_string(::getpid()));
   fs::create_directories(dir / "training");
   std::ofstream(dir / "training" / "training_nemo_megatron_bridge_perf_summary.csv")
       << "# comment line\n" << kHeader << rows;

@@ -12,7 +12,8 @@ __all__ = ["gpus", "models", "schedules"]
 def models() -> pd.DataFrame:
     """Built-in model presets, indexed by name: layers, hidden, heads, kv_heads, head_dim, ffn_hidden,
     vocab, experts, top_k, mlp, norm, position, max_seq_len_tokens, tied_embeddings,
-    params (total parameters) and description."""
+    sliding_window (tokens, 0 = none), full_attention_every, params (total parameters) and
+    description."""
     return pd.DataFrame(_echosim.model_presets()).set_index("name")
 
 

@@ -100,3 +100,21 @@ def test_presets():
     assert {"h100-sxm", "a100-80gb", "b200"} <= set(gpus.index)
     assert gpus.loc["h100-sxm", "peak_tflops_bf16"] > 900
     assert "interleaved_1f1b" in echosim.schedules().index
+
+
+def test_moe_overlap_fp8_attention_and_folding_from_python():
+    base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, tp=2, ep=16, global_batch=32,
+                seq_len=2048, dtype="fp8", sequence_parallel=True, expert_tp=1)
+    plain = echosim.train(**base)
+    fast = echosim.train(**base, ep_comm_overlap=True, fp8_attention=True)
+    assert fast.step_time_s < plain.step_time_s
+    assert "edp" in plain.breakdown["exposed_comm_by_dim_s"]
+    oss = echosim.models().loc["gpt-oss-120b"]
+    assert (oss["sliding_window"], oss["full_attention_every"], oss["head_dim"]) == (128, 2, 64)
+    # Without folding, EP 16 cannot be carved out of DP 8: the error names the flag.
+    try:
+        echosim.train(**{**base, "expert_tp": None})
+    except Exception as e:  # noqa: BLE001 - the binding's error type
+        assert "--expert-tp 1 lets EP span the TP ranks" in str(e)
+    else:
+        raise AssertionError("expected an error")

@@ -330,11 +330,17 @@ std::string KernelShapeKey(const ComputeOp& op) {
   switch (op.cls) {
     case OpClass::kGemm:
       return StrCat("gemm/", DTypeName(op.dtype), "/", op.m, "x", op.n, "x", op.k, "x", op.batch);
-    case OpClass::kAttention:
-      // The serving encoding (n = 0) carries the context in the FLOPs.
+    case OpClass::kAttention: {
+      // The serving encoding (n = 0) carries the context in the FLOPs, and so does a
+      // sliding-window kernel (FLOPs below the causal m x n one of its shape).
+      const double causal = 4.0 * static_cast<double>(op.batch) * op.m * op.n * op.k * 0.5 *
+                            (KernelFamily(op) == "bwd" ? 2.5 : 1.0);
+      const bool windowed = op.n > 0 && op.flops < causal * (1.0 - 1e-9);
       return StrCat("attention/", KernelFamily(op), "/", DTypeName(op.dtype), "/", op.m, "x", op.n, "x",
                     op.k, "x", op.batch,
-                    op.n == 0 ? StrCat("/f", static_cast<int64_t>(std::llround(op.flops))) : std::string());
+                    op.n == 0 || windowed ? StrCat("/f", static_cast<int64_t>(std::llround(op.flops)))
+                                          : std::string());
+    }
     case OpClass::kMemoryBound:
     case OpClass::kOptimizer:
       return StrCat(OpClassName(op.cls), "/", KernelFamily(op), "/", DTypeName(op.dtype), "/",

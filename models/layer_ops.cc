@@ -37,7 +37,7 @@ struct MoeDims {
 };
 
 MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
-  const bool folded = c.tp > 1 && c.ExpertTp() == 1;
+  const bool folded = m.is_moe() && c.tp > 1 && c.ExpertTp() == 1;
   return {folded, folded ? d.sp_tokens : d.tokens, folded ? m.ffn_hidden : d.f_local};
 }
 
@@ -110,12 +110,13 @@ DType FlashAttentionDType(const LayerContext& c) {
 }
 
 // Query-key pairs one rank's queries score: half the s_q x s_kv matrix when causal; with a
-// sliding window of w < s_kv keys, w per query less the w^2/2 the first queries lack
-// (s_q * w - w^2 / 2 for a whole sequence; s_q * w for a context-parallel shard).
+// sliding window of w < s_kv keys, w per query less the w^2/2 the first queries of the
+// sequence lack, shared evenly over the context-parallel ranks (load-balanced CP):
+// (S * w - w^2 / 2) / cp with s_q = S / cp.
 double CausalScorePairs(const LayerContext& c, double s_q, double s_kv) {
   const double w = static_cast<double>(c.attention_window);
   if (w <= 0 || w >= s_kv) return s_q * s_kv * 0.5;
-  return c.cp > 1 ? s_q * w : s_q * w - 0.5 * w * w;
+  return s_q * w - 0.5 * w * w / static_cast<double>(std::max<int64_t>(1, c.cp));
 }
 
 void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,

@@ -16,19 +16,33 @@ double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   return params;
 }
 
+double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
+  return static_cast<double>(p.StageLayers(m, stage)) * static_cast<double>(m.LayerExpertParams()) /
+         static_cast<double>(p.ExpertTp() * p.ep);
+}
+
 std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& p,
                                         const LayerContext& layer,
                                         const std::vector<int64_t>& in_flight,
                                         double reserved_bytes) {
   std::vector<StageMemory> out;
-  const double dp = static_cast<double>(p.GroupSize(GroupKind::kDp));  // ZeRO shards over dp*cp
+  // ZeRO shards dense state over the DP group (dp*cp) and expert state over the expert-DP
+  // group (the ranks holding the same experts).
+  const double dp = static_cast<double>(p.GroupSize(GroupKind::kDp));
+  const double edp = static_cast<double>(p.GroupSize(GroupKind::kEdp));
   const double layer_act = LayerActivationBytes(m, layer);
   for (int64_t s = 0; s < p.pp; ++s) {
     StageMemory sm;
     sm.stage = s;
     sm.params = StageParams(m, p, s);
+    const double expert = StageExpertParams(m, p, s);
+    const double dense = sm.params - expert;
+    // Bytes per parameter of a state, sharded from ZeRO stage `from` on.
+    auto sharded = [&](double bytes, int64_t from) {
+      return p.zero >= from ? dense * bytes / dp + expert * bytes / edp : sm.params * bytes;
+    };
     const double wbytes = layer.dtype == DType::kFp8 ? 3.0 : 2.0;
-    sm.weight_bytes = sm.params * wbytes / (p.zero >= 3 ? dp : 1.0);
+    sm.weight_bytes = sharded(wbytes, 3);
     if (p.zero >= 3) {
       // Two layers gathered at a time (the one running and the one prefetched): of an MoE
       // layer only the rank's experts (1/ep of them), as the simulated all-gather moves.
@@ -36,8 +50,8 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
       const double expert_layer = static_cast<double>(m.LayerExpertParams());
       sm.weight_bytes += 2.0 * (dense_layer / p.tp + expert_layer / (p.ExpertTp() * p.ep)) * wbytes;
     }
-    sm.gradient_bytes = sm.params * 4.0 / (p.zero >= 2 ? dp : 1.0);
-    sm.optimizer_bytes = sm.params * 12.0 / (p.zero >= 1 ? dp : 1.0);
+    sm.gradient_bytes = sharded(4.0, 2);
+    sm.optimizer_bytes = sharded(12.0, 1);
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).
     const double layers_per_chunk = static_cast<double>(p.StageLayers(m, s)) / static_cast<double>(p.vpp);

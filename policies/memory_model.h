@@ -35,6 +35,8 @@ struct StageMemory {
 
 // Parameters one rank of `stage` holds (its layers, / tp, experts / ep, embeddings).
 double StageParams(const ModelSpec& model, const ParallelPlan& plan, int64_t stage);
+// Of which expert parameters (sharded over the expert-data-parallel group, not the DP group).
+double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage);
 
 // `in_flight[s]`: model chunks whose activations stage s holds at its peak (from the
 // pipeline schedule).

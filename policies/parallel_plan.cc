@@ -252,7 +252,7 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
     return PlanError("--expert-tp", "parallelism.expert_tp",
                      StrCat("expert tensor parallel size must be 1 or tp (", p.tp, "), got ", p.etp));
   }
-  if (p.MoeFolded()) {
+  if (p.MoeFolded() && m.is_moe()) {
     if (!p.sequence_parallel) {
       return PlanError("--expert-tp", "parallelism.expert_tp",
                        "expert tp 1 under tp > 1 (MoE parallel folding) needs "

@@ -327,7 +327,10 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     if (!order[i].forward) last_bwd[order[i].chunk] = static_cast<int64_t>(i);
   }
   const int64_t dp_group = p.GroupSize(GroupKind::kDp);
-  const bool zero3 = p.zero >= 3 && dp_group > 1;
+  // Sharding needs a DP group or an expert-DP group of more than one rank (with MoE folding the
+  // expert-DP group can be larger than the DP group).
+  const bool sharded_groups = dp_group > 1 || p.GroupSize(GroupKind::kEdp) > 1;
+  const bool zero3 = p.zero >= 3 && sharded_groups;
   const LocalParams layer_params = LayerParamsLocal();
   const LocalParams embed_params{static_cast<double>(m.vocab * m.hidden) / p.tp, 0};
   const LocalParams no_params;
@@ -473,7 +476,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   // Optimizer step on this rank's shard of the parameters, after all gradient reductions.
   // Dense parameters shard over the DP group, expert parameters over the expert-DP group.
   const double stage_params = StageParams(m, p, stage_);
-  const double stage_expert = static_cast<double>(p.StageLayers(m, stage_)) * layer_params.expert;
+  const double stage_expert = StageExpertParams(m, p, stage_);
   const LocalParams stage_local{stage_params - stage_expert, stage_expert};
   const double shard =
       p.zero >= 1 ? stage_local.dense / static_cast<double>(dp_group) +
@@ -493,7 +496,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   if (b_.LastOn(kStreamDpComm) != ExecutionGraph::Builder::kNoNode) {
     b_.AddDependency(b_.LastOn(kStreamDpComm), opt_id);
   }
-  if (p.zero >= 1 && p.zero < 3 && dp_group > 1 && !s_.overlap_param_gather) {
+  if (p.zero >= 1 && p.zero < 3 && sharded_groups && !s_.overlap_param_gather) {
     AddDpCollectives(kStreamDpComm, CollectiveKind::kAllGather, stage_local, "dp.all_gather.params",
                      opt_id, ExecutionGraph::Builder::kNoNode);
   }

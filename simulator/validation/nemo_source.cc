@@ -352,9 +352,10 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     c.cp = cp;
     c.vpp = vp;
     c.ep = ep;
-    // Every Qwen3 MoE recipe sets expert_tensor_parallel_size = 1 (Megatron-Bridge
-    // scripts/performance/configs/qwen/qwen3_workload_base_configs.py, BASE_QWEN3_* configs):
-    // under TP that is MoE parallel folding, EP spanning the TP ranks.
+    // Every Qwen3 and gpt-oss recipe sets expert_tensor_parallel_size = 1 (Megatron-Bridge
+    // scripts/performance/configs/{qwen/qwen3,gpt_oss/gpt_oss}_workload_base_configs.py,
+    // BASE_QWEN3_* and BASE_GPT_OSS_120B_CONFIG): under TP that is MoE parallel folding, EP
+    // spanning the TP ranks.
     if (spec.is_moe()) c.etp = 1;
     if (tp * pp * cp <= 0 || gpus % (tp * pp * cp) != 0) {
       skip(StrCat("#-GPUs ", gpus, " is not divisible by TP*PP*CP = ", tp * pp * cp));

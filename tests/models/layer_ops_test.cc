@@ -181,6 +181,17 @@ TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
       EXPECT_EQ(op->m, 2048 / 4);  // the rank's sequence shard
     }
   }
+  // Expert TP means nothing to a dense model: its MLP keeps the TP collectives.
+  ModelSpec dense = Gpt(1024, 16);
+  c.ep = 1;
+  const auto dense_folded_fwd = LayerForward(dense, c);
+  const auto dense_folded_bwd = LayerBackward(dense, c);
+  c.etp = 0;
+  EXPECT_EQ(CountComm(dense_folded_fwd, CollectiveKind::kAllGather),
+            CountComm(LayerForward(dense, c), CollectiveKind::kAllGather));
+  EXPECT_EQ(CountComm(dense_folded_bwd, CollectiveKind::kReduceScatter),
+            CountComm(LayerBackward(dense, c), CollectiveKind::kReduceScatter));
+  EXPECT_EQ(CountComm(dense_folded_bwd, CollectiveKind::kAllGather), 2);
 }
 
 }  // namespace
@@ -209,6 +220,14 @@ TEST(LayerOpsTest, SlidingWindowAttentionScoresTheWindow) {
   EXPECT_DOUBLE_EQ(windowed, 4.0 * 16 * 64 * (4096.0 * 128 - 0.5 * 128 * 128));
   c.attention_window = 8192;  // wider than the sequence: plain causal attention
   EXPECT_DOUBLE_EQ(attn_flops(LayerForward(m, c)), full);
+  // Context parallel 2: each rank scores half of S*w - w^2/2, never more than its causal share.
+  c.cp = 2;
+  c.attention_window = 4000;
+  const double cp_windowed = attn_flops(LayerForward(m, c));
+  EXPECT_DOUBLE_EQ(cp_windowed, 4.0 * 16 * 64 * (4096.0 * 4000 - 0.5 * 4000.0 * 4000) / 2);
+  c.attention_window = 0;
+  EXPECT_LE(cp_windowed, attn_flops(LayerForward(m, c)));
+  c.cp = 1;
 
   const double dense = m.TrainingFlops(4096, 4096);
   m.sliding_window = 128;

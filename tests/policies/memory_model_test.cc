@@ -43,7 +43,14 @@ TEST(MemoryModelTest, Zero3GathersTwoLayersOfLocalExperts) {
   const StageMemory sm = EstimateMemory(m, p, c, {1}, 0)[0];
   const double dense = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
   const double experts = static_cast<double>(m.LayerExpertParams()) / 8;
-  EXPECT_DOUBLE_EQ(sm.weight_bytes, StageParams(m, p, 0) * 2 / 16 + 2 * (dense + experts) * 2);
+  // Sharded: dense weights over the 16 DP ranks, the rank's experts over the 2 ranks that hold
+  // the same experts (expert-DP = 16 / 8).
+  const double stage_experts = StageExpertParams(m, p, 0);
+  EXPECT_DOUBLE_EQ(stage_experts, m.layers * experts);
+  EXPECT_DOUBLE_EQ(sm.weight_bytes, (StageParams(m, p, 0) - stage_experts) * 2 / 16 +
+                                        stage_experts * 2 / 2 + 2 * (dense + experts) * 2);
+  EXPECT_DOUBLE_EQ(sm.optimizer_bytes,
+                   (StageParams(m, p, 0) - stage_experts) * 12 / 16 + stage_experts * 12 / 2);
 }
 
 // Pipeline stages split layers; the first holds the embedding, the last the output layer.

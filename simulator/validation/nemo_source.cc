@@ -284,6 +284,18 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
       row.skip_reason = why;
       out->push_back(vc);
     };
+    // The page's footnote [^gpt-oss-note] (docs/performance-summary-archive.md, 26.06.01
+    // section): "Performance regression in GPT-OSS 120B pre-training is a known issue"
+    // (NVIDIA/cudnn-frontend issue 256), to be fixed in the next release. The source itself
+    // says these rows measure a bug, not the configuration.
+    {
+      ECHOSIM_ASSIGN_OR_RETURN(std::string tflops_cell, t.Get(r, "Model TFLOP / sec / GPU"));
+      if (tflops_cell.find("[^gpt-oss-note]") != std::string::npos) {
+        skip("the source marks this measurement as a known performance regression (footnote "
+             "gpt-oss-note: NVIDIA/cudnn-frontend issue 256, fixed in the next release)");
+        continue;
+      }
+    }
     if (section.find("LoRA") != std::string::npos) {
       skip("LoRA fine-tuning: frozen base weights (no weight gradients or optimizer state for "
            "them); echosim trains every weight");

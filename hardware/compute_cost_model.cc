@@ -17,8 +17,9 @@ ComputeCostModel::ComputeCostModel(GpuSpec gpu, double sustained_factor,
 }
 
 double ComputeCostModel::GemmEfficiency(const ComputeOp& op) const {
-  const double max_eff =
-      op.dtype == DType::kFp8 ? gpu_.gemm_max_efficiency_fp8 : gpu_.gemm_max_efficiency_bf16;
+  const double max_eff = op.dtype == DType::kFp4   ? gpu_.gemm_max_efficiency_fp4
+                         : op.dtype == DType::kFp8 ? gpu_.gemm_max_efficiency_fp8
+                                                   : gpu_.gemm_max_efficiency_bf16;
   const double d = static_cast<double>(std::min({op.m, op.n, op.k}));
   // The fill term sees the whole launch: a batched GEMM of many small matrices fills the
   // GPU's SMs as well as one large GEMM of the same total work.

@@ -14,6 +14,7 @@ double GpuSpec::PeakFlopsPerS(DType dtype) const {
   switch (dtype) {
     case DType::kFp16: return peak_tflops_fp16 * 1e12;
     case DType::kFp8: return (peak_tflops_fp8 > 0 ? peak_tflops_fp8 : peak_tflops_bf16) * 1e12;
+    case DType::kFp4: return peak_tflops_fp4 * 1e12;
     case DType::kBf16: break;
   }
   return peak_tflops_bf16 * 1e12;
@@ -62,12 +63,14 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       {"peak_tflops_bf16", &g.peak_tflops_bf16},
       {"peak_tflops_fp16", &g.peak_tflops_fp16},
       {"peak_tflops_fp8", &g.peak_tflops_fp8},
+      {"peak_tflops_fp4", &g.peak_tflops_fp4},
       {"peak_tflops_fp32", &g.peak_tflops_fp32},
       {"hbm_capacity_gb", &g.hbm_capacity_gb},
       {"hbm_tbps", &g.hbm_tbps},
       {"memory_efficiency", &g.memory_efficiency},
       {"gemm_max_efficiency_bf16", &g.gemm_max_efficiency_bf16},
       {"gemm_max_efficiency_fp8", &g.gemm_max_efficiency_fp8},
+      {"gemm_max_efficiency_fp4", &g.gemm_max_efficiency_fp4},
       {"gemm_min_dim_half", &g.gemm_min_dim_half},
       {"gemm_flops_half", &g.gemm_flops_half},
       {"attention_efficiency", &g.attention_efficiency},
@@ -118,6 +121,7 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
     }
   }
   if (g.gemm_max_efficiency_fp8 <= 0) g.gemm_max_efficiency_fp8 = g.gemm_max_efficiency_bf16;
+  if (g.gemm_max_efficiency_fp4 <= 0) g.gemm_max_efficiency_fp4 = g.gemm_max_efficiency_fp8;
   ECHOSIM_RETURN_IF_ERROR(g.Validate().WithContext(source));
   return g;
 }

@@ -16,11 +16,13 @@ struct GpuSpec {
   std::string name;
   std::string description;
   double peak_tflops_bf16 = 0, peak_tflops_fp16 = 0, peak_tflops_fp8 = 0, peak_tflops_fp32 = 0;
+  double peak_tflops_fp4 = 0;  // dense NVFP4; 0 = no FP4 tensor cores
   double hbm_capacity_gb = 0;  // decimal GB (1e9 bytes)
   double hbm_tbps = 0;         // TB/s (1e12 bytes/s)
   double memory_efficiency = 0.85;
   double gemm_max_efficiency_bf16 = 0.8;
   double gemm_max_efficiency_fp8 = 0.7;
+  double gemm_max_efficiency_fp4 = 0;  // 0 = as fp8
   double gemm_min_dim_half = 120;
   double gemm_flops_half = 2e9;
   double attention_efficiency = 0.35;

@@ -351,9 +351,10 @@ std::string KernelShapeKey(const ComputeOp& op) {
 
 FittedComputeParams DatasheetParams(const GpuSpec& gpu) {
   FittedComputeParams p;
-  for (int d = 0; d < 3; ++d) {
-    p.gemm[d].max_efficiency = d == static_cast<int>(DType::kFp8) ? gpu.gemm_max_efficiency_fp8
-                                                                  : gpu.gemm_max_efficiency_bf16;
+  for (int d = 0; d < kNumDTypes; ++d) {
+    p.gemm[d].max_efficiency = d == static_cast<int>(DType::kFp4)   ? gpu.gemm_max_efficiency_fp4
+                               : d == static_cast<int>(DType::kFp8) ? gpu.gemm_max_efficiency_fp8
+                                                                    : gpu.gemm_max_efficiency_bf16;
     p.gemm[d].min_dim_half = gpu.gemm_min_dim_half;
     p.gemm[d].flops_half = gpu.gemm_flops_half;
   }
@@ -494,7 +495,7 @@ std::array<double, N> GridMinimizeLog(const std::function<double(const std::arra
 FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<KernelSample>& samples) {
   const FittedComputeParams base = DatasheetParams(gpu);
   FittedComputeParams p = base;
-  std::vector<const KernelSample*> mem, opt, gemm[3], attn[2];
+  std::vector<const KernelSample*> mem, opt, gemm[kNumDTypes], attn[2];
   for (const KernelSample& s : samples) {
     switch (s.op.cls) {
       case OpClass::kMemoryBound:
@@ -539,7 +540,7 @@ FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<Kerne
     }
     return sum;
   };
-  for (int d = 0; d < 3; ++d) {
+  for (int d = 0; d < kNumDTypes; ++d) {
     if (gemm[d].empty()) continue;
     FittedComputeParams q = p;
     auto& g = q.gemm[d];

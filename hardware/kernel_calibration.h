@@ -100,7 +100,7 @@ struct FittedComputeParams {
     int samples = 0;
     double efficiency = 0, overhead_s = 0;
   };
-  Gemm gemm[3];  // indexed by DType
+  Gemm gemm[kNumDTypes];  // indexed by DType
   bool attention_fitted[2] = {false, false};  // forward, backward
   int attention_samples[2] = {0, 0};
   double attention_efficiency[2] = {0, 0};

@@ -51,7 +51,7 @@ ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int6
   op.k = k;
   op.batch = batch;
   op.flops = 2.0 * static_cast<double>(m) * n * k * batch;
-  const double in_bytes = dt == DType::kFp8 ? 1.0 : 2.0;
+  const double in_bytes = dt == DType::kFp8 ? 1.0 : dt == DType::kFp4 ? 0.5 : 2.0;
   op.bytes = batch * (in_bytes * (static_cast<double>(m) * k + static_cast<double>(k) * n) +
                       2.0 * static_cast<double>(m) * n);
   return op;
@@ -106,6 +106,7 @@ void TpExitFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, 
 
 // Flash attention's matmul precision: fp8 only when asked for, else 16-bit.
 DType FlashAttentionDType(const LayerContext& c) {
+  if (c.dtype == DType::kFp4) return DType::kBf16;  // NVFP4 recipes keep attention in 16-bit
   return c.dtype == DType::kFp8 && !c.fp8_attention ? DType::kBf16 : c.dtype;
 }
 

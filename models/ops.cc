@@ -7,6 +7,7 @@ const char* DTypeName(DType d) {
     case DType::kBf16: return "bf16";
     case DType::kFp16: return "fp16";
     case DType::kFp8: return "fp8";
+    case DType::kFp4: return "fp4";
   }
   return "?";
 }

@@ -11,7 +11,9 @@
 
 namespace echosim {
 
-enum class DType : uint8_t { kBf16, kFp16, kFp8 };
+// kFp4: NVFP4 (4-bit E2M1 values, block scales) GEMMs, Blackwell only.
+enum class DType : uint8_t { kBf16, kFp16, kFp8, kFp4 };
+constexpr int kNumDTypes = 4;
 const char* DTypeName(DType d);
 // Bytes per element of activations/weights as stored for compute (fp8 GEMM inputs are
 // 1 byte; activations between kernels stay 2 bytes, as Transformer Engine keeps them).

@@ -56,6 +56,7 @@ void RegisterPresets(py::module_& m) {
           d["peak_tflops_bf16"] = g.peak_tflops_bf16;
           d["peak_tflops_fp16"] = g.peak_tflops_fp16;
           d["peak_tflops_fp8"] = g.peak_tflops_fp8;
+          d["peak_tflops_fp4"] = g.peak_tflops_fp4;
           d["peak_tflops_fp32"] = g.peak_tflops_fp32;
           d["hbm_capacity_gb"] = g.hbm_capacity_gb;
           d["hbm_tbps"] = g.hbm_tbps;

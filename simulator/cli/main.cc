@@ -74,7 +74,7 @@ train options (each sets the scenario field in parentheses):
   --micro-batch N         sequences per micro-batch, default 1 (workload.training.micro_batch_seqs)
   --global-batch N        sequences per iteration (workload.training.global_batch_seqs)
   --seq-len N             tokens per sequence, default: the model's (workload.training.seq_len_tokens)
-  --dtype bf16|fp16|fp8   (workload.training.dtype)
+  --dtype bf16|fp16|fp8|fp4  (workload.training.dtype; fp4 = NVFP4 GEMMs, Blackwell)
   --attention flash|unfused (workload.training.attention)
   --fp8-attention         flash attention matmuls in fp8, needs --dtype fp8 (workload.training.fp8_attention)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
@@ -384,13 +384,13 @@ int CmdList(const std::vector<std::string>& args) {
     return 0;
   }
   if (what == "gpus") {
-    std::cout << "gpu         bf16 TFLOP/s  fp8 TFLOP/s  HBM GB  HBM TB/s  NVLink Gbit/s  NIC Gbit/s\n";
+    std::cout << "gpu         bf16 TFLOP/s  fp8 TFLOP/s  fp4 TFLOP/s  HBM GB  HBM TB/s  NVLink Gbit/s  NIC Gbit/s\n";
     for (const std::string& n : GpuPresetNames()) {
       auto g = FindGpuPreset(n);
       if (!g.ok()) return Fail(g.status());
       char line[256];
-      std::snprintf(line, sizeof(line), "%-11s %12.0f  %11.0f  %6.0f  %8.3g  %13.0f  %10.0f\n",
-                    n.c_str(), g->peak_tflops_bf16, g->peak_tflops_fp8, g->hbm_capacity_gb,
+      std::snprintf(line, sizeof(line), "%-11s %12.0f  %11.0f  %11.0f  %6.0f  %8.3g  %13.0f  %10.0f\n",
+                    n.c_str(), g->peak_tflops_bf16, g->peak_tflops_fp8, g->peak_tflops_fp4, g->hbm_capacity_gb,
                     g->hbm_tbps, g->nvlink_gbps, g->nic_gbps);
       std::cout << line;
     }

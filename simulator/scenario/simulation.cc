@@ -165,7 +165,8 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (t->dtype().empty()) t->set_dtype("bf16");
   ECHOSIM_RETURN_IF_ERROR(ParseChoice<DType>("workload.training.dtype (--dtype)", t->dtype(),
                                              {{"bf16", DType::kBf16}, {"fp16", DType::kFp16},
-                                              {"fp8", DType::kFp8}}).status());
+                                              {"fp8", DType::kFp8},
+                                              {"fp4", DType::kFp4}}).status());
   if (t->attention().empty()) t->set_attention("flash");
   ECHOSIM_RETURN_IF_ERROR(ParseChoice<AttentionImpl>("workload.training.attention", t->attention(),
                                                      {{"flash", AttentionImpl::kFlash},
@@ -244,7 +245,8 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   ECHOSIM_ASSIGN_OR_RETURN(s.dtype, ParseChoice<DType>("workload.training.dtype", t->dtype(),
                                                        {{"bf16", DType::kBf16},
                                                         {"fp16", DType::kFp16},
-                                                        {"fp8", DType::kFp8}}));
+                                                        {"fp8", DType::kFp8},
+                                                        {"fp4", DType::kFp4}}));
   ECHOSIM_ASSIGN_OR_RETURN(s.attention, ParseChoice<AttentionImpl>(
                                             "workload.training.attention", t->attention(),
                                             {{"flash", AttentionImpl::kFlash},

@@ -777,6 +777,11 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
     return InvalidArgument(StrCat("--dtype (workload.training.dtype): gpu '", setup.gpu.name,
                                   "' has no FP8 tensor cores; use bf16 or fp16"));
   }
+  if (setup.dtype == DType::kFp4 && setup.gpu.peak_tflops_fp4 <= 0) {
+    return InvalidArgument(StrCat("--dtype (workload.training.dtype): gpu '", setup.gpu.name,
+                                  "' has no FP4 tensor cores (NVFP4 needs Blackwell); use bf16, "
+                                  "fp16 or fp8"));
+  }
   const ParallelPlan& p = setup.plan;
   Topology topo(PlanTopology(setup));
   ComputeCostModel compute = MakeComputeModel(setup);

@@ -325,10 +325,13 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
       continue;
     }
     if (precision == "NVFP4") {
-      skip("NVFP4 (4-bit) GEMMs: echosim has no fp4 dtype");
-      continue;
-    }
-    if (precision == "BF16") {
+      // Megatron-Bridge bf16_with_nvfp4_mixed (src/megatron/bridge/training/mixed_precision.py):
+      // fp4 e2m1, the nvfp4 recipe, parameters gathered in fp4.
+      c.dtype = "fp4";
+      notes.push_back("NVFP4 simulated as every transformer GEMM at the FP4 tensor-core rate with "
+                      "16-bit attention; its quantisation and Hadamard transforms are not "
+                      "simulated, nor fp4 parameter gathers");
+    } else if (precision == "BF16") {
       c.dtype = "bf16";
     } else if (precision == "FP8" || precision == "FP8-CS" || precision.empty()) {
       c.dtype = "fp8";
@@ -340,7 +343,7 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
       c.dtype = "fp8";
       notes.push_back("MXFP8 (block-scaled FP8) simulated as fp8 GEMMs at the FP8 tensor-core rate");
     } else {
-      skip(StrCat("precision '", precision_cell, "' has no echosim dtype (bf16, fp16, fp8)"));
+      skip(StrCat("precision '", precision_cell, "' has no echosim dtype (bf16, fp16, fp8, fp4)"));
       continue;
     }
 

@@ -353,3 +353,30 @@ TEST(TrainingStepTest, ExpertGradientsReduceOverTheExpertDataParallelGroup) {
 
 }  // namespace
 }  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// NVFP4 (dtype fp4): GEMMs at the FP4 rate, attention in 16-bit; no FP4 on Hopper.
+TEST(TrainingStepTest, Fp4GemmsRunAtTheFp4RateOnBlackwellOnly) {
+  TrainingSetup s = MakeSetup("llama3-8b", 8, 1, 1, 1, 8);
+  s.gpu = FindGpuPreset("gb200").value();
+  s.dtype = DType::kFp8;
+  auto fp8 = BuildStageGraph(s, 0);
+  s.dtype = DType::kFp4;
+  auto fp4 = BuildStageGraph(s, 0);
+  ASSERT_TRUE(fp8.ok() && fp4.ok());
+  ASSERT_EQ(fp8->num_nodes(), fp4->num_nodes());
+  for (NodeId v = 0; v < fp8->num_nodes(); ++v) {
+    const std::string& n = fp8->name(v);
+    if (n == "mlp.fc1.fwd") EXPECT_LT(fp4->duration(v), 0.75 * fp8->duration(v));
+    if (n == "attn.fwd" || n == "attn.bwd") EXPECT_EQ(fp4->duration(v), fp8->duration(v)) << n;
+  }
+  s.gpu = FindGpuPreset("h100-sxm").value();
+  auto hopper = SimulateTrainingStep(s);
+  ASSERT_FALSE(hopper.ok());
+  EXPECT_NE(hopper.status().message().find("has no FP4 tensor cores"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace echosim

@@ -161,7 +161,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
   auto cases = Parse(
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,LLAMA3_70B,64,FP8,256,2,8192,1,1,"
       "1,n/a,n/a,5243,2355,64,,\n"
-      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,NVFP4,256,1,8192,2,"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,FP6,256,1,8192,2,"
       "4,1,5,n/a,4898,2201,0,,\n"
       "d,26.06 NeMo Container,LoRA Performance,DGX-H100,LLAMA3_70B,8,FP8,32,1,4096,2,4,1,20,n/a,"
       "2643,735,,,\n"
@@ -177,7 +177,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
   ASSERT_EQ(cases->size(), 8u);
-  const char* expect[] = {"no sourced GB300 preset", "NVFP4", "LoRA", "SFT", "state-space (Mamba)",
+  const char* expect[] = {"no sourced GB300 preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "state-space (Mamba)",
                           "multi-head latent attention", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {
@@ -220,6 +220,18 @@ TEST(NemoSourceTest, RowsTheSourceMarksAsARegressionAreListed) {
   ASSERT_EQ(cases->size(), 1u);
   EXPECT_TRUE((*cases)[0].row.skipped);
   EXPECT_NE((*cases)[0].row.skip_reason.find("known performance regression"), std::string::npos);
+}
+
+// NVFP4 rows run their GEMMs at the FP4 rate (dtype fp4) on Blackwell.
+TEST(NemoSourceTest, Nvfp4RowsUseTheFp4Dtype) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,NVFP4,256,1,8192,2,"
+      "4,1,5,n/a,4898,2201,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 1u);
+  EXPECT_FALSE((*cases)[0].row.skipped) << (*cases)[0].row.skip_reason;
+  EXPECT_EQ((*cases)[0].config.dtype, "fp4");
+  EXPECT_NE((*cases)[0].row.assumptions.find("NVFP4 simulated"), std::string::npos);
 }
 
 TEST(NemoSourceTest, QwenRowsKeepTheirOwnHeadDimension) {

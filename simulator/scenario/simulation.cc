@@ -327,6 +327,11 @@ StatusOr<TrainingRun> RunTrainingScenario(scenario::Scenario s) {
   TrainingRun run;
   run.resolved = s;
   ECHOSIM_ASSIGN_OR_RETURN(run.setup, MakeTrainingSetup(run.resolved));
+  if (run.resolved.simulation().compute_backend() == "gpu" && run.setup.dtype == DType::kFp4) {
+    return InvalidArgument("simulation.compute_backend (--compute-backend) gpu: echosim-kernels "
+                           "measures bf16, fp16 and fp8 GEMMs, not fp4 (NVFP4); use the model "
+                           "backend for workload.training.dtype fp4");
+  }
   if (run.resolved.simulation().compute_backend() == "gpu") {
     // Every distinct kernel shape of the step, measured once on the local GPU.
     ECHOSIM_ASSIGN_OR_RETURN(std::vector<ComputeOp> ops, CollectComputeOps(run.setup));

@@ -97,6 +97,9 @@ struct ValidationSource {
   std::string description;
 };
 
+// Issue 6's per-row target: no supported row worse than this absolute step-time error.
+constexpr double kRowErrorTarget = 0.15;
+
 struct ValidationReport {
   std::vector<ValidationSource> sources;
   std::vector<ValidationRow> rows;
@@ -125,6 +128,11 @@ nlohmann::json ValidationReportJson(const ValidationReport& report);
 std::string ValidationReportText(const ValidationReport& report);
 // The repeated-configuration section of the text report.
 std::string RepeatedConfigurationsText(const ValidationReport& report);
+// Repeated configurations whose error floor exceeds `threshold`, and the rows they hold.
+struct RepeatedBeyond {
+  int configurations = 0, rows = 0;
+};
+RepeatedBeyond CountRepeatedBeyond(const ValidationReport& report, double threshold);
 
 }  // namespace echosim
 

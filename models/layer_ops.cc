@@ -199,6 +199,14 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
   }
 }
 
+// The experts' activation function over the routed token copies (fused SwiGLU / GELU).
+ComputeOp MoeActFwd(const ModelSpec& m, double routed, int64_t f, double e) {
+  return Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.fwd" : "moe.gelu.fwd",
+             routed * f * e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0));
+}
+
+ComputeOp NormFwd(const char* name, const Dims& d) { return Mem(name, d.sp_tokens * d.h * d.e * 2.0); }
+
 void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
             bool recompute) {
   const int64_t t = static_cast<int64_t>(d.tokens);
@@ -232,8 +240,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
                       routed * d.h * d.e));
   }
   push(Gemm("moe.fc1.fwd", c.dtype, per_expert, moe_up, d.h, local_experts));
-  push(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.fwd" : "moe.gelu.fwd",
-           routed * md.f * d.e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0)));
+  push(MoeActFwd(m, routed, md.f, d.e));
   push(Gemm("moe.fc2.fwd", c.dtype, per_expert, d.h, md.f, local_experts));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
@@ -298,7 +305,7 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
     op.recompute = recompute_all;
     s->push_back(std::move(op));
   };
-  push(Mem("norm1.fwd", d.sp_tokens * d.h * d.e * 2.0));
+  push(NormFwd("norm1.fwd", d));
   TpEnterFwd(s, c, d, "attn");
   push(Gemm("attn.qkv.fwd", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h));
   if (m.position == PositionKind::kRope) {
@@ -308,10 +315,18 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
   push(Gemm("attn.proj.fwd", c.dtype, t, d.h, d.heads_local * d.d));
   TpExitFwd(s, c, d, "attn");
   push(Mem("residual1.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
-  push(Mem("norm2.fwd", d.sp_tokens * d.h * d.e * 2.0));
+  push(NormFwd("norm2.fwd", d));
 }
 
 }  // namespace
+
+const std::vector<RecomputeModuleName>& RecomputeModuleNames() {
+  static const auto* v = new std::vector<RecomputeModuleName>{
+      {"core_attn", kRecomputeCoreAttn}, {"layernorm", kRecomputeLayernorm},
+      {"moe_act", kRecomputeMoeAct},     {"mlp", kRecomputeMlp},
+      {"moe", kRecomputeMoe}};
+  return *v;
+}
 
 std::vector<LayerStep> LayerForward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
@@ -334,12 +349,31 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
     for (LayerStep& st : s) {
       if (auto* op = std::get_if<ComputeOp>(&st)) op->recompute = true;
     }
-  } else if (c.recompute == RecomputeMode::kSelective && c.attention == AttentionImpl::kUnfused) {
-    // Selective recompute (Korthikanti et al. Sec. 5): only the core attention is recomputed.
-    std::vector<LayerStep> core;
-    AttentionCoreFwd(&core, m, c, d, true);
-    for (LayerStep& st : core) {
-      if (std::holds_alternative<ComputeOp>(st)) s.push_back(st);
+  } else if (c.recompute == RecomputeMode::kSelective) {
+    // Selective recompute: the chosen modules' forwards run again first.
+    auto recomputed = [&s](ComputeOp op) {
+      op.recompute = true;
+      s.push_back(std::move(op));
+    };
+    if (c.Recomputes(kRecomputeLayernorm)) {
+      recomputed(NormFwd("norm1.fwd", d));
+      recomputed(NormFwd("norm2.fwd", d));
+    }
+    if (c.Recomputes(kRecomputeCoreAttn)) {
+      // Core attention (Korthikanti et al. Sec. 5; Megatron-Core checkpoints it whatever the
+      // kernel, so flash attention's forward runs twice too). The K/V gathered for context
+      // parallelism are kept, not gathered again.
+      std::vector<LayerStep> core;
+      AttentionCoreFwd(&core, m, c, d, true);
+      for (LayerStep& st : core) {
+        if (std::holds_alternative<ComputeOp>(st)) s.push_back(st);
+      }
+    }
+    if (c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp)) {
+      MlpFwd(&s, m, c, d, true);  // with its TP / EP communication
+    } else if (m.is_moe() && c.Recomputes(kRecomputeMoeAct)) {
+      const MoeDims md = MakeMoeDims(m, c, d);
+      recomputed(MoeActFwd(m, md.tokens * m.top_k, md.f, d.e));
     }
   }
   s.push_back(Mem("residual2.bwd", d.sp_tokens * d.h * d.e * 3.0));
@@ -426,14 +460,15 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // Korthikanti et al. eq. 1: per layer s*b*h*(34 + 5*a*s/h) bytes with 16-bit activations,
   // without parallelism. Under TP with SP every term divides by t (eq. 4); without SP the
   // 10 bytes/element of norms and dropouts stay replicated (eq. 3). Context parallelism
-  // divides the sequence. Selective recompute (or flash attention, which never stores the
-  // scores) removes the 5*a*s/h term; full recompute keeps only the layer input (2 bytes).
+  // divides the sequence. Recomputing the core attention (or flash attention, which never
+  // stores the scores) removes the 5*a*s/h term; full recompute keeps only the layer input
+  // (2 bytes).
   const double sbh = static_cast<double>(c.micro_batch) * c.seq_len / c.cp * m.hidden;
   const double t = static_cast<double>(c.tp);
   if (c.recompute == RecomputeMode::kFull) return sbh * 2.0 / (c.sequence_parallel ? t : 1.0);
   const double base = c.sequence_parallel ? 34.0 / t : 10.0 + 24.0 / t;
   double scores = 5.0 * m.heads * static_cast<double>(c.seq_len) / m.hidden / t;
-  if (c.recompute == RecomputeMode::kSelective || c.attention == AttentionImpl::kFlash) scores = 0;
+  if (c.Recomputes(kRecomputeCoreAttn) || c.attention == AttentionImpl::kFlash) scores = 0;
   // Wider MLPs (SwiGLU, ffn != 4h) scale the MLP share (19 of the 34 bytes/element at ffn = 4h).
   const double mlp_scale = static_cast<double>(m.ffn_hidden) / (4.0 * m.hidden) *
                            (m.mlp == MlpKind::kSwiglu ? 1.5 : 1.0) *
@@ -443,7 +478,22 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // (2 bytes each, split over TP) are heads * head_dim wide rather than hidden (Qwen3).
   const double qkv_extra = 8.0 * (static_cast<double>(m.q_dim()) / m.hidden - 1.0) / t;
   const double adj = base * ((1.0 - mlp_share) + mlp_share * mlp_scale) + qkv_extra;
-  return sbh * (adj + scores);
+  // Bytes per sbh element that the other recomputed modules do not keep.
+  double saved = 0;
+  if (c.Recomputes(kRecomputeLayernorm)) {
+    // The norms' outputs, inputs of the QKV and first MLP GEMMs: 2 bytes each, replicated over
+    // TP without sequence parallelism (part of eq. 3's 10 bytes).
+    saved += 4.0 / (c.sequence_parallel ? t : 1.0);
+  }
+  const double mlp_bytes = base * mlp_share * mlp_scale;  // the MLP / MoE block's bytes
+  if (c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp)) {
+    // Everything of the block but its input (2 of its 19 bytes at ffn = 4h).
+    saved += mlp_bytes * 17.0 / 19.0;
+  } else if (m.is_moe() && c.Recomputes(kRecomputeMoeAct)) {
+    // The activation's output, the second expert GEMM's input: 8 of the 19 bytes.
+    saved += mlp_bytes * 8.0 / 19.0;
+  }
+  return sbh * (adj + scores - saved);
 }
 
 }  // namespace echosim

@@ -22,6 +22,25 @@ namespace echosim {
 enum class AttentionImpl { kFlash, kUnfused };
 enum class RecomputeMode { kNone, kSelective, kFull };
 
+// What selective recomputation re-runs (Megatron-Core --recompute-modules, with
+// --recompute-granularity selective): a bit set. Each recomputed module's forward runs again
+// at the start of the layer's backward and the activations it would have kept are not stored.
+enum RecomputeModule : uint32_t {
+  kRecomputeCoreAttn = 1u << 0,   // core attention (Korthikanti et al.'s selective recompute)
+  kRecomputeLayernorm = 1u << 1,  // the two norms: their outputs, the GEMM inputs, not stored
+  kRecomputeMoeAct = 1u << 2,     // the experts' activation function (MoE models)
+  kRecomputeMlp = 1u << 3,        // the whole dense MLP block, TP communication included
+  kRecomputeMoe = 1u << 4,        // the whole MoE block: router, dispatch, experts, combine
+};
+// Megatron-Core's default module list for selective recompute.
+inline constexpr uint32_t kDefaultRecomputeModules = kRecomputeCoreAttn;
+// Names as Megatron-Core spells them ("core_attn", "layernorm", "moe_act", "mlp", "moe").
+struct RecomputeModuleName {
+  const char* name;
+  RecomputeModule module;
+};
+const std::vector<RecomputeModuleName>& RecomputeModuleNames();
+
 // What shapes one rank sees: the parallel plan's effect on a layer.
 struct LayerContext {
   int64_t micro_batch = 1;  // sequences per micro-batch
@@ -41,6 +60,11 @@ struct LayerContext {
   // Flash attention only.
   int64_t attention_window = 0;
   RecomputeMode recompute = RecomputeMode::kNone;
+  // Modules re-run under RecomputeMode::kSelective (RecomputeModule bits).
+  uint32_t recompute_modules = kDefaultRecomputeModules;
+  bool Recomputes(RecomputeModule mod) const {
+    return recompute == RecomputeMode::kSelective && (recompute_modules & mod) != 0;
+  }
 };
 
 using LayerStep = std::variant<ComputeOp, CommOp>;

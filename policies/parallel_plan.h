@@ -35,6 +35,9 @@ struct ParallelPlan {
   int64_t zero = 0;
   bool sequence_parallel = false;
   RecomputeMode recompute = RecomputeMode::kNone;
+  // Modules re-run by selective recompute (RecomputeModule bits; Megatron-Core's default: core
+  // attention).
+  uint32_t recompute_modules = kDefaultRecomputeModules;
   std::string pipeline_schedule = "1f1b";
   int64_t micro_batch = 1;
   int64_t global_batch = 1;

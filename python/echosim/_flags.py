@@ -54,6 +54,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "attention": _value("--attention", "workload.training.attention"),
     "zero": _value("--zero", "parallelism.zero"),
     "recompute": _value("--recompute", "parallelism.recompute"),
+    "recompute_modules": _value("--recompute-modules", "parallelism.recompute_modules"),
     "sequence_parallel": _switch("--sequence-parallel", "parallelism.sequence_parallel"),
     "schedule": _value("--schedule", "parallelism.pipeline_schedule"),
     "no_overlap_grad_reduce": _switch(

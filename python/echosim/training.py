@@ -228,6 +228,7 @@ def train(
     attention: str | None = None,
     zero: int | None = None,
     recompute: str | None = None,
+    recompute_modules: str | Iterable[str] | None = None,
     sequence_parallel: bool | None = None,
     schedule: str | None = None,
     no_overlap_grad_reduce: bool | None = None,
@@ -298,7 +299,11 @@ def train(
         "gpus": gpus, "gpus_per_node": gpus_per_node, "tp": tp, "pp": pp, "vpp": vpp, "cp": cp,
         "ep": ep, "dp": dp, "micro_batch": micro_batch, "global_batch": global_batch,
         "seq_len": seq_len, "dtype": dtype, "attention": attention, "zero": zero,
-        "recompute": recompute, "sequence_parallel": sequence_parallel, "schedule": schedule,
+        "recompute": recompute,
+        # A list, or the CLI's comma-separated names.
+        "recompute_modules": (recompute_modules.split(",") if isinstance(recompute_modules, str)
+                              else None if recompute_modules is None else list(recompute_modules)),
+        "sequence_parallel": sequence_parallel, "schedule": schedule,
         "no_overlap_grad_reduce": no_overlap_grad_reduce,
         "overlap_param_gather": overlap_param_gather, "tp_comm_overlap": tp_comm_overlap,
         "ep_comm_overlap": ep_comm_overlap, "fp8_attention": fp8_attention,

@@ -79,6 +79,9 @@ train options (each sets the scenario field in parentheses):
   --fp8-attention         flash attention matmuls in fp8, needs --dtype fp8 (workload.training.fp8_attention)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
   --recompute none|selective|full (parallelism.recompute)
+  --recompute-modules LIST  with --recompute selective: comma-separated modules re-run in the
+                          backward, core_attn (default), layernorm, moe_act, mlp, moe
+                          (parallelism.recompute_modules, as Megatron-Core --recompute-modules)
   --sequence-parallel     (parallelism.sequence_parallel)
   --schedule NAME         1f1b|interleaved_1f1b|gpipe (parallelism.pipeline_schedule)
   --no-overlap-grad-reduce  reduce gradients after the backward pass (parallelism.overlap_grad_reduce)
@@ -211,6 +214,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--attention", {"workload.training.attention", true}},
       {"--zero", {"parallelism.zero", true}},
       {"--recompute", {"parallelism.recompute", true}},
+      {"--recompute-modules", {"parallelism.recompute_modules", true}},
       {"--sequence-parallel", {"parallelism.sequence_parallel", false}},
       {"--schedule", {"parallelism.pipeline_schedule", true}},
       {"--no-overlap-grad-reduce", {"parallelism.overlap_grad_reduce", false}},
@@ -289,7 +293,8 @@ int CmdTrain(const std::vector<std::string>& args) {
     std::string assignment = std::string(it->second.key) + "=";
     if (it->second.takes_value) {
       if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
-      assignment += args[++i];
+      // A list flag takes comma-separated names: the field is a YAML sequence.
+      assignment += a == "--recompute-modules" ? "[" + args[++i] + "]" : args[++i];
     } else {
       assignment += a.rfind("--no-", 0) == 0 ? "false" : "true";
     }

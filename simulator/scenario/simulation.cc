@@ -109,6 +109,48 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   return m;
 }
 
+// parallelism.recompute_modules as a RecomputeModule bit set: every name known, applicable
+// to the model, and only with recompute: selective.
+StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, bool moe,
+                                         const std::string& model) {
+  if (p.recompute_modules().empty()) return kDefaultRecomputeModules;
+  if (p.recompute() != "selective") {
+    return InvalidArgument(StrCat("parallelism.recompute_modules (--recompute-modules) needs "
+                                  "parallelism.recompute: selective; got recompute '",
+                                  p.recompute(), "'"));
+  }
+  uint32_t mask = 0;
+  for (int i = 0; i < p.recompute_modules_size(); ++i) {
+    const std::string& name = p.recompute_modules(i);
+    const std::string field = StrCat("parallelism.recompute_modules[", i, "]");
+    const RecomputeModuleName* found = nullptr;
+    std::string valid;
+    for (const RecomputeModuleName& n : RecomputeModuleNames()) {
+      if (name == n.name) found = &n;
+      valid += StrCat(valid.empty() ? "" : ", ", n.name);
+    }
+    if (found == nullptr) {
+      return InvalidArgument(StrCat(field, ": unknown module '", name, "'; valid: ", valid));
+    }
+    const bool moe_only = found->module == kRecomputeMoeAct || found->module == kRecomputeMoe;
+    if (moe_only && !moe) {
+      return InvalidArgument(StrCat(field, ": '", name, "' needs a mixture-of-experts model; '",
+                                    model, "' is dense (use mlp)"));
+    }
+    if (found->module == kRecomputeMlp && moe) {
+      return InvalidArgument(StrCat(field, ": 'mlp' recomputes a dense MLP; '", model,
+                                    "' has mixture-of-experts layers (use moe or moe_act)"));
+    }
+    mask |= found->module;
+  }
+  if ((mask & kRecomputeMoe) != 0 && p.ep_comm_overlap()) {
+    return InvalidArgument("parallelism.recompute_modules: 'moe' cannot be combined with "
+                           "parallelism.ep_comm_overlap (the recomputed dispatch and combine "
+                           "would need their own overlap); use moe_act");
+  }
+  return mask;
+}
+
 }  // namespace
 
 Status ResolveCluster(scenario::Scenario* s) {
@@ -283,6 +325,8 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                                {{"none", RecomputeMode::kNone},
                                                 {"selective", RecomputeMode::kSelective},
                                                 {"full", RecomputeMode::kFull}}));
+  ECHOSIM_ASSIGN_OR_RETURN(plan.recompute_modules,
+                           ParseRecomputeModules(p, s.model.is_moe(), s.model.name));
   plan.pipeline_schedule = p.pipeline_schedule();
   plan.micro_batch = t->micro_batch_seqs();
   plan.global_batch = t->global_batch_seqs();

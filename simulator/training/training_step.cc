@@ -40,6 +40,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.attention = s.attention;
   c.fp8_attention = s.fp8_attention;
   c.recompute = s.plan.recompute;
+  c.recompute_modules = s.plan.recompute_modules;
   return c;
 }
 

@@ -119,8 +119,7 @@ const std::map<std::string, ModelMapping>& Models() {
       {"Qwen3_235B_a22B", {"qwen3-235b-a22b", "QK-norm not simulated"}},
       {"GPT OSS 120B",
        {"gpt-oss-120b", "attention sinks, projection biases and the clamped SwiGLU not "
-                        "simulated; the recipes' recomputation of norms and the MoE activation "
-                        "(recompute_modules) not simulated"}},
+                        "simulated"}},
       {"Nemotron_3_Nano",
        {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
             "state-space (Mamba) layers"}},
@@ -403,6 +402,18 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     } else {
       c.zero = 1;
     }
+    if (model == "GPT OSS 120B" &&
+        (system == "DGX-GB200" || system == "DGX-B200" || system == "DGX-H100")) {
+      // gpt_oss_workload_base_configs.py (GB200, B200 and H100 V1, from which the V2 and MXFP8
+      // configs derive) at 97ad8cc6f (25.11), c0b9a0003 (26.02) through 63b08b397 (26.06), and
+      // perf_recipes/gpt_oss/gb200/gpt_oss.py at 381d0b825 (26.06.01) and 4ab94dfad (26.08):
+      // recompute_modules ["layernorm", "moe_act"], granularity selective. B300 and GB300 do not
+      // recompute (they capture CUDA graphs instead).
+      c.recompute = "selective";
+      c.recompute_modules = {"layernorm", "moe_act"};
+      notes.push_back("release recipe (Megatron-Bridge): the norms and the MoE activation "
+                      "recomputed (recompute_modules layernorm, moe_act)");
+    }
     if (const RecipeChange* rc = FindRecipeChange(model, system, precision, short_release)) {
       c.ep_overlap = rc->ep_overlap && ep > 1;
       c.fp8_attention = rc->fp8_attention;
@@ -420,7 +431,8 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
                  StrCat(c.zero == 3 ? "ZeRO-3" : "distributed optimizer (ZeRO-1)",
                         ", overlapped DP grad reduce / param gather",
                         tp > 1 ? ", SP + TP comm overlap" : "",
-                        ", no recompute, flash attention (recipe defaults, not in the table)"));
+                        c.recompute == "none" ? ", no recompute" : "",
+                        ", flash attention (recipe defaults, not in the table)"));
     row.assumptions = Join(notes, "; ");
     out->push_back(vc);
   }

@@ -113,6 +113,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_zero(static_cast<uint32_t>(c.zero));
   p->set_sequence_parallel(c.sp);
   p->set_recompute(c.recompute);
+  for (const std::string& m : c.recompute_modules) p->add_recompute_modules(m);
   p->set_overlap_grad_reduce(c.overlap_grad);
   p->set_overlap_param_gather(c.overlap_param);
   p->set_tp_comm_overlap(c.tp_overlap && c.sp && c.tp > 1);
@@ -132,7 +133,9 @@ std::string Describe(const RowConfig& c) {
                 c.zero > 0 ? StrCat(" zero", c.zero) : "",
                 c.embedding_loss_in_split ? " emb+loss-in-split" : "",
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
-                c.ep_overlap ? " ep-overlap" : "", " recompute=", c.recompute, " attn=",
+                c.ep_overlap ? " ep-overlap" : "", " recompute=", c.recompute,
+                c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),
+                " attn=",
                 c.attention, c.fp8_attention ? "-fp8" : "");
 }
 
@@ -141,7 +144,7 @@ std::string ConfigKey(const RowConfig& c) {
                 c.heads, "|", c.kv_heads, "|", c.ffn, "|", c.vocab, "|", c.experts, "|", c.top_k,
                 "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.head_dim, "|", c.seq, "|", c.tp, "|",
                 c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
-                c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", c.sp, "|",
+                c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", Join(c.recompute_modules, ","), "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
                 c.full_attention_every);

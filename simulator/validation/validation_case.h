@@ -32,6 +32,9 @@ struct RowConfig {
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;
   int64_t etp = 0;  // expert tensor parallel size, 0 = tp
   std::string dtype = "bf16", attention = "flash", recompute = "none";
+  // With recompute "selective": the modules (scenario recompute_modules); empty = the default
+  // (core attention).
+  std::vector<std::string> recompute_modules;
   bool sp = false, overlap_grad = true, overlap_param = false, tp_overlap = false;
   bool embedding_loss_in_split = false;  // embedding and loss counted as pipeline layers
   bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)

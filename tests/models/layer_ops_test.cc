@@ -105,6 +105,76 @@ TEST(LayerOpsTest, ActivationMemoryFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 2.0 / 8);
 }
 
+int CountRecomputed(const std::vector<LayerStep>& steps, const std::string& name) {
+  int n = 0;
+  for (const auto& s : steps) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->recompute && op->name == name) ++n;
+  }
+  return n;
+}
+
+// Selective recompute re-runs the chosen modules (Megatron-Core --recompute-modules) before
+// the backward: core attention by default (flash attention too), the norms, the MoE
+// activation, or the whole MLP / MoE block with its communication.
+TEST(LayerOpsTest, SelectiveRecomputeRerunsTheChosenModules) {
+  ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.seq_len = 1024;
+  c.ep = 4;
+  EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "attn.fwd"), 0);
+  c.recompute = RecomputeMode::kSelective;  // default modules: core attention
+  EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "attn.fwd"), 1);
+  EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "norm1.fwd"), 0);
+  c.recompute_modules = kRecomputeLayernorm | kRecomputeMlp;
+  const auto dense = LayerBackward(m, c);
+  EXPECT_EQ(CountRecomputed(dense, "attn.fwd"), 0);
+  EXPECT_EQ(CountRecomputed(dense, "norm1.fwd") + CountRecomputed(dense, "norm2.fwd"), 2);
+  EXPECT_EQ(CountRecomputed(dense, "mlp.fc1.fwd"), 1);
+  m.experts = 16;
+  m.top_k = 2;
+  c.recompute_modules = kRecomputeMoeAct;
+  const auto moe_act = LayerBackward(m, c);
+  EXPECT_EQ(CountRecomputed(moe_act, "moe.gelu.fwd"), 1);
+  EXPECT_EQ(CountRecomputed(moe_act, "moe.fc1.fwd"), 0);
+  EXPECT_EQ(CountComm(moe_act, CollectiveKind::kAllToAll), 2);
+  c.recompute_modules = kRecomputeMoe;  // dispatch and combine run again too
+  const auto moe = LayerBackward(m, c);
+  EXPECT_EQ(CountRecomputed(moe, "moe.fc1.fwd"), 1);
+  EXPECT_EQ(CountComm(moe, CollectiveKind::kAllToAll), 4);
+}
+
+// What the recomputed modules do not keep: the norms' outputs (2 x 2 bytes per element, / t
+// only with SP), the MoE activation's output (8 of the MLP's 19 bytes), or the whole block
+// but its input (17 of 19).
+TEST(LayerOpsTest, SelectiveRecomputeSavesActivationMemory) {
+  ModelSpec m = Gpt(4096, 32);
+  m.experts = 8;
+  m.top_k = 2;
+  LayerContext c;
+  c.seq_len = 2048;
+  c.tp = 4;
+  c.sequence_parallel = true;
+  const double sbh = 2048.0 * 4096;
+  const double none = LayerActivationBytes(m, c);
+  const double mlp_bytes = 34.0 / 4 * 19.0 / 34.0 * 2.0;  // top-2 doubles the MLP share
+  c.recompute = RecomputeMode::kSelective;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), none);  // flash keeps no scores anyway
+  c.recompute_modules = kRecomputeLayernorm;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), none - sbh * 4.0 / 4);
+  c.recompute_modules = kRecomputeLayernorm | kRecomputeMoeAct;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), none - sbh * (4.0 / 4 + mlp_bytes * 8 / 19));
+  c.recompute_modules = kRecomputeMoe;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), none - sbh * mlp_bytes * 17 / 19);
+  c.sequence_parallel = false;
+  const double none_no_sp = [&] {
+    LayerContext d = c;
+    d.recompute = RecomputeMode::kNone;
+    return LayerActivationBytes(m, d);
+  }();
+  c.recompute_modules = kRecomputeLayernorm;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), none_no_sp - sbh * 4.0);
+}
+
 // An explicit head dimension (Qwen3: heads * head_dim = 2 * hidden) widens Q, K, V and the
 // output projection's input: 8 of the 34 bytes/element scale with heads * head_dim / hidden.
 TEST(LayerOpsTest, ActivationMemoryFollowsHeadDim) {

@@ -118,3 +118,19 @@ def test_moe_overlap_fp8_attention_and_folding_from_python():
         assert "--expert-tp 1 lets EP span the TP ranks" in str(e)
     else:
         raise AssertionError("expected an error")
+
+
+def test_recompute_modules_from_python():
+    base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,
+                seq_len=2048, recompute="selective")
+    default = echosim.train(**base)  # core attention
+    as_list = echosim.train(**base, recompute_modules=["layernorm", "moe_act"])
+    as_text = echosim.train(**base, recompute_modules="layernorm,moe_act")
+    assert as_list.summary["step_time_s"] == as_text.summary["step_time_s"]
+    assert as_list.summary["peak_memory_bytes"] < default.summary["peak_memory_bytes"]
+    try:
+        echosim.train(**base, recompute_modules=["mlp"])
+    except Exception as e:  # noqa: BLE001 - the binding's error type
+        assert "'mlp' recomputes a dense MLP" in str(e)
+    else:
+        raise AssertionError("expected an error")

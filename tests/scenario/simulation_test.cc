@@ -100,6 +100,24 @@ parallelism: {ep: 8}
        "workload.training.fp8_attention (--fp8-attention) needs dtype fp8 and attention flash; "
        "got dtype bf16, attention flash"},
       {kMinimal, {"workload.training.fp8_attention=true", "workload.training.dtype=fp8"}, ""},
+      {kMinimal, {"parallelism.recompute_modules=[layernorm]"},
+       "parallelism.recompute_modules (--recompute-modules) needs parallelism.recompute: "
+       "selective; got recompute 'none'"},
+      {kMinimal, {"parallelism.recompute=selective", "parallelism.recompute_modules=[core_attn,norm]"},
+       "parallelism.recompute_modules[1]: unknown module 'norm'; valid: core_attn, layernorm, "
+       "moe_act, mlp, moe"},
+      {kMinimal, {"parallelism.recompute=selective", "parallelism.recompute_modules=[moe_act]"},
+       "parallelism.recompute_modules[0]: 'moe_act' needs a mixture-of-experts model"},
+      {moe, {"parallelism.recompute=selective", "parallelism.recompute_modules=[mlp]"},
+       "'mlp' recomputes a dense MLP; 'qwen3-30b-a3b' has mixture-of-experts layers"},
+      {moe, {"parallelism.recompute=selective", "parallelism.recompute_modules=[moe]",
+             "parallelism.ep_comm_overlap=true"},
+       "'moe' cannot be combined with parallelism.ep_comm_overlap"},
+      {moe, {"parallelism.recompute=selective", "parallelism.recompute_modules=[layernorm,moe_act]",
+             "parallelism.ep_comm_overlap=true"}, ""},
+      {moe, {"parallelism.recompute=selective", "parallelism.recompute_modules=[moe]"}, ""},
+      {kMinimal, {"parallelism.recompute=selective", "parallelism.recompute_modules=[mlp,layernorm]"},
+       ""},
   };
   for (const Case& c : cases) {
     scenario::Scenario s = Parse(c.yaml);

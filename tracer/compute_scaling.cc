@@ -58,7 +58,8 @@ std::string GpuPresetForDevice(const std::string& device_name, double memory_byt
   const std::string n = Lower(device_name);
   if (n.empty()) return "";
   if (HasAny(n, {"gb200"})) return "gb200";
-  if (HasAny(n, {"b300", "gb300"})) return "b300";
+  if (HasAny(n, {"gb300"})) return "gb300";
+  if (HasAny(n, {"b300"})) return "b300";
   if (HasAny(n, {"b200"})) return "b200";
   if (HasAny(n, {"h200"})) return "h200";
   if (HasAny(n, {"h800"})) return "h800";

@@ -9,7 +9,7 @@ namespace {
 
 TEST(GpuSpecTest, PresetsParse) {
   const auto names = GpuPresetNames();
-  EXPECT_EQ(names, (std::vector<std::string>{"a100-40gb", "a100-80gb", "b200", "b300", "gb200",
+  EXPECT_EQ(names, (std::vector<std::string>{"a100-40gb", "a100-80gb", "b200", "b300", "gb200", "gb300",
                                              "h100-sxm", "h200", "h800"}));
   for (const std::string& n : names) {
     auto g = FindGpuPreset(n);
@@ -43,7 +43,7 @@ TEST(GpuSpecTest, NonScalarNamesAreErrors) {
 TEST(GpuSpecTest, Errors) {
   auto unknown = FindGpuPreset("v100");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("unknown gpu 'v100'; valid gpus: a100-40gb, a100-80gb, b200, b300, gb200, h100-sxm, h200, h800"),
+  EXPECT_NE(unknown.status().message().find("unknown gpu 'v100'; valid gpus: a100-40gb, a100-80gb, b200, b300, gb200, gb300, h100-sxm, h200, h800"),
             std::string::npos);
   auto typo = ParseGpuYaml("name: g\nhbm_tbs: 3\n", "g.yaml");
   ASSERT_FALSE(typo.ok());

@@ -65,6 +65,8 @@ TEST(ComputeScalingTest, KernelNamesAndDevicesAreClassified) {
   EXPECT_EQ(GpuPresetForDevice("NVIDIA A100-PG509-200", 42297524224.0), "a100-40gb");
   EXPECT_EQ(GpuPresetForDevice("NVIDIA A100-SXM4-80GB", 0), "a100-80gb");
   EXPECT_EQ(GpuPresetForDevice("NVIDIA H200", 0), "h200");
+  EXPECT_EQ(GpuPresetForDevice("NVIDIA GB300", 0), "gb300");
+  EXPECT_EQ(GpuPresetForDevice("NVIDIA B300 SXM6 AC", 0), "b300");
   EXPECT_EQ(GpuPresetForDevice("Tesla V100-SXM2-32GB", 0), "");
 }
 

@@ -159,7 +159,7 @@ TEST(NemoSourceTest, DenseRowBecomesItsConfiguration) {
 
 TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
   auto cases = Parse(
-      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,LLAMA3_70B,64,FP8,256,2,8192,1,1,"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-VR200,LLAMA3_70B,64,FP8,256,2,8192,1,1,"
       "1,n/a,n/a,5243,2355,64,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,FP6,256,1,8192,2,"
       "4,1,5,n/a,4898,2201,0,,\n"
@@ -177,7 +177,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
   ASSERT_EQ(cases->size(), 8u);
-  const char* expect[] = {"no sourced GB300 preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "state-space (Mamba)",
+  const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "state-space (Mamba)",
                           "multi-head latent attention", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {

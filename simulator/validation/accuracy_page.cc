@@ -177,6 +177,10 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
        "across releases do not pull the two global constants). Every prediction reported below "
        "is a full simulation with the chosen constants.\n";
 
+  o += "\n## Memory\n\nEvery measured run fit in its GPUs' memory; echosim's memory model "
+       "(weights, gradients, optimizer state, activations, per pipeline stage) is checked against "
+       "that. ";
+  o += MemoryCheckText(rep);
   o += "\n## Same configuration, several measurements\n\n";
   o += "The NeMo summaries measure many recipes again in each release. Where rows share a "
        "configuration exactly as echosim simulates it, their spread bounds any simulator: one of "

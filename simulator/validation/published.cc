@@ -152,6 +152,7 @@ std::string ConfigKey(const RowConfig& c) {
 
 namespace {
 
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr char kSc21[] = "megatron_sc21_a100";
 constexpr char kKorthikanti[] = "korthikanti_table5_a100";
 constexpr char kMcore[] = "megatron_core_h100";
@@ -321,11 +322,18 @@ struct SimJob {
   double overhead_ms = 0.0;
 };
 
+// What one simulation of a row's configuration gives.
+struct SimResult {
+  double step_s = 0;
+  double peak_memory_bytes = 0;      // the fullest stage, echosim's memory model
+  double memory_capacity_bytes = 0;  // usable GPU memory
+};
+
 // Runs `jobs` on `threads` workers; result i belongs to job i whatever the timing.
 // Heavier configurations start first so that the last worker is not left with one.
-std::vector<StatusOr<double>> RunJobs(const std::vector<RowConfig>& configs,
-                                      const std::vector<SimJob>& jobs, int threads) {
-  std::vector<StatusOr<double>> results(jobs.size(), Status::Ok());
+std::vector<StatusOr<SimResult>> RunJobs(const std::vector<RowConfig>& configs,
+                                         const std::vector<SimJob>& jobs, int threads) {
+  std::vector<StatusOr<SimResult>> results(jobs.size(), Status::Ok());
   std::vector<size_t> order(jobs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   auto cost = [&](size_t j) {
@@ -344,7 +352,8 @@ std::vector<StatusOr<double>> RunJobs(const std::vector<RowConfig>& configs,
       s.mutable_output()->set_timeline(false);
       StatusOr<TrainingRun> run = RunTrainingScenario(s);
       if (run.ok()) {
-        results[order[k]] = run->result.step_time_s;
+        results[order[k]] = SimResult{run->result.step_time_s, run->result.peak_memory_bytes,
+                                      run->result.memory_capacity_bytes};
       } else {
         results[order[k]] = run.status();
       }
@@ -482,21 +491,23 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
     jobs.push_back({k, 1.0, 0.0});
     jobs.push_back({k, 0.8, 0.0});
   }
-  const std::vector<StatusOr<double>> probe = RunJobs(configs, jobs, rep.threads);
+  const std::vector<StatusOr<SimResult>> probe = RunJobs(configs, jobs, rep.threads);
   rep.simulations += static_cast<int>(jobs.size());
   std::vector<Affine> affine(cases.size());
   for (size_t i = 0; i < cases.size(); ++i) {
     ValidationCase& c = cases[i];
     if (c.row.skipped) continue;
-    const StatusOr<double>& t1 = probe[2 * case_config[i]];
-    const StatusOr<double>& t2 = probe[2 * case_config[i] + 1];
+    const StatusOr<SimResult>& t1 = probe[2 * case_config[i]];
+    const StatusOr<SimResult>& t2 = probe[2 * case_config[i] + 1];
     if (!t1.ok() || !t2.ok()) {
       c.row.skipped = true;
       c.row.skip_reason = (t1.ok() ? t2.status() : t1.status()).message();
       continue;
     }
-    affine[i].a = (*t2 - *t1) / (1.0 / 0.8 - 1.0);
-    affine[i].b = *t1 - affine[i].a;
+    affine[i].a = (t2->step_s - t1->step_s) / (1.0 / 0.8 - 1.0);
+    affine[i].b = t1->step_s - affine[i].a;
+    c.row.predicted_peak_memory_bytes = t1->peak_memory_bytes;
+    c.row.memory_capacity_bytes = t1->memory_capacity_bytes;
   }
   rep.fit_all = FitConstants(cases, affine, "");
   rep.shipped = DefaultTrainingCalibration();
@@ -523,14 +534,18 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
     shipped_job[i] = add_job(case_config[i], rep.shipped.compute_sustained_factor,
                              rep.shipped.host_overhead_per_step_ms);
   }
-  const std::vector<StatusOr<double>> runs = RunJobs(configs, jobs, rep.threads);
+  const std::vector<StatusOr<SimResult>> runs = RunJobs(configs, jobs, rep.threads);
   rep.simulations += static_cast<int>(jobs.size());
   for (size_t i = 0; i < cases.size(); ++i) {
     ValidationCase& c = cases[i];
     if (c.row.skipped) continue;
     const TrainingCalibration& held = rep.fit_without[c.row.source];
-    const StatusOr<double>& t = runs[held_job[i]];
-    const StatusOr<double>& shipped = runs[shipped_job[i]];
+    const StatusOr<SimResult>& held_run = runs[held_job[i]];
+    const StatusOr<SimResult>& shipped_run = runs[shipped_job[i]];
+    const StatusOr<double> t = held_run.ok() ? StatusOr<double>(held_run->step_s)
+                                             : StatusOr<double>(held_run.status());
+    const StatusOr<double> shipped = shipped_run.ok() ? StatusOr<double>(shipped_run->step_s)
+                                                      : StatusOr<double>(shipped_run.status());
     if (!t.ok() || !shipped.ok()) {
       c.row.skipped = true;
       c.row.skip_reason = (t.ok() ? shipped.status() : t.status()).message();
@@ -629,7 +644,14 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
                           {"held_out_constants", {{"compute_sustained_factor", r.fit_factor},
                                                   {"host_overhead_per_step_ms", r.fit_overhead_ms}}},
                           {"skipped", r.skipped}, {"assumptions", r.assumptions}};
-    if (r.skipped) row["skip_reason"] = r.skip_reason;
+    if (r.skipped) {
+      row["skip_reason"] = r.skip_reason;
+    } else {
+      // The measured run fit in memory; echosim's memory model is checked against that.
+      row["predicted_peak_memory_gib"] = r.predicted_peak_memory_bytes / kGiB;
+      row["memory_capacity_gib"] = r.memory_capacity_bytes / kGiB;
+      row["fits_in_memory"] = r.FitsInMemory();
+    }
     j["rows"].push_back(row);
   }
   j["summaries"] = nlohmann::json::array();
@@ -663,6 +685,30 @@ RepeatedBeyond CountRepeatedBeyond(const ValidationReport& rep, double threshold
     }
   }
   return out;
+}
+
+std::string MemoryCheckText(const ValidationReport& rep) {
+  int simulated = 0, over = 0;
+  const ValidationRow* furthest = nullptr;
+  auto ratio = [](const ValidationRow& r) {
+    return r.memory_capacity_bytes > 0 ? r.predicted_peak_memory_bytes / r.memory_capacity_bytes : 0.0;
+  };
+  for (const ValidationRow& r : rep.rows) {
+    if (r.skipped) continue;
+    ++simulated;
+    if (r.FitsInMemory()) continue;
+    ++over;
+    if (furthest == nullptr || ratio(r) > ratio(*furthest)) furthest = &r;
+  }
+  std::string out = StrCat("memory: ", over, " of ", simulated,
+                           " simulated rows are estimated above their GPUs' memory, though every "
+                           "measured run fit");
+  if (furthest != nullptr) {
+    out += StrCat("; furthest: ", furthest->source, " line ", furthest->line, " ", furthest->label,
+                  ", ", FormatDouble(furthest->predicted_peak_memory_bytes / kGiB, 4), " GiB of ",
+                  FormatDouble(furthest->memory_capacity_bytes / kGiB, 4), " GiB");
+  }
+  return out + "\n";
 }
 
 std::string RepeatedConfigurationsText(const ValidationReport& rep) {
@@ -737,6 +783,7 @@ std::string ValidationReportText(const ValidationReport& rep) {
                   100 * s.worst_abs_error, s.worst_label.c_str());
     o << line;
   }
+  o << "\n" << MemoryCheckText(rep);
   o << RepeatedConfigurationsText(rep);
   o << "\n" << rep.distinct_configs << " distinct configurations, " << rep.simulations
     << " simulations on " << rep.threads << " threads\n";

@@ -65,6 +65,11 @@ struct ValidationRow {
   // variant, system, precision, GPUs, batch, parallel plan); rows that agree on it and on the
   // simulated configuration measure the same thing. Empty: the row is unique in its source.
   std::string stated_config;
+  // echosim's memory estimate of the run (fullest pipeline stage) and the usable GPU memory. The
+  // measured run fit, so an estimate above capacity is a memory-model error worth seeing.
+  double predicted_peak_memory_bytes = 0;
+  double memory_capacity_bytes = 0;
+  bool FitsInMemory() const { return predicted_peak_memory_bytes <= memory_capacity_bytes; }
 };
 
 struct ValidationSummary {
@@ -128,6 +133,9 @@ nlohmann::json ValidationReportJson(const ValidationReport& report);
 std::string ValidationReportText(const ValidationReport& report);
 // The repeated-configuration section of the text report.
 std::string RepeatedConfigurationsText(const ValidationReport& report);
+// One line on echosim's memory estimates of the simulated rows: every measured run fit in its
+// GPUs' memory, so rows estimated above capacity are memory-model errors (count and furthest).
+std::string MemoryCheckText(const ValidationReport& report);
 // Repeated configurations whose error floor exceeds `threshold`, and the rows they hold.
 struct RepeatedBeyond {
   int configurations = 0, rows = 0;

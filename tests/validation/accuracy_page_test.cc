@@ -72,6 +72,22 @@ TEST(AccuracyPageTest, ListsSourcesRowsSkipsAndPlots) {
   EXPECT_NE(plots[0].second.find("alpha"), std::string::npos);
 }
 
+// Every measured run fit, so a memory estimate above capacity is reported, the furthest named.
+TEST(AccuracyPageTest, MemoryCheckCountsRowsEstimatedAboveCapacity) {
+  ValidationReport rep = SmallReport();
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  rep.rows[0].predicted_peak_memory_bytes = 60 * gib;
+  rep.rows[0].memory_capacity_bytes = 80 * gib;
+  EXPECT_EQ(MemoryCheckText(rep),
+            "memory: 0 of 1 simulated rows are estimated above their GPUs' memory, though every "
+            "measured run fit\n");
+  rep.rows[0].predicted_peak_memory_bytes = 90 * gib;
+  EXPECT_EQ(MemoryCheckText(rep),
+            "memory: 1 of 1 simulated rows are estimated above their GPUs' memory, though every "
+            "measured run fit; furthest: alpha line 4 GPT-1B, 90 GiB of 80 GiB\n");
+  EXPECT_NE(AccuracyMarkdown(rep, "", "c").find("## Memory"), std::string::npos);
+}
+
 TEST(AccuracyPageTest, WritesPageAndPlotsWithRelativeLinks) {
   const fs::path dir = fs::temp_directory_path() / "echosim_accuracy_page_test";
   fs::remove_all(dir);

@@ -493,6 +493,19 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
     // The activation's output, the second expert GEMM's input: 8 of the 19 bytes.
     saved += mlp_bytes * 8.0 / 19.0;
   }
+  if (c.dtype == DType::kFp8 || c.dtype == DType::kFp4) {
+    // Transformer Engine keeps the quantized copy of a GEMM input for the backward pass, not the
+    // 16-bit one: 1 byte per element instead of 2 (MXFP8 / NVFP4 block scales, 1 byte per 32 or
+    // 16 elements, left out). The GEMM inputs still stored: the norms' outputs (QKV and first
+    // MLP GEMM inputs, 2 + 2 bytes) unless recomputed, the projection's input (2 bytes, q_dim
+    // wide) and the second MLP GEMM's input (8 of the MLP's 19 bytes) unless recomputed.
+    const double ln_out = 4.0 / (c.sequence_parallel ? t : 1.0);
+    const double proj_in = 2.0 / t + qkv_extra / 4.0;
+    const bool act_kept = !c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp) &&
+                          !(m.is_moe() && c.Recomputes(kRecomputeMoeAct));
+    saved += 0.5 * ((c.Recomputes(kRecomputeLayernorm) ? 0.0 : ln_out) + proj_in +
+                    (act_kept ? mlp_bytes * 8.0 / 19.0 : 0.0));
+  }
   return sbh * (adj + scores - saved);
 }
 

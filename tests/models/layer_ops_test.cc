@@ -105,6 +105,22 @@ TEST(LayerOpsTest, ActivationMemoryFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 2.0 / 8);
 }
 
+// FP8 training keeps the quantized GEMM inputs (1 byte, not 2): the QKV and fc1 inputs (2 + 2),
+// the projection input (2) and the fc2 input (8) lose half: 7 of the 34 bytes.
+TEST(LayerOpsTest, Fp8KeepsQuantizedGemmInputs) {
+  const ModelSpec m = Gpt(4096, 32);
+  LayerContext c;
+  c.seq_len = 2048;
+  c.tp = 8;
+  c.sequence_parallel = true;
+  const double sbh = 2048.0 * 4096;
+  c.dtype = DType::kFp8;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 27.0 / 8);
+  c.recompute = RecomputeMode::kSelective;
+  c.recompute_modules = kRecomputeLayernorm;  // the norms' outputs are not kept at all
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (34.0 - 4 - 5) / 8);
+}
+
 int CountRecomputed(const std::vector<LayerStep>& steps, const std::string& name) {
   int n = 0;
   for (const auto& s : steps) {

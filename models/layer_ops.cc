@@ -493,6 +493,11 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
     // The activation's output, the second expert GEMM's input: 8 of the 19 bytes.
     saved += mlp_bytes * 8.0 / 19.0;
   }
+  if (!m.dropout) {
+    // No dropout: neither the attention output's nor the MLP output's 1-byte mask (replicated
+    // over TP without sequence parallelism, part of eq. 3's 10 bytes).
+    saved += 2.0 / (c.sequence_parallel ? t : 1.0);
+  }
   if (c.dtype == DType::kFp8 || c.dtype == DType::kFp4) {
     // Transformer Engine keeps the quantized copy of a GEMM input for the backward pass, not the
     // 16-bit one: 1 byte per element instead of 2 (MXFP8 / NVFP4 block scales, 1 byte per 32 or

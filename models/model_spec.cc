@@ -150,7 +150,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   static const char* kKnown[] = {"name", "description", "layers", "hidden", "heads", "kv_heads",
                                  "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
-                                 "sliding_window", "full_attention_every"};
+                                 "sliding_window", "full_attention_every", "dropout"};
   for (const auto& kv : doc) {
     if (!kv.first.IsScalar()) {
       return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1,
@@ -182,6 +182,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "position", source, &position));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "max_seq_len_tokens", source, &m.max_seq_len_tokens));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "tied_embeddings", source, &m.tied_embeddings));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "dropout", source, &m.dropout));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "head_dim", source, &m.head_dim_override));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "sliding_window", source, &m.sliding_window));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "full_attention_every", source, &m.full_attention_every));

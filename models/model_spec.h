@@ -33,6 +33,9 @@ struct ModelSpec {
   PositionKind position = PositionKind::kLearned;
   int64_t max_seq_len_tokens = 2048;
   bool tied_embeddings = true;
+  // Dropout after attention and MLP (Megatron-LM GPT: 0.1). Models trained without it (Llama,
+  // Qwen3, Mixtral, gpt-oss: attention and hidden dropout 0) keep no dropout masks.
+  bool dropout = true;
   // Attention head dimension when it is not hidden / heads (Qwen3: 128 with hidden 2048 and
   // 32 heads; Megatron-LM's --kv-channels). 0 = hidden / heads.
   int64_t head_dim_override = 0;

@@ -82,6 +82,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
                                                         {"rope", PositionKind::kRope}}));
   }
   if (sh.tied_embeddings()) m.tied_embeddings = true;
+  if (sh.has_dropout()) m.dropout = sh.dropout();
   if (sh.head_dim()) m.head_dim_override = sh.head_dim();
   if (sh.sliding_window_tokens()) m.sliding_window = sh.sliding_window_tokens();
   if (sh.full_attention_every()) m.full_attention_every = sh.full_attention_every();
@@ -106,6 +107,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   out->set_position(PositionKindName(m.position));
   out->set_max_seq_len_tokens(static_cast<uint32_t>(m.max_seq_len_tokens));
   out->set_tied_embeddings(m.tied_embeddings);
+  out->set_dropout(m.dropout);
   return m;
 }
 

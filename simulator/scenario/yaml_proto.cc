@@ -703,6 +703,11 @@ class YamlWriter {
     open_types_.push_back(descriptor);
     for (const FieldDescriptor* field : FieldsByNumber(descriptor)) {
       if (field->real_containing_oneof() != nullptr && !reflection->HasField(msg, field)) continue;
+      // An unset `optional` scalar stays unset: printing its zero value would set it on reading.
+      if (!field->is_repeated() && field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE &&
+          field->has_presence() && !reflection->HasField(msg, field)) {
+        continue;
+      }
       WriteField(msg, field, indent);
     }
     open_types_.pop_back();

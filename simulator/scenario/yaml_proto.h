@@ -29,13 +29,13 @@
 // pure function of the message. Exceptions to "every field":
 //  - in a real oneof only the member that is set is printed;
 //  - an unset message field whose type is already being printed further up
-//    (recursive types) is printed as `~` so output stays finite.
-// Proto3 `optional` fields and message fields that are unset are printed with
-// their default value, so reading the output back gives a message that is
-// MessageDifferencer::Equivalent to the input (unset == default), and exactly
-// equal when every field with presence is set (e.g. after defaults are applied).
-// Note that this turns "unset" into "set to the proto default": print a message
-// whose `optional` fields are resolved if "unset" carries a meaning of its own.
+//    (recursive types) is printed as `~` so output stays finite;
+//  - an unset proto3 `optional` scalar is left out, so that it reads back unset
+//    ("unset" carries a meaning of its own: overlap_grad_reduce defaults on).
+// Unset message fields are printed as their (empty or default) contents, so
+// reading the output back gives a message MessageDifferencer::Equivalent to the
+// input, and exactly equal when every message field is set (e.g. after defaults
+// are applied).
 #ifndef ECHOSIM_SIMULATOR_SCENARIO_YAML_PROTO_H_
 #define ECHOSIM_SIMULATOR_SCENARIO_YAML_PROTO_H_
 

@@ -121,6 +121,20 @@ TEST(LayerOpsTest, Fp8KeepsQuantizedGemmInputs) {
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (34.0 - 4 - 5) / 8);
 }
 
+// Without dropout (Llama, Qwen3, ...) the two 1-byte masks are not kept; without sequence
+// parallelism they were replicated over TP.
+TEST(LayerOpsTest, NoDropoutKeepsNoMasks) {
+  ModelSpec m = Gpt(4096, 32);
+  m.dropout = false;
+  LayerContext c;
+  c.seq_len = 2048;
+  c.tp = 8;
+  const double sbh = 2048.0 * 4096;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (10 - 2 + 24.0 / 8));
+  c.sequence_parallel = true;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 32.0 / 8);
+}
+
 int CountRecomputed(const std::vector<LayerStep>& steps, const std::string& name) {
   int n = 0;
   for (const auto& s : steps) {

@@ -18,8 +18,8 @@ def test_from_dict_round_trips():
     sc = echosim.Scenario.from_dict(d)
     assert sc.to_dict() == d
     assert echosim.Scenario.from_dict(sc.to_dict()) == sc
-    # to_yaml prints every field (unset optionals as their defaults), so the YAML of a
-    # resolved scenario, where every field is set, reads back exactly.
+    # to_yaml prints every field (leaving out unset optionals), so the YAML of a resolved
+    # scenario reads back exactly.
     resolved = sc.resolved()
     assert echosim.Scenario.from_yaml(resolved.to_yaml()) == resolved
 

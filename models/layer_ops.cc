@@ -33,12 +33,23 @@ Dims MakeDims(const ModelSpec& m, const LayerContext& c) {
 struct MoeDims {
   bool folded;
   double tokens;
-  int64_t f;  // expert FFN width on this rank
+  int64_t f;              // expert FFN width on this rank
+  int64_t up;             // first expert GEMM's output width (2f for SwiGLU)
+  int64_t local_experts;  // experts on this rank (MoE models)
+  double routed;          // token-expert pairs this rank computes (balanced routing)
+  int64_t per_expert;     // tokens per local expert
 };
 
 MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
-  const bool folded = m.is_moe() && c.tp > 1 && c.ExpertTp() == 1;
-  return {folded, folded ? d.sp_tokens : d.tokens, folded ? m.ffn_hidden : d.f_local};
+  MoeDims md;
+  md.folded = m.is_moe() && c.tp > 1 && c.ExpertTp() == 1;
+  md.tokens = md.folded ? d.sp_tokens : d.tokens;
+  md.f = md.folded ? m.ffn_hidden : d.f_local;
+  md.up = m.mlp == MlpKind::kSwiglu ? 2 * md.f : md.f;
+  md.local_experts = std::max<int64_t>(1, m.experts / c.ep);
+  md.routed = md.tokens * m.top_k;
+  md.per_expert = std::max<int64_t>(1, static_cast<int64_t>(md.routed / md.local_experts));
+  return md;
 }
 
 ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int64_t batch = 1) {
@@ -228,10 +239,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   // With expert TP 1 under TP (MoE parallel folding) each rank routes its own sequence shard
   // through whole experts, with no TP collective around the block.
   const MoeDims md = MakeMoeDims(m, c, d);
-  const int64_t local_experts = m.experts / c.ep;
-  const double routed = md.tokens * m.top_k;  // token-expert pairs this rank computes (balanced)
-  const int64_t per_expert = std::max<int64_t>(1, static_cast<int64_t>(routed / local_experts));
-  const int64_t moe_up = m.mlp == MlpKind::kSwiglu ? 2 * md.f : md.f;
+  const double routed = md.routed;
   if (!md.folded) TpEnterFwd(s, c, d, "moe");
   push(Gemm("moe.router.fwd", c.dtype, static_cast<int64_t>(md.tokens), m.experts, d.h));
   push(Mem("moe.permute.fwd", routed * d.h * d.e * 2.0));
@@ -239,9 +247,9 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
                       routed * d.h * d.e));
   }
-  push(Gemm("moe.fc1.fwd", c.dtype, per_expert, moe_up, d.h, local_experts));
+  push(Gemm("moe.fc1.fwd", c.dtype, md.per_expert, md.up, d.h, md.local_experts));
   push(MoeActFwd(m, routed, md.f, d.e));
-  push(Gemm("moe.fc2.fwd", c.dtype, per_expert, d.h, md.f, local_experts));
+  push(Gemm("moe.fc2.fwd", c.dtype, md.per_expert, d.h, md.f, md.local_experts));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
                       routed * d.h * d.e));
@@ -266,19 +274,16 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
                      d.tokens * d.f_local * d.e * act_bytes));
     LinearBwd(s, "mlp.fc1", c.dtype, t, up, d.h);
   } else {
-    const int64_t local_experts = m.experts / c.ep;
-    const double routed = md.tokens * m.top_k;
-    const int64_t per_expert = std::max<int64_t>(1, static_cast<int64_t>(routed / local_experts));
-    const int64_t moe_up = m.mlp == MlpKind::kSwiglu ? 2 * md.f : md.f;
+    const double routed = md.routed;
     s->push_back(Mem("moe.unpermute.bwd", routed * d.h * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));
     }
-    LinearBwd(s, "moe.fc2", c.dtype, per_expert, d.h, md.f, local_experts);
+    LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, d.h, md.f, md.local_experts);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
                      routed * md.f * d.e * act_bytes));
-    LinearBwd(s, "moe.fc1", c.dtype, per_expert, moe_up, d.h, local_experts);
+    LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, d.h, md.local_experts);
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));
@@ -373,7 +378,7 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
       MlpFwd(&s, m, c, d, true);  // with its TP / EP communication
     } else if (m.is_moe() && c.Recomputes(kRecomputeMoeAct)) {
       const MoeDims md = MakeMoeDims(m, c, d);
-      recomputed(MoeActFwd(m, md.tokens * m.top_k, md.f, d.e));
+      recomputed(MoeActFwd(m, md.routed, md.f, d.e));
     }
   }
   s.push_back(Mem("residual2.bwd", d.sp_tokens * d.h * d.e * 3.0));
@@ -478,38 +483,34 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // (2 bytes each, split over TP) are heads * head_dim wide rather than hidden (Qwen3).
   const double qkv_extra = 8.0 * (static_cast<double>(m.q_dim()) / m.hidden - 1.0) / t;
   const double adj = base * ((1.0 - mlp_share) + mlp_share * mlp_scale) + qkv_extra;
-  // Bytes per sbh element that the other recomputed modules do not keep.
-  double saved = 0;
-  if (c.Recomputes(kRecomputeLayernorm)) {
-    // The norms' outputs, inputs of the QKV and first MLP GEMMs: 2 bytes each, replicated over
-    // TP without sequence parallelism (part of eq. 3's 10 bytes).
-    saved += 4.0 / (c.sequence_parallel ? t : 1.0);
-  }
+  // Bytes per sbh element not kept. Terms of eq. 3's replicated 10 bytes (the norms' outputs,
+  // the dropout masks) divide by t only under sequence parallelism.
+  const double replicated = c.sequence_parallel ? t : 1.0;
   const double mlp_bytes = base * mlp_share * mlp_scale;  // the MLP / MoE block's bytes
-  if (c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp)) {
-    // Everything of the block but its input (2 of its 19 bytes at ffn = 4h).
+  const bool norms_recomputed = c.Recomputes(kRecomputeLayernorm);
+  const bool block_recomputed = c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp);
+  const bool act_recomputed = block_recomputed || (m.is_moe() && c.Recomputes(kRecomputeMoeAct));
+  // The norms' outputs (the QKV and first MLP GEMM inputs, 2 bytes each), the projection's
+  // input (2 bytes, q_dim wide) and the second MLP GEMM's input (8 of the MLP's 19 bytes).
+  const double norms_out = 4.0 / replicated;
+  const double proj_in = 2.0 / t + qkv_extra / 4.0;
+  const double act_out = mlp_bytes * 8.0 / 19.0;
+  double saved = 0;
+  if (norms_recomputed) saved += norms_out;
+  // A recomputed block keeps only its input (2 of its 19 bytes at ffn = 4h); a recomputed MoE
+  // activation does not keep its output.
+  if (block_recomputed) {
     saved += mlp_bytes * 17.0 / 19.0;
-  } else if (m.is_moe() && c.Recomputes(kRecomputeMoeAct)) {
-    // The activation's output, the second expert GEMM's input: 8 of the 19 bytes.
-    saved += mlp_bytes * 8.0 / 19.0;
+  } else if (act_recomputed) {
+    saved += act_out;
   }
-  if (!m.dropout) {
-    // No dropout: neither the attention output's nor the MLP output's 1-byte mask (replicated
-    // over TP without sequence parallelism, part of eq. 3's 10 bytes).
-    saved += 2.0 / (c.sequence_parallel ? t : 1.0);
-  }
+  // No dropout: neither the attention output's nor the MLP output's 1-byte mask.
+  if (!m.dropout) saved += 2.0 / replicated;
   if (c.dtype == DType::kFp8 || c.dtype == DType::kFp4) {
-    // Transformer Engine keeps the quantized copy of a GEMM input for the backward pass, not the
-    // 16-bit one: 1 byte per element instead of 2 (MXFP8 / NVFP4 block scales, 1 byte per 32 or
-    // 16 elements, left out). The GEMM inputs still stored: the norms' outputs (QKV and first
-    // MLP GEMM inputs, 2 + 2 bytes) unless recomputed, the projection's input (2 bytes, q_dim
-    // wide) and the second MLP GEMM's input (8 of the MLP's 19 bytes) unless recomputed.
-    const double ln_out = 4.0 / (c.sequence_parallel ? t : 1.0);
-    const double proj_in = 2.0 / t + qkv_extra / 4.0;
-    const bool act_kept = !c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp) &&
-                          !(m.is_moe() && c.Recomputes(kRecomputeMoeAct));
-    saved += 0.5 * ((c.Recomputes(kRecomputeLayernorm) ? 0.0 : ln_out) + proj_in +
-                    (act_kept ? mlp_bytes * 8.0 / 19.0 : 0.0));
+    // Transformer Engine keeps the quantized copy of each GEMM input still stored for the
+    // backward pass, not the 16-bit one: 1 byte per element instead of 2 (MXFP8 / NVFP4 block
+    // scales, 1 byte per 32 or 16 elements, left out).
+    saved += 0.5 * ((norms_recomputed ? 0.0 : norms_out) + proj_in + (act_recomputed ? 0.0 : act_out));
   }
   return sbh * (adj + scores - saved);
 }

@@ -111,6 +111,13 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   return m;
 }
 
+// workload.training.dtype (fp4: NVFP4 GEMMs).
+StatusOr<DType> ParseTrainingDType(const std::string& field, const std::string& value) {
+  return ParseChoice<DType>(field, value,
+                            {{"bf16", DType::kBf16}, {"fp16", DType::kFp16}, {"fp8", DType::kFp8},
+                             {"fp4", DType::kFp4}});
+}
+
 // parallelism.recompute_modules as a RecomputeModule bit set: every name known, applicable
 // to the model, and only with recompute: selective.
 StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, bool moe,
@@ -207,10 +214,8 @@ Status ResolveScenario(scenario::Scenario* s) {
     return InvalidArgument("workload.training.global_batch_seqs (--global-batch) is required");
   }
   if (t->dtype().empty()) t->set_dtype("bf16");
-  ECHOSIM_RETURN_IF_ERROR(ParseChoice<DType>("workload.training.dtype (--dtype)", t->dtype(),
-                                             {{"bf16", DType::kBf16}, {"fp16", DType::kFp16},
-                                              {"fp8", DType::kFp8},
-                                              {"fp4", DType::kFp4}}).status());
+  ECHOSIM_RETURN_IF_ERROR(
+      ParseTrainingDType("workload.training.dtype (--dtype)", t->dtype()).status());
   if (t->attention().empty()) t->set_attention("flash");
   ECHOSIM_RETURN_IF_ERROR(ParseChoice<AttentionImpl>("workload.training.attention", t->attention(),
                                                      {{"flash", AttentionImpl::kFlash},
@@ -286,11 +291,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   ECHOSIM_ASSIGN_OR_RETURN(s.model, ResolveModel(t));
   ECHOSIM_ASSIGN_OR_RETURN(s.gpu, FindGpuPreset(sc.cluster().gpu()));
   s.seq_len = t->seq_len_tokens();
-  ECHOSIM_ASSIGN_OR_RETURN(s.dtype, ParseChoice<DType>("workload.training.dtype", t->dtype(),
-                                                       {{"bf16", DType::kBf16},
-                                                        {"fp16", DType::kFp16},
-                                                        {"fp8", DType::kFp8},
-                                                        {"fp4", DType::kFp4}}));
+  ECHOSIM_ASSIGN_OR_RETURN(s.dtype, ParseTrainingDType("workload.training.dtype", t->dtype()));
   ECHOSIM_ASSIGN_OR_RETURN(s.attention, ParseChoice<AttentionImpl>(
                                             "workload.training.attention", t->attention(),
                                             {{"flash", AttentionImpl::kFlash},

@@ -545,22 +545,18 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
     const TrainingCalibration& held = rep.fit_without[c.row.source];
     const StatusOr<SimResult>& held_run = runs[held_job[i]];
     const StatusOr<SimResult>& shipped_run = runs[shipped_job[i]];
-    const StatusOr<double> t = held_run.ok() ? StatusOr<double>(held_run->step_s)
-                                             : StatusOr<double>(held_run.status());
-    const StatusOr<double> shipped = shipped_run.ok() ? StatusOr<double>(shipped_run->step_s)
-                                                      : StatusOr<double>(shipped_run.status());
-    if (!t.ok() || !shipped.ok()) {
+    if (!held_run.ok() || !shipped_run.ok()) {
       c.row.skipped = true;
-      c.row.skip_reason = (t.ok() ? shipped.status() : t.status()).message();
+      c.row.skip_reason = (held_run.ok() ? shipped_run.status() : held_run.status()).message();
       continue;
     }
-    c.row.predicted_step_s = *t;
-    c.row.error = (*t - c.row.measured_step_s) / c.row.measured_step_s;
-    c.row.predicted_step_shipped_s = *shipped;
-    c.row.error_shipped = (*shipped - c.row.measured_step_s) / c.row.measured_step_s;
+    const double t = held_run->step_s, shipped = shipped_run->step_s;
+    c.row.predicted_step_s = t;
+    c.row.error = (t - c.row.measured_step_s) / c.row.measured_step_s;
+    c.row.predicted_step_shipped_s = shipped;
+    c.row.error_shipped = (shipped - c.row.measured_step_s) / c.row.measured_step_s;
     if (c.row.measured_tflops_per_gpu > 0) {
-      c.row.predicted_tflops_per_gpu =
-          c.row.measured_tflops_per_gpu * c.row.measured_step_s / *t;
+      c.row.predicted_tflops_per_gpu = c.row.measured_tflops_per_gpu * c.row.measured_step_s / t;
     }
     c.row.fit_factor = held.compute_sustained_factor;
     c.row.fit_overhead_ms = held.host_overhead_per_step_ms;

@@ -81,7 +81,6 @@ TEST(ParallelPlanTest, ImpossiblePlansNameTheFlag) {
       << st.message();
 }
 
-}  // namespace
 // Llama 3.1 405B: 126 layers over 8 stages x 8 chunks, with the embedding and the loss
 // counted as layers (Megatron-LM --account-for-{embedding,loss}-in-pipeline-split).
 TEST(ParallelPlanTest, EmbeddingAndLossCountedInThePipelineSplit) {
@@ -133,10 +132,6 @@ TEST(ParallelPlanTest, EmbeddingAndLossCountedInThePipelineSplit) {
   EXPECT_EQ(p.StageLayers(m, 3), 16);
 }
 
-}  // namespace echosim
-
-namespace echosim {
-namespace {
 
 // Qwen3-235B-A22B on 256 H100 as NeMo runs it: TP 2, PP 8, EP 32 > DP 16. With expert TP 1
 // (MoE parallel folding) an EP group is 32 consecutive ranks of a stage, across TP and DP.
@@ -203,11 +198,6 @@ TEST(ParallelPlanTest, ExpertTpOneFoldsExpertParallelismOverTheStage) {
       << st.message();
 }
 
-}  // namespace
-}  // namespace echosim
-
-namespace echosim {
-namespace {
 
 // Expert data parallelism: the ranks holding the same experts. EP carved out of DP (ep 4 of
 // dp 8, tp 2): the same tp index and the same place in an EP block. Folded (expert TP 1):

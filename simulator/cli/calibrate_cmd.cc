@@ -29,6 +29,7 @@ constexpr const char* kCalibrateUsage = R"(usage:
   echosim calibrate vidur CSV... --gpu NAME [--gpus-per-node N] [--nic-gbps X] [--nccl-version V]
                                  [--name NAME] [--default-for GPU,...] --out FILE
   echosim calibrate measured --system ID [--data-dir DIR] [--name NAME] [--default-for GPU,...] --out FILE
+  echosim calibrate alltoall [--data-dir DIR] --out FILE
 
 Fits the NCCL collective model's bandwidth efficiencies, per-step latencies and pipeline terms
 (least squares, simulator/network/nccl/nccl_calibration_fit.h) on measured collectives:
@@ -38,6 +39,9 @@ Fits the NCCL collective model's bandwidth efficiencies, per-step latencies and 
   vidur       Vidur network_*.csv profiles (median time per size, workers, devices per node)
   measured    one system of hardware/nccl/measured-systems.yaml, read from DIR
               (default ../shared/data/measured/collectives)
+  alltoall    the all_to_all efficiency per link class (NVLink, network) from the all_to_all
+              systems of hardware/nccl/measured-systems.yaml: the median of measured / line-rate
+              bus bandwidth (hardware/nccl/alltoall-efficiency.yaml)
   --nccl-version V   the NCCL whose algorithm choices the measurements reflect (2.18, 2.21, 2.27,
                      2.30); default: the log's version mapped to the nearest, else 2.21
   --nic-gbps X       NIC line rate per GPU, Gbit/s (default: the GPU preset's)
@@ -150,15 +154,15 @@ std::string CommandLine(const std::vector<std::string>& args) {
 }  // namespace
 
 int CmdCalibrate(const std::vector<std::string>& args) {
-  if (args.empty()) return Usage("echosim calibrate needs a source: nccl-tests, vidur or measured");
+  if (args.empty()) return Usage("echosim calibrate needs a source: nccl-tests, vidur, measured or alltoall");
   if (args[0] == "--help" || args[0] == "-h") {
     std::cout << kCalibrateUsage;
     return 0;
   }
   Options o;
   o.mode = args[0];
-  if (o.mode != "nccl-tests" && o.mode != "vidur" && o.mode != "measured") {
-    return Usage(StrCat("unknown calibration source '", o.mode, "'; valid: nccl-tests, vidur, measured"));
+  if (o.mode != "nccl-tests" && o.mode != "vidur" && o.mode != "measured" && o.mode != "alltoall") {
+    return Usage(StrCat("unknown calibration source '", o.mode, "'; valid: nccl-tests, vidur, measured, alltoall"));
   }
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -209,19 +213,34 @@ int CmdCalibrate(const std::vector<std::string>& args) {
     if (auto c = FindNcclConstants(o.nccl_version); !c.ok()) return Fail(c.status().WithContext("--nccl-version"));
   }
 
+  std::string dir = o.data_dir;
+  if ((o.mode == "measured" || o.mode == "alltoall") && dir.empty()) {
+    for (const char* c : {"../shared/data/measured/collectives", "shared/data/measured/collectives"}) {
+      if (std::filesystem::exists(c)) {
+        dir = c;
+        break;
+      }
+    }
+    if (dir.empty()) return Usage("no measurements at ../shared/data/measured/collectives; pass --data-dir DIR");
+  }
+  if (o.mode == "alltoall") {
+    if (!o.inputs.empty()) return Usage(StrCat("unexpected argument '", o.inputs[0], "' for 'calibrate alltoall'"));
+    auto cat = LoadMeasuredSystems();
+    if (!cat.ok()) return Fail(cat.status());
+    auto fit = FitAllToAllEfficiency(*cat, dir);
+    if (!fit.ok()) return Fail(fit.status());
+    std::ofstream out(o.out, std::ios::binary);
+    if (!out) return Fail(InvalidArgument(StrCat("--out: cannot write '", o.out, "'")));
+    out << AllToAllEfficiencyYaml(*fit, command);
+    if (!out) return Fail(InvalidArgument(StrCat("--out: cannot write '", o.out, "'")));
+    std::printf("all_to_all efficiency: NVLink %.4g, network %.4g (%zu rows, max residual %.1f%%); wrote %s\n",
+                fit->efficiency.nvlink, fit->efficiency.network, fit->rows.size(), fit->max_residual * 100,
+                o.out.c_str());
+    return 0;
+  }
   if (o.mode == "measured") {
     if (o.system.empty()) return Usage("calibrate measured needs --system ID");
     if (!o.inputs.empty()) return Usage(StrCat("unexpected argument '", o.inputs[0], "' for 'calibrate measured'"));
-    std::string dir = o.data_dir;
-    if (dir.empty()) {
-      for (const char* c : {"../shared/data/measured/collectives", "shared/data/measured/collectives"}) {
-        if (std::filesystem::exists(c)) {
-          dir = c;
-          break;
-        }
-      }
-      if (dir.empty()) return Usage("no measurements at ../shared/data/measured/collectives; pass --data-dir DIR");
-    }
     auto cat = LoadMeasuredSystems();
     if (!cat.ok()) return Fail(cat.status());
     const MeasuredSystem* sys = FindMeasuredSystem(*cat, o.system);

@@ -33,5 +33,23 @@ TEST(NcclAccuracyTest, KnownTopologySystemsMeetTheGate) {
   for (const ExcludedRow& e : v->excluded) EXPECT_FALSE(e.why.empty()) << e.source;
 }
 
+// hardware/nccl/alltoall-efficiency.yaml is what `echosim calibrate alltoall` fits today: the
+// embedded constants come from the measured rows, not from a hand edit.
+TEST(NcclAccuracyTest, AllToAllEfficiencyFileMatchesItsFit) {
+  const std::string dir = std::string(ECHOSIM_SOURCE_DIR) + "/../shared/data/measured/collectives";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no measurements at " << dir;
+  auto cat = LoadMeasuredSystems();
+  ASSERT_TRUE(cat.ok()) << cat.status().message();
+  auto fit = FitAllToAllEfficiency(*cat, dir);
+  ASSERT_TRUE(fit.ok()) << fit.status().message();
+  auto file = LoadAllToAllEfficiency();
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  EXPECT_NEAR(file->nvlink, fit->efficiency.nvlink, 1e-3);
+  EXPECT_NEAR(file->network, fit->efficiency.network, 1e-3);
+  EXPECT_GE(fit->rows.size(), 6u);
+  // One efficiency per link class describes every row within 5%.
+  EXPECT_LT(fit->max_residual, 0.05);
+}
+
 }  // namespace
 }  // namespace echosim

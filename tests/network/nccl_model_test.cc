@@ -9,6 +9,7 @@
 
 #include "hardware/gpu_spec.h"
 #include "simulator/network/nccl/algorithms.h"
+#include "simulator/network/nccl/alltoall_efficiency.h"
 #include "simulator/network/nccl/nccl_constants.h"
 #include "simulator/network/nccl/nccl_system.h"
 
@@ -296,11 +297,42 @@ TEST(NcclModelTest, SendRecvAndAllToAllBandwidth) {
   ASSERT_TRUE(intra.ok() && inter.ok());
   EXPECT_NEAR(intra->bus_bytes_per_s / 240e9, 1.0, 1e-3);
   EXPECT_NEAR(inter->bus_bytes_per_s / 24e9, 1.0, 1e-3);
-  // all_to_all over 2 nodes x 8: a rank sends 7/16 of S over NVLink (240 GB/s) and 8/16 over
-  // its NIC (24 GB/s): the NIC decides, t = S (8/16) / 24 GB/s; busbw = S/t * 15/16 = 45 GB/s.
+  // all_to_all over 2 nodes x 8: a rank sends 7/16 of S over NVLink (300 GB/s line rate) and
+  // 8/16 over its NIC (24 GB/s): the NIC decides, t = S (8/16) / (e_net 24 GB/s); busbw =
+  // S/t * 15/16 = e_net 45 GB/s, e_net the measured all-to-all network efficiency.
+  auto eff = LoadAllToAllEfficiency();
+  ASSERT_TRUE(eff.ok()) << eff.status().message();
+  EXPECT_GT(eff->network, 0.5);
+  EXPECT_LT(eff->network, 1.0);
   auto a2a = m.Estimate(CollectiveKind::kAllToAll, 64 * kGiB, Group(16, 2));
   ASSERT_TRUE(a2a.ok());
-  EXPECT_NEAR(a2a->bus_bytes_per_s / 45e9, 1.0, 1e-3);
+  EXPECT_NEAR(a2a->bus_bytes_per_s / (eff->network * 45e9), 1.0, 1e-3);
+  // Inside one node NVLink decides: busbw = e_nvl * 300 GB/s (NVLink3 per direction), not
+  // NCCL's 240 GB/s figure for 12 links.
+  auto node = m.Estimate(CollectiveKind::kAllToAll, 64 * kGiB, Group(8, 1));
+  ASSERT_TRUE(node.ok());
+  EXPECT_NEAR(node->bus_bytes_per_s / (eff->nvlink * 300e9), 1.0, 1e-3);
+}
+
+TEST(NcclModelTest, AllToAllEfficiencyFileErrorsNameTheField) {
+  auto ok = ParseAllToAllEfficiencyYaml("nvlink_efficiency: 0.7\nnetwork_efficiency: 0.74\n", "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_DOUBLE_EQ(ok->nvlink, 0.7);
+  EXPECT_DOUBLE_EQ(ok->network, 0.74);
+  struct Case {
+    const char* text;
+    const char* needle;
+  };
+  for (const Case& c : {Case{"nvlink_efficiency: 0.7\n", "missing field 'network_efficiency'"},
+                        Case{"nvlink_efficiency: 0\nnetwork_efficiency: 0.7\n", "field 'nvlink_efficiency'"},
+                        Case{"nvlink_efficiency: abc\nnetwork_efficiency: 0.7\n", "expected a number in (0, 1.5]"},
+                        Case{"nvlink_efficiency: 0.7\nnetwork_efficiency: 0.7\nspeed: 3\n", "unknown key 'speed'"},
+                        Case{"[1, 2]", "must be a YAML map"}, Case{"a: [", "malformed YAML"}}) {
+    auto e = ParseAllToAllEfficiencyYaml(c.text, "t.yaml");
+    ASSERT_FALSE(e.ok()) << c.text;
+    EXPECT_NE(e.status().message().find(c.needle), std::string::npos) << e.status().message();
+    EXPECT_NE(e.status().message().find("t.yaml"), std::string::npos) << e.status().message();
+  }
 }
 
 TEST(NcclModelTest, BadGroupsAndSizesNameTheProblem) {

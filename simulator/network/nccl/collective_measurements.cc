@@ -83,7 +83,7 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
                                                 "gpu",          "gpus_per_node",  "nic_gbps",
                                                 "nccl_version", "calibration",    "calibration_from",
                                                 "logs",         "log_collective", "rows",
-                                                "size_bytes"};
+                                                "size_bytes",   "nodes"};
     for (const auto& kv : s) {
       if (!kKeys.count(kv.first.Scalar())) {
         return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": unknown key '", kv.first.Scalar(),
@@ -112,6 +112,12 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
     }
     if (s["size_bytes"] && (!ParseNumber(Str(s, "size_bytes"), &m.size_override_bytes) || m.size_override_bytes <= 0)) {
       return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "': size_bytes must be positive"));
+    }
+    if (s["nodes"]) {
+      if (!ParseNumber(Str(s, "nodes"), &v) || v < 1 || v != std::floor(v)) {
+        return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "': nodes must be a positive integer"));
+      }
+      m.nodes_override = static_cast<int64_t>(v);
     }
     if (s["logs"]) {
       if (!s["logs"].IsSequence()) return InvalidArgument(StrCat(source, ":", line, ": logs must be a list"));
@@ -243,13 +249,15 @@ StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& s
       if (excluded)
         excluded->push_back({system.id, where, StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
     };
-    auto coll = ParseNcclCollective("collective", r.collective);
-    double n = 0, N = 0, bytes = system.size_override_bytes, t = 0, busbw = 0;
+    // The table names all_to_all as nccl-tests' program does (alltoall_perf).
+    auto coll = ParseNcclCollective("collective", r.collective == "alltoall" ? "all_to_all" : r.collective);
+    double n = 0, N = static_cast<double>(system.nodes_override), bytes = system.size_override_bytes, t = 0, busbw = 0;
     if (!coll.ok()) {
       reject(StrCat("collective '", r.collective, "' is not modelled"));
       continue;
     }
-    if (!ParseNumber(r.n_gpus, &n) || !ParseNumber(r.n_nodes, &N) || n < 1 || N < 1 || n != std::floor(n)) {
+    if (!ParseNumber(r.n_gpus, &n) || (N <= 0 && !ParseNumber(r.n_nodes, &N)) || n < 1 || N < 1 ||
+        n != std::floor(n)) {
       reject("GPU or node count is not a number");
       continue;
     }
@@ -327,6 +335,95 @@ StatusOr<CollectivesValidation> ValidateCollectives(const std::string& collectiv
   return v;
 }
 
+StatusOr<AllToAllFit> FitAllToAllEfficiency(const MeasuredSystems& systems, const std::string& collectives_dir) {
+  AllToAllFit fit;
+  for (const MeasuredSystem& sys : systems.systems) {
+    if (sys.match_collective != "alltoall" && sys.match_collective != "all_to_all") continue;
+    ECHOSIM_ASSIGN_OR_RETURN(GpuSpec gpu, FindGpuPreset(sys.gpu));
+    ECHOSIM_ASSIGN_OR_RETURN(std::vector<CollectiveSample> samples, SamplesForSystem(sys, collectives_dir));
+    fit.systems.push_back(sys);
+    for (const CollectiveSample& s : samples) {
+      if (s.collective != NcclCollective::kAllToAll || s.ranks < 2) continue;
+      const double n = static_cast<double>(s.ranks);
+      const double ppn = n / static_cast<double>(s.nodes);
+      const double nvlink = gpu.nvlink_gbps / 8.0;  // GB/s per direction
+      const double nic = sys.nic_gbps / 8.0;        // one NIC per GPU
+      if (!(nvlink > 0)) {
+        return FailedPrecondition(StrCat("system '", sys.id, "': GPU ", sys.gpu, " has no NVLink; the all_to_all fit ",
+                                         "covers NVLink and network links"));
+      }
+      const double t_nvlink = (ppn - 1) / n / nvlink;
+      const double t_network = (n - ppn) / n / nic;
+      AllToAllFitRow row;
+      row.system_id = sys.id;
+      row.source = s.source;
+      row.ranks = s.ranks;
+      row.nodes = s.nodes;
+      row.bound = t_network > t_nvlink ? "network" : "nvlink";
+      row.line_busbw_GBps = (n - 1) / n / std::max(t_nvlink, t_network);
+      row.measured_busbw_GBps = s.bytes * BusBandwidthFactor(s.collective, s.ranks) / (s.time_us * 1e3);
+      fit.rows.push_back(row);
+    }
+  }
+  auto median = [&](const std::string& bound, double* out) -> Status {
+    std::vector<double> r;
+    for (const AllToAllFitRow& row : fit.rows)
+      if (row.bound == bound) r.push_back(row.Ratio());
+    if (r.empty()) return FailedPrecondition(StrCat("no all_to_all measurement bounded by ", bound, " links"));
+    std::sort(r.begin(), r.end());
+    *out = r.size() % 2 ? r[r.size() / 2] : 0.5 * (r[r.size() / 2 - 1] + r[r.size() / 2]);
+    return Status::Ok();
+  };
+  ECHOSIM_RETURN_IF_ERROR(median("nvlink", &fit.efficiency.nvlink));
+  ECHOSIM_RETURN_IF_ERROR(median("network", &fit.efficiency.network));
+  for (const AllToAllFitRow& row : fit.rows) {
+    const double e = row.bound == "nvlink" ? fit.efficiency.nvlink : fit.efficiency.network;
+    fit.max_residual = std::max(fit.max_residual, std::fabs(row.Ratio() / e - 1.0));
+  }
+  return fit;
+}
+
+std::string AllToAllEfficiencyYaml(const AllToAllFit& fit, const std::string& command) {
+  std::ostringstream os;
+  char buf[512];
+  os << "# All-to-all bandwidth efficiency (simulator/network/nccl/alltoall_efficiency.h), written by\n"
+     << "#   " << command << "\n"
+     << "# Each row: measured all_to_all bus bandwidth / the line-rate bus bandwidth of the link class that\n"
+     << "# bounds it (NVLink per direction inside one NVLink domain; the GPU's NIC across nodes). A class's\n"
+     << "# efficiency is the median of its rows. Regenerate with the command above; do not edit by hand.\n"
+     << "name: alltoall-efficiency\n"
+     << "source: \"the all_to_all systems of hardware/nccl/measured-systems.yaml (rows of collectives_measured_busbw.csv)\"\n"
+     << "fitted_on:\n";
+  std::vector<std::string> files;
+  for (const AllToAllFitRow& r : fit.rows) {
+    const std::string file = r.source.substr(0, r.source.rfind(':'));
+    if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
+  }
+  for (const std::string& f : files) os << "  - \"" << f << "\"\n";
+  std::vector<std::string> prefixes;
+  for (const MeasuredSystem& sys : fit.systems) {
+    if (!sys.match_source_prefix.empty() &&
+        std::find(prefixes.begin(), prefixes.end(), sys.match_source_prefix) == prefixes.end())
+      prefixes.push_back(sys.match_source_prefix);
+  }
+  for (const std::string& p : prefixes) os << "  - \"rows whose source starts '" << p << "'\"\n";
+  std::snprintf(buf, sizeof(buf), "nvlink_efficiency: %.4g\nnetwork_efficiency: %.4g\n", fit.efficiency.nvlink,
+                fit.efficiency.network);
+  os << buf;
+  std::snprintf(buf, sizeof(buf), "fit: {rows: %zu, max_residual: %.4g}\n", fit.rows.size(), fit.max_residual);
+  os << buf << "rows:\n";
+  for (const AllToAllFitRow& r : fit.rows) {
+    std::snprintf(buf, sizeof(buf),
+                  "  - {system: %s, source: \"%s\", gpus: %lld, nodes: %lld, bound: %s, measured_busbw_GBps: %.4g, "
+                  "line_busbw_GBps: %.4g, ratio: %.4g}\n",
+                  r.system_id.c_str(), r.source.c_str(), static_cast<long long>(r.ranks),
+                  static_cast<long long>(r.nodes), r.bound.c_str(), r.measured_busbw_GBps, r.line_busbw_GBps,
+                  r.Ratio());
+    os << buf;
+  }
+  return os.str();
+}
+
 std::string CollectivesValidationText(const CollectivesValidation& v) {
   std::ostringstream os;
   char line[512];
@@ -361,11 +458,11 @@ std::string CollectivesValidationText(const CollectivesValidation& v) {
     os << line;
   }
   os << "\nSummary (sizes >= 1 MiB)\n";
-  std::snprintf(line, sizeof(line), "  %-22s %6s %12s %12s %12s %12s  %s\n", "system", "sizes", "max>=1MiB",
+  std::snprintf(line, sizeof(line), "  %-28s %6s %12s %12s %12s %12s  %s\n", "system", "sizes", "max>=1MiB",
                 "max>=64MiB", "NCCL>=1MiB", "NCCL>=64MiB", "gate");
   os << line;
   for (const SystemReport& r : v.systems) {
-    std::snprintf(line, sizeof(line), "  %-22s %6d %11.1f%% %11.1f%% %11.1f%% %11.1f%%  %s\n", r.system.id.c_str(),
+    std::snprintf(line, sizeof(line), "  %-28s %6d %11.1f%% %11.1f%% %11.1f%% %11.1f%%  %s\n", r.system.id.c_str(),
                   r.calibrated.points, r.calibrated.max_error_from_1mib * 100, r.calibrated.max_error_from_64mib * 100,
                   r.uncalibrated.max_error_from_1mib * 100, r.uncalibrated.max_error_from_64mib * 100,
                   r.pass ? "PASS" : "FAIL");

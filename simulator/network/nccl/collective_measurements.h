@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "simulator/core/status.h"
+#include "simulator/network/nccl/alltoall_efficiency.h"
 #include "simulator/network/nccl/nccl_calibration_fit.h"
 #include "simulator/network/nccl/nccl_tests_log.h"
 
@@ -36,6 +37,7 @@ struct MeasuredSystem {
   // ... or rows of collectives_measured_busbw.csv: all given fields must match.
   std::string match_system, match_source_prefix, match_collective;
   double size_override_bytes = 0;  // for rows whose size column is prose ("4GiB peak")
+  int64_t nodes_override = 0;      // for rows whose node column is prose ("NVL72 domain")
 };
 
 struct UnknownRule {
@@ -92,6 +94,27 @@ inline constexpr double kGateFrom1MiB = 0.25;
 inline constexpr double kGateFrom64MiB = 0.10;
 
 StatusOr<CollectivesValidation> ValidateCollectives(const std::string& collectives_dir);
+
+// The all_to_all efficiency fit (alltoall_efficiency.h) over the systems whose rows are
+// all_to_all: each row's measured bus bandwidth over the line-rate bus bandwidth of the link
+// class that bounds it (NVLink inside one domain, the GPU's NIC share across nodes); a class's
+// efficiency is the median of its rows.
+struct AllToAllFitRow {
+  std::string system_id, source;
+  int64_t ranks = 0, nodes = 0;
+  std::string bound;  // "nvlink" or "network"
+  double measured_busbw_GBps = 0, line_busbw_GBps = 0;
+  double Ratio() const { return measured_busbw_GBps / line_busbw_GBps; }
+};
+struct AllToAllFit {
+  AllToAllEfficiency efficiency;
+  std::vector<AllToAllFitRow> rows;
+  std::vector<MeasuredSystem> systems;  // the systems the rows came from
+  double max_residual = 0;  // max |row ratio / its class's efficiency - 1|
+};
+StatusOr<AllToAllFit> FitAllToAllEfficiency(const MeasuredSystems& systems, const std::string& collectives_dir);
+// hardware/nccl/alltoall-efficiency.yaml for `fit`, naming the command that wrote it.
+std::string AllToAllEfficiencyYaml(const AllToAllFit& fit, const std::string& command);
 std::string CollectivesValidationText(const CollectivesValidation& v);
 
 }  // namespace echosim

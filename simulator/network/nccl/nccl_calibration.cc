@@ -127,7 +127,10 @@ double NcclCalibration::BandwidthTimeUs(const NcclDecision& d) const {
   const int dom = static_cast<int>(d.domain);
   const int p = static_cast<int>(d.protocol);
   const double t = d.physical_bandwidth_time_us > 0 ? d.physical_bandwidth_time_us : d.nccl_bandwidth_time_us;
-  double out = t / Efficiency(d.domain, d.family, d.protocol);
+  // all_to_all's bandwidth already carries its own measured efficiency (alltoall_efficiency.h);
+  // the fitted efficiencies describe ring/tree/NVLS all_reduce and send/recv.
+  const double eff = d.collective == NcclCollective::kAllToAll ? 1.0 : Efficiency(d.domain, d.family, d.protocol);
+  double out = t / eff;
   out += rank_share[dom][p] * t / std::max(1, d.ring_steps);
   if (knee_bytes > 0 && d.bytes > 0) out += fill[dom][p] * t * std::min(d.bytes, knee_bytes) / d.bytes;
   return out;

@@ -312,7 +312,10 @@ std::vector<std::string> NcclVersions() {
 StatusOr<NcclConstants> FindNcclConstants(const std::string& version) {
   const std::string path = StrCat(kPrefix, version, ".yaml");
   for (const EmbeddedFile& f : EmbeddedFilesUnder(kPrefix)) {
-    if (f.path == path) return ParseNcclConstantsYaml(std::string(f.contents), path);
+    if (f.path != path) continue;
+    ECHOSIM_ASSIGN_OR_RETURN(NcclConstants c, ParseNcclConstantsYaml(std::string(f.contents), path));
+    ECHOSIM_ASSIGN_OR_RETURN(c.alltoall, LoadAllToAllEfficiency());
+    return c;
   }
   return NotFound(StrCat("unknown NCCL version '", version, "'; valid versions: ", Join(NcclVersions(), ", ")));
 }

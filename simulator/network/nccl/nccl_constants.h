@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "simulator/core/status.h"
+#include "simulator/network/nccl/alltoall_efficiency.h"
 #include "simulator/network/nccl/nccl_types.h"
 
 namespace echosim {
@@ -48,6 +49,9 @@ struct NcclConstants {
   double ring_plateau_factor = 0;  // sm >= 80
   double ring_plateau_factor_pre_sm80 = 0;
   int ring_max_channels = 0;
+  // Not NCCL's: the measured all_to_all efficiency per link class (alltoall_efficiency.h), set by
+  // FindNcclConstants from hardware/nccl/alltoall-efficiency.yaml; 1 (line rate) when parsed alone.
+  AllToAllEfficiency alltoall;
 
   double BaseLatencyUs(NcclAlgorithm a, NcclProtocol p) const {
     return base_latency_us[static_cast<int>(a)][static_cast<int>(p)];
@@ -59,7 +63,8 @@ struct NcclConstants {
 
 // Parses one hardware/nccl/nccl-<version>.yaml; errors name `source`, the line and the field.
 StatusOr<NcclConstants> ParseNcclConstantsYaml(const std::string& text, const std::string& source);
-// The embedded constants of `version` ("2.18", "2.21", "2.30"); the error lists the versions.
+// The embedded constants of `version` ("2.18", "2.21", "2.30"), with the measured all-to-all
+// efficiency; the error lists the versions.
 StatusOr<NcclConstants> FindNcclConstants(const std::string& version);
 std::vector<std::string> NcclVersions();
 

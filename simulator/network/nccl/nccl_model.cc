@@ -94,6 +94,7 @@ StatusOr<NcclHardware> HardwareFromPreset(const GpuSpec& gpu, const TopologyConf
   if (gpu.nvlink_gbps > 0 && gpu.nvlink_links > 0) {
     const double nvl_eff = gpu.nvlink_efficiency > 0 ? gpu.nvlink_efficiency : 1.0;
     hw.nvlink_scale = (topo.nvlink_bytes_per_s / nvl_eff) / (gpu.nvlink_gbps / 8.0 * 1e9);
+    hw.nvlink_GBps = topo.nvlink_bytes_per_s / nvl_eff / 1e9;
   }
   return hw;
 }

@@ -96,6 +96,7 @@ StatusOr<NcclComm> BuildNcclComm(const NcclHardware& hw, const NcclConstants& c,
   const double pcie = c.pcie_x16_bw_GBps[gen];
   m.intra_capacity_GBps =
       hw.nvlink_links > 0 ? hw.nvlink_links * c.nvlink_bw_per_link_GBps[arch] * hw.nvlink_scale : pcie;
+  m.intra_line_GBps = hw.nvlink_links > 0 && hw.nvlink_GBps > 0 ? hw.nvlink_GBps : m.intra_capacity_GBps;
   m.nic_path_GBps = std::min(hw.nic_GBps, pcie);
   m.nics_used = std::max(1, std::min(hw.nics_per_node, m.ranks_per_node));
   m.nvls = m.arch >= NcclArch::kHopper && hw.nvswitch && hw.nvlink_links > 0 && m.ranks_per_node >= 2;

@@ -39,6 +39,7 @@ struct NcclHardware {
   int sm_arch = 80;
   int nvlink_links = 0;       // per GPU; 0: GPUs of a node talk over PCIe
   double nvlink_scale = 1.0;  // user NVLink bandwidth / the GPU preset's (scales NCCL's per-link bw)
+  double nvlink_GBps = 0;     // NVLink line rate per GPU and direction; 0: NCCL's per-link figure
   bool nvswitch = false;
   int pcie_gen = 4;
   int gpus_per_node = 8;
@@ -71,6 +72,7 @@ struct NcclComm {
   bool collnet = false;                     // CollNet usable: SHARP fabric, several nodes
   bool amd_cpu = false;
   double intra_capacity_GBps = 0;  // L above
+  double intra_line_GBps = 0;      // the intra-node link's line rate per direction (NVLink: the preset's)
   double nic_path_GBps = 0;        // P above
   int nics_used = 1;               // min(NICs per node, ranks per node)
   NcclGraph ring, tree, nvls_graph, collnet_graph;

@@ -2,12 +2,15 @@
 // tuner; they are grouped ncclSend/ncclRecv over the P2P transport (NVLink / PCIe inside a
 // node) and the network transport (one NIC path per GPU across nodes).
 //
-// Model (echosim's, built from the same link speeds NCCL's topology sees):
+// Model (echosim's, built from the links' speeds):
 //   send/recv of S bytes between two ranks: time = latency + S / B,
-//     B = intra link capacity L on one node, the GPU's NIC path P across nodes
+//     B = intra link capacity L (NCCL's figure) on one node, the GPU's NIC path P across nodes
 //   all_to_all of S bytes per rank over n ranks (S/n to each peer): a rank sends
 //     S (ppn-1)/n through NVLink and S (n-ppn)/n through the NICs of its node, which its ppn
-//     GPUs share: time = latency + max(S (ppn-1)/n / L, S (n-ppn)/n / (P * nics_used / ppn))
+//     GPUs share: time = latency + max(S (ppn-1)/n / (e_nvl V), S (n-ppn)/n / (e_net P nics_used / ppn))
+//     with V the NVLink line rate per direction and e_nvl, e_net the measured all-to-all
+//     efficiencies (alltoall_efficiency.h: NCCL's all_to_all reaches about 0.71 of NVLink's and
+//     0.74 of the NICs' line rate on NVIDIA's published peaks). Over PCIe, L with e = 1.
 //   latency = Ring Simple base + one hop of Ring Simple latency per link class crossed (the
 //     peers are served concurrently); the calibration adds measured per-step costs.
 // Reported algBw = S / bandwidth time.
@@ -49,11 +52,13 @@ AlgorithmCost P2pCost(const AlgorithmInput& in) {
   // Seconds per byte of the per-rank buffer, for each link class.
   const double intra_share = static_cast<double>(ppn - 1) / n;
   const double inter_share = static_cast<double>(n - ppn) / n;
-  const double per_gpu_nic = P * m.nics_used / ppn;  // the node's NIC paths shared by its ppn GPUs
+  const AllToAllEfficiency& e = c.alltoall;
+  const double intra_bw = m.intra_link == NcclLink::kNvlink ? e.nvlink * m.intra_line_GBps : L;
+  const double per_gpu_nic = e.network * P * m.nics_used / ppn;  // the node's NIC paths shared by its ppn GPUs
   double t_per_byte = 0;
-  if (intra_share > 0) t_per_byte = std::max(t_per_byte, intra_share / L);
+  if (intra_share > 0) t_per_byte = std::max(t_per_byte, intra_share / intra_bw);
   if (inter_share > 0) t_per_byte = std::max(t_per_byte, inter_share / per_gpu_nic);
-  out.alg_bw_GBps = out.physical_alg_bw_GBps = t_per_byte > 0 ? 1.0 / t_per_byte : L;
+  out.alg_bw_GBps = out.physical_alg_bw_GBps = t_per_byte > 0 ? 1.0 / t_per_byte : intra_bw;
   out.latency_us = base + (ppn > 1 ? intra_hop : 0.0) + (N > 1 ? net_hop : 0.0);
   out.intra_steps = ppn - 1;
   out.inter_steps = n - ppn;

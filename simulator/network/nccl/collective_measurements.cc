@@ -347,7 +347,10 @@ StatusOr<AllToAllFit> FitAllToAllEfficiency(const MeasuredSystems& systems, cons
       const double n = static_cast<double>(s.ranks);
       const double ppn = n / static_cast<double>(s.nodes);
       const double nvlink = gpu.nvlink_gbps / 8.0;  // GB/s per direction
-      const double nic = sys.nic_gbps / 8.0;        // one NIC per GPU
+      // One NIC per GPU, behind its PCIe x16 link as NCCL's topology sees it (p2p.cc's path P).
+      ECHOSIM_ASSIGN_OR_RETURN(NcclConstants constants, FindNcclConstants(sys.nccl_version));
+      const int gen = std::clamp(gpu.pcie_gen > 0 ? gpu.pcie_gen : 4, 3, 6);
+      const double nic = std::min(sys.nic_gbps / 8.0, constants.pcie_x16_bw_GBps[gen]);
       if (!(nvlink > 0)) {
         return FailedPrecondition(StrCat("system '", sys.id, "': GPU ", sys.gpu, " has no NVLink; the all_to_all fit ",
                                          "covers NVLink and network links"));
@@ -389,7 +392,8 @@ std::string AllToAllEfficiencyYaml(const AllToAllFit& fit, const std::string& co
   os << "# All-to-all bandwidth efficiency (simulator/network/nccl/alltoall_efficiency.h), written by\n"
      << "#   " << command << "\n"
      << "# Each row: measured all_to_all bus bandwidth / the line-rate bus bandwidth of the link class that\n"
-     << "# bounds it (NVLink per direction inside one NVLink domain; the GPU's NIC across nodes). A class's\n"
+     << "# bounds it (NVLink per direction inside one NVLink domain; across nodes the GPU's NIC, capped at\n"
+     << "# its PCIe x16 rate as NCCL's topology sees it). A class's\n"
      << "# efficiency is the median of its rows. Regenerate with the command above; do not edit by hand.\n"
      << "name: alltoall-efficiency\n"
      << "source: \"the all_to_all systems of hardware/nccl/measured-systems.yaml (rows of collectives_measured_busbw.csv)\"\n"

@@ -97,7 +97,8 @@ StatusOr<CollectivesValidation> ValidateCollectives(const std::string& collectiv
 
 // The all_to_all efficiency fit (alltoall_efficiency.h) over the systems whose rows are
 // all_to_all: each row's measured bus bandwidth over the line-rate bus bandwidth of the link
-// class that bounds it (NVLink inside one domain, the GPU's NIC share across nodes); a class's
+// class that bounds it (NVLink inside one domain; across nodes the GPU's NIC, capped at its PCIe
+// x16 rate as NCCL sees it: the p2p model's path P); a class's
 // efficiency is the median of its rows.
 struct AllToAllFitRow {
   std::string system_id, source;

@@ -127,11 +127,13 @@ double NcclCalibration::BandwidthTimeUs(const NcclDecision& d) const {
   const int dom = static_cast<int>(d.domain);
   const int p = static_cast<int>(d.protocol);
   const double t = d.physical_bandwidth_time_us > 0 ? d.physical_bandwidth_time_us : d.nccl_bandwidth_time_us;
-  // all_to_all's bandwidth already carries its own measured efficiency (alltoall_efficiency.h);
-  // the fitted efficiencies describe ring/tree/NVLS all_reduce and send/recv.
-  const double eff = d.collective == NcclCollective::kAllToAll ? 1.0 : Efficiency(d.domain, d.family, d.protocol);
-  double out = t / eff;
-  out += rank_share[dom][p] * t / std::max(1, d.ring_steps);
+  // all_to_all's peak bandwidth carries its own measured efficiency (alltoall_efficiency.h), and
+  // it has no ring steps; the fitted efficiency and rank share describe ring/tree/NVLS all_reduce
+  // and send/recv. The system's latency and pipeline-fill terms (the approach to the peak below
+  // the knee) apply to it: there are no per-size all_to_all measurements to fit its own.
+  const bool a2a = d.collective == NcclCollective::kAllToAll;
+  double out = a2a ? t : t / Efficiency(d.domain, d.family, d.protocol);
+  if (!a2a) out += rank_share[dom][p] * t / std::max(1, d.ring_steps);
   if (knee_bytes > 0 && d.bytes > 0) out += fill[dom][p] * t * std::min(d.bytes, knee_bytes) / d.bytes;
   return out;
 }

@@ -1,11 +1,13 @@
 // libFuzzer target for the NCCL model's input parsers: nccl-tests logs (text and -J JSON),
-// Vidur CSVs, the published bus-bandwidth table, calibration and constants YAML, size ranges.
+// Vidur CSVs, the published bus-bandwidth table, calibration, constants and all-to-all efficiency
+// YAML, size ranges.
 // Any input must give a value or a Status, never a crash, a hang or an exception. A log that
 // parses must also survive calibration sample extraction.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "simulator/network/nccl/alltoall_efficiency.h"
 #include "simulator/network/nccl/collective_measurements.h"
 #include "simulator/network/nccl/nccl_calibration.h"
 #include "simulator/network/nccl/nccl_constants.h"
@@ -24,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ParseNcclCalibrationYaml(text, "fuzz.yaml");
   (void)ParseNcclConstantsYaml(text, "fuzz.yaml");
   (void)ParseMeasuredSystemsYaml(text, "fuzz.yaml");
+  (void)ParseAllToAllEfficiencyYaml(text, "fuzz.yaml");
   (void)ParseSizeRange("--sizes", text.substr(0, 64));
   return 0;
 }

@@ -209,6 +209,10 @@ int CmdCollective(const std::vector<std::string>& args) {
     out["nic_gbps"] = nic_gbps > 0 ? nic_gbps : gpu->nic_gbps;
     out["nccl_version"] = model->constants().version;
     out["calibration"] = model->calibration().name;
+    if (*coll == NcclCollective::kAllToAll) {
+      out["alltoall_efficiency"] = {{"nvlink", model->constants().alltoall.nvlink},
+                                    {"network", model->constants().alltoall.network}};
+    }
     out["results"] = results;
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -217,7 +221,13 @@ int CmdCollective(const std::vector<std::string>& args) {
             << group.per_node << " per node, " << nodes << " node" << (nodes > 1 ? "s" : "") << ", "
             << (nic_gbps > 0 ? nic_gbps : gpu->nic_gbps) << " Gbit/s NIC per GPU)\n"
             << "# NCCL " << model->constants().version << " tuning model, calibration: " << model->calibration().name
-            << "\n#\n"
+            << "\n";
+  if (*coll == NcclCollective::kAllToAll) {
+    std::cout << "# all_to_all at " << model->constants().alltoall.nvlink << " of NVLink's and "
+              << model->constants().alltoall.network << " of the NICs' line rate (" << kAllToAllEfficiencyPath
+              << ")\n";
+  }
+  std::cout << "#\n"
             << "#       size         count      type   redop    root     time   algbw   busbw  algorithm      proto  "
                "channels\n"
             << "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)\n";

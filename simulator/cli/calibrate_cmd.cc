@@ -233,9 +233,11 @@ int CmdCalibrate(const std::vector<std::string>& args) {
     if (!out) return Fail(InvalidArgument(StrCat("--out: cannot write '", o.out, "'")));
     out << AllToAllEfficiencyYaml(*fit, command);
     if (!out) return Fail(InvalidArgument(StrCat("--out: cannot write '", o.out, "'")));
-    std::printf("all_to_all efficiency: NVLink %.4g, network %.4g (%zu rows, max residual %.1f%%); wrote %s\n",
-                fit->efficiency.nvlink, fit->efficiency.network, fit->rows.size(), fit->max_residual * 100,
-                o.out.c_str());
+    std::printf(
+        "all_to_all efficiency: NVLink %.4g, network %.4g (%zu rows, max residual %.1f%%; held out, each row from "
+        "the others of its class: max error %.1f%% over %d rows); wrote %s\n",
+        fit->efficiency.nvlink, fit->efficiency.network, fit->rows.size(), fit->max_residual * 100,
+        fit->max_held_out_error * 100, fit->held_out_rows, o.out.c_str());
     return 0;
   }
   if (o.mode == "measured") {

@@ -47,8 +47,11 @@ TEST(NcclAccuracyTest, AllToAllEfficiencyFileMatchesItsFit) {
   EXPECT_NEAR(file->nvlink, fit->efficiency.nvlink, 1e-3);
   EXPECT_NEAR(file->network, fit->efficiency.network, 1e-3);
   EXPECT_GE(fit->rows.size(), 6u);
-  // One efficiency per link class describes every row within 5%.
+  // One efficiency per link class describes every row within 5%, and predicts each row from
+  // the others of its class within 5%.
   EXPECT_LT(fit->max_residual, 0.05);
+  EXPECT_EQ(fit->held_out_rows, static_cast<int>(fit->rows.size()));
+  EXPECT_LT(fit->max_held_out_error, 0.05);
 }
 
 }  // namespace

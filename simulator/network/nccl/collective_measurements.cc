@@ -368,20 +368,27 @@ StatusOr<AllToAllFit> FitAllToAllEfficiency(const MeasuredSystems& systems, cons
       fit.rows.push_back(row);
     }
   }
-  auto median = [&](const std::string& bound, double* out) -> Status {
+  // Median ratio of the rows of `bound`, leaving out row `skip` (-1: none).
+  auto median = [&](const std::string& bound, int skip, double* out) -> Status {
     std::vector<double> r;
-    for (const AllToAllFitRow& row : fit.rows)
-      if (row.bound == bound) r.push_back(row.Ratio());
+    for (size_t i = 0; i < fit.rows.size(); ++i)
+      if (fit.rows[i].bound == bound && static_cast<int>(i) != skip) r.push_back(fit.rows[i].Ratio());
     if (r.empty()) return FailedPrecondition(StrCat("no all_to_all measurement bounded by ", bound, " links"));
     std::sort(r.begin(), r.end());
     *out = r.size() % 2 ? r[r.size() / 2] : 0.5 * (r[r.size() / 2 - 1] + r[r.size() / 2]);
     return Status::Ok();
   };
-  ECHOSIM_RETURN_IF_ERROR(median("nvlink", &fit.efficiency.nvlink));
-  ECHOSIM_RETURN_IF_ERROR(median("network", &fit.efficiency.network));
-  for (const AllToAllFitRow& row : fit.rows) {
+  ECHOSIM_RETURN_IF_ERROR(median("nvlink", -1, &fit.efficiency.nvlink));
+  ECHOSIM_RETURN_IF_ERROR(median("network", -1, &fit.efficiency.network));
+  for (size_t i = 0; i < fit.rows.size(); ++i) {
+    const AllToAllFitRow& row = fit.rows[i];
     const double e = row.bound == "nvlink" ? fit.efficiency.nvlink : fit.efficiency.network;
     fit.max_residual = std::max(fit.max_residual, std::fabs(row.Ratio() / e - 1.0));
+    double others = 0;
+    if (median(row.bound, static_cast<int>(i), &others).ok()) {
+      fit.max_held_out_error = std::max(fit.max_held_out_error, std::fabs(others / row.Ratio() - 1.0));
+      ++fit.held_out_rows;
+    }
   }
   return fit;
 }
@@ -393,8 +400,9 @@ std::string AllToAllEfficiencyYaml(const AllToAllFit& fit, const std::string& co
      << "#   " << command << "\n"
      << "# Each row: measured all_to_all bus bandwidth / the line-rate bus bandwidth of the link class that\n"
      << "# bounds it (NVLink per direction inside one NVLink domain; across nodes the GPU's NIC, capped at\n"
-     << "# its PCIe x16 rate as NCCL's topology sees it). A class's\n"
-     << "# efficiency is the median of its rows. Regenerate with the command above; do not edit by hand.\n"
+     << "# its PCIe x16 rate as NCCL's topology sees it). A class's efficiency is the median of its rows;\n"
+     << "# held out: each row predicted by the median of the other rows of its class. Regenerate with the\n"
+     << "# command above; do not edit by hand.\n"
      << "name: alltoall-efficiency\n"
      << "source: \"the all_to_all systems of hardware/nccl/measured-systems.yaml (rows of collectives_measured_busbw.csv)\"\n"
      << "fitted_on:\n";
@@ -414,7 +422,8 @@ std::string AllToAllEfficiencyYaml(const AllToAllFit& fit, const std::string& co
   std::snprintf(buf, sizeof(buf), "nvlink_efficiency: %.4g\nnetwork_efficiency: %.4g\n", fit.efficiency.nvlink,
                 fit.efficiency.network);
   os << buf;
-  std::snprintf(buf, sizeof(buf), "fit: {rows: %zu, max_residual: %.4g}\n", fit.rows.size(), fit.max_residual);
+  std::snprintf(buf, sizeof(buf), "fit: {rows: %zu, max_residual: %.4g, held_out_rows: %d, max_held_out_error: %.4g}\n",
+                fit.rows.size(), fit.max_residual, fit.held_out_rows, fit.max_held_out_error);
   os << buf << "rows:\n";
   for (const AllToAllFitRow& r : fit.rows) {
     std::snprintf(buf, sizeof(buf),

@@ -112,6 +112,10 @@ struct AllToAllFit {
   std::vector<AllToAllFitRow> rows;
   std::vector<MeasuredSystem> systems;  // the systems the rows came from
   double max_residual = 0;  // max |row ratio / its class's efficiency - 1|
+  // Leave-one-out: each row against the median of the other rows of its class (rows alone in
+  // their class are not counted).
+  double max_held_out_error = 0;
+  int held_out_rows = 0;
 };
 StatusOr<AllToAllFit> FitAllToAllEfficiency(const MeasuredSystems& systems, const std::string& collectives_dir);
 // hardware/nccl/alltoall-efficiency.yaml for `fit`, naming the command that wrote it.

@@ -9,8 +9,8 @@
 //     S (ppn-1)/n through NVLink and S (n-ppn)/n through the NICs of its node, which its ppn
 //     GPUs share: time = latency + max(S (ppn-1)/n / (e_nvl V), S (n-ppn)/n / (e_net P nics_used / ppn))
 //     with V the NVLink line rate per direction and e_nvl, e_net the measured all-to-all
-//     efficiencies (alltoall_efficiency.h: NCCL's all_to_all reaches about 0.71 of NVLink's and
-//     0.74 of the NICs' line rate on NVIDIA's published peaks). Over PCIe, L with e = 1.
+//     efficiencies (alltoall_efficiency.h: on NVIDIA's published peaks NCCL's all_to_all reaches
+//     about 0.71 of NVLink's line rate and 0.77 of the NIC path P). Over PCIe, L with e = 1.
 //   latency = Ring Simple base + one hop of Ring Simple latency per link class crossed (the
 //     peers are served concurrently); the calibration adds measured per-step costs.
 // Reported algBw = S / bandwidth time.

@@ -4,18 +4,13 @@
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 
 StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,
                                                        const std::string& source) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": must be a YAML map"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc, LoadYamlMap(text, source, "must be a YAML map"));
   TrainingCalibration c;
   for (const auto& kv : doc) {
     const int line = kv.first.Mark().line + 1;

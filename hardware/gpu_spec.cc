@@ -7,6 +7,7 @@
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 
@@ -51,13 +52,7 @@ Status GpuSpec::Validate() const {
 }
 
 StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& source) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": a GPU file must be a YAML map"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc, LoadYamlMap(text, source, "a GPU file must be a YAML map"));
   GpuSpec g;
   std::map<std::string, double*> numbers = {
       {"peak_tflops_bf16", &g.peak_tflops_bf16},

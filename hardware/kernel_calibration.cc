@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 namespace {
@@ -63,15 +64,8 @@ std::string KernelCalibration::Describe() const {
 }
 
 StatusOr<KernelCalibration> ParseKernelCalibration(const std::string& text, const std::string& source) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  } catch (const std::exception& e) {
-    return InvalidArgument(StrCat(source, ": malformed YAML: ", e.what()));
-  }
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": must be a YAML map (kind: kernel_calibration)"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc,
+                           LoadYamlMap(text, source, "must be a YAML map (kind: kernel_calibration)"));
   KernelCalibration c;
   c.source = source;
   bool have_kind = false, have_samples = false;

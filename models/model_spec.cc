@@ -6,6 +6,7 @@
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 
@@ -140,13 +141,8 @@ Status ReadScalar(const YAML::Node& doc, const char* key, const std::string& sou
 }  // namespace
 
 StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& source) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": a model file must be a YAML map"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc,
+                           LoadYamlMap(text, source, "a model file must be a YAML map"));
   static const char* kKnown[] = {"name", "description", "layers", "hidden", "heads", "kv_heads",
                                  "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",

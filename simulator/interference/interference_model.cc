@@ -7,6 +7,7 @@
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 namespace {
@@ -23,13 +24,7 @@ StatusOr<int> ClassIndex(const std::string& name, const std::string& where) {
 
 StatusOr<InterferenceParams> ParseInterferenceYaml(const std::string& text,
                                                    const std::string& source) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": must be a YAML map"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc, LoadYamlMap(text, source, "must be a YAML map"));
   InterferenceParams p;
   try {
     for (const auto& kv : doc) {

@@ -7,17 +7,13 @@
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 
 StatusOr<AllToAllEfficiency> ParseAllToAllEfficiencyYaml(const std::string& text, const std::string& source) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": an all-to-all efficiency file must be a YAML map"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc,
+                           LoadYamlMap(text, source, "an all-to-all efficiency file must be a YAML map"));
   static const std::set<std::string> kKeys = {"name",     "source",           "fitted_on",         "fit",
                                               "nvlink_efficiency", "network_efficiency", "rows"};
   for (const auto& kv : doc) {

@@ -13,6 +13,7 @@
 #include "hardware/gpu_spec.h"
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 namespace {
@@ -65,14 +66,9 @@ std::string SizeLabel(double bytes) {
 }  // namespace
 
 StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, const std::string& source) {
-  YAML::Node loaded;
-  try {
-    loaded = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  const YAML::Node& doc = loaded;
-  if (!doc.IsMap() || !doc["systems"] || !doc["systems"].IsSequence()) {
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc,
+                           LoadYamlMap(text, source, "expected a map with a 'systems' list"));
+  if (!doc["systems"] || !doc["systems"].IsSequence()) {
     return InvalidArgument(StrCat(source, ": expected a map with a 'systems' list"));
   }
   MeasuredSystems out;

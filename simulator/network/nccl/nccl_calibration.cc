@@ -11,6 +11,7 @@
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 namespace {
@@ -153,14 +154,8 @@ bool NcclCalibration::IsIdentity() const {
 }
 
 StatusOr<NcclCalibration> ParseNcclCalibrationYaml(const std::string& text, const std::string& source) {
-  YAML::Node loaded;
-  try {
-    loaded = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  const YAML::Node& doc = loaded;
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": an NCCL calibration file must be a YAML map"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc,
+                           LoadYamlMap(text, source, "an NCCL calibration file must be a YAML map"));
   const Reader r{source};
   ECHOSIM_RETURN_IF_ERROR(r.Keys(
       doc, "(top level)",

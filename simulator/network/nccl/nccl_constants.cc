@@ -8,6 +8,7 @@
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
+#include "simulator/core/yaml_load.h"
 
 namespace echosim {
 namespace {
@@ -161,14 +162,8 @@ Status ReadAlgorithmTriples(const Reader& r, const YAML::Node& m, const std::str
 }  // namespace
 
 StatusOr<NcclConstants> ParseNcclConstantsYaml(const std::string& text, const std::string& source) {
-  YAML::Node loaded;
-  try {
-    loaded = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
-  }
-  const YAML::Node& doc = loaded;
-  if (!doc.IsMap()) return InvalidArgument(StrCat(source, ": an NCCL constants file must be a YAML map"));
+  ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node doc,
+                           LoadYamlMap(text, source, "an NCCL constants file must be a YAML map"));
   const Reader r{source};
   static const std::set<std::string> kKnown = {"version",
                                                "release",

@@ -262,13 +262,7 @@ int CmdCalibrate(const std::vector<std::string>& args) {
     auto fit = FitNcclCalibration(*model, *samples);
     if (!fit.ok()) return Fail(fit.status());
     std::vector<std::string> fitted_on;
-    for (const CollectiveSample& c : *samples) {
-      const std::string file = c.source.substr(0, c.source.rfind(':'));
-      if (std::find(fitted_on.begin(), fitted_on.end(), file) == fitted_on.end()) fitted_on.push_back(file);
-    }
-    if (!s.match_system.empty()) fitted_on.push_back(StrCat("rows with system '", s.match_system, "'"));
-    if (!s.match_source_prefix.empty())
-      fitted_on.push_back(StrCat("rows whose source starts '", s.match_source_prefix, "'"));
+    AddFittedOn(s, *samples, &fitted_on);
     return Finish(o, std::move(*fit), s.gpu, s.nccl_version,
                   StrCat(s.id, ": ", s.description, "; ", s.gpus_per_node, " GPUs/node, NIC ", s.nic_gbps, " Gbit/s"),
                   fitted_on, command);

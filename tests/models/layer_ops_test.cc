@@ -25,6 +25,15 @@ double GemmFlops(const std::vector<LayerStep>& steps) {
   return f;
 }
 
+// FLOPs of the expert GEMMs (moe.fc1 / moe.fc2, every direction).
+double ExpertFlops(const std::vector<LayerStep>& steps) {
+  double f = 0;
+  for (const auto& s : steps) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name.rfind("moe.fc", 0) == 0) f += op->flops;
+  }
+  return f;
+}
+
 int CountComm(const std::vector<LayerStep>& steps, CollectiveKind k) {
   int n = 0;
   for (const auto& s : steps) {
@@ -233,13 +242,7 @@ TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
   EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllToAll), 2);
   EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kAllToAll), 2);
   // Experts' GEMM FLOPs: top_k experts per token, 2 matrices of h x ffn each.
-  double expert = 0;
-  for (const auto& s : LayerForward(m, c)) {
-    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name.rfind("moe.fc", 0) == 0) {
-      expert += op->flops;
-    }
-  }
-  EXPECT_DOUBLE_EQ(expert, 2.0 * 2048 * 2 * (2.0 * 1024 * 4096));
+  EXPECT_DOUBLE_EQ(ExpertFlops(LayerForward(m, c)), 2.0 * 2048 * 2 * (2.0 * 1024 * 4096));
 }
 
 // Expert TP 1 under TP 4 (MoE parallel folding): the MoE block runs on the rank's sequence
@@ -253,15 +256,6 @@ TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
   c.tp = 4;
   c.ep = 4;
   c.sequence_parallel = true;
-  auto expert_flops = [](const std::vector<LayerStep>& steps) {
-    double f = 0;
-    for (const auto& s : steps) {
-      if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name.rfind("moe.fc", 0) == 0) {
-        f += op->flops;
-      }
-    }
-    return f;
-  };
   const auto split_fwd = LayerForward(m, c);
   const auto split_bwd = LayerBackward(m, c);
   c.etp = 1;
@@ -274,8 +268,8 @@ TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
   EXPECT_EQ(CountComm(folded_bwd, CollectiveKind::kAllGather), 1);
   EXPECT_EQ(CountComm(folded_bwd, CollectiveKind::kReduceScatter), 1);
   EXPECT_EQ(CountComm(folded_fwd, CollectiveKind::kAllToAll), 2);
-  EXPECT_DOUBLE_EQ(expert_flops(folded_fwd), expert_flops(split_fwd));
-  EXPECT_DOUBLE_EQ(expert_flops(folded_bwd), expert_flops(split_bwd));
+  EXPECT_DOUBLE_EQ(ExpertFlops(folded_fwd), ExpertFlops(split_fwd));
+  EXPECT_DOUBLE_EQ(ExpertFlops(folded_bwd), ExpertFlops(split_bwd));
   for (const auto& s : folded_fwd) {
     if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name == "moe.router.fwd") {
       EXPECT_EQ(op->m, 2048 / 4);  // the rank's sequence shard

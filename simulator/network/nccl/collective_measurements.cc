@@ -46,6 +46,9 @@ bool Matches(const MeasuredBusbwRow& r, const std::string& system, const std::st
   return !(system.empty() && prefix.empty() && coll.empty());
 }
 
+// The published table names all_to_all as nccl-tests' program does (alltoall_perf).
+std::string CanonicalCollective(const std::string& name) { return name == "alltoall" ? "all_to_all" : name; }
+
 std::string Str(const YAML::Node& m, const char* key) {
   const YAML::Node n = m[key];
   return n && n.IsScalar() ? n.Scalar() : "";
@@ -218,6 +221,16 @@ std::vector<CollectiveSample> SamplesFromVidur(const std::vector<VidurRow>& rows
   return out;
 }
 
+void AddFittedOn(const MeasuredSystem& system, const std::vector<CollectiveSample>& samples,
+                 std::vector<std::string>* fitted_on) {
+  auto add = [&](const std::string& line) {
+    if (std::find(fitted_on->begin(), fitted_on->end(), line) == fitted_on->end()) fitted_on->push_back(line);
+  };
+  for (const CollectiveSample& c : samples) add(c.source.substr(0, c.source.rfind(':')));
+  if (!system.match_system.empty()) add(StrCat("rows with system '", system.match_system, "'"));
+  if (!system.match_source_prefix.empty()) add(StrCat("rows whose source starts '", system.match_source_prefix, "'"));
+}
+
 StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system,
                                                          const std::string& collectives_dir,
                                                          std::vector<ExcludedRow>* excluded) {
@@ -245,8 +258,7 @@ StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& s
       if (excluded)
         excluded->push_back({system.id, where, StrCat(r.system, " / ", r.collective, " / ", r.msg_bytes), why});
     };
-    // The table names all_to_all as nccl-tests' program does (alltoall_perf).
-    auto coll = ParseNcclCollective("collective", r.collective == "alltoall" ? "all_to_all" : r.collective);
+    auto coll = ParseNcclCollective("collective", CanonicalCollective(r.collective));
     double n = 0, N = static_cast<double>(system.nodes_override), bytes = system.size_override_bytes, t = 0, busbw = 0;
     if (!coll.ok()) {
       reject(StrCat("collective '", r.collective, "' is not modelled"));
@@ -334,23 +346,23 @@ StatusOr<CollectivesValidation> ValidateCollectives(const std::string& collectiv
 StatusOr<AllToAllFit> FitAllToAllEfficiency(const MeasuredSystems& systems, const std::string& collectives_dir) {
   AllToAllFit fit;
   for (const MeasuredSystem& sys : systems.systems) {
-    if (sys.match_collective != "alltoall" && sys.match_collective != "all_to_all") continue;
+    if (CanonicalCollective(sys.match_collective) != "all_to_all") continue;
     ECHOSIM_ASSIGN_OR_RETURN(GpuSpec gpu, FindGpuPreset(sys.gpu));
+    const double nvlink = gpu.nvlink_gbps / 8.0;  // GB/s per direction
+    if (!(nvlink > 0)) {
+      return FailedPrecondition(StrCat("system '", sys.id, "': GPU ", sys.gpu, " has no NVLink; the all_to_all fit ",
+                                       "covers NVLink and network links"));
+    }
+    // One NIC per GPU, behind its PCIe x16 link as NCCL's topology sees it (p2p.cc's path P).
+    ECHOSIM_ASSIGN_OR_RETURN(NcclConstants constants, FindNcclConstants(sys.nccl_version));
+    const int gen = std::clamp(gpu.pcie_gen > 0 ? gpu.pcie_gen : 4, 3, 6);
+    const double nic = std::min(sys.nic_gbps / 8.0, constants.pcie_x16_bw_GBps[gen]);
     ECHOSIM_ASSIGN_OR_RETURN(std::vector<CollectiveSample> samples, SamplesForSystem(sys, collectives_dir));
-    fit.systems.push_back(sys);
+    AddFittedOn(sys, samples, &fit.fitted_on);
     for (const CollectiveSample& s : samples) {
       if (s.collective != NcclCollective::kAllToAll || s.ranks < 2) continue;
       const double n = static_cast<double>(s.ranks);
       const double ppn = n / static_cast<double>(s.nodes);
-      const double nvlink = gpu.nvlink_gbps / 8.0;  // GB/s per direction
-      // One NIC per GPU, behind its PCIe x16 link as NCCL's topology sees it (p2p.cc's path P).
-      ECHOSIM_ASSIGN_OR_RETURN(NcclConstants constants, FindNcclConstants(sys.nccl_version));
-      const int gen = std::clamp(gpu.pcie_gen > 0 ? gpu.pcie_gen : 4, 3, 6);
-      const double nic = std::min(sys.nic_gbps / 8.0, constants.pcie_x16_bw_GBps[gen]);
-      if (!(nvlink > 0)) {
-        return FailedPrecondition(StrCat("system '", sys.id, "': GPU ", sys.gpu, " has no NVLink; the all_to_all fit ",
-                                         "covers NVLink and network links"));
-      }
       const double t_nvlink = (ppn - 1) / n / nvlink;
       const double t_network = (n - ppn) / n / nic;
       AllToAllFitRow row;
@@ -402,19 +414,7 @@ std::string AllToAllEfficiencyYaml(const AllToAllFit& fit, const std::string& co
      << "name: alltoall-efficiency\n"
      << "source: \"the all_to_all systems of hardware/nccl/measured-systems.yaml (rows of collectives_measured_busbw.csv)\"\n"
      << "fitted_on:\n";
-  std::vector<std::string> files;
-  for (const AllToAllFitRow& r : fit.rows) {
-    const std::string file = r.source.substr(0, r.source.rfind(':'));
-    if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
-  }
-  for (const std::string& f : files) os << "  - \"" << f << "\"\n";
-  std::vector<std::string> prefixes;
-  for (const MeasuredSystem& sys : fit.systems) {
-    if (!sys.match_source_prefix.empty() &&
-        std::find(prefixes.begin(), prefixes.end(), sys.match_source_prefix) == prefixes.end())
-      prefixes.push_back(sys.match_source_prefix);
-  }
-  for (const std::string& p : prefixes) os << "  - \"rows whose source starts '" << p << "'\"\n";
+  for (const std::string& f : fit.fitted_on) os << "  - \"" << f << "\"\n";
   std::snprintf(buf, sizeof(buf), "nvlink_efficiency: %.4g\nnetwork_efficiency: %.4g\n", fit.efficiency.nvlink,
                 fit.efficiency.network);
   os << buf;

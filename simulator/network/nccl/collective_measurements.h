@@ -70,6 +70,11 @@ struct ExcludedRow {
   std::string why;
 };
 
+// Appends to `fitted_on` what a fit on `system`'s samples read: each file of `samples` once, then
+// the row selectors of `system` (rows with system ..., rows whose source starts ...), each once.
+void AddFittedOn(const MeasuredSystem& system, const std::vector<CollectiveSample>& samples,
+                 std::vector<std::string>* fitted_on);
+
 // Measurements of `system` under `collectives_dir`; rows of it that cannot be used (no numeric
 // size) go to `excluded` when given.
 StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system,
@@ -110,7 +115,7 @@ struct AllToAllFitRow {
 struct AllToAllFit {
   AllToAllEfficiency efficiency;
   std::vector<AllToAllFitRow> rows;
-  std::vector<MeasuredSystem> systems;  // the systems the rows came from
+  std::vector<std::string> fitted_on;  // files and row selectors read (AddFittedOn)
   double max_residual = 0;  // max |row ratio / its class's efficiency - 1|
   // Leave-one-out: each row against the median of the other rows of its class (rows alone in
   // their class are not counted).

@@ -121,6 +121,29 @@ DType FlashAttentionDType(const LayerContext& c) {
   return c.dtype == DType::kFp8 && !c.fp8_attention ? DType::kBf16 : c.dtype;
 }
 
+// Precision of the GEMMs that run outside Transformer Engine's low-precision region: the
+// output (logits) layer is Megatron-Core's own ColumnParallelLinear and the MoE router a plain
+// matmul, so both stay in 16-bit whatever the recipe (fp16 stays fp16).
+DType HighPrecisionGemmDType(const LayerContext& c) {
+  return c.dtype == DType::kFp8 || c.dtype == DType::kFp4 ? DType::kBf16 : c.dtype;
+}
+
+// Quantizing a GEMM input to fp8 / fp4 (Transformer Engine's cast-transpose): one 16-bit read
+// and two low-precision writes, the row-wise copy for this GEMM and the column-wise one kept
+// for the weight gradient (block scales, 1 byte per 16 or 32 elements, left out). Inputs that
+// come out of a layer norm are quantized inside the norm kernel (LayerNormLinear) and need no
+// pass of their own; under sequence parallelism the output gradient of a row-parallel GEMM is
+// quantized on the rank's sequence shard before it is all-gathered in fp8. Nothing for 16-bit
+// recipes.
+void Quantize(std::vector<LayerStep>* s, const LayerContext& c, const std::string& name,
+              double elements, bool recompute = false) {
+  if (c.dtype != DType::kFp8 && c.dtype != DType::kFp4) return;
+  const double low = c.dtype == DType::kFp8 ? 1.0 : 0.5;
+  ComputeOp op = Mem(name + ".quantize", elements * (2.0 + 2.0 * low));
+  op.recompute = recompute;
+  s->push_back(std::move(op));
+}
+
 // Query-key pairs one rank's queries score: half the s_q x s_kv matrix when causal; with a
 // sliding window of w < s_kv keys, w per query less the w^2/2 the first queries of the
 // sequence lack, shared evenly over the context-parallel ranks (load-balanced CP):
@@ -231,6 +254,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     push(Gemm("mlp.fc1.fwd", c.dtype, t, up, d.h));
     push(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.fwd" : "mlp.gelu.fwd",
              d.tokens * d.f_local * d.e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0)));
+    Quantize(s, c, "mlp.fc2.input", d.tokens * d.f_local, recompute);
     push(Gemm("mlp.fc2.fwd", c.dtype, t, d.h, d.f_local));
     TpExitFwd(s, c, d, "mlp");
     return;
@@ -241,14 +265,17 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   const MoeDims md = MakeMoeDims(m, c, d);
   const double routed = md.routed;
   if (!md.folded) TpEnterFwd(s, c, d, "moe");
-  push(Gemm("moe.router.fwd", c.dtype, static_cast<int64_t>(md.tokens), m.experts, d.h));
+  push(Gemm("moe.router.fwd", HighPrecisionGemmDType(c), static_cast<int64_t>(md.tokens),
+            m.experts, d.h));
   push(Mem("moe.permute.fwd", routed * d.h * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
                       routed * d.h * d.e));
   }
+  Quantize(s, c, "moe.fc1.input", routed * d.h, recompute);
   push(Gemm("moe.fc1.fwd", c.dtype, md.per_expert, md.up, d.h, md.local_experts));
   push(MoeActFwd(m, routed, md.f, d.e));
+  Quantize(s, c, "moe.fc2.input", routed * md.f, recompute);
   push(Gemm("moe.fc2.fwd", c.dtype, md.per_expert, d.h, md.f, md.local_experts));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
@@ -269,9 +296,11 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
                       d.tokens * d.h * d.e));
   }
   if (!m.is_moe()) {
+    Quantize(s, c, "mlp.fc2.grad", d.sp_tokens * d.h);
     LinearBwd(s, "mlp.fc2", c.dtype, t, d.h, d.f_local);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.bwd" : "mlp.gelu.bwd",
                      d.tokens * d.f_local * d.e * act_bytes));
+    Quantize(s, c, "mlp.fc1.grad", d.tokens * up);
     LinearBwd(s, "mlp.fc1", c.dtype, t, up, d.h);
   } else {
     const double routed = md.routed;
@@ -280,16 +309,19 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));
     }
+    Quantize(s, c, "moe.fc2.grad", routed * d.h);
     LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, d.h, md.f, md.local_experts);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
                      routed * md.f * d.e * act_bytes));
+    Quantize(s, c, "moe.fc1.grad", routed * md.up);
     LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, d.h, md.local_experts);
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));
     }
     s->push_back(Mem("moe.permute.bwd", routed * d.h * d.e * 2.0));
-    LinearBwd(s, "moe.router", c.dtype, static_cast<int64_t>(md.tokens), m.experts, d.h);
+    LinearBwd(s, "moe.router", HighPrecisionGemmDType(c), static_cast<int64_t>(md.tokens),
+              m.experts, d.h);
   }
   // Input-gradient of the column-parallel GEMM: reduce over TP.
   if (c.tp > 1 && !md.folded) {
@@ -317,6 +349,7 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
     push(Mem("attn.rope.fwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
   }
   AttentionCoreFwd(s, m, c, d, recompute_all);
+  Quantize(s, c, "attn.proj.input", d.tokens * d.heads_local * d.d, recompute_all);
   push(Gemm("attn.proj.fwd", c.dtype, t, d.h, d.heads_local * d.d));
   TpExitFwd(s, c, d, "attn");
   push(Mem("residual1.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
@@ -379,6 +412,7 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
     } else if (m.is_moe() && c.Recomputes(kRecomputeMoeAct)) {
       const MoeDims md = MakeMoeDims(m, c, d);
       recomputed(MoeActFwd(m, md.routed, md.f, d.e));
+      Quantize(&s, c, "moe.fc2.input", md.routed * md.f, true);
     }
   }
   s.push_back(Mem("residual2.bwd", d.sp_tokens * d.h * d.e * 3.0));
@@ -389,11 +423,13 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
     s.push_back(Comm("tp.all_gather.attn.grad", CollectiveKind::kAllGather, GroupKind::kTp,
                      d.tokens * d.h * d.e));
   }
+  Quantize(&s, c, "attn.proj.grad", d.sp_tokens * d.h);
   LinearBwd(&s, "attn.proj", c.dtype, t, d.h, d.heads_local * d.d);
   AttentionCoreBwd(&s, m, c, d);
   if (m.position == PositionKind::kRope) {
     s.push_back(Mem("attn.rope.bwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
   }
+  Quantize(&s, c, "attn.qkv.grad", d.tokens * (d.heads_local + 2 * d.kv_local) * d.d);
   LinearBwd(&s, "attn.qkv", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h);
   if (c.tp > 1) {
     if (c.sequence_parallel) {
@@ -439,7 +475,7 @@ std::vector<LayerStep> HeadForward(const ModelSpec& m, const LayerContext& c) {
   const int64_t v_local = m.vocab / c.tp;
   s.push_back(Mem("final_norm.fwd", d.sp_tokens * d.h * d.e * 2.0));
   TpEnterFwd(&s, c, d, "head");
-  LinearFwd(&s, "head.logits", c.dtype, t, v_local, d.h);
+  LinearFwd(&s, "head.logits", HighPrecisionGemmDType(c), t, v_local, d.h);
   // Vocab-parallel cross entropy in fp32: max, exp-sum and target passes over the logits.
   s.push_back(Mem("loss.cross_entropy.fwd", d.tokens * v_local * (d.e + 4.0 * 2.0)));
   return s;
@@ -451,7 +487,7 @@ std::vector<LayerStep> HeadBackward(const ModelSpec& m, const LayerContext& c) {
   const int64_t t = static_cast<int64_t>(d.tokens);
   const int64_t v_local = m.vocab / c.tp;
   s.push_back(Mem("loss.cross_entropy.bwd", d.tokens * v_local * (4.0 + d.e)));
-  LinearBwd(&s, "head.logits", c.dtype, t, v_local, d.h);
+  LinearBwd(&s, "head.logits", HighPrecisionGemmDType(c), t, v_local, d.h);
   if (c.tp > 1) {
     s.push_back(Comm(c.sequence_parallel ? "tp.reduce_scatter.head.grad" : "tp.all_reduce.head.grad",
                      c.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,

@@ -130,6 +130,90 @@ TEST(LayerOpsTest, Fp8KeepsQuantizedGemmInputs) {
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * (34.0 - 4 - 5) / 8);
 }
 
+// Bytes moved by the fp8 / fp4 quantization passes (ops named "*.quantize").
+double QuantizeBytes(const std::vector<LayerStep>& steps) {
+  double b = 0;
+  for (const auto& s : steps) {
+    const auto* op = std::get_if<ComputeOp>(&s);
+    if (op && op->name.size() > 9 && op->name.compare(op->name.size() - 9, 9, ".quantize") == 0) {
+      EXPECT_EQ(op->cls, OpClass::kMemoryBound) << op->name;
+      b += op->bytes;
+    }
+  }
+  return b;
+}
+
+// Low-precision GEMMs quantize their inputs: forward, the projection input (T x h) and the
+// second MLP GEMM's input (T x 4h) (the QKV and first MLP inputs come quantized out of the
+// norm); backward, the output gradient of every GEMM (h, 4h, h and 3h wide). Each element is
+// read in 16 bits and written twice (row- and column-wise): 4 bytes in fp8, 3 in fp4. Under
+// sequence parallelism the row-parallel GEMMs' output gradients are quantized on the sequence
+// shard. 16-bit training has no such pass.
+TEST(LayerOpsTest, LowPrecisionQuantizesGemmInputsAndGradients) {
+  const ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.seq_len = 512;
+  const double th = 512.0 * 1024;
+  EXPECT_EQ(QuantizeBytes(LayerForward(m, c)), 0.0);
+  EXPECT_EQ(QuantizeBytes(LayerBackward(m, c)), 0.0);
+  c.dtype = DType::kFp8;
+  EXPECT_DOUBLE_EQ(QuantizeBytes(LayerForward(m, c)), 4.0 * th * (1 + 4));
+  EXPECT_DOUBLE_EQ(QuantizeBytes(LayerBackward(m, c)), 4.0 * th * (1 + 4 + 1 + 3));
+  c.dtype = DType::kFp4;
+  EXPECT_DOUBLE_EQ(QuantizeBytes(LayerBackward(m, c)), 3.0 * th * (1 + 4 + 1 + 3));
+  c.dtype = DType::kFp8;
+  c.tp = 4;
+  c.sequence_parallel = true;
+  EXPECT_DOUBLE_EQ(QuantizeBytes(LayerForward(m, c)), 4.0 * th * (1 + 4) / 4);
+  EXPECT_DOUBLE_EQ(QuantizeBytes(LayerBackward(m, c)), 4.0 * th * (1 + 4 + 1 + 3) / 4);
+  // Full recompute quantizes the forward's inputs again.
+  c.recompute = RecomputeMode::kFull;
+  EXPECT_DOUBLE_EQ(QuantizeBytes(LayerBackward(m, c)), 4.0 * th * (1 + 4 + 1 + 4 + 1 + 3) / 4);
+}
+
+// The output (logits) layer and the MoE router run outside Transformer Engine's fp8 region:
+// their GEMMs stay in 16 bits under fp8 and fp4 recipes.
+TEST(LayerOpsTest, OutputLayerAndRouterStayIn16Bit) {
+  ModelSpec m = Gpt(1024, 16);
+  m.experts = 8;
+  m.top_k = 2;
+  LayerContext c;
+  c.seq_len = 512;
+  c.ep = 4;
+  for (DType dt : {DType::kFp8, DType::kFp4}) {
+    c.dtype = dt;
+    int head = 0, router = 0, low = 0;
+    std::vector<LayerStep> all = HeadForward(m, c);
+    auto add = [&all](std::vector<LayerStep> v) { all.insert(all.end(), v.begin(), v.end()); };
+    add(HeadBackward(m, c));
+    add(LayerForward(m, c));
+    add(LayerBackward(m, c));
+    for (const auto& s : all) {
+      const auto* op = std::get_if<ComputeOp>(&s);
+      if (!op || op->cls != OpClass::kGemm) continue;
+      if (op->name.rfind("head.logits", 0) == 0) {
+        ++head;
+        EXPECT_EQ(op->dtype, DType::kBf16) << op->name;
+      } else if (op->name.rfind("moe.router", 0) == 0) {
+        ++router;
+        EXPECT_EQ(op->dtype, DType::kBf16) << op->name;
+      } else {
+        ++low;
+        EXPECT_EQ(op->dtype, dt) << op->name;
+      }
+    }
+    EXPECT_EQ(head, 3);    // forward, data and weight gradients
+    EXPECT_EQ(router, 3);
+    EXPECT_GT(low, 0);
+  }
+  c.dtype = DType::kFp16;  // 16-bit recipes keep their own precision
+  for (const auto& s : HeadForward(m, c)) {
+    if (const auto* op = std::get_if<ComputeOp>(&s); op && op->cls == OpClass::kGemm) {
+      EXPECT_EQ(op->dtype, DType::kFp16);
+    }
+  }
+}
+
 // Without dropout (Llama, Qwen3, ...) the two 1-byte masks are not kept; without sequence
 // parallelism they were replicated over TP.
 TEST(LayerOpsTest, NoDropoutKeepsNoMasks) {

@@ -98,10 +98,12 @@ void LinearBwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int
 
 // Tensor-parallel communication at the entry of a column-parallel block (forward):
 // all-gather of the sequence-parallel input, or nothing (the all-reduce is at the exit).
-void TpEnterFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, const char* what) {
+// element_bytes: what one gathered element weighs (16-bit, or quantized: see GatheredBytes).
+void TpEnterFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, const char* what,
+                double element_bytes) {
   if (c.tp > 1 && c.sequence_parallel) {
     s->push_back(Comm(std::string("tp.all_gather.") + what, CollectiveKind::kAllGather,
-                      GroupKind::kTp, d.tokens * d.h * d.e));
+                      GroupKind::kTp, d.tokens * d.h * element_bytes));
   }
 }
 void TpExitFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, const char* what) {
@@ -141,6 +143,26 @@ void Quantize(std::vector<LayerStep>* s, const LayerContext& c, const std::strin
   const double low = c.dtype == DType::kFp8 ? 1.0 : 0.5;
   ComputeOp op = Mem(name + ".quantize", elements * (2.0 + 2.0 * low));
   op.recompute = recompute;
+  s->push_back(std::move(op));
+}
+
+// Bytes per element of a sequence-parallel all-gather feeding a Transformer Engine GEMM: the
+// shard is quantized first and gathered in fp8 (1 byte) or fp4 (half a byte; block scales left
+// out), as TE's LayerNormLinear / Linear do; 16-bit recipes gather 16-bit elements. The MoE
+// block's and the output layer's gathers are Megatron-Core's own and stay 16-bit.
+double GatheredBytes(const LayerContext& c, const Dims& d) {
+  return c.dtype == DType::kFp8 ? 1.0 : c.dtype == DType::kFp4 ? 0.5 : d.e;
+}
+
+// Under sequence parallelism a column-parallel GEMM keeps only its input shard for the
+// backward pass and gathers it again for the weight gradient, beside the data-gradient GEMM
+// (Korthikanti et al. 2022, Sec. 4.2.2; Transformer Engine's LayerNormLinear backward).
+void TpRegatherInput(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d,
+                     const char* what, double element_bytes) {
+  if (c.tp <= 1 || !c.sequence_parallel) return;
+  CommOp op = Comm(std::string("tp.all_gather.") + what + ".input", CollectiveKind::kAllGather,
+                   GroupKind::kTp, d.tokens * d.h * element_bytes);
+  op.overlaps_next_gemm = true;
   s->push_back(std::move(op));
 }
 
@@ -250,7 +272,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   };
   const int64_t up = m.mlp == MlpKind::kSwiglu ? 2 * d.f_local : d.f_local;
   if (!m.is_moe()) {
-    TpEnterFwd(s, c, d, "mlp");
+    TpEnterFwd(s, c, d, "mlp", GatheredBytes(c, d));
     push(Gemm("mlp.fc1.fwd", c.dtype, t, up, d.h));
     push(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.fwd" : "mlp.gelu.fwd",
              d.tokens * d.f_local * d.e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0)));
@@ -264,7 +286,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   // through whole experts, with no TP collective around the block.
   const MoeDims md = MakeMoeDims(m, c, d);
   const double routed = md.routed;
-  if (!md.folded) TpEnterFwd(s, c, d, "moe");
+  if (!md.folded) TpEnterFwd(s, c, d, "moe", d.e);
   push(Gemm("moe.router.fwd", HighPrecisionGemmDType(c), static_cast<int64_t>(md.tokens),
             m.experts, d.h));
   push(Mem("moe.permute.fwd", routed * d.h * d.e * 2.0));
@@ -290,17 +312,19 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   const int64_t up = m.mlp == MlpKind::kSwiglu ? 2 * d.f_local : d.f_local;
   const double act_bytes = m.mlp == MlpKind::kSwiglu ? 5.0 : 3.0;
   const MoeDims md = MakeMoeDims(m, c, d);
+  // The output gradient is quantized on the rank's shard, then (SP) gathered.
+  if (!m.is_moe()) Quantize(s, c, "mlp.fc2.grad", d.sp_tokens * d.h);
   // Mirror of the forward exit: the gradient arriving must be gathered (SP) first.
   if (c.tp > 1 && c.sequence_parallel && !md.folded) {
     s->push_back(Comm("tp.all_gather.mlp.grad", CollectiveKind::kAllGather, GroupKind::kTp,
-                      d.tokens * d.h * d.e));
+                      d.tokens * d.h * (m.is_moe() ? d.e : GatheredBytes(c, d))));
   }
   if (!m.is_moe()) {
-    Quantize(s, c, "mlp.fc2.grad", d.sp_tokens * d.h);
     LinearBwd(s, "mlp.fc2", c.dtype, t, d.h, d.f_local);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.bwd" : "mlp.gelu.bwd",
                      d.tokens * d.f_local * d.e * act_bytes));
     Quantize(s, c, "mlp.fc1.grad", d.tokens * up);
+    TpRegatherInput(s, c, d, "mlp", GatheredBytes(c, d));
     LinearBwd(s, "mlp.fc1", c.dtype, t, up, d.h);
   } else {
     const double routed = md.routed;
@@ -343,7 +367,7 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
     s->push_back(std::move(op));
   };
   push(NormFwd("norm1.fwd", d));
-  TpEnterFwd(s, c, d, "attn");
+  TpEnterFwd(s, c, d, "attn", GatheredBytes(c, d));
   push(Gemm("attn.qkv.fwd", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h));
   if (m.position == PositionKind::kRope) {
     push(Mem("attn.rope.fwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
@@ -419,17 +443,18 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
   MlpBwd(&s, m, c, d);
   s.push_back(Mem("norm2.bwd", d.sp_tokens * d.h * d.e * 4.0));
   s.push_back(Mem("residual1.bwd", d.sp_tokens * d.h * d.e * 3.0));
+  Quantize(&s, c, "attn.proj.grad", d.sp_tokens * d.h);
   if (c.tp > 1 && c.sequence_parallel) {
     s.push_back(Comm("tp.all_gather.attn.grad", CollectiveKind::kAllGather, GroupKind::kTp,
-                     d.tokens * d.h * d.e));
+                     d.tokens * d.h * GatheredBytes(c, d)));
   }
-  Quantize(&s, c, "attn.proj.grad", d.sp_tokens * d.h);
   LinearBwd(&s, "attn.proj", c.dtype, t, d.h, d.heads_local * d.d);
   AttentionCoreBwd(&s, m, c, d);
   if (m.position == PositionKind::kRope) {
     s.push_back(Mem("attn.rope.bwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
   }
   Quantize(&s, c, "attn.qkv.grad", d.tokens * (d.heads_local + 2 * d.kv_local) * d.d);
+  TpRegatherInput(&s, c, d, "attn", GatheredBytes(c, d));
   LinearBwd(&s, "attn.qkv", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h);
   if (c.tp > 1) {
     if (c.sequence_parallel) {
@@ -474,7 +499,7 @@ std::vector<LayerStep> HeadForward(const ModelSpec& m, const LayerContext& c) {
   const int64_t t = static_cast<int64_t>(d.tokens);
   const int64_t v_local = m.vocab / c.tp;
   s.push_back(Mem("final_norm.fwd", d.sp_tokens * d.h * d.e * 2.0));
-  TpEnterFwd(&s, c, d, "head");
+  TpEnterFwd(&s, c, d, "head", d.e);
   LinearFwd(&s, "head.logits", HighPrecisionGemmDType(c), t, v_local, d.h);
   // Vocab-parallel cross entropy in fp32: max, exp-sum and target passes over the logits.
   s.push_back(Mem("loss.cross_entropy.fwd", d.tokens * v_local * (d.e + 4.0 * 2.0)));

@@ -62,6 +62,10 @@ struct CommOp {
   // Size of the full buffer in bytes (nccl-tests convention: for all_gather the
   // gathered output, for reduce_scatter the input, for all_reduce the buffer).
   double bytes = 0;
+  // Runs beside the GEMM that follows it whatever the TP-overlap setting (an asynchronous
+  // all-gather the framework always overlaps: the backward re-gather of a sequence-parallel
+  // GEMM input for the weight gradient, beside the data-gradient GEMM).
+  bool overlaps_next_gemm = false;
 };
 
 }  // namespace echosim

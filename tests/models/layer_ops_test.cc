@@ -58,7 +58,8 @@ TEST(LayerOpsTest, GemmFlopsFollowTheStandardAccounting) {
 }
 
 // Megatron's TP pattern: without SP two all-reduces per pass; with SP each becomes an
-// all-gather plus a reduce-scatter; no communication at tp = 1.
+// all-gather plus a reduce-scatter, and the backward gathers the two column-parallel GEMMs'
+// input shards again for their weight gradients; no communication at tp = 1.
 TEST(LayerOpsTest, TensorParallelCommunicationPattern) {
   const ModelSpec m = Gpt(1024, 16);
   LayerContext c;
@@ -69,7 +70,7 @@ TEST(LayerOpsTest, TensorParallelCommunicationPattern) {
   EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllReduce), 0);
   EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllGather), 2);
   EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kReduceScatter), 2);
-  EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kAllGather), 2);
+  EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kAllGather), 4);
   EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kReduceScatter), 2);
   c.tp = 1;
   c.sequence_parallel = false;
@@ -349,7 +350,7 @@ TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
   EXPECT_EQ(CountComm(split_fwd, CollectiveKind::kAllGather), 2);
   EXPECT_EQ(CountComm(folded_fwd, CollectiveKind::kAllGather), 1);
   EXPECT_EQ(CountComm(folded_fwd, CollectiveKind::kReduceScatter), 1);
-  EXPECT_EQ(CountComm(folded_bwd, CollectiveKind::kAllGather), 1);
+  EXPECT_EQ(CountComm(folded_bwd, CollectiveKind::kAllGather), 2);  // + the QKV input re-gather
   EXPECT_EQ(CountComm(folded_bwd, CollectiveKind::kReduceScatter), 1);
   EXPECT_EQ(CountComm(folded_fwd, CollectiveKind::kAllToAll), 2);
   EXPECT_DOUBLE_EQ(ExpertFlops(folded_fwd), ExpertFlops(split_fwd));
@@ -369,7 +370,47 @@ TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
             CountComm(LayerForward(dense, c), CollectiveKind::kAllGather));
   EXPECT_EQ(CountComm(dense_folded_bwd, CollectiveKind::kReduceScatter),
             CountComm(LayerBackward(dense, c), CollectiveKind::kReduceScatter));
-  EXPECT_EQ(CountComm(dense_folded_bwd, CollectiveKind::kAllGather), 2);
+  EXPECT_EQ(CountComm(dense_folded_bwd, CollectiveKind::kAllGather), 4);
+}
+
+// Sequence-parallel all-gathers feeding Transformer Engine GEMMs move quantized elements under
+// fp8 (1 byte) and fp4 (half a byte); the backward re-gathers of the column-parallel inputs run
+// beside the data-gradient GEMM after them (overlaps_next_gemm), the other gathers do not.
+TEST(LayerOpsTest, SequenceParallelGathersAreQuantizedAndRegathered) {
+  const ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.seq_len = 512;
+  c.tp = 4;
+  c.sequence_parallel = true;
+  const double th = 512.0 * 1024;
+  for (const auto& [dt, bytes] : {std::pair<DType, double>{DType::kBf16, 2.0},
+                                  {DType::kFp8, 1.0},
+                                  {DType::kFp4, 0.5}}) {
+    c.dtype = dt;
+    for (const auto& steps : {LayerForward(m, c), LayerBackward(m, c)}) {
+      for (size_t i = 0; i < steps.size(); ++i) {
+        const auto* op = std::get_if<CommOp>(&steps[i]);
+        if (!op || op->kind != CollectiveKind::kAllGather) continue;
+        EXPECT_DOUBLE_EQ(op->bytes, th * bytes) << op->name;
+        const bool regather = op->name.size() > 6 && op->name.compare(op->name.size() - 6, 6, ".input") == 0;
+        EXPECT_EQ(op->overlaps_next_gemm, regather) << op->name;
+        if (regather) {
+          ASSERT_LT(i + 1, steps.size());
+          const auto* next = std::get_if<ComputeOp>(&steps[i + 1]);
+          ASSERT_NE(next, nullptr) << op->name;
+          EXPECT_EQ(next->cls, OpClass::kGemm) << op->name;
+          EXPECT_NE(next->name.find(".dgrad"), std::string::npos) << next->name;
+        }
+      }
+    }
+  }
+  // The output layer's gather is Megatron-Core's own: 16-bit under fp8.
+  c.dtype = DType::kFp8;
+  for (const auto& st : HeadForward(m, c)) {
+    if (const auto* op = std::get_if<CommOp>(&st); op && op->kind == CollectiveKind::kAllGather) {
+      EXPECT_DOUBLE_EQ(op->bytes, th * 2.0);
+    }
+  }
 }
 
 }  // namespace

@@ -380,3 +380,35 @@ TEST(TrainingStepTest, Fp4GemmsRunAtTheFp4RateOnBlackwellOnly) {
 
 }  // namespace
 }  // namespace echosim
+
+namespace echosim {
+namespace {
+
+// With sequence parallelism the backward gathers each column-parallel GEMM's input shard again
+// for its weight gradient: the gather runs beside the data-gradient GEMM (that GEMM does not
+// wait for it) and the weight-gradient GEMM waits for it.
+TEST(TrainingStepTest, BackwardRegatherRunsBesideTheDataGradient) {
+  TrainingSetup s = MakeSetup("llama2-7b", 8, 4, 1, 1, 2);
+  ASSERT_TRUE(s.plan.sequence_parallel);
+  auto g = BuildStageGraph(s, 0);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  int found = 0;
+  for (NodeId v = 0; v < g->num_nodes(); ++v) {
+    const std::string& n = g->name(v);
+    if (n != "tp.all_gather.mlp.input" && n != "tp.all_gather.attn.input") continue;
+    ++found;
+    const std::string gemm = n == "tp.all_gather.mlp.input" ? "mlp.fc1" : "attn.qkv";
+    bool feeds_wgrad = false, feeds_dgrad = false;
+    for (NodeId w : g->successors(v)) {
+      if (g->layer(w) != g->layer(v) || g->microbatch(w) != g->microbatch(v)) continue;
+      feeds_wgrad |= g->name(w) == gemm + ".wgrad";
+      feeds_dgrad |= g->name(w) == gemm + ".dgrad";
+    }
+    EXPECT_TRUE(feeds_wgrad) << n << " layer " << g->layer(v);
+    EXPECT_FALSE(feeds_dgrad) << n << " layer " << g->layer(v);
+  }
+  EXPECT_EQ(found, 2 * 32);  // two per layer, 32 layers, one micro-batch (dp 2)
+}
+
+}  // namespace
+}  // namespace echosim

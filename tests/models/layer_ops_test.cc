@@ -17,6 +17,23 @@ ModelSpec Gpt(int64_t h, int64_t heads) {
   return m;
 }
 
+// A GPT layer whose MLP is a mixture of `experts` experts, `top_k` per token.
+ModelSpec GptMoe(int64_t h, int64_t heads, int64_t experts, int64_t top_k) {
+  ModelSpec m = Gpt(h, heads);
+  m.experts = experts;
+  m.top_k = top_k;
+  return m;
+}
+
+// Tensor parallel over `tp` ranks with sequence parallelism, sequences of `seq_len` tokens.
+LayerContext SpContext(int64_t seq_len, int64_t tp) {
+  LayerContext c;
+  c.seq_len = seq_len;
+  c.tp = tp;
+  c.sequence_parallel = true;
+  return c;
+}
+
 double GemmFlops(const std::vector<LayerStep>& steps) {
   double f = 0;
   for (const auto& s : steps) {
@@ -119,10 +136,7 @@ TEST(LayerOpsTest, ActivationMemoryFollowsKorthikanti) {
 // the projection input (2) and the fc2 input (8) lose half: 7 of the 34 bytes.
 TEST(LayerOpsTest, Fp8KeepsQuantizedGemmInputs) {
   const ModelSpec m = Gpt(4096, 32);
-  LayerContext c;
-  c.seq_len = 2048;
-  c.tp = 8;
-  c.sequence_parallel = true;
+  LayerContext c = SpContext(2048, 8);
   const double sbh = 2048.0 * 4096;
   c.dtype = DType::kFp8;
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 27.0 / 8);
@@ -175,9 +189,7 @@ TEST(LayerOpsTest, LowPrecisionQuantizesGemmInputsAndGradients) {
 // The output (logits) layer and the MoE router run outside Transformer Engine's fp8 region:
 // their GEMMs stay in 16 bits under fp8 and fp4 recipes.
 TEST(LayerOpsTest, OutputLayerAndRouterStayIn16Bit) {
-  ModelSpec m = Gpt(1024, 16);
-  m.experts = 8;
-  m.top_k = 2;
+  const ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;
   c.seq_len = 512;
   c.ep = 4;
@@ -271,9 +283,7 @@ TEST(LayerOpsTest, SelectiveRecomputeRerunsTheChosenModules) {
 // only with SP), the MoE activation's output (8 of the MLP's 19 bytes), or the whole block
 // but its input (17 of 19).
 TEST(LayerOpsTest, SelectiveRecomputeSavesActivationMemory) {
-  ModelSpec m = Gpt(4096, 32);
-  m.experts = 8;
-  m.top_k = 2;
+  const ModelSpec m = GptMoe(4096, 32, 8, 2);
   LayerContext c;
   c.seq_len = 2048;
   c.tp = 4;
@@ -319,9 +329,7 @@ TEST(LayerOpsTest, ActivationMemoryFollowsHeadDim) {
 }
 
 TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
-  ModelSpec m = Gpt(1024, 16);
-  m.experts = 8;
-  m.top_k = 2;
+  const ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;
   c.ep = 4;
   EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllToAll), 2);
@@ -334,9 +342,7 @@ TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
 // shard with whole experts and no TP collective; the attention block keeps its TP pattern.
 // Expert FLOPs per rank equal the TP-split ones (a quarter of the tokens, four times the width).
 TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
-  ModelSpec m = Gpt(1024, 16);
-  m.experts = 8;
-  m.top_k = 2;
+  const ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;
   c.tp = 4;
   c.ep = 4;
@@ -378,10 +384,7 @@ TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
 // beside the data-gradient GEMM after them (overlaps_next_gemm), the other gathers do not.
 TEST(LayerOpsTest, SequenceParallelGathersAreQuantizedAndRegathered) {
   const ModelSpec m = Gpt(1024, 16);
-  LayerContext c;
-  c.seq_len = 512;
-  c.tp = 4;
-  c.sequence_parallel = true;
+  LayerContext c = SpContext(512, 4);
   const double th = 512.0 * 1024;
   for (const auto& [dt, bytes] : {std::pair<DType, double>{DType::kBf16, 2.0},
                                   {DType::kFp8, 1.0},

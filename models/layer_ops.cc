@@ -52,6 +52,9 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   return md;
 }
 
+// Bytes one element of a GEMM operand weighs in the recipe's precision (block scales left out).
+double ElementBytes(DType dt) { return dt == DType::kFp8 ? 1.0 : dt == DType::kFp4 ? 0.5 : 2.0; }
+
 ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int64_t batch = 1) {
   ComputeOp op;
   op.name = std::move(name);
@@ -62,7 +65,7 @@ ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int6
   op.k = k;
   op.batch = batch;
   op.flops = 2.0 * static_cast<double>(m) * n * k * batch;
-  const double in_bytes = dt == DType::kFp8 ? 1.0 : dt == DType::kFp4 ? 0.5 : 2.0;
+  const double in_bytes = ElementBytes(dt);
   op.bytes = batch * (in_bytes * (static_cast<double>(m) * k + static_cast<double>(k) * n) +
                       2.0 * static_cast<double>(m) * n);
   return op;
@@ -140,8 +143,7 @@ DType HighPrecisionGemmDType(const LayerContext& c) {
 void Quantize(std::vector<LayerStep>* s, const LayerContext& c, const std::string& name,
               double elements, bool recompute = false) {
   if (c.dtype != DType::kFp8 && c.dtype != DType::kFp4) return;
-  const double low = c.dtype == DType::kFp8 ? 1.0 : 0.5;
-  ComputeOp op = Mem(name + ".quantize", elements * (2.0 + 2.0 * low));
+  ComputeOp op = Mem(name + ".quantize", elements * (2.0 + 2.0 * ElementBytes(c.dtype)));
   op.recompute = recompute;
   s->push_back(std::move(op));
 }
@@ -151,7 +153,7 @@ void Quantize(std::vector<LayerStep>* s, const LayerContext& c, const std::strin
 // out), as TE's LayerNormLinear / Linear do; 16-bit recipes gather 16-bit elements. The MoE
 // block's and the output layer's gathers are Megatron-Core's own and stay 16-bit.
 double GatheredBytes(const LayerContext& c, const Dims& d) {
-  return c.dtype == DType::kFp8 ? 1.0 : c.dtype == DType::kFp4 ? 0.5 : d.e;
+  return c.dtype == DType::kFp8 || c.dtype == DType::kFp4 ? ElementBytes(c.dtype) : d.e;
 }
 
 // Under sequence parallelism a column-parallel GEMM keeps only its input shard for the

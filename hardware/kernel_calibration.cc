@@ -359,6 +359,13 @@ FittedComputeParams DatasheetParams(const GpuSpec& gpu) {
   return p;
 }
 
+double AttentionHeadDimFactor(int64_t head_dim) {
+  constexpr double kD0 = 124;  // see the header
+  if (head_dim >= 128 || head_dim <= 0) return 1.0;
+  const double d = static_cast<double>(head_dim);
+  return d / (d + kD0) * (128 + kD0) / 128;
+}
+
 double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const ComputeOp& op,
                        double sustained) {
   const double bw = gpu.HbmBytesPerS();
@@ -372,7 +379,8 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
       return std::max(t_c, op.bytes / (bw * p.memory.efficiency)) + p.kernel_overhead_s;
     }
     case OpClass::kAttention: {
-      const double eff = p.attention_efficiency[KernelFamily(op) == "bwd" ? 1 : 0];
+      const double eff = p.attention_efficiency[KernelFamily(op) == "bwd" ? 1 : 0] *
+                         AttentionHeadDimFactor(op.k);
       // The op's dtype is its matmul precision (16-bit unless fp8 attention was asked for;
       // see ComputeCostModel::EstimateSeconds).
       const double t_c = op.flops / (gpu.PeakFlopsPerS(op.dtype) * eff * sustained);

@@ -63,5 +63,28 @@ TEST(ComputeCostModelTest, AttentionUsesItsEfficiency) {
   EXPECT_EQ(m.Estimate(op), SecondsToDuration(4e12 / (100e12 * 0.4) + ComputeCostModel::kKernelOverheadS));
 }
 
+// Head dim 64 runs at 0.670 of the head-dim-128 rate (cuDNN 408 vs 609 TFLOP/s on H100); from
+// 128 up the GPU's efficiency applies unchanged; the datasheet and calibrated paths agree.
+TEST(ComputeCostModelTest, SmallHeadDimAttentionIsSlower) {
+  EXPECT_NEAR(AttentionHeadDimFactor(64), 408.0 / 609.0, 0.002);
+  EXPECT_DOUBLE_EQ(AttentionHeadDimFactor(128), 1.0);
+  EXPECT_DOUBLE_EQ(AttentionHeadDimFactor(256), 1.0);
+  EXPECT_GT(AttentionHeadDimFactor(96), AttentionHeadDimFactor(64));
+  EXPECT_LT(AttentionHeadDimFactor(96), 1.0);
+  ComputeCostModel m(Simple());
+  ComputeOp op;
+  op.cls = OpClass::kAttention;
+  op.flops = 4e12;
+  op.m = op.n = 4096;
+  op.k = 128;
+  const double t128 = DurationToSeconds(m.Estimate(op));
+  op.k = 64;
+  const double t64 = DurationToSeconds(m.Estimate(op));
+  const double overhead = ComputeCostModel::kKernelOverheadS;
+  EXPECT_NEAR((t64 - overhead) / (t128 - overhead), 1.0 / AttentionHeadDimFactor(64), 1e-6);
+  EXPECT_NEAR(RooflineSeconds(Simple(), DatasheetParams(Simple()), op), t64 - overhead + 2e-6,
+              1e-9);
+}
+
 }  // namespace
 }  // namespace echosim

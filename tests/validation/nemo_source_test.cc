@@ -81,6 +81,31 @@ TEST(NemoSourceTest, ReleaseRecipeSettingsFollowTheRow) {
   }
 }
 
+// The two GB300 Llama3-70B rows of 26.02.01 whose stated plan contradicts their release's
+// recipe are simulated with the recipe's plan and say so; the same row in another release
+// keeps the table's plan.
+TEST(NemoSourceTest, PlanContradictingTheReleaseRecipeFollowsTheRecipe) {
+  auto cases = Parse(
+      "docs/x.md,26.02.01 NeMo Container,Pre-Training Performance,DGX-GB300,LLAMA3_70B,64,MXFP8,"
+      "256,2,8192,1,4,1,n/a,n/a,4798,2157,0,,\n"
+      "docs/x.md,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,LLAMA3_70B,64,MXFP8,"
+      "256,2,8192,1,4,1,n/a,n/a,4798,2157,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 2u);
+  const ValidationCase& fixed = (*cases)[0];
+  EXPECT_EQ(fixed.config.pp, 4);
+  EXPECT_EQ(fixed.config.vpp, 5);
+  EXPECT_EQ(fixed.config.mbs, 1);
+  EXPECT_NE(fixed.row.assumptions.find("plan from the release recipe"), std::string::npos);
+  EXPECT_NE(fixed.row.assumptions.find("MBS 2"), std::string::npos);
+  // The measured step time still comes from the row's own throughput.
+  EXPECT_NEAR(fixed.row.measured_step_s, 256.0 * 8192 / (4798.0 * 64), 1e-9);
+  const ValidationCase& kept = (*cases)[1];
+  EXPECT_EQ(kept.config.vpp, 1);
+  EXPECT_EQ(kept.config.mbs, 2);
+  EXPECT_EQ(kept.row.assumptions.find("plan from the release recipe"), std::string::npos);
+}
+
 // Rows that state the same run in different releases share stated_config (FP8-MX and MXFP8
 // are one recipe); a variant in the model cell or another stated value separates them.
 TEST(NemoSourceTest, StatedConfigurationIgnoresOnlyTheRelease) {

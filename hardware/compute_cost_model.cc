@@ -55,9 +55,10 @@ double ComputeCostModel::EstimateSeconds(const ComputeOp& op) {
       // does of the 16-bit peak: cuDNN's causal forward, head dim 256, 4K tokens on H100
       // reaches 483 TFLOP/s in BF16 and 1015 in FP8 (FlashAttention-3 paper, Shah et al.
       // 2024, arXiv 2407.08608, Figs. 5 and 7): 0.49 and 0.51 of the datasheet peaks.
-      // Below head dim 128 the softmax share lowers the rate (AttentionHeadDimFactor).
+      // Below the head dim the efficiency was measured at, the softmax share lowers the rate
+      // (AttentionHeadDimFactor).
       t_compute = op.flops / (gpu_.PeakFlopsPerS(op.dtype) * gpu_.attention_efficiency *
-                              AttentionHeadDimFactor(op.k) * sustained_);
+                              AttentionHeadDimFactor(op.k, gpu_.attention_head_dim) * sustained_);
       break;
     case OpClass::kMemoryBound:
     case OpClass::kOptimizer:

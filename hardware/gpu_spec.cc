@@ -88,6 +88,13 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       g.name = kv.second.as<std::string>();
     } else if (key == "description") {
       g.description = kv.second.as<std::string>();
+    } else if (key == "attention_head_dim") {
+      int v = 0;
+      if (!YAML::convert<int>::decode(kv.second, v) || v <= 0) {
+        return InvalidArgument(StrCat(source, ":", line, ": field 'attention_head_dim': expected a "
+                                      "positive integer, got '", kv.second.Scalar(), "'"));
+      }
+      g.attention_head_dim = v;
     } else if (key == "sm_arch" || key == "nvlink_links" || key == "pcie_gen") {
       int v = 0;
       if (!YAML::convert<int>::decode(kv.second, v) || v < 0) {
@@ -109,7 +116,7 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       }
     } else {
       std::vector<std::string> valid = {"name", "description", "sm_arch", "nvlink_links", "nvswitch",
-                                        "pcie_gen"};
+                                        "pcie_gen", "attention_head_dim"};
       for (const auto& [k, v] : numbers) valid.push_back(k);
       return InvalidArgument(StrCat(source, ":", line, ": unknown field '", key,
                                     "'; valid fields: ", Join(valid, ", ")));

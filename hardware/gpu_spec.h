@@ -26,6 +26,9 @@ struct GpuSpec {
   double gemm_min_dim_half = 120;
   double gemm_flops_half = 2e9;
   double attention_efficiency = 0.35;
+  // Head dimension at which attention_efficiency was measured: it holds from there up, and
+  // smaller head dims run slower (AttentionHeadDimFactor, hardware/kernel_calibration.h).
+  int attention_head_dim = 128;
   double nvlink_gbps = 0;      // per GPU, one direction, Gbit/s
   double nvlink_efficiency = 0.8;
   double nic_gbps = 0;         // per GPU, one direction, Gbit/s

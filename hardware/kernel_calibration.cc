@@ -359,11 +359,11 @@ FittedComputeParams DatasheetParams(const GpuSpec& gpu) {
   return p;
 }
 
-double AttentionHeadDimFactor(int64_t head_dim) {
+double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim) {
   constexpr double kD0 = 124;  // see the header
-  if (head_dim >= 128 || head_dim <= 0) return 1.0;
-  const double d = static_cast<double>(head_dim);
-  return d / (d + kD0) * (128 + kD0) / 128;
+  if (head_dim >= reference_dim || head_dim <= 0) return 1.0;
+  const double d = static_cast<double>(head_dim), r = static_cast<double>(reference_dim);
+  return d / (d + kD0) * (r + kD0) / r;
 }
 
 double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const ComputeOp& op,
@@ -380,7 +380,7 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
     }
     case OpClass::kAttention: {
       const double eff = p.attention_efficiency[KernelFamily(op) == "bwd" ? 1 : 0] *
-                         AttentionHeadDimFactor(op.k);
+                         AttentionHeadDimFactor(op.k, gpu.attention_head_dim);
       // The op's dtype is its matmul precision (16-bit unless fp8 attention was asked for;
       // see ComputeCostModel::EstimateSeconds).
       const double t_c = op.flops / (gpu.PeakFlopsPerS(op.dtype) * eff * sustained);

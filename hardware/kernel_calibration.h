@@ -113,16 +113,18 @@ FittedComputeParams DatasheetParams(const GpuSpec& gpu);
 // Fits `samples` measured on `gpu`; classes without samples keep DatasheetParams(gpu).
 FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<KernelSample>& samples);
 
-// Fraction of its head-dimension-128 throughput a fused attention kernel reaches at
-// `head_dim`. Each query-key score costs 4 * head_dim matmul FLOPs (forward) plus softmax
-// work that does not depend on head_dim (the exponential, the running max and sum), so below
-// 128 the softmax share grows and the FLOP rate falls as d / (d + d0), normalised to 1 at
-// d = 128. d0 = 124 makes d = 64 reach 0.670 of d = 128: cuDNN's forward on H100 SXM5,
+// Fraction of the throughput measured at head dimension `reference_dim` (GpuSpec::
+// attention_head_dim, 128 unless the GPU file says otherwise) that a fused attention kernel
+// reaches at `head_dim`. Each query-key score costs 4 * head_dim matmul FLOPs (forward) plus
+// softmax work that does not depend on head_dim (the exponential, the running max and sum),
+// so at small head dims the softmax share grows and the FLOP rate falls as d / (d + d0).
+// d0 = 124 makes head dim 64 reach 0.670 of head dim 128: cuDNN's forward on H100 SXM5,
 // 4K tokens, non-causal, reaches 408 TFLOP/s at head dim 64 and 609 at head dim 128
-// (FlashAttention-3 paper, Shah et al. 2024, arXiv 2407.08608, Fig. 5). From 128 up the
-// efficiencies in hardware/gpus (measured at head dim 128) apply unchanged (cuDNN's 256 is
-// 581 TFLOP/s, within 5% of 128). The backward is taken to scale the same way.
-double AttentionHeadDimFactor(int64_t head_dim);
+// (FlashAttention-3 paper, Shah et al. 2024, arXiv 2407.08608, Fig. 5). From the reference
+// head dim up the measured efficiency applies unchanged (cuDNN's head dim 256 is 581 TFLOP/s,
+// within 5% of 128, not the 1.3x the formula would give). The backward is taken to scale the
+// same way, and d0 is taken from H100 for every GPU.
+double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim = 128);
 
 // Seconds of `op` under `p` on `gpu`, GEMM and attention throughput scaled by `sustained`.
 double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const ComputeOp& op,

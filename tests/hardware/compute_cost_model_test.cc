@@ -86,5 +86,22 @@ TEST(ComputeCostModelTest, SmallHeadDimAttentionIsSlower) {
               1e-9);
 }
 
+// A GPU whose efficiency was measured at head dim 64 keeps it from 64 up and slows below.
+TEST(ComputeCostModelTest, HeadDimFactorIsRelativeToTheMeasuredHeadDim) {
+  EXPECT_DOUBLE_EQ(AttentionHeadDimFactor(64, 64), 1.0);
+  EXPECT_DOUBLE_EQ(AttentionHeadDimFactor(128, 64), 1.0);
+  EXPECT_LT(AttentionHeadDimFactor(32, 64), 1.0);
+  EXPECT_NEAR(AttentionHeadDimFactor(32, 64) * AttentionHeadDimFactor(64, 128),
+              AttentionHeadDimFactor(32, 128), 1e-12);
+  GpuSpec g = Simple();
+  g.attention_head_dim = 64;
+  ComputeCostModel m(g);
+  ComputeOp op;
+  op.cls = OpClass::kAttention;
+  op.flops = 4e12;
+  op.k = 64;
+  EXPECT_EQ(m.Estimate(op), SecondsToDuration(4e12 / (100e12 * 0.4) + ComputeCostModel::kKernelOverheadS));
+}
+
 }  // namespace
 }  // namespace echosim

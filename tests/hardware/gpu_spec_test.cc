@@ -55,6 +55,22 @@ TEST(GpuSpecTest, Errors) {
   ASSERT_FALSE(frac.ok());
   EXPECT_NE(frac.status().message().find("nic_efficiency is a fraction of peak and must be <= 1"),
             std::string::npos);
+  auto dim = ParseGpuYaml("name: g\nattention_head_dim: 0\n", "g.yaml");
+  ASSERT_FALSE(dim.ok());
+  EXPECT_NE(dim.status().message().find("g.yaml:2: field 'attention_head_dim': expected a positive integer"),
+            std::string::npos)
+      << dim.status().message();
+}
+
+// The A100 presets' attention efficiency was measured at head dim 64 and says so; the others
+// at the default 128.
+TEST(GpuSpecTest, AttentionHeadDimOfTheMeasurement) {
+  auto a100 = FindGpuPreset("a100-80gb");
+  ASSERT_TRUE(a100.ok());
+  EXPECT_EQ(a100->attention_head_dim, 64);
+  auto h100 = FindGpuPreset("h100-sxm");
+  ASSERT_TRUE(h100.ok());
+  EXPECT_EQ(h100->attention_head_dim, 128);
 }
 
 }  // namespace

@@ -371,6 +371,9 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
   push(NormFwd("norm1.fwd", d));
   TpEnterFwd(s, c, d, "attn", GatheredBytes(c, d));
   push(Gemm("attn.qkv.fwd", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h));
+  // QK-norm (Qwen3): one RMSNorm kernel over the query heads and one over the key heads, each
+  // reading and writing its tensor once.
+  if (m.qk_norm) push(Mem("attn.qk_norm.fwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
   if (m.position == PositionKind::kRope) {
     push(Mem("attn.rope.fwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
   }
@@ -454,6 +457,10 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
   AttentionCoreBwd(&s, m, c, d);
   if (m.position == PositionKind::kRope) {
     s.push_back(Mem("attn.rope.bwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
+  }
+  // QK-norm backward, priced as the layer norms' backward (norm1.bwd / norm2.bwd).
+  if (m.qk_norm) {
+    s.push_back(Mem("attn.qk_norm.bwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 4.0));
   }
   Quantize(&s, c, "attn.qkv.grad", d.tokens * (d.heads_local + 2 * d.kv_local) * d.d);
   TpRegatherInput(&s, c, d, "attn", GatheredBytes(c, d));
@@ -545,7 +552,12 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // Of the attention block's 11 bytes/element, Q, K, V and the output projection's input
   // (2 bytes each, split over TP) are heads * head_dim wide rather than hidden (Qwen3).
   const double qkv_extra = 8.0 * (static_cast<double>(m.q_dim()) / m.hidden - 1.0) / t;
-  const double adj = base * ((1.0 - mlp_share) + mlp_share * mlp_scale) + qkv_extra;
+  // QK-norm keeps its input, the query and key heads before the norm (2 bytes per element,
+  // split over TP), for its backward.
+  const double qk_norm_in =
+      m.qk_norm ? 2.0 * static_cast<double>((m.heads + m.kv_heads) * m.head_dim()) / m.hidden / t : 0.0;
+  const double adj =
+      base * ((1.0 - mlp_share) + mlp_share * mlp_scale) + qkv_extra + qk_norm_in;
   // Bytes per sbh element not kept. Terms of eq. 3's replicated 10 bytes (the norms' outputs,
   // the dropout masks) divide by t only under sequence parallelism.
   const double replicated = c.sequence_parallel ? t : 1.0;

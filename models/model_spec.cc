@@ -27,7 +27,7 @@ int64_t ModelSpec::LayerParams() const {
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
   const int64_t mlp_params = is_moe() ? LayerExpertParams() + hidden * experts  // + router
                                       : mats * hidden * ffn_hidden;
-  const int64_t norms = 2 * hidden;
+  const int64_t norms = 2 * hidden + (qk_norm ? 2 * head_dim() : 0);
   return attn + mlp_params + norms;
 }
 
@@ -146,7 +146,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   static const char* kKnown[] = {"name", "description", "layers", "hidden", "heads", "kv_heads",
                                  "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
-                                 "sliding_window", "full_attention_every", "dropout"};
+                                 "sliding_window", "full_attention_every", "dropout", "qk_norm"};
   for (const auto& kv : doc) {
     if (!kv.first.IsScalar()) {
       return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1,
@@ -179,6 +179,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "max_seq_len_tokens", source, &m.max_seq_len_tokens));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "tied_embeddings", source, &m.tied_embeddings));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "dropout", source, &m.dropout));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "qk_norm", source, &m.qk_norm));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "head_dim", source, &m.head_dim_override));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "sliding_window", source, &m.sliding_window));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "full_attention_every", source, &m.full_attention_every));

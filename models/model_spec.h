@@ -36,6 +36,9 @@ struct ModelSpec {
   // Dropout after attention and MLP (Megatron-LM GPT: 0.1). Models trained without it (Llama,
   // Qwen3, Mixtral, gpt-oss: attention and hidden dropout 0) keep no dropout masks.
   bool dropout = true;
+  // RMSNorm on each query and key head before the rotary embedding (Qwen3's QK-norm;
+  // Megatron-Core qk_layernorm): two memory-bound passes over q and k in each direction.
+  bool qk_norm = false;
   // Attention head dimension when it is not hidden / heads (Qwen3: 128 with hidden 2048 and
   // 32 heads; Megatron-LM's --kv-channels). 0 = hidden / heads.
   int64_t head_dim_override = 0;

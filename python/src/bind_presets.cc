@@ -37,6 +37,7 @@ void RegisterPresets(py::module_& m) {
           d["max_seq_len_tokens"] = s.max_seq_len_tokens;
           d["tied_embeddings"] = s.tied_embeddings;
           d["dropout"] = s.dropout;
+          d["qk_norm"] = s.qk_norm;
           d["sliding_window"] = s.sliding_window;
           d["full_attention_every"] = s.full_attention_every;
           d["params"] = s.TotalParams();

@@ -83,6 +83,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   }
   if (sh.tied_embeddings()) m.tied_embeddings = true;
   if (sh.has_dropout()) m.dropout = sh.dropout();
+  if (sh.has_qk_norm()) m.qk_norm = sh.qk_norm();
   if (sh.head_dim()) m.head_dim_override = sh.head_dim();
   if (sh.sliding_window_tokens()) m.sliding_window = sh.sliding_window_tokens();
   if (sh.full_attention_every()) m.full_attention_every = sh.full_attention_every();
@@ -108,6 +109,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   out->set_max_seq_len_tokens(static_cast<uint32_t>(m.max_seq_len_tokens));
   out->set_tied_embeddings(m.tied_embeddings);
   out->set_dropout(m.dropout);
+  out->set_qk_norm(m.qk_norm);
   return m;
 }
 

@@ -115,8 +115,8 @@ const std::map<std::string, ModelMapping>& Models() {
       {"DeepSeekV4 Flash",
        {"", "DeepSeek-V4: no public architecture description echosim can be checked "
             "against (DeepSeek-family latent attention), not representable"}},
-      {"Qwen3_30B_a3B", {"qwen3-30b-a3b", "QK-norm not simulated"}},
-      {"Qwen3_235B_a22B", {"qwen3-235b-a22b", "QK-norm not simulated"}},
+      {"Qwen3_30B_a3B", {"qwen3-30b-a3b", ""}},
+      {"Qwen3_235B_a22B", {"qwen3-235b-a22b", ""}},
       {"GPT OSS 120B",
        {"gpt-oss-120b", "attention sinks, projection biases and the clamped SwiGLU not "
                         "simulated"}},

@@ -42,6 +42,7 @@ void ApplyModelShape(const ModelSpec& m, RowConfig* c) {
   c->position = PositionKindName(m.position);
   c->tied = m.tied_embeddings;
   c->dropout = m.dropout;
+  c->qk_norm = m.qk_norm;
   c->head_dim = m.head_dim_override;
   c->sliding_window = m.sliding_window;
   c->full_attention_every = m.full_attention_every;
@@ -64,6 +65,7 @@ ModelSpec ShapeOf(const RowConfig& c) {
   m.max_seq_len_tokens = c.seq;
   m.tied_embeddings = c.tied;
   m.dropout = c.dropout;
+  m.qk_norm = c.qk_norm;
   m.head_dim_override = c.head_dim;
   m.sliding_window = c.sliding_window;
   m.full_attention_every = c.full_attention_every;
@@ -96,6 +98,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   sh->set_max_seq_len_tokens(static_cast<uint32_t>(c.seq));
   sh->set_tied_embeddings(c.tied);
   sh->set_dropout(c.dropout);
+  sh->set_qk_norm(c.qk_norm);
   sh->set_head_dim(static_cast<uint32_t>(c.head_dim));
   sh->set_sliding_window_tokens(static_cast<uint32_t>(c.sliding_window));
   sh->set_full_attention_every(static_cast<uint32_t>(c.full_attention_every));
@@ -145,7 +148,7 @@ std::string Describe(const RowConfig& c) {
 std::string ConfigKey(const RowConfig& c) {
   return StrCat(c.gpu, "|", c.gpus_per_node, "|", c.model, "|", c.layers, "|", c.hidden, "|",
                 c.heads, "|", c.kv_heads, "|", c.ffn, "|", c.vocab, "|", c.experts, "|", c.top_k,
-                "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.dropout, "|", c.head_dim, "|", c.seq, "|", c.tp, "|",
+                "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.dropout, "|", c.qk_norm, "|", c.head_dim, "|", c.seq, "|", c.tp, "|",
                 c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", Join(c.recompute_modules, ","), "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",

@@ -28,6 +28,7 @@ struct RowConfig {
   int64_t experts = 1, top_k = 1;
   std::string mlp = "gelu", norm = "layernorm", position = "learned";
   bool tied = true;
+  bool qk_norm = false;  // RMSNorm on each query and key head (Qwen3)
   bool dropout = true;  // dropout after attention and MLP (masks kept for the backward)
   int64_t seq = 0;
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;

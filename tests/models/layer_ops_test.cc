@@ -241,6 +241,32 @@ TEST(LayerOpsTest, NoDropoutKeepsNoMasks) {
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 32.0 / 8);
 }
 
+// QK-norm (Qwen3) adds one memory-bound pass over the query and key heads in each direction
+// (2 and 4 bytes per element, as the layer norms) and keeps its input for the backward.
+TEST(LayerOpsTest, QkNormNormalisesQueryAndKeyHeads) {
+  ModelSpec m = Gpt(2048, 32);
+  m.kv_heads = 4;
+  m.head_dim_override = 128;
+  LayerContext c;
+  c.seq_len = 4096;
+  c.tp = 2;
+  auto bytes_of = [](const std::vector<LayerStep>& steps, const std::string& name) {
+    double b = -1;
+    for (const auto& s : steps) {
+      if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name == name) b = op->bytes;
+    }
+    return b;
+  };
+  EXPECT_LT(bytes_of(LayerForward(m, c), "attn.qk_norm.fwd"), 0);
+  EXPECT_LT(bytes_of(LayerBackward(m, c), "attn.qk_norm.bwd"), 0);
+  const double plain = LayerActivationBytes(m, c);
+  m.qk_norm = true;
+  const double qk_elements = 4096.0 * (16 + 2) * 128;  // 16 query and 2 key heads per TP rank
+  EXPECT_DOUBLE_EQ(bytes_of(LayerForward(m, c), "attn.qk_norm.fwd"), qk_elements * 2 * 2);
+  EXPECT_DOUBLE_EQ(bytes_of(LayerBackward(m, c), "attn.qk_norm.bwd"), qk_elements * 2 * 4);
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c) - plain, 4096.0 * (32 + 4) * 128 * 2 / 2);
+}
+
 int CountRecomputed(const std::vector<LayerStep>& steps, const std::string& name) {
   int n = 0;
   for (const auto& s : steps) {

@@ -57,6 +57,22 @@ TEST(ModelSpecTest, ExplicitHeadDimension) {
 }
 
 // Megatron-LM's accounting for a GPT with ffn = 4h: 72 B s l h^2 (1 + s/(6h) + V/(12 l h)).
+// The Qwen3 presets normalise each query and key head (QK-norm); its weights count as
+// parameters (head_dim per norm per layer).
+TEST(ModelSpecTest, QwenPresetsHaveQkNorm) {
+  for (const char* name : {"qwen3-30b-a3b", "qwen3-235b-a22b"}) {
+    auto m = FindModelPreset(name);
+    ASSERT_TRUE(m.ok()) << name;
+    EXPECT_TRUE(m->qk_norm) << name;
+    ModelSpec off = *m;
+    off.qk_norm = false;
+    EXPECT_EQ(m->LayerParams() - off.LayerParams(), 2 * m->head_dim()) << name;
+  }
+  auto llama = FindModelPreset("llama3-8b");
+  ASSERT_TRUE(llama.ok());
+  EXPECT_FALSE(llama->qk_norm);
+}
+
 TEST(ModelSpecTest, TrainingFlopsMatchMegatronFormula) {
   auto m = FindModelPreset("gpt3-175b");
   ASSERT_TRUE(m.ok());

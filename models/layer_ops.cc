@@ -52,6 +52,15 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   return md;
 }
 
+// Megatron-Core's all-to-all token dispatcher sorts the tokens it received by local expert
+// after the dispatch ("permutation 2") and restores their order before the combine
+// ("unpermutation 2") when a rank holds several experts (token_dispatcher.py,
+// MoEAlltoAllTokenDispatcher.dispatch_postprocess / combine_preprocess, sort_chunks_by_idxs):
+// one more read and write of every routed token in each direction.
+bool SortsByLocalExpert(const LayerContext& c, const MoeDims& md) {
+  return c.ep > 1 && md.local_experts > 1;
+}
+
 // Bytes one element of a GEMM operand weighs in the recipe's precision (block scales left out).
 double ElementBytes(DType dt) { return dt == DType::kFp8 ? 1.0 : dt == DType::kFp4 ? 0.5 : 2.0; }
 
@@ -296,11 +305,13 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
                       routed * d.h * d.e));
   }
+  if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", routed * d.h * d.e * 2.0));
   Quantize(s, c, "moe.fc1.input", routed * d.h, recompute);
   push(Gemm("moe.fc1.fwd", c.dtype, md.per_expert, md.up, d.h, md.local_experts));
   push(MoeActFwd(m, routed, md.f, d.e));
   Quantize(s, c, "moe.fc2.input", routed * md.f, recompute);
   push(Gemm("moe.fc2.fwd", c.dtype, md.per_expert, d.h, md.f, md.local_experts));
+  if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", routed * d.h * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
                       routed * d.h * d.e));
@@ -335,12 +346,14 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));
     }
+    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", routed * d.h * d.e * 2.0));
     Quantize(s, c, "moe.fc2.grad", routed * d.h);
     LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, d.h, md.f, md.local_experts);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
                      routed * md.f * d.e * act_bytes));
     Quantize(s, c, "moe.fc1.grad", routed * md.up);
     LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, d.h, md.local_experts);
+    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", routed * d.h * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         routed * d.h * d.e));

@@ -405,6 +405,11 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     ECHOSIM_ASSIGN_OR_RETURN(ModelSpec spec, FindModelPreset(model_it->second.preset));
     ApplyModelShape(spec, &c);
     if (model_it->second.note[0] != '\0') notes.push_back(model_it->second.note);
+    if (spec.is_moe()) {
+      notes.push_back("token dispatch simulated as Megatron-Core's all-to-all dispatcher (permute, "
+                      "all-to-all, sort by local expert); the flex dispatchers (DeepEP, HybridEP: "
+                      "fused permutation, one copy per destination rank) are not");
+    }
     c.gpu = sys_it->second.gpu;
     // GPUs reached over NVLink: the system's domain, or (NVL72) the largest divisor of the
     // job's GPU count that fits in one domain (64 of a rack's 72 for 128 or 256 GPUs).

@@ -367,6 +367,33 @@ TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
 // Expert TP 1 under TP 4 (MoE parallel folding): the MoE block runs on the rank's sequence
 // shard with whole experts and no TP collective; the attention block keeps its TP pattern.
 // Expert FLOPs per rank equal the TP-split ones (a quarter of the tokens, four times the width).
+// Megatron-Core's all-to-all dispatcher sorts the received tokens by local expert after the
+// dispatch and restores them before the combine (one more pass over the routed tokens each
+// way, forward and backward), only when a rank holds several experts and EP > 1.
+TEST(LayerOpsTest, AllToAllDispatcherSortsTokensByLocalExpert) {
+  auto count = [](const std::vector<LayerStep>& steps, const std::string& name) {
+    int n = 0;
+    for (const auto& s : steps) {
+      if (const auto* op = std::get_if<ComputeOp>(&s); op && op->name == name) {
+        EXPECT_DOUBLE_EQ(op->bytes, 2048.0 * 2 * 1024 * 2 * 2) << name;  // routed x h x 2 B, r+w
+        ++n;
+      }
+    }
+    return n;
+  };
+  const ModelSpec m = GptMoe(1024, 16, 8, 2);
+  LayerContext c;
+  c.seq_len = 2048;
+  c.ep = 4;  // 2 experts per rank
+  for (const char* name : {"moe.sort.fwd", "moe.unsort.fwd"}) EXPECT_EQ(count(LayerForward(m, c), name), 1);
+  for (const char* name : {"moe.sort.bwd", "moe.unsort.bwd"}) EXPECT_EQ(count(LayerBackward(m, c), name), 1);
+  c.ep = 8;  // one expert per rank: nothing to sort
+  EXPECT_EQ(count(LayerForward(m, c), "moe.sort.fwd"), 0);
+  EXPECT_EQ(count(LayerBackward(m, c), "moe.unsort.bwd"), 0);
+  c.ep = 1;
+  EXPECT_EQ(count(LayerForward(m, c), "moe.sort.fwd"), 0);
+}
+
 TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
   const ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;

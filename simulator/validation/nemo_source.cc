@@ -199,13 +199,17 @@ const std::vector<RecipeChange>& RecipeChanges() {
       {"Qwen3_235B_a22B", "DGX-GB200", "MXFP8", "26.08", true, true},
       // GB300: the 26.06 MXFP8 configs (Qwen3-30B GB300 FP8_MX V1: 8 GPUs, MBS 8; Qwen3-235B
       // GB300 FP8_MX V2: 256 GPUs, PP 4, VP 12, EP 32, GBS 8192) set moe_a2a_overlap and fp8
-      // attention; at 381d0b825 and 4ab94dfad perf_recipes/qwen/gb300/qwen3_moe.py keeps them
-      // for Qwen3-30B (_enable_hybridep_full_iteration_mxfp8) but states 64 GPUs and GBS 2048
-      // for Qwen3-235B, so its 26.06.01 and 26.08 rows keep the defaults.
+      // attention; at 381d0b825 (26.06.01) and 4ab94dfad (26.08) perf_recipes/qwen/gb300/
+      // qwen3_moe.py keeps both (_enable_hybridep_full_iteration_mxfp8) in
+      // qwen3_30b_a3b_pretrain_8gpu_gb300_fp8mx_config and in
+      // qwen3_235b_a22b_pretrain_256gpu_gb300_fp8mx_config (256 GPUs, PP 4, VP 12, EP 32,
+      // GBS 8192, MBS 2: the rows' plan).
       {"Qwen3_30B_a3B", "DGX-GB300", "MXFP8", "26.06", true, true},
       {"Qwen3_235B_a22B", "DGX-GB300", "MXFP8", "26.06", true, true},
       {"Qwen3_30B_a3B", "DGX-GB300", "MXFP8", "26.06.01", true, true},
+      {"Qwen3_235B_a22B", "DGX-GB300", "MXFP8", "26.06.01", true, true},
       {"Qwen3_30B_a3B", "DGX-GB300", "MXFP8", "26.08", true, true},
+      {"Qwen3_235B_a22B", "DGX-GB300", "MXFP8", "26.08", true, true},
       // gpt-oss-120b on 64 GB200 (EP 64, MBS 4, GBS 1280): scripts/performance/configs/gpt_oss/
       // gpt_oss_workload_base_configs.py GB200 V2 at 74695a06d (26.04) and 21d102f5e (26.04.01)
       // sets moe_a2a_overlap in BF16; at 63b08b397 (26.06) the MXFP8 V2 adds fp8 attention, and

@@ -467,12 +467,19 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     } else {
       c.zero = 1;
     }
-    if (model == "GPT OSS 120B" &&
+    // The MXFP8 GB200 recipe turns recomputation off: gpt_oss_workload_base_configs.py
+    // GPT_OSS_120B_PRETRAIN_CONFIG_GB200_FP8_MX_V2 at 63b08b397 (26.06), and
+    // perf_recipes/gpt_oss/gb200/gpt_oss.py gpt_oss_120b_pretrain_64gpu_gb200_fp8mx_config at
+    // 381d0b825 (26.06.01) and 4ab94dfad (26.08), set recompute_modules = [] (MXFP8 GB200 rows
+    // start at 26.06).
+    const bool gpt_oss_gb200_mxfp8 = system == "DGX-GB200" && precision == "MXFP8";
+    if (model == "GPT OSS 120B" && !gpt_oss_gb200_mxfp8 &&
         (system == "DGX-GB200" || system == "DGX-B200" || system == "DGX-H100")) {
       // gpt_oss_workload_base_configs.py (GB200, B200 and H100 V1, from which the V2 and MXFP8
       // configs derive) at 97ad8cc6f (25.11), c0b9a0003 (26.02) through 63b08b397 (26.06), and
-      // perf_recipes/gpt_oss/gb200/gpt_oss.py at 381d0b825 (26.06.01) and 4ab94dfad (26.08):
-      // recompute_modules ["layernorm", "moe_act"], granularity selective. B300 and GB300 do not
+      // perf_recipes/gpt_oss/gb200/gpt_oss.py at 381d0b825 (26.06.01) and 4ab94dfad (26.08)
+      // (its BF16 config): recompute_modules ["layernorm", "moe_act"], granularity selective.
+      // B300 and GB300 do not
       // recompute (they capture CUDA graphs instead).
       c.recompute = "selective";
       c.recompute_modules = {"layernorm", "moe_act"};

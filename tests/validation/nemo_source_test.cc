@@ -235,6 +235,23 @@ TEST(NemoSourceTest, GptOssRowsKeepItsAttentionShape) {
   EXPECT_NE(c.row.assumptions.find("attention sinks"), std::string::npos);
 }
 
+// gpt-oss recipes recompute the norms and the MoE activation on GB200, B200 and H100, except
+// the MXFP8 GB200 one (recompute_modules = [] from 26.06).
+TEST(NemoSourceTest, GptOssRecomputeFollowsTheRecipe) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,GPT OSS 120B,64,BF16,1280,4,4096,"
+      "1,1,1,n/a,64,15938,433,0,,\n"
+      "d,26.08 NeMo Container,Pre-Training Performance,DGX-GB200,GPT OSS 120B,64,MXFP8,1280,4,4096,"
+      "1,1,1,n/a,64,28672,934,,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-B300,GPT OSS 120B,64,BF16,1280,4,4096,"
+      "1,1,1,n/a,8,15114,410,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 3u);
+  EXPECT_EQ((*cases)[0].config.recompute, "selective");
+  EXPECT_EQ((*cases)[1].config.recompute, "none");
+  EXPECT_EQ((*cases)[2].config.recompute, "none");
+}
+
 // The page's footnote says the 26.06.01 gpt-oss rows measure a known regression: listed, not
 // simulated.
 TEST(NemoSourceTest, RowsTheSourceMarksAsARegressionAreListed) {

@@ -35,6 +35,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "kv_heads": _value("--kv-heads", "workload.training.shape.kv_heads"),
     "head_dim": _value("--head-dim", "workload.training.shape.head_dim"),
     "sliding_window": _value("--sliding-window", "workload.training.shape.sliding_window_tokens"),
+    "qk_norm": _switch("--qk-norm", "workload.training.shape.qk_norm"),
     "full_attention_every": _value("--full-attention-every", "workload.training.shape.full_attention_every"),
     "experts": _value("--experts", "workload.training.shape.experts"),
     "top_k": _value("--top-k", "workload.training.shape.top_k"),

@@ -259,6 +259,7 @@ def train(
     head_dim: int | None = None,
     sliding_window: int | None = None,
     full_attention_every: int | None = None,
+    qk_norm: bool | None = None,
     experts: int | None = None,
     top_k: int | None = None,
     set: Mapping[str, Any] | Iterable[str] | None = None,  # noqa: A002 (the CLI's --set)
@@ -295,7 +296,7 @@ def train(
     flags = {
         "model": model, "layers": layers, "hidden": hidden, "heads": heads, "ffn": ffn,
         "vocab": vocab, "kv_heads": kv_heads, "head_dim": head_dim,
-        "sliding_window": sliding_window, "full_attention_every": full_attention_every, "experts": experts, "top_k": top_k, "gpu": gpu,
+        "sliding_window": sliding_window, "full_attention_every": full_attention_every, "qk_norm": qk_norm, "experts": experts, "top_k": top_k, "gpu": gpu,
         "gpus": gpus, "gpus_per_node": gpus_per_node, "tp": tp, "pp": pp, "vpp": vpp, "cp": cp,
         "ep": ep, "dp": dp, "micro_batch": micro_batch, "global_batch": global_batch,
         "seq_len": seq_len, "dtype": dtype, "attention": attention, "zero": zero,

@@ -65,6 +65,7 @@ train options (each sets the scenario field in parentheses):
   --head-dim D            attention head dimension when not hidden/heads (Qwen3: 128)
   --sliding-window W --full-attention-every N
                           banded attention over W tokens, every N-th layer full (gpt-oss: 128, 2)
+  --qk-norm               RMSNorm on each query and key head (Qwen3's QK-norm)
                           model shape; override a preset's fields (workload.training.shape.*)
   --gpu NAME              GPU preset (cluster.gpu)
   --gpus N                total GPUs (cluster.gpus)
@@ -195,6 +196,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--kv-heads", {"workload.training.shape.kv_heads", true}},
       {"--head-dim", {"workload.training.shape.head_dim", true}},
       {"--sliding-window", {"workload.training.shape.sliding_window_tokens", true}},
+      {"--qk-norm", {"workload.training.shape.qk_norm", false}},
       {"--full-attention-every", {"workload.training.shape.full_attention_every", true}},
       {"--experts", {"workload.training.shape.experts", true}},
       {"--top-k", {"workload.training.shape.top_k", true}},

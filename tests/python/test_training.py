@@ -111,6 +111,11 @@ def test_moe_overlap_fp8_attention_and_folding_from_python():
     assert "edp" in plain.breakdown["exposed_comm_by_dim_s"]
     oss = echosim.models().loc["gpt-oss-120b"]
     assert (oss["sliding_window"], oss["full_attention_every"], oss["head_dim"]) == (128, 2, 64)
+    # Qwen3's QK-norm: on in the preset, a flag to turn it off (its passes cost time).
+    assert bool(echosim.models().loc["qwen3-30b-a3b", "qk_norm"])
+    assert not bool(echosim.models().loc["llama3-8b", "qk_norm"])
+    no_qk_norm = echosim.train(**base, qk_norm=False)
+    assert no_qk_norm.step_time_s < plain.step_time_s
     # Without folding, EP 16 cannot be carved out of DP 8: the error names the flag.
     try:
         echosim.train(**{**base, "expert_tp": None})

@@ -243,15 +243,17 @@ struct PlanCorrection {
   const char* precision;
   const char* release;
   int64_t tp, pp, vp, mbs;
-  const char* recipe;
+  const char* commit;    // Megatron-Bridge commit that published the release's summary
+  const char* recipe;    // the config there
+  const char* evidence;  // the measurements the recipe's plan agrees with
 };
 
 const std::vector<PlanCorrection>& PlanCorrections() {
   static const auto* v = new std::vector<PlanCorrection>{
-      {"LLAMA3_70B", "DGX-GB300", "MXFP8", "26.02.01", 1, 4, 5, 1,
-       "LLAMA3_70B_PRETRAIN_CONFIG_GB300_FP8_MX_V2"},
-      {"LLAMA3_70B", "DGX-GB300", "NVFP4", "26.02.01", 1, 4, 5, 1,
-       "LLAMA3_70B_PRETRAIN_CONFIG_GB300_NVFP4_V2"},
+      {"LLAMA3_70B", "DGX-GB300", "MXFP8", "26.02.01", 1, 4, 5, 1, "cfeddcd94",
+       "LLAMA3_70B_PRETRAIN_CONFIG_GB300_FP8_MX_V2", "the recipe's rows of 26.02 and 26.04"},
+      {"LLAMA3_70B", "DGX-GB300", "NVFP4", "26.02.01", 1, 4, 5, 1, "cfeddcd94",
+       "LLAMA3_70B_PRETRAIN_CONFIG_GB300_NVFP4_V2", "the recipe's rows of 26.02 and 26.04"},
   };
   return *v;
 }
@@ -320,10 +322,10 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
           short_release != pc.release) {
         continue;
       }
-      notes.push_back(StrCat("plan from the release recipe (Megatron-Bridge cfeddcd94 ", pc.recipe,
-                             ": TP ", pc.tp, ", PP ", pc.pp, ", VP ", pc.vp, ", MBS ", pc.mbs,
-                             "), not the table's TP ", tp, ", PP ", pp, ", VP ", vp, ", MBS ", mbs,
-                             ": the measurement matches the recipe's rows of 26.02 and 26.04"));
+      notes.push_back(StrCat("plan from the release recipe (Megatron-Bridge ", pc.commit, " ",
+                             pc.recipe, ": TP ", pc.tp, ", PP ", pc.pp, ", VP ", pc.vp, ", MBS ",
+                             pc.mbs, "), not the table's TP ", tp, ", PP ", pp, ", VP ", vp,
+                             ", MBS ", mbs, ": the measurement matches ", pc.evidence));
       tp = pc.tp;
       pp = pc.pp;
       vp = pc.vp;

@@ -272,6 +272,9 @@ ComputeOp MoeActFwd(const ModelSpec& m, double routed, int64_t f, double e) {
              routed * f * e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0));
 }
 
+// Bytes of this rank's query and key heads (RoPE and QK-norm read and write them).
+double QkBytes(const Dims& d) { return d.tokens * (d.heads_local + d.kv_local) * d.d * d.e; }
+
 ComputeOp NormFwd(const char* name, const Dims& d) { return Mem(name, d.sp_tokens * d.h * d.e * 2.0); }
 
 void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
@@ -386,9 +389,9 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
   push(Gemm("attn.qkv.fwd", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h));
   // QK-norm (Qwen3): one RMSNorm kernel over the query heads and one over the key heads, each
   // reading and writing its tensor once.
-  if (m.qk_norm) push(Mem("attn.qk_norm.fwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
+  if (m.qk_norm) push(Mem("attn.qk_norm.fwd", QkBytes(d) * 2.0));
   if (m.position == PositionKind::kRope) {
-    push(Mem("attn.rope.fwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
+    push(Mem("attn.rope.fwd", QkBytes(d) * 2.0));
   }
   AttentionCoreFwd(s, m, c, d, recompute_all);
   Quantize(s, c, "attn.proj.input", d.tokens * d.heads_local * d.d, recompute_all);
@@ -469,11 +472,11 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
   LinearBwd(&s, "attn.proj", c.dtype, t, d.h, d.heads_local * d.d);
   AttentionCoreBwd(&s, m, c, d);
   if (m.position == PositionKind::kRope) {
-    s.push_back(Mem("attn.rope.bwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 2.0));
+    s.push_back(Mem("attn.rope.bwd", QkBytes(d) * 2.0));
   }
   // QK-norm backward, priced as the layer norms' backward (norm1.bwd / norm2.bwd).
   if (m.qk_norm) {
-    s.push_back(Mem("attn.qk_norm.bwd", d.tokens * (d.heads_local + d.kv_local) * d.d * d.e * 4.0));
+    s.push_back(Mem("attn.qk_norm.bwd", QkBytes(d) * 4.0));
   }
   Quantize(&s, c, "attn.qkv.grad", d.tokens * (d.heads_local + 2 * d.kv_local) * d.d);
   TpRegatherInput(&s, c, d, "attn", GatheredBytes(c, d));

@@ -481,8 +481,7 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
       // configs derive) at 97ad8cc6f (25.11), c0b9a0003 (26.02) through 63b08b397 (26.06), and
       // perf_recipes/gpt_oss/gb200/gpt_oss.py at 381d0b825 (26.06.01) and 4ab94dfad (26.08)
       // (its BF16 config): recompute_modules ["layernorm", "moe_act"], granularity selective.
-      // B300 and GB300 do not
-      // recompute (they capture CUDA graphs instead).
+      // B300 and GB300 do not recompute (they capture CUDA graphs instead).
       c.recompute = "selective";
       c.recompute_modules = {"layernorm", "moe_act"};
       notes.push_back("release recipe (Megatron-Bridge): the norms and the MoE activation "

@@ -242,7 +242,7 @@ struct PlanCorrection {
   const char* system;
   const char* precision;
   const char* release;
-  int64_t tp, pp, vp, mbs;
+  int64_t tp, pp, vp, mbs, ep;
   const char* commit;    // Megatron-Bridge commit that published the release's summary
   const char* recipe;    // the config there
   const char* evidence;  // the measurements the recipe's plan agrees with
@@ -250,10 +250,17 @@ struct PlanCorrection {
 
 const std::vector<PlanCorrection>& PlanCorrections() {
   static const auto* v = new std::vector<PlanCorrection>{
-      {"LLAMA3_70B", "DGX-GB300", "MXFP8", "26.02.01", 1, 4, 5, 1, "cfeddcd94",
+      {"LLAMA3_70B", "DGX-GB300", "MXFP8", "26.02.01", 1, 4, 5, 1, 1, "cfeddcd94",
        "LLAMA3_70B_PRETRAIN_CONFIG_GB300_FP8_MX_V2", "the recipe's rows of 26.02 and 26.04"},
-      {"LLAMA3_70B", "DGX-GB300", "NVFP4", "26.02.01", 1, 4, 5, 1, "cfeddcd94",
+      {"LLAMA3_70B", "DGX-GB300", "NVFP4", "26.02.01", 1, 4, 5, 1, 1, "cfeddcd94",
        "LLAMA3_70B_PRETRAIN_CONFIG_GB300_NVFP4_V2", "the recipe's rows of 26.02 and 26.04"},
+      // The table states EP 8; the release's B200 recipe sets EP 64. Step time per sequence per
+      // GPU: this row 3.99 s / 8 = 0.50 s; the 26.02 B200 row, stated EP 64 with the same MBS,
+      // 10.18 s / 20 = 0.51 s; the EP 8 rows of 26.02.01-26.04.01 0.30-0.31 s.
+      {"GPT OSS 120B", "DGX-B200", "BF16", "25.11", 1, 1, 1, 4, 64, "97ad8cc6f",
+       "GPT_OSS_120B_PRETRAIN_CONFIG_B200_BF16_BASE_CONFIG",
+       "the 26.02 B200 row stated with EP 64 (0.50 s per sequence per GPU against 0.51 s; the "
+       "EP 8 rows of 26.02.01 to 26.04.01 take 0.30-0.31 s)"},
   };
   return *v;
 }
@@ -324,12 +331,14 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
       }
       notes.push_back(StrCat("plan from the release recipe (Megatron-Bridge ", pc.commit, " ",
                              pc.recipe, ": TP ", pc.tp, ", PP ", pc.pp, ", VP ", pc.vp, ", MBS ",
-                             pc.mbs, "), not the table's TP ", tp, ", PP ", pp, ", VP ", vp,
-                             ", MBS ", mbs, ": the measurement matches ", pc.evidence));
+                             pc.mbs, ", EP ", pc.ep, "), not the table's TP ", tp, ", PP ", pp,
+                             ", VP ", vp, ", MBS ", mbs, ", EP ", ep, ": the measurement matches ",
+                             pc.evidence));
       tp = pc.tp;
       pp = pc.pp;
       vp = pc.vp;
       mbs = pc.mbs;
+      ep = pc.ep;
     }
     row.gpus = gpus;
     // FP8-MX (25.11) and MXFP8 (26.x) name the same block-scaled recipe.

@@ -106,6 +106,24 @@ TEST(NemoSourceTest, PlanContradictingTheReleaseRecipeFollowsTheRecipe) {
   EXPECT_EQ(kept.row.assumptions.find("plan from the release recipe"), std::string::npos);
 }
 
+// The B200 gpt-oss row of 25.11 states EP 8; its release's recipe (and its measured time per
+// sequence, equal to the 26.02 row stated with EP 64) say EP 64.
+TEST(NemoSourceTest, ExpertParallelContradictingTheReleaseRecipeFollowsTheRecipe) {
+  auto cases = Parse(
+      "docs/x.md,25.11 NeMo Container,Pre-Training Performance,DGX-B200,GPT OSS 120B,64,BF16,"
+      "512,4,4096,1,1,1,1,8,8213,223,0,2,\n"
+      "docs/x.md,26.04 NeMo Container,Pre-Training Performance,DGX-B200,GPT OSS 120B,64,BF16,"
+      "1280,4,4096,1,1,1,n/a,8,13045,355,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_EQ((*cases)[0].config.ep, 64);
+  EXPECT_EQ((*cases)[0].config.mbs, 4);
+  EXPECT_NE((*cases)[0].row.assumptions.find("EP 64), not the table's"), std::string::npos);
+  EXPECT_NE((*cases)[0].row.assumptions.find("EP 8: the measurement matches"), std::string::npos);
+  EXPECT_EQ((*cases)[1].config.ep, 8);
+  EXPECT_EQ((*cases)[1].row.assumptions.find("plan from the release recipe"), std::string::npos);
+}
+
 // Rows that state the same run in different releases share stated_config (FP8-MX and MXFP8
 // are one recipe); a variant in the model cell or another stated value separates them.
 TEST(NemoSourceTest, StatedConfigurationIgnoresOnlyTheRelease) {

@@ -294,6 +294,42 @@ TEST(NemoSourceTest, Nvfp4RowsUseTheFp4Dtype) {
   EXPECT_NE((*cases)[0].row.assumptions.find("NVFP4 simulated"), std::string::npos);
 }
 
+// The Llama perf configs turn TP communication overlap off under NVFP4 only.
+TEST(NemoSourceTest, LlamaNvfp4RowsRunWithoutTpCommOverlap) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,NVFP4,256,1,8192,2,"
+      "4,1,5,n/a,4898,2201,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,MXFP8,256,1,8192,2,"
+      "4,1,5,n/a,3905,1755,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_FALSE((*cases)[0].config.tp_overlap);
+  EXPECT_TRUE((*cases)[0].config.sp);
+  EXPECT_NE((*cases)[0].row.assumptions.find("no TP communication overlap under NVFP4"),
+            std::string::npos);
+  EXPECT_EQ((*cases)[0].row.assumptions.find("TP comm overlap"), std::string::npos);
+  EXPECT_TRUE((*cases)[1].config.tp_overlap);
+}
+
+// The 16-GPU H100 Qwen3-30B row of 26.02.01 states the 26.02 plan (PP 2, VP 12, EP 8) but ran
+// its release's PP 1, EP 16 (its throughput is that of the later PP 1, EP 16 rows).
+TEST(NemoSourceTest, Qwen3H100RowOf260201FollowsItsRecipe) {
+  auto cases = Parse(
+      "d,26.02.01 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,1,"
+      "4096,1,2,1,12,8,9058,208,0,,\n"
+      "d,26.02 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,1,"
+      "4096,1,2,1,12,8,5113,118,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_EQ((*cases)[0].config.pp, 1);
+  EXPECT_EQ((*cases)[0].config.vpp, 1);
+  EXPECT_EQ((*cases)[0].config.ep, 16);
+  EXPECT_EQ((*cases)[0].config.dp, 16);
+  EXPECT_EQ((*cases)[1].config.pp, 2);
+  EXPECT_EQ((*cases)[1].config.vpp, 12);
+  EXPECT_EQ((*cases)[1].config.ep, 8);
+}
+
 TEST(NemoSourceTest, QwenRowsKeepTheirOwnHeadDimension) {
   // Qwen3: head_dim 128 with hidden 2048 and 32 heads (not hidden / heads = 64).
   auto cases = Parse(

@@ -230,13 +230,8 @@ const std::vector<RecipeChange>& RecipeChanges() {
 }
 
 // Rows whose stated parallel plan contradicts the recipe of their own release, where the
-// measurement agrees with the recipe: the two DGX-GB300 Llama3-70B rows of 26.02.01 state
-// TP 1, PP 4 (MXFP8) or PP 1 (NVFP4), no VP and MBS 2, but the release's configs
-// (Megatron-Bridge scripts/performance/configs/llama/llama3_workload_base_configs.py at
-// cfeddcd94, LLAMA3_70B_PRETRAIN_CONFIG_GB300_FP8_MX_V2 and _NVFP4_V2, GBS 256) set PP 4, VP 5
-// and the default MBS 1 for both, and their throughputs (4798 and 7002 tokens/s/GPU) sit
-// between the same recipes' PP 4 / VP 5 / MBS 1 rows of 26.02 and 26.04 (4596-4742 and
-// 6798-7397). They are simulated as the recipe states, and say so.
+// measurement agrees with the recipe (each entry says how). They are simulated as the recipe
+// states, and say so.
 struct PlanCorrection {
   const char* model;
   const char* system;
@@ -250,20 +245,27 @@ struct PlanCorrection {
 
 const std::vector<PlanCorrection>& PlanCorrections() {
   static const auto* v = new std::vector<PlanCorrection>{
+      // The two DGX-GB300 Llama3-70B rows of 26.02.01 state TP 1, PP 4 (MXFP8) or PP 1
+      // (NVFP4), no VP and MBS 2, but the release's configs (Megatron-Bridge
+      // scripts/performance/configs/llama/llama3_workload_base_configs.py at cfeddcd94, GBS 256)
+      // set PP 4, VP 5 and the default MBS 1 for both, and their throughputs (4798 and 7002
+      // tokens/s/GPU) sit between the same recipes' PP 4 / VP 5 / MBS 1 rows of 26.02 and 26.04
+      // (4596-4742 and 6798-7397).
       {"LLAMA3_70B", "DGX-GB300", "MXFP8", "26.02.01", 1, 4, 5, 1, 1, "cfeddcd94",
        "LLAMA3_70B_PRETRAIN_CONFIG_GB300_FP8_MX_V2", "the recipe's rows of 26.02 and 26.04"},
       {"LLAMA3_70B", "DGX-GB300", "NVFP4", "26.02.01", 1, 4, 5, 1, 1, "cfeddcd94",
        "LLAMA3_70B_PRETRAIN_CONFIG_GB300_NVFP4_V2", "the recipe's rows of 26.02 and 26.04"},
-      // The table states EP 8; the release's B200 recipe sets EP 64. Step time per sequence per
-      // GPU: this row 3.99 s / 8 = 0.50 s; the 26.02 B200 row, stated EP 64 with the same MBS,
-      // 10.18 s / 20 = 0.51 s; the EP 8 rows of 26.02.01-26.04.01 0.30-0.31 s.
-      // The table states PP 2, VP 12, EP 8 (as in 26.02, 5,113 tokens/s/GPU); the release's
-      // 16-GPU H100 config sets PP 1, EP 16, and the row's 9,058 tokens/s/GPU matches the rows
-      // of 26.04, 26.04.01 and 26.06 stated with PP 1, EP 16 (8,826-8,960).
+      // The H100 Qwen3-30B row of 26.02.01 states PP 2, VP 12, EP 8 (as in 26.02, 5,113
+      // tokens/s/GPU); the release's 16-GPU H100 config sets PP 1, EP 16, and the row's 9,058
+      // tokens/s/GPU matches the rows of 26.04, 26.04.01 and 26.06 stated with PP 1, EP 16
+      // (8,826-8,960).
       {"Qwen3_30B_a3B", "DGX-H100", "FP8", "26.02.01", 1, 1, 1, 1, 16, "cfeddcd94",
        "QWEN3_30B_A3B_PRETRAIN_CONFIG_H100_FP8_CS_V1",
        "the rows of 26.04 to 26.06 stated with PP 1, EP 16 (9,058 tokens/s/GPU against "
        "8,826-8,960; the 26.02 row stated with PP 2, VP 12, EP 8 reached 5,113)"},
+      // The B200 gpt-oss row of 25.11 states EP 8; the release's B200 recipe sets EP 64. Step
+      // time per sequence per GPU: this row 3.99 s / 8 = 0.50 s; the 26.02 B200 row, stated EP 64
+      // with the same MBS, 10.18 s / 20 = 0.51 s; the EP 8 rows of 26.02.01-26.04.01 0.30-0.31 s.
       {"GPT OSS 120B", "DGX-B200", "BF16", "25.11", 1, 1, 1, 4, 64, "97ad8cc6f",
        "GPT_OSS_120B_PRETRAIN_CONFIG_B200_BF16_BASE_CONFIG",
        "the 26.02 B200 row stated with EP 64 (0.50 s per sequence per GPU against 0.51 s; the "

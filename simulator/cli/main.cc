@@ -4,6 +4,7 @@
 //   echosim run SCENARIO.yaml [--set k=v]...  run a scenario file
 //   echosim list models|gpus|schedules        what is built in
 //   echosim validate [--published] [--data-dir DIR] [--json] [--markdown FILE [--plots-dir DIR]]
+//                    [--scenarios DIR]
 //                                             predicted vs measured on published tables
 //   echosim search [flags]                    rank the parallel plans of a training job
 //   echosim serve [flags] | SCENARIO.yaml     simulate an LLM serving cluster (serve_cmd.cc)
@@ -42,6 +43,7 @@ constexpr const char* kUsage = R"(usage:
   echosim list models|gpus|schedules
   echosim validate [--published] [--data-dir DIR] [--json] [--threads N]
                    [--markdown FILE [--plots-dir DIR]]   (docs/accuracy.md: --markdown docs/accuracy.md --plots-dir docs/accuracy)
+                   [--scenarios DIR]   write each simulated row as DIR/<source>-line<N>.yaml for echosim run
   echosim validate --on-gpu [--calibration FILE] [--gpu NAME] [--report FILE.md] [--json] [--quick]
                                            predictions vs kernels run on the local GPU (echosim-kernels)
   echosim calibrate-interference TABLE.csv [--out FILE]   fit compute/comm interference
@@ -433,7 +435,7 @@ int CmdValidate(const std::vector<std::string>& args) {
     } else if (args[i] == "--json") {
       json = true;
     } else if (args[i] == "--data-dir" || args[i] == "--markdown" || args[i] == "--plots-dir" ||
-               args[i] == "--threads") {
+               args[i] == "--threads" || args[i] == "--scenarios") {
       if (i + 1 >= args.size()) return Usage(StrCat(args[i], " needs a value"));
       const std::string flag = args[i], value = args[++i];
       if (flag == "--threads") {
@@ -443,6 +445,10 @@ int CmdValidate(const std::vector<std::string>& args) {
           return Usage(StrCat("--threads: expected an integer in [1, 1024], got '", value, "'"));
         }
         opts.threads = static_cast<int>(n);
+        continue;
+      }
+      if (flag == "--scenarios") {
+        opts.scenarios_dir = value;
         continue;
       }
       if (flag == "--data-dir") opts.data_dir = value;

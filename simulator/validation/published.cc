@@ -4,12 +4,15 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
 
 #include "hardware/calibration.h"
 #include "simulator/core/strings.h"
+#include "simulator/scenario/yaml_proto.h"
 #include "simulator/validation/validation_case.h"
 
 namespace echosim {
@@ -563,6 +566,28 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
     }
     c.row.fit_factor = held.compute_sustained_factor;
     c.row.fit_overhead_ms = held.host_overhead_per_step_ms;
+  }
+  if (!o.scenarios_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.scenarios_dir, ec);
+    if (ec) {
+      return InvalidArgument(StrCat("--scenarios: cannot create '", o.scenarios_dir, "': ", ec.message()));
+    }
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const ValidationCase& c = cases[i];
+      if (c.row.skipped) continue;
+      scenario::Scenario s = ToScenario(configs[case_config[i]],
+                                        StrCat(c.row.source, " line ", c.row.line, ": ", c.row.label));
+      s.mutable_simulation()->set_compute_sustained_factor(rep.shipped.compute_sustained_factor);
+      s.mutable_simulation()->set_host_overhead_per_step_ms(rep.shipped.host_overhead_per_step_ms);
+      const std::filesystem::path path =
+          std::filesystem::path(o.scenarios_dir) / StrCat(c.row.source, "-line", c.row.line, ".yaml");
+      std::ofstream out(path);
+      out << "# " << c.row.label << " (" << c.row.source << " line " << c.row.line << "): measured "
+          << FormatDouble(c.row.measured_step_s, 4) << " s per step\n# " << c.row.assumptions << "\n"
+          << ProtoToYaml(s);
+      if (!out) return InvalidArgument(StrCat("--scenarios: cannot write '", path.string(), "'"));
+    }
   }
   for (ValidationCase& c : cases) {
     c.row.moe = c.config.experts > 1;

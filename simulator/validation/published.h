@@ -37,6 +37,9 @@ namespace echosim {
 struct ValidationOptions {
   std::string data_dir;  // contains training/*.csv
   int threads = 0;       // simulation worker threads; 0 = std::thread::hardware_concurrency()
+  // When set, every simulated row's scenario (with the shipped constants) is written there as
+  // <source>-line<N>.yaml, so that `echosim run` reproduces the row and draws its timeline.
+  std::string scenarios_dir;
 };
 
 struct ValidationRow {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "simulator/scenario/simulation.h"
 #include "simulator/validation/published.h"
 
 namespace echosim {
@@ -24,6 +25,9 @@ TEST(AccuracyTest, PublishedTablesWithinRatchet) {
   if (!fs::exists(data / "training")) GTEST_SKIP() << "no measured data at " << data;
   ValidationOptions opts;
   opts.data_dir = data.string();
+  const fs::path scenarios = fs::temp_directory_path() / "echosim_accuracy_rows";
+  fs::remove_all(scenarios);
+  opts.scenarios_dir = scenarios.string();
   const auto start = std::chrono::steady_clock::now();
   auto rep = RunPublishedValidation(opts);
   const double wall_s =
@@ -62,6 +66,24 @@ TEST(AccuracyTest, PublishedTablesWithinRatchet) {
                   100 * s.median_abs_error, 100 * s.worst_abs_error);
     }
   }
+  // Every simulated row was written as a scenario (validate --scenarios) that `echosim run`
+  // reproduces: the file's prediction is the row's, to the nanosecond.
+  int simulated = 0;
+  const ValidationRow* probe = nullptr;
+  for (const ValidationRow& r : rep->rows) {
+    if (r.skipped) continue;
+    ++simulated;
+    if (probe == nullptr || r.gpus > probe->gpus) probe = &r;
+  }
+  ASSERT_NE(probe, nullptr);
+  EXPECT_EQ(std::distance(fs::directory_iterator(scenarios), fs::directory_iterator{}), simulated);
+  auto sc = LoadScenarioFile((scenarios / (probe->source + "-line" + std::to_string(probe->line) + ".yaml")).string());
+  ASSERT_TRUE(sc.ok()) << sc.status().ToString();
+  auto run = RunTrainingScenario(*sc);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_NEAR(run->result.step_time_s, probe->predicted_step_shipped_s, 1e-9) << probe->label;
+  fs::remove_all(scenarios);
+
   const auto& tol = ratchet["refit_tolerance"];
   EXPECT_NEAR(rep->fit_all.compute_sustained_factor, rep->shipped.compute_sustained_factor,
               tol["compute_sustained_factor"].get<double>())

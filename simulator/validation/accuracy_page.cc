@@ -205,6 +205,29 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
     }
   }
 
+  o += "\n## What-ifs: which GPU, which precision, which plan\n\n";
+  o += "What a user asks of a simulator is often a comparison: this job on another GPU, in "
+       "another precision, with another parallel plan. Two rows of one campaign (one NeMo "
+       "release, or one paper's table: the same software) that differ in exactly one of these "
+       "choices, with the same model, sequence length and GPU count, are such a comparison "
+       "measured. The table gives the ratio of their times per sequence (row B over row A), "
+       "measured and predicted with the held-out constants; an error common to both rows "
+       "cancels in it.\n\n";
+  o += StrCat("| choice | pairs | median abs ratio error | worst | faster one predicted right |\n"
+              "|---|---|---|---|---|\n");
+  for (const WhatIfSummary& w : rep.whatif_summaries) {
+    o += StrCat("| ", w.kind, " | ", w.pairs, " | ", Pct(w.median_abs_ratio_error), " | ",
+                Pct(w.worst_abs_ratio_error), " | ", w.ordered_right, " of ", w.ordered,
+                " (pairs measured more than ", Pct(kWhatIfTie), " apart) |\n");
+  }
+  o += "\n| choice | row A (line) | row B (line) | measured B/A | predicted B/A | error |\n"
+       "|---|---|---|---|---|---|\n";
+  for (const WhatIfPair& p : rep.whatif_pairs) {
+    o += StrCat("| ", p.kind, " | ", Cell(p.label_a), " (", p.line_a, ") | ", Cell(p.label_b), " (",
+                p.line_b, ") | ", Fixed(p.measured_ratio, 3), " | ",
+                Fixed(p.predicted_ratio, 3), " | ", SignedPct(p.ratio_error), " |\n");
+  }
+
   o += "\n## Held-out error by GPU\n\n";
   o += "| GPU | constants | rows | simulated | skipped | median abs error | mean abs error | "
        "worst | worst row |\n|---|---|---|---|---|---|---|---|---|\n";

@@ -310,6 +310,7 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     const std::string short_system = system.rfind("DGX-", 0) == 0 ? system.substr(4) : system;
     row.label = StrCat(model_cell, " ", short_system, " ", precision.empty() ? "FP8" : precision,
                        " ", short_release);
+    row.campaign = short_release;  // one container release: one software stack
 
     ECHOSIM_ASSIGN_OR_RETURN(int64_t gpus, IntCell(t, r, "#-GPUs", 0));
     ECHOSIM_ASSIGN_OR_RETURN(int64_t gbs, IntCell(t, r, "GBS", 0));
@@ -351,6 +352,7 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     }
     row.gpus = gpus;
     // FP8-MX (25.11) and MXFP8 (26.x) name the same block-scaled recipe.
+    row.precision = precision.empty() ? "FP8" : precision == "FP8-MX" ? "MXFP8" : precision;
     row.stated_config = StrCat(model_cell, "|", system, "|", precision == "FP8-MX" ? "MXFP8" : precision,
                                "|", gpus, "|", gbs, "|", mbs, "|", seq, "|", tp, "|", pp, "|", cp,
                                "|", vp, "|", ep, "|", fsdp);

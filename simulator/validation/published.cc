@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "hardware/calibration.h"
 #include "simulator/core/strings.h"
@@ -157,6 +158,55 @@ std::string ConfigKey(const RowConfig& c) {
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
                 c.full_attention_every);
+}
+
+std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,
+                       const RowConfig& b) {
+  if (ra.skipped || rb.skipped || ra.source != rb.source || ra.campaign != rb.campaign) return "";
+  // The same model (every field of the shape), sequence length and GPU count.
+  auto shape = [](const RowConfig& c) {
+    return std::make_tuple(c.model, c.layers, c.hidden, c.heads, c.kv_heads, c.ffn, c.vocab,
+                           c.head_dim, c.sliding_window, c.full_attention_every, c.experts,
+                           c.top_k, c.mlp, c.norm, c.position, c.tied, c.qk_norm, c.dropout,
+                           c.seq, c.gpus);
+  };
+  if (shape(a) != shape(b)) return "";
+  auto plan = [](const RowConfig& c) {
+    return std::make_tuple(c.tp, c.pp, c.vpp, c.cp, c.ep, c.etp, c.dp, c.gbs, c.mbs, c.zero, c.sp,
+                           c.recompute, c.recompute_modules, c.overlap_grad, c.overlap_param,
+                           c.tp_overlap, c.embedding_loss_in_split, c.ep_overlap, c.attention);
+  };
+  const bool gpu = a.gpu != b.gpu || a.gpus_per_node != b.gpus_per_node;
+  const bool precision =
+      ra.precision != rb.precision || a.dtype != b.dtype || a.fp8_attention != b.fp8_attention;
+  const bool planned = plan(a) != plan(b);
+  if (static_cast<int>(gpu) + static_cast<int>(precision) + static_cast<int>(planned) != 1) return "";
+  return gpu ? "gpu" : precision ? "precision" : "plan";
+}
+
+std::vector<WhatIfSummary> SummarizeWhatIfs(const std::vector<WhatIfPair>& pairs) {
+  std::vector<WhatIfSummary> out;
+  for (const char* kind : {"gpu", "precision", "plan", "all"}) {
+    WhatIfSummary s;
+    s.kind = kind;
+    std::vector<double> errs;
+    for (const WhatIfPair& p : pairs) {
+      if (s.kind != "all" && p.kind != s.kind) continue;
+      ++s.pairs;
+      errs.push_back(std::fabs(p.ratio_error));
+      if (std::fabs(p.measured_ratio - 1.0) > kWhatIfTie) {
+        ++s.ordered;
+        if ((p.measured_ratio > 1.0) == (p.predicted_ratio > 1.0)) ++s.ordered_right;
+      }
+    }
+    if (errs.empty()) continue;
+    std::sort(errs.begin(), errs.end());
+    const size_t n = errs.size();
+    s.median_abs_ratio_error = n % 2 ? errs[n / 2] : 0.5 * (errs[n / 2 - 1] + errs[n / 2]);
+    s.worst_abs_ratio_error = errs.back();
+    out.push_back(s);
+  }
+  return out;
 }
 
 namespace {
@@ -589,6 +639,36 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
       if (!out) return InvalidArgument(StrCat("--scenarios: cannot write '", path.string(), "'"));
     }
   }
+  // 4. What-if pairs: rows of one campaign that differ in one choice.
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (size_t k = i + 1; k < cases.size(); ++k) {
+      const ValidationCase& a = cases[i];
+      const ValidationCase& b = cases[k];
+      const std::string kind = WhatIfKind(a.row, a.config, b.row, b.config);
+      if (kind.empty()) continue;
+      WhatIfPair p;
+      p.kind = kind;
+      p.source = a.row.source;
+      p.line_a = a.row.line;
+      p.line_b = b.row.line;
+      p.label_a = a.row.label;
+      p.label_b = b.row.label;
+      p.config_a = a.row.config;
+      p.config_b = b.row.config;
+      const double per_seq = static_cast<double>(a.config.gbs) / static_cast<double>(b.config.gbs);
+      p.measured_ratio = b.row.measured_step_s / a.row.measured_step_s * per_seq;
+      p.predicted_ratio = b.row.predicted_step_s / a.row.predicted_step_s * per_seq;
+      p.ratio_error = p.predicted_ratio / p.measured_ratio - 1.0;
+      rep.whatif_pairs.push_back(p);
+    }
+  }
+  std::stable_sort(rep.whatif_pairs.begin(), rep.whatif_pairs.end(),
+                   [](const WhatIfPair& x, const WhatIfPair& y) {
+                     const int kx = x.kind == "gpu" ? 0 : x.kind == "precision" ? 1 : 2;
+                     const int ky = y.kind == "gpu" ? 0 : y.kind == "precision" ? 1 : 2;
+                     return kx < ky;
+                   });
+  rep.whatif_summaries = SummarizeWhatIfs(rep.whatif_pairs);
   for (ValidationCase& c : cases) {
     c.row.moe = c.config.experts > 1;
     if (!c.row.skipped) c.row.model = c.config.model;
@@ -698,6 +778,21 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
          {"min_measured_step_s", g.min_step_s}, {"max_measured_step_s", g.max_step_s},
          {"floor_abs_error", g.floor_abs_error}});
   }
+  j["whatif"]["summaries"] = nlohmann::json::array();
+  for (const WhatIfSummary& w : rep.whatif_summaries) {
+    j["whatif"]["summaries"].push_back(
+        {{"kind", w.kind}, {"pairs", w.pairs}, {"median_abs_ratio_error", w.median_abs_ratio_error},
+         {"worst_abs_ratio_error", w.worst_abs_ratio_error}, {"ordered_pairs", w.ordered},
+         {"ordered_right", w.ordered_right}});
+  }
+  j["whatif"]["pairs"] = nlohmann::json::array();
+  for (const WhatIfPair& p : rep.whatif_pairs) {
+    j["whatif"]["pairs"].push_back(
+        {{"kind", p.kind}, {"source", p.source}, {"line_a", p.line_a}, {"line_b", p.line_b},
+         {"label_a", p.label_a}, {"label_b", p.label_b}, {"config_a", p.config_a},
+         {"config_b", p.config_b}, {"measured_ratio", p.measured_ratio},
+         {"predicted_ratio", p.predicted_ratio}, {"ratio_error", p.ratio_error}});
+  }
   j["run"] = {{"distinct_configs", rep.distinct_configs}, {"simulations", rep.simulations},
               {"threads", rep.threads}};
   return j;
@@ -764,6 +859,23 @@ std::string RepeatedConfigurationsText(const ValidationReport& rep) {
   return o.str();
 }
 
+std::string WhatIfText(const ValidationReport& rep) {
+  std::ostringstream o;
+  o << "\nwhat-ifs (rows of one campaign differing in one choice; the ratio of their times per "
+       "sequence, predicted over measured):\n";
+  if (rep.whatif_summaries.empty()) o << "  no pairs\n";
+  char line[512];
+  for (const WhatIfSummary& w : rep.whatif_summaries) {
+    std::snprintf(line, sizeof(line),
+                  "  %-9s %4d pairs  median |ratio error| %5.1f%%  worst %5.1f%%  faster one right in "
+                  "%d of %d (measured apart by > %.0f%%)\n",
+                  w.kind.c_str(), w.pairs, 100 * w.median_abs_ratio_error,
+                  100 * w.worst_abs_ratio_error, w.ordered_right, w.ordered, 100 * kWhatIfTie);
+    o << line;
+  }
+  return o.str();
+}
+
 std::string ValidationReportText(const ValidationReport& rep) {
   std::ostringstream o;
   std::string current;
@@ -812,6 +924,7 @@ std::string ValidationReportText(const ValidationReport& rep) {
   }
   o << "\n" << MemoryCheckText(rep);
   o << RepeatedConfigurationsText(rep);
+  o << WhatIfText(rep);
   o << "\n" << rep.distinct_configs << " distinct configurations, " << rep.simulations
     << " simulations on " << rep.threads << " threads\n";
   return o.str();

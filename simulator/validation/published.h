@@ -68,6 +68,13 @@ struct ValidationRow {
   // variant, system, precision, GPUs, batch, parallel plan); rows that agree on it and on the
   // simulated configuration measure the same thing. Empty: the row is unique in its source.
   std::string stated_config;
+  // The measurement campaign: rows measured with one software stack (a NeMo container
+  // release; one table of a paper). Empty: the whole source is one campaign.
+  std::string campaign;
+  // The precision as the row states it (NeMo: BF16, FP8-CS, MXFP8, NVFP4 ...); empty where the
+  // table states one for all its rows. Recipes echosim simulates alike (FP8-CS and MXFP8 both as
+  // fp8 GEMMs) still differ here.
+  std::string precision;
   // echosim's memory estimate of the run (fullest pipeline stage) and the usable GPU memory. The
   // measured run fit, so an estimate above capacity is a memory-model error worth seeing.
   double predicted_peak_memory_bytes = 0;
@@ -98,6 +105,33 @@ struct RepeatedConfiguration {
   double floor_abs_error = 0;
 };
 
+// Two simulated rows of one campaign (same software) that differ in exactly one choice a user
+// weighs: the GPU system ("gpu"), the precision ("precision"), or the parallel plan and batch
+// ("plan"), with the same model, sequence length and GPU count. How far apart their times per
+// sequence are, measured and predicted, is how well echosim answers that what-if; a constant
+// error of every row cancels in the ratio.
+struct WhatIfPair {
+  std::string kind;  // "gpu", "precision" or "plan"
+  std::string source;
+  int line_a = 0, line_b = 0;
+  std::string label_a, label_b, config_a, config_b;
+  double measured_ratio = 0;   // (step_b / gbs_b) / (step_a / gbs_a), measured
+  double predicted_ratio = 0;  // the same, held-out predictions
+  double ratio_error = 0;      // predicted_ratio / measured_ratio - 1
+};
+
+// Measured times per sequence closer than this are a tie: which is faster is not scored.
+constexpr double kWhatIfTie = 0.03;
+
+struct WhatIfSummary {
+  std::string kind;  // as WhatIfPair, or "all"
+  int pairs = 0;
+  double median_abs_ratio_error = 0;
+  double worst_abs_ratio_error = 0;
+  int ordered = 0;        // pairs whose measured times per sequence differ by more than the tie
+  int ordered_right = 0;  // of those, pairs where echosim picks the faster one right
+};
+
 // A measured table: its id (ValidationRow::source), file and what it is.
 struct ValidationSource {
   std::string id;
@@ -119,6 +153,9 @@ struct ValidationReport {
   // rows they hold.
   std::vector<RepeatedConfiguration> repeated;
   int repeated_rows = 0;
+  // What-if pairs (kind, then source and lines) and their summaries: gpu, precision, plan, all.
+  std::vector<WhatIfPair> whatif_pairs;
+  std::vector<WhatIfSummary> whatif_summaries;
   int distinct_configs = 0;   // distinct configurations simulated
   int simulations = 0;        // simulator runs (distinct configuration x constant pair)
   int threads = 0;            // worker threads used
@@ -136,6 +173,11 @@ nlohmann::json ValidationReportJson(const ValidationReport& report);
 std::string ValidationReportText(const ValidationReport& report);
 // The repeated-configuration section of the text report.
 std::string RepeatedConfigurationsText(const ValidationReport& report);
+// Summaries of `pairs` per kind (gpu, precision, plan; kinds without pairs left out) and over
+// all of them.
+std::vector<WhatIfSummary> SummarizeWhatIfs(const std::vector<WhatIfPair>& pairs);
+// The what-if section of the text report.
+std::string WhatIfText(const ValidationReport& report);
 // One line on echosim's memory estimates of the simulated rows: every measured run fit in its
 // GPUs' memory, so rows estimated above capacity are memory-model errors (count and furthest).
 std::string MemoryCheckText(const ValidationReport& report);

@@ -490,6 +490,15 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
       c.tp_overlap = false;
       notes.push_back("release recipe (Megatron-Bridge): no TP communication overlap under NVFP4");
     }
+    // NeMo 24.07's rows were run with the NeMo Framework Launcher, whose GPT-3 175B config
+    // (launcher_scripts/conf/training/gpt3/175b.yaml, tags 24.05 to 24.09; used unchanged in
+    // this respect by examples/training/gpt/h100/175b_fp8_16node.sh) sets
+    // ub_tp_comm_overlap: False. Its other GPT-3 and Llama configs turn it on.
+    if (model == "GPT3-175B" && short_release == "NeMo 24.07") {
+      c.tp_overlap = false;
+      notes.push_back("NeMo Framework Launcher 24.07 GPT-3 175B config: no TP communication overlap "
+                      "(ub_tp_comm_overlap False)");
+    }
     c.overlap_grad = true;
     c.overlap_param = true;
     if (fsdp > 0) {

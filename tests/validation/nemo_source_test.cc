@@ -311,6 +311,24 @@ TEST(NemoSourceTest, LlamaNvfp4RowsRunWithoutTpCommOverlap) {
   EXPECT_TRUE((*cases)[1].config.tp_overlap);
 }
 
+// NeMo 24.07 ran its rows with the NeMo Framework Launcher, whose GPT-3 175B config sets
+// ub_tp_comm_overlap False (its GPT-3 20B config sets it True). The release is the row's campaign
+// and the blank precision of that section is FP8.
+TEST(NemoSourceTest, Gpt3175bRowsOfNemo2407RunWithoutTpCommOverlap) {
+  auto cases = Parse(
+      "d,NeMo 24.07,Pretraining,DGX-H100,GPT3-175B,128,FP8,256,1,2048,4,8,1,6,,726,782,,,\n"
+      "d,NeMo 24.07,Pretraining,DGX-H100,GPT3-20B,64,,256,2,2048,2,1,1,1,,5851,750,,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_FALSE((*cases)[0].config.tp_overlap);
+  EXPECT_TRUE((*cases)[0].config.sp);
+  EXPECT_NE((*cases)[0].row.assumptions.find("ub_tp_comm_overlap False"), std::string::npos);
+  EXPECT_TRUE((*cases)[1].config.tp_overlap);
+  EXPECT_EQ((*cases)[0].row.campaign, "NeMo 24.07");
+  EXPECT_EQ((*cases)[0].row.precision, "FP8");
+  EXPECT_EQ((*cases)[1].row.precision, "FP8");
+}
+
 // The 16-GPU H100 Qwen3-30B row of 26.02.01 states the 26.02 plan (PP 2, VP 12, EP 8) but ran
 // its release's PP 1, EP 16 (its throughput is that of the later PP 1, EP 16 rows).
 TEST(NemoSourceTest, Qwen3H100RowOf260201FollowsItsRecipe) {

@@ -13,6 +13,8 @@ The C++ discrete-event simulator does the work; this package is a thin layer ove
     s = echosim.serve(model="llama3-8b", gpu="h100-sxm", scheduler="sarathi",
                       workload="poisson:qps=8,input=fixed:512,output=fixed:128", duration_s=60)
     s.summary["ttft_s"], s.requests.head()
+    v = echosim.validate()          # predicted vs measured on the published tables
+    v.summaries, v.rows.query("abs(error) > 0.15"), v.scenario(253).run()
 
 Bad input raises ValueError with the same message as the ``echosim`` command line.
 """
@@ -24,6 +26,7 @@ from .search import search_training_plans
 from .serving import ServingResult, serve, serve_scenario
 from .sweep import expand_grid, sweep
 from .training import TraceResult, TrainingResult, run, run_trace, train, train_scenario
+from .validation import ValidationReport, validate
 
 __version__ = "0.1.0"
 
@@ -44,4 +47,6 @@ __all__ = [
     "sweep",
     "train",
     "train_scenario",
+    "validate",
+    "ValidationReport",
 ]

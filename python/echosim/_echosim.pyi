@@ -57,3 +57,6 @@ class ServingRun:
 def run_serving(
     data: bytes, base_dir: str = "", out_dir: str = "", keep_requests: bool = True
 ) -> ServingRun: ...
+
+# bind_validation.cc: the report of `echosim validate --json`, as a JSON document.
+def validate_published(data_dir: str, threads: int = 0, scenarios_dir: str = "") -> str: ...

@@ -15,6 +15,7 @@ void RegisterTraining(pybind11::module_& m);  // bind_training.cc
 void RegisterPresets(pybind11::module_& m);   // bind_presets.cc
 void RegisterSearch(pybind11::module_& m);    // bind_search.cc
 void RegisterServing(pybind11::module_& m);   // bind_serving.cc
+void RegisterValidation(pybind11::module_& m);  // bind_validation.cc
 
 // Scenarios cross the boundary as serialized proto bytes (bind_scenario.cc).
 scenario::Scenario ScenarioFromBytes(const pybind11::bytes& data);

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_echosim, m) {
   echosim::python::RegisterPresets(m);
   echosim::python::RegisterSearch(m);
   echosim::python::RegisterServing(m);
+  echosim::python::RegisterValidation(m);
 }

@@ -750,7 +750,9 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
                           {"predicted_tflops_per_gpu", r.predicted_tflops_per_gpu},
                           {"held_out_constants", {{"compute_sustained_factor", r.fit_factor},
                                                   {"host_overhead_per_step_ms", r.fit_overhead_ms}}},
-                          {"skipped", r.skipped}, {"assumptions", r.assumptions}};
+                          {"skipped", r.skipped}, {"assumptions", r.assumptions},
+                          {"campaign", r.campaign.empty() ? r.source : r.campaign},
+                          {"precision", r.precision}, {"model", r.model}, {"moe", r.moe}};
     if (r.skipped) {
       row["skip_reason"] = r.skip_reason;
     } else {
@@ -850,7 +852,10 @@ std::string RepeatedConfigurationsText(const ValidationReport& rep) {
   for (const RepeatedConfiguration& g : rep.repeated) {
     if (g.floor_abs_error < 0.05) break;
     std::string lines;
-    for (int l : g.lines) lines += (lines.empty() ? "" : ",") + std::to_string(l);
+    for (int l : g.lines) {
+      if (!lines.empty()) lines += ',';
+      lines += std::to_string(l);
+    }
     std::snprintf(line, sizeof(line), "  floor %5.1f%%  measured %8.3f..%-8.3f s  lines %-20s %s\n",
                   100 * g.floor_abs_error, g.min_step_s, g.max_step_s, lines.c_str(),
                   g.config.c_str());

@@ -508,6 +508,14 @@ ValidationSummary SummarizeRows(const std::string& name, const std::vector<Valid
 
 StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
   const auto wall_start = std::chrono::steady_clock::now();
+  if (!o.scenarios_dir.empty()) {  // before the simulations, so that a bad path fails at once
+    std::error_code ec;
+    std::filesystem::create_directories(o.scenarios_dir, ec);
+    if (ec || !std::filesystem::is_directory(o.scenarios_dir)) {
+      return InvalidArgument(StrCat("--scenarios: cannot create the directory '", o.scenarios_dir,
+                                    "'", ec ? ": " + ec.message() : std::string()));
+    }
+  }
   ValidationReport rep;
   rep.sources = {
       {kMcore, "training/training_megatron_core_h100_2024.csv",
@@ -618,11 +626,6 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
     c.row.fit_overhead_ms = held.host_overhead_per_step_ms;
   }
   if (!o.scenarios_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.scenarios_dir, ec);
-    if (ec) {
-      return InvalidArgument(StrCat("--scenarios: cannot create '", o.scenarios_dir, "': ", ec.message()));
-    }
     for (size_t i = 0; i < cases.size(); ++i) {
       const ValidationCase& c = cases[i];
       if (c.row.skipped) continue;

@@ -37,6 +37,9 @@ expect 0 "" -- "$bin" run "$root/scenarios/gpt3-175b-h100-1024.yaml" --set paral
 expect 0 "train options" -- "$bin" train --help
 expect 0 "train options" -- "$bin" run -h
 expect 0 "echosim validate" -- "$bin" validate --help
+expect 2 "--scenarios needs a value" -- "$bin" validate --scenarios
+: > "$tmp/a-file"
+expect 2 "--scenarios: cannot create the directory '$tmp/a-file/rows'" -- "$bin" validate --data-dir "$tmp" --scenarios "$tmp/a-file/rows"
 expect 0 "serve options" -- "$bin" serve --help
 expect 0 "serve-search options" -- "$bin" serve-search --help
 

@@ -52,7 +52,8 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
       const double expert_layer = static_cast<double>(m.LayerExpertParams());
       sm.weight_bytes += 2.0 * (dense_layer / p.tp + expert_layer / (p.ExpertTp() * p.ep)) * wbytes;
     }
-    sm.gradient_bytes = sharded(4.0, 2);
+    // The gradient buffer: fp32 with grad_reduce_in_fp32, else the 16-bit training dtype.
+    sm.gradient_bytes = sharded(p.grad_reduce_in_fp32 ? 4.0 : 2.0, 2);
     sm.optimizer_bytes = sharded(12.0, 1);
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).

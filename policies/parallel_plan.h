@@ -48,6 +48,8 @@ struct ParallelPlan {
   // (Llama 3.1 405B: 126 + 2 = 128 layers over 8 x 8 or 16 x 8 virtual stages).
   bool embedding_in_pipeline_split = false;
   bool loss_in_pipeline_split = false;
+  // Gradients kept and reduced in fp32 (Megatron-Core grad_reduce_in_fp32), else 16-bit.
+  bool grad_reduce_in_fp32 = false;
 
   int64_t num_microbatches() const { return global_batch / (micro_batch * dp); }
   // Transformer layers of virtual stage `v` (0 .. pp*vpp - 1; chunk c of stage s is

@@ -54,6 +54,7 @@ struct PlanSearchSpace {
   // The job's pipeline split (ParallelPlan::embedding/loss_in_pipeline_split), given to every
   // plan; the default pp candidates are then the divisors of layers + the counted slots.
   bool embedding_in_pipeline_split = false;
+  bool grad_reduce_in_fp32 = false;  // every plan's gradient precision (ParallelPlan)
   bool loss_in_pipeline_split = false;
 };
 

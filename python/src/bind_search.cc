@@ -40,6 +40,7 @@ void RegisterSearch(py::module_& m) {
         space.memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
         space.reserved_bytes = setup.gpu.memory_reserved_gb * 1e9;
         space.embedding_in_pipeline_split = setup.plan.embedding_in_pipeline_split;
+        space.grad_reduce_in_fp32 = setup.plan.grad_reduce_in_fp32;
         space.loss_in_pipeline_split = setup.plan.loss_in_pipeline_split;
         space.tp = tp;
         space.pp = pp;

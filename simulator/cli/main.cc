@@ -89,6 +89,8 @@ train options (each sets the scenario field in parentheses):
   --schedule NAME         1f1b|interleaved_1f1b|gpipe (parallelism.pipeline_schedule)
   --no-overlap-grad-reduce  reduce gradients after the backward pass (parallelism.overlap_grad_reduce)
   --overlap-param-gather  hide ZeRO parameter all-gather (parallelism.overlap_param_gather)
+  --grad-reduce-in-fp32   fp32 gradients in memory and in the DP reduction, as Megatron-LM
+                          runs bf16 (default 16-bit; parallelism.grad_reduce_in_fp32)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)
@@ -223,6 +225,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--schedule", {"parallelism.pipeline_schedule", true}},
       {"--no-overlap-grad-reduce", {"parallelism.overlap_grad_reduce", false}},
       {"--overlap-param-gather", {"parallelism.overlap_param_gather", false}},
+      {"--grad-reduce-in-fp32", {"parallelism.grad_reduce_in_fp32", false}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

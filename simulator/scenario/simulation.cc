@@ -325,6 +325,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.sequence_parallel = p.sequence_parallel();
   plan.embedding_in_pipeline_split = p.account_for_embedding_in_pipeline_split();
   plan.loss_in_pipeline_split = p.account_for_loss_in_pipeline_split();
+  plan.grad_reduce_in_fp32 = p.grad_reduce_in_fp32();
   ECHOSIM_ASSIGN_OR_RETURN(plan.recompute, ParseChoice<RecomputeMode>(
                                                "parallelism.recompute", p.recompute(),
                                                {{"none", RecomputeMode::kNone},

@@ -135,8 +135,10 @@ class StageGraphBuilder {
   };
   // One DP collective of `kind` per non-empty part, on the DP group and the expert-DP group;
   // `after` (if any) precedes them and `before` (if any) waits for them.
+  // bytes_per_param 0: the 16-bit training dtype.
   void AddDpCollectives(uint8_t stream, CollectiveKind kind, const LocalParams& params,
-                        const std::string& name, NodeId after, NodeId before);
+                        const std::string& name, NodeId after, NodeId before,
+                        double bytes_per_param = 0);
   void AddDpReduce(const LocalParams& params, NodeId after, const std::string& name);
   LocalParams LayerParamsLocal() const;
 
@@ -284,7 +286,7 @@ bool StageGraphBuilder::AdvanceStep(StepRun* run, bool yield_at_ep) {
 
 void StageGraphBuilder::AddDpCollectives(uint8_t stream, CollectiveKind kind,
                                          const LocalParams& params, const std::string& name,
-                                         NodeId after, NodeId before) {
+                                         NodeId after, NodeId before, double bytes_per_param) {
   constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
   for (const auto& [group, count] : {std::pair<GroupKind, double>{GroupKind::kDp, params.dense},
                                      {GroupKind::kEdp, params.expert}}) {
@@ -293,7 +295,7 @@ void StageGraphBuilder::AddDpCollectives(uint8_t stream, CollectiveKind kind,
     op.name = group == GroupKind::kEdp ? "e" + name : name;  // "edp.grads.bucket", ...
     op.group = group;
     op.kind = kind;
-    op.bytes = count * ActivationBytes(s_.dtype);
+    op.bytes = count * (bytes_per_param > 0 ? bytes_per_param : ActivationBytes(s_.dtype));
     const NodeId id = AddComm(stream, op);
     if (after != kNone) b_.AddDependency(after, id);
     if (before != kNone) b_.AddDependency(id, before);
@@ -303,9 +305,11 @@ void StageGraphBuilder::AddDpCollectives(uint8_t stream, CollectiveKind kind,
 void StageGraphBuilder::AddDpReduce(const LocalParams& params, NodeId after,
                                     const std::string& name) {
   b_.SetLabels(-1, -1);
+  // Gradients travel in fp32 with grad_reduce_in_fp32, else in the 16-bit training dtype.
   AddDpCollectives(kStreamDpComm,
                    s_.plan.zero >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
-                   params, name, after, ExecutionGraph::Builder::kNoNode);
+                   params, name, after, ExecutionGraph::Builder::kNoNode,
+                   s_.plan.grad_reduce_in_fp32 ? 4.0 : 0.0);
 }
 
 StatusOr<ExecutionGraph> StageGraphBuilder::Build() {

@@ -22,10 +22,15 @@ TEST(MemoryModelTest, ZeroStagesShardByDp) {
     p.zero = zero;
     const StageMemory sm = EstimateMemory(m, p, c, inflight, 0)[0];
     EXPECT_DOUBLE_EQ(sm.optimizer_bytes, params * 12 / (zero >= 1 ? 8 : 1));
-    EXPECT_DOUBLE_EQ(sm.gradient_bytes, params * 4 / (zero >= 2 ? 8 : 1));
+    // 16-bit gradients by default, fp32 with grad_reduce_in_fp32.
+    EXPECT_DOUBLE_EQ(sm.gradient_bytes, params * 2 / (zero >= 2 ? 8 : 1));
     if (zero < 3) {
       EXPECT_DOUBLE_EQ(sm.weight_bytes, params * 2);
     }
+    p.grad_reduce_in_fp32 = true;
+    EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].gradient_bytes,
+                     params * 4 / (zero >= 2 ? 8 : 1));
+    p.grad_reduce_in_fp32 = false;
   }
 }
 

@@ -349,6 +349,20 @@ TEST(TrainingStepTest, ExpertGradientsReduceOverTheExpertDataParallelGroup) {
   for (NodeId v = 0; v < dg->num_nodes(); ++v) {
     if (dg->kind(v) == NodeKind::kCollective) EXPECT_NE(dg->comm(v).group, GroupKind::kEdp);
   }
+  // grad_reduce_in_fp32: the same reductions move 4 bytes per gradient instead of 2.
+  s.plan.grad_reduce_in_fp32 = true;
+  auto g32 = BuildStageGraph(s, 0);
+  ASSERT_TRUE(g32.ok());
+  double bytes16 = 0, bytes32 = 0;
+  for (NodeId v = 0; v < g->num_nodes(); ++v) {
+    if (g->name(v) == "dp.grads.bucket" || g->name(v) == "edp.grads.bucket") bytes16 += g->comm(v).bytes;
+  }
+  for (NodeId v = 0; v < g32->num_nodes(); ++v) {
+    if (g32->name(v) == "dp.grads.bucket" || g32->name(v) == "edp.grads.bucket") {
+      bytes32 += g32->comm(v).bytes;
+    }
+  }
+  EXPECT_NEAR(bytes32, 2.0 * bytes16, 1e-9 * bytes32);
 }
 
 }  // namespace

@@ -43,7 +43,10 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     };
     // 16-bit weights, plus a low-precision copy for the GEMMs (fp8: 1 byte, NVFP4: half a byte
     // and its block scales).
-    const double wbytes = layer.dtype == DType::kFp8 ? 3.0 : layer.dtype == DType::kFp4 ? 2.5625 : 2.0;
+    // With fp8 primary weights (fp8_param_gather) only the fp8 data and its transpose.
+    const double wbytes = layer.dtype == DType::kFp8 ? (p.fp8_param_gather ? 2.0 : 3.0)
+                          : layer.dtype == DType::kFp4 ? 2.5625
+                                                       : 2.0;
     sm.weight_bytes = sharded(wbytes, 3);
     if (p.zero >= 3) {
       // Two layers gathered at a time (the one running and the one prefetched): of an MoE

@@ -50,6 +50,8 @@ struct ParallelPlan {
   bool loss_in_pipeline_split = false;
   // Gradients kept and reduced in fp32 (Megatron-Core grad_reduce_in_fp32), else 16-bit.
   bool grad_reduce_in_fp32 = false;
+  // fp8 primary weights (Megatron-LM --fp8-param-gather; dtype fp8 only).
+  bool fp8_param_gather = false;
 
   int64_t num_microbatches() const { return global_batch / (micro_batch * dp); }
   // Transformer layers of virtual stage `v` (0 .. pp*vpp - 1; chunk c of stage s is

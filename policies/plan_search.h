@@ -55,6 +55,7 @@ struct PlanSearchSpace {
   // plan; the default pp candidates are then the divisors of layers + the counted slots.
   bool embedding_in_pipeline_split = false;
   bool grad_reduce_in_fp32 = false;  // every plan's gradient precision (ParallelPlan)
+  bool fp8_param_gather = false;     // every plan's fp8 primary weights (ParallelPlan)
   bool loss_in_pipeline_split = false;
 };
 

@@ -41,6 +41,7 @@ void RegisterSearch(py::module_& m) {
         space.reserved_bytes = setup.gpu.memory_reserved_gb * 1e9;
         space.embedding_in_pipeline_split = setup.plan.embedding_in_pipeline_split;
         space.grad_reduce_in_fp32 = setup.plan.grad_reduce_in_fp32;
+        space.fp8_param_gather = setup.plan.fp8_param_gather;
         space.loss_in_pipeline_split = setup.plan.loss_in_pipeline_split;
         space.tp = tp;
         space.pp = pp;

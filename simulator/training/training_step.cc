@@ -140,6 +140,9 @@ class StageGraphBuilder {
                         const std::string& name, NodeId after, NodeId before,
                         double bytes_per_param = 0);
   void AddDpReduce(const LocalParams& params, NodeId after, const std::string& name);
+  // Bytes per weight of a ZeRO parameter all-gather (0: the 16-bit training dtype); fp8 primary
+  // weights (fp8_param_gather) travel in fp8.
+  double ParamGatherBytes() const { return s_.plan.fp8_param_gather ? 1.0 : 0.0; }
   LocalParams LayerParamsLocal() const;
 
   const TrainingSetup& s_;
@@ -368,7 +371,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     // ZeRO-3: gather the layer's weights before use.
     b_.SetLabels(layer, mb);
     AddDpCollectives(kStreamDpComm, CollectiveKind::kAllGather, params, "dp.all_gather.params",
-                     ExecutionGraph::Builder::kNoNode, before_first);
+                     ExecutionGraph::Builder::kNoNode, before_first, ParamGatherBytes());
   };
 
   constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
@@ -526,7 +529,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   }
   if (p.zero >= 1 && p.zero < 3 && sharded_groups && !s_.overlap_param_gather) {
     AddDpCollectives(kStreamDpComm, CollectiveKind::kAllGather, stage_local, "dp.all_gather.params",
-                     opt_id, ExecutionGraph::Builder::kNoNode);
+                     opt_id, ExecutionGraph::Builder::kNoNode, ParamGatherBytes());
   }
   if (s_.host_overhead_s > 0) {
     b_.AddDelay(kStreamCompute, "host.overhead", SecondsToDuration(s_.host_overhead_s));

@@ -427,6 +427,14 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
       skip(StrCat("precision '", precision_cell, "' has no echosim dtype (bf16, fp16, fp8, fp4)"));
       continue;
     }
+    // Megatron-Bridge's fp8 mixed-precision configs (bf16_with_fp8_current_scaling_mixed,
+    // bf16_with_mxfp8_mixed, bf16_with_fp8_delayed_scaling_mixed in
+    // src/megatron/bridge/training/mixed_precision.py, from fa0315ae2 (25.09) to 4ab94dfad
+    // (26.08)) set fp8_param_gather: the weights are fp8 tensors. NeMo 24.07 predates them.
+    if (c.dtype == "fp8" && short_release != "NeMo 24.07") {
+      c.fp8_params = true;
+      notes.push_back("fp8 primary weights (the release's fp8 configs set fp8_param_gather)");
+    }
 
     ECHOSIM_ASSIGN_OR_RETURN(ModelSpec spec, FindModelPreset(model_it->second.preset));
     ApplyModelShape(spec, &c);

@@ -130,6 +130,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_account_for_embedding_in_pipeline_split(c.embedding_loss_in_split);
   p->set_account_for_loss_in_pipeline_split(c.embedding_loss_in_split);
   p->set_ep_comm_overlap(c.ep_overlap);
+  p->set_fp8_param_gather(c.fp8_params);
   return s;
 }
 
@@ -157,7 +158,7 @@ std::string ConfigKey(const RowConfig& c) {
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", Join(c.recompute_modules, ","), "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
-                c.full_attention_every);
+                c.full_attention_every, "|", c.fp8_params);
 }
 
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,

@@ -41,6 +41,7 @@ struct RowConfig {
   bool embedding_loss_in_split = false;  // embedding and loss counted as pipeline layers
   bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)
   bool fp8_attention = false;  // flash attention matmuls in fp8
+  bool fp8_params = false;     // fp8 primary weights (fp8_param_gather)
   int64_t zero = 0;
 };
 

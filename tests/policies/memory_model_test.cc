@@ -5,8 +5,8 @@
 namespace echosim {
 namespace {
 
-// ZeRO stages shard optimizer states (12 B/param), then gradients (4 B), then weights (2 B)
-// over dp; the unsharded parts stay per rank.
+// ZeRO stages shard optimizer states (12 B/param), then gradients (2 B, 4 with
+// grad_reduce_in_fp32), then weights (2 B) over dp; the unsharded parts stay per rank.
 TEST(MemoryModelTest, ZeroStagesShardByDp) {
   const ModelSpec m = FindModelPreset("llama3-8b").value();
   ParallelPlan p;
@@ -35,6 +35,27 @@ TEST(MemoryModelTest, ZeroStagesShardByDp) {
 }
 
 // ZeRO-3 keeps two gathered layers per rank; of an MoE layer only the rank's experts.
+// fp8 training keeps 16-bit weights and an fp8 copy (3 B/param); with fp8 primary weights
+// (fp8_param_gather) only the fp8 data and its transpose (2 B).
+TEST(MemoryModelTest, Fp8PrimaryWeightsDropTheSixteenBitCopy) {
+  const ModelSpec m = FindModelPreset("llama3-8b").value();
+  ParallelPlan p;
+  p.gpus = 8;
+  p.dp = 8;
+  p.zero = 1;
+  LayerContext c;
+  c.seq_len = 8192;
+  c.dtype = DType::kFp8;
+  const std::vector<int64_t> inflight = {1};
+  const double params = StageParams(m, p, 0);
+  EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].weight_bytes, params * 3);
+  p.fp8_param_gather = true;
+  EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].weight_bytes, params * 2);
+  c.dtype = DType::kBf16;  // without fp8 the flag has nothing to hold in fp8
+  p.fp8_param_gather = false;
+  EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].weight_bytes, params * 2);
+}
+
 TEST(MemoryModelTest, Zero3GathersTwoLayersOfLocalExperts) {
   const ModelSpec m = FindModelPreset("qwen3-30b-a3b").value();
   ParallelPlan p;

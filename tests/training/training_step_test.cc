@@ -363,6 +363,23 @@ TEST(TrainingStepTest, ExpertGradientsReduceOverTheExpertDataParallelGroup) {
     }
   }
   EXPECT_NEAR(bytes32, 2.0 * bytes16, 1e-9 * bytes32);
+  // fp8 primary weights: the ZeRO-3 parameter all-gathers move 1 byte per weight, not 2.
+  TrainingSetup z = MakeSetup("llama2-7b", 16, 1, 1, 1, 32);
+  z.plan.zero = 3;
+  z.dtype = DType::kFp8;
+  auto gather_bytes = [](const ExecutionGraph& eg) {
+    double b = 0;
+    for (NodeId v = 0; v < eg.num_nodes(); ++v) {
+      if (eg.name(v) == "dp.all_gather.params") b += eg.comm(v).bytes;
+    }
+    return b;
+  };
+  auto z16 = BuildStageGraph(z, 0);
+  z.plan.fp8_param_gather = true;
+  auto z8 = BuildStageGraph(z, 0);
+  ASSERT_TRUE(z16.ok() && z8.ok());
+  ASSERT_GT(gather_bytes(*z16), 0);
+  EXPECT_NEAR(gather_bytes(*z8), 0.5 * gather_bytes(*z16), 1e-9 * gather_bytes(*z16));
 }
 
 }  // namespace

@@ -327,6 +327,30 @@ TEST(NemoSourceTest, Gpt3175bRowsOfNemo2407RunWithoutTpCommOverlap) {
   EXPECT_EQ((*cases)[0].row.campaign, "NeMo 24.07");
   EXPECT_EQ((*cases)[0].row.precision, "FP8");
   EXPECT_EQ((*cases)[1].row.precision, "FP8");
+  // The launcher's fp8 runs kept 16-bit weights; Megatron-Bridge's fp8 configs do not.
+  EXPECT_FALSE((*cases)[0].config.fp8_params);
+}
+
+// Megatron-Bridge's fp8 mixed-precision configs (current scaling, MXFP8) set fp8_param_gather;
+// BF16 and NVFP4 rows keep 16-bit weights.
+TEST(NemoSourceTest, BridgeFp8RowsKeepFp8PrimaryWeights) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,FP8,256,2,8192,1,"
+      "1,1,n/a,n/a,4005,1803,64,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,MXFP8,256,1,8192,2,"
+      "4,1,5,n/a,3905,1755,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,NVFP4,256,1,8192,2,"
+      "4,1,5,n/a,4898,2201,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,BF16,256,1,8192,2,"
+      "4,1,5,n/a,2898,1301,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 4u);
+  EXPECT_TRUE((*cases)[0].config.fp8_params);
+  EXPECT_NE((*cases)[0].row.assumptions.find("fp8 primary weights"), std::string::npos);
+  EXPECT_TRUE((*cases)[1].config.fp8_params);
+  EXPECT_FALSE((*cases)[2].config.fp8_params);
+  EXPECT_FALSE((*cases)[3].config.fp8_params);
+  EXPECT_TRUE(ToScenario((*cases)[1].config, "row").parallelism().fp8_param_gather());
 }
 
 // The 16-GPU H100 Qwen3-30B row of 26.02.01 states the 26.02 plan (PP 2, VP 12, EP 8) but ran

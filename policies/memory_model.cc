@@ -61,7 +61,11 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).
     const double layers_per_chunk = static_cast<double>(p.StageLayers(m, s)) / static_cast<double>(p.vpp);
-    sm.activation_bytes = layer_act * layers_per_chunk * static_cast<double>(in_flight[s]);
+    // Offloaded layers (pp 1: one chunk, one micro-batch in flight) leave but the one in transit.
+    const double offloaded =
+        p.cpu_offload_layers > 0 ? static_cast<double>(p.cpu_offload_layers) - 1.0 : 0.0;
+    sm.activation_bytes =
+        layer_act * (layers_per_chunk * static_cast<double>(in_flight[s]) - offloaded);
     if (s == p.pp - 1) {
       // fp32 logits and their gradient for one micro-batch.
       const double tokens = static_cast<double>(layer.micro_batch * layer.seq_len) / p.cp;

@@ -269,6 +269,13 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
                             " (EP is carved out of DP; with tp > 1, --expert-tp 1 lets EP span "
                             "the TP ranks too)"));
   }
+  if (p.cpu_offload_layers < 0 ||
+      (p.cpu_offload_layers > 0 && (p.pp != 1 || p.cpu_offload_layers >= m.layers))) {
+    return PlanError("--cpu-offload-layers", "parallelism.cpu_offload_layers",
+                     StrCat("activation offloading needs pp 1 and fewer layers than the model's ",
+                            m.layers, " (as Megatron-Core); got ", p.cpu_offload_layers,
+                            " layers with pp ", p.pp));
+  }
   if (p.zero < 0 || p.zero > 3) {
     return PlanError("--zero", "parallelism.zero", StrCat("must be 0, 1, 2 or 3, got ", p.zero));
   }

@@ -52,6 +52,9 @@ struct ParallelPlan {
   bool grad_reduce_in_fp32 = false;
   // fp8 primary weights (Megatron-LM --fp8-param-gather; dtype fp8 only).
   bool fp8_param_gather = false;
+  // Transformer layers whose activations are offloaded to host memory (Megatron-Core
+  // --cpu-offloading-num-layers; pp 1 only).
+  int64_t cpu_offload_layers = 0;
 
   int64_t num_microbatches() const { return global_batch / (micro_batch * dp); }
   // Transformer layers of virtual stage `v` (0 .. pp*vpp - 1; chunk c of stage s is

@@ -135,6 +135,7 @@ StatusOr<PlanEnumeration> EnumerateTrainingPlans(const ModelSpec& model,
                   p.embedding_in_pipeline_split = space.embedding_in_pipeline_split;
                   p.grad_reduce_in_fp32 = space.grad_reduce_in_fp32;
                   p.fp8_param_gather = space.fp8_param_gather;
+                  p.cpu_offload_layers = pp == 1 ? space.cpu_offload_layers : 0;
                   p.loss_in_pipeline_split = space.loss_in_pipeline_split;
                   if (!ValidatePlan(p, model, space.seq_len).ok()) {
                     ++out.invalid;

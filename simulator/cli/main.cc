@@ -93,6 +93,8 @@ train options (each sets the scenario field in parentheses):
                           runs bf16 (default 16-bit; parallelism.grad_reduce_in_fp32)
   --fp8-param-gather      with --dtype fp8: weights kept in fp8 only, gathered in fp8
                           (parallelism.fp8_param_gather)
+  --cpu-offload-layers N  activations of N layers kept in host memory (pp 1; memory only, the
+                          copies' time not simulated; parallelism.cpu_offload_layers)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)
@@ -229,6 +231,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--overlap-param-gather", {"parallelism.overlap_param_gather", false}},
       {"--grad-reduce-in-fp32", {"parallelism.grad_reduce_in_fp32", false}},
       {"--fp8-param-gather", {"parallelism.fp8_param_gather", false}},
+      {"--cpu-offload-layers", {"parallelism.cpu_offload_layers", true}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

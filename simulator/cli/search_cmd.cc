@@ -233,6 +233,7 @@ int CmdSearch(const std::vector<std::string>& args) {
   space.embedding_in_pipeline_split = setup->plan.embedding_in_pipeline_split;
   space.grad_reduce_in_fp32 = setup->plan.grad_reduce_in_fp32;
   space.fp8_param_gather = setup->plan.fp8_param_gather;
+  space.cpu_offload_layers = setup->plan.cpu_offload_layers;
   space.loss_in_pipeline_split = setup->plan.loss_in_pipeline_split;
   auto plans = EnumerateTrainingPlans(setup->model, space);
   if (!plans.ok()) return Fail(plans.status());

@@ -327,6 +327,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.loss_in_pipeline_split = p.account_for_loss_in_pipeline_split();
   plan.grad_reduce_in_fp32 = p.grad_reduce_in_fp32();
   plan.fp8_param_gather = p.fp8_param_gather();
+  plan.cpu_offload_layers = p.cpu_offload_layers();
   if (plan.fp8_param_gather && s.dtype != DType::kFp8) {
     return InvalidArgument(StrCat("parallelism.fp8_param_gather (--fp8-param-gather) needs dtype "
                                   "fp8 (workload.training.dtype); got ", t->dtype()));

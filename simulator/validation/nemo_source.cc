@@ -229,6 +229,23 @@ const std::vector<RecipeChange>& RecipeChanges() {
   return *v;
 }
 
+// Activation offloading (cpu_offloading_num_layers) of the FSDP recipes: llama3_70b and
+// llama31_405b perf_matrix entries of scripts/performance/configs/*/..._llm_pretrain.yaml at
+// fa0315ae2 (25.09), then the *_workload_base_configs.py presets at 97ad8cc6f (25.11),
+// c0b9a0003 (26.02), cfeddcd94 (26.02.01), 74695a06d (26.04) and 21d102f5e (26.04.01): Llama 3
+// 70B GB200 fp8 (current scaling) 40, GB300 fp8 20, GB200 BF16 20, GB300 BF16 30; Llama 3.1
+// 405B GB200 fp8 (25.09, TP 2 FSDP) 95. 0 where no recipe states it.
+int64_t CpuOffloadLayers(const std::string& model, const std::string& system,
+                         const std::string& precision, const std::string& release) {
+  const bool fp8 = precision == "FP8" || precision == "FP8-CS" || precision.empty();
+  if (model == "LLAMA3_70B") {
+    if (system == "DGX-GB200") return fp8 ? 40 : precision == "BF16" ? 20 : 0;
+    if (system == "DGX-GB300") return fp8 ? 20 : precision == "BF16" ? 30 : 0;
+  }
+  if (model == "LLAMA3.1_405B" && system == "DGX-GB200" && fp8 && release == "25.09") return 95;
+  return 0;
+}
+
 // Rows whose stated parallel plan contradicts the recipe of their own release, where the
 // measurement agrees with the recipe (each entry says how). They are simulated as the recipe
 // states, and say so.
@@ -511,8 +528,13 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
     c.overlap_param = true;
     if (fsdp > 0) {
       c.zero = 3;
-      notes.push_back(StrCat("FSDP ", fsdp, ": Megatron FSDP simulated as ZeRO-3; the recipe's "
-                             "activation offloading to host memory is not simulated"));
+      notes.push_back(StrCat("FSDP ", fsdp, ": Megatron FSDP simulated as ZeRO-3"));
+      c.cpu_offload = CpuOffloadLayers(model, system, precision, short_release);
+      if (c.cpu_offload > 0) {
+        notes.push_back(StrCat("activations of ", c.cpu_offload, " layers offloaded to host memory "
+                               "(the recipe's cpu_offloading_num_layers; memory only, the copies' "
+                               "time not simulated)"));
+      }
     } else {
       c.zero = 1;
     }

@@ -131,6 +131,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_account_for_loss_in_pipeline_split(c.embedding_loss_in_split);
   p->set_ep_comm_overlap(c.ep_overlap);
   p->set_fp8_param_gather(c.fp8_params);
+  p->set_cpu_offload_layers(static_cast<uint32_t>(c.cpu_offload));
   return s;
 }
 
@@ -144,7 +145,8 @@ std::string Describe(const RowConfig& c) {
                 c.zero > 0 ? StrCat(" zero", c.zero) : "",
                 c.embedding_loss_in_split ? " emb+loss-in-split" : "",
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
-                c.ep_overlap ? " ep-overlap" : "", " recompute=", c.recompute,
+                c.ep_overlap ? " ep-overlap" : "",
+                c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "", " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),
                 " attn=",
                 c.attention, c.fp8_attention ? "-fp8" : "");
@@ -158,7 +160,7 @@ std::string ConfigKey(const RowConfig& c) {
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", Join(c.recompute_modules, ","), "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
-                c.full_attention_every, "|", c.fp8_params);
+                c.full_attention_every, "|", c.fp8_params, "|", c.cpu_offload);
 }
 
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,

@@ -42,6 +42,7 @@ struct RowConfig {
   bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)
   bool fp8_attention = false;  // flash attention matmuls in fp8
   bool fp8_params = false;     // fp8 primary weights (fp8_param_gather)
+  int64_t cpu_offload = 0;     // layers whose activations go to host memory (pp 1)
   int64_t zero = 0;
 };
 

@@ -38,6 +38,7 @@ expect 0 "train options" -- "$bin" train --help
 expect 0 "train options" -- "$bin" run -h
 expect 0 "echosim validate" -- "$bin" validate --help
 expect 2 "--scenarios needs a value" -- "$bin" validate --scenarios
+expect 2 "--cpu-offload-layers (parallelism.cpu_offload_layers): activation offloading needs pp 1" -- "$bin" train "${gpt3[@]}" --cpu-offload-layers 8
 expect 2 "parallelism.fp8_param_gather (--fp8-param-gather) needs dtype fp8" -- "$bin" train --model llama3-8b --gpu h100-sxm --gpus 8 --global-batch 8 --fp8-param-gather
 : > "$tmp/a-file"
 expect 2 "--scenarios: cannot create the directory '$tmp/a-file/rows'" -- "$bin" validate --data-dir "$tmp" --scenarios "$tmp/a-file/rows"

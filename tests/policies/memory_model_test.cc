@@ -56,6 +56,22 @@ TEST(MemoryModelTest, Fp8PrimaryWeightsDropTheSixteenBitCopy) {
   EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].weight_bytes, params * 2);
 }
 
+// Offloading the activations of N layers (pp 1) keeps all but one of them off the GPU.
+TEST(MemoryModelTest, OffloadedLayersLeaveTheActivations) {
+  const ModelSpec m = FindModelPreset("llama3-8b").value();
+  ParallelPlan p;
+  p.gpus = 8;
+  p.dp = 8;
+  LayerContext c;
+  c.seq_len = 8192;
+  const std::vector<int64_t> inflight = {1};
+  const double all = EstimateMemory(m, p, c, inflight, 0)[0].activation_bytes;
+  const double logits = 8192.0 * m.vocab * 4 * 2;  // fp32 logits and gradient, last stage
+  const double layer = (all - logits) / m.layers;
+  p.cpu_offload_layers = 10;
+  EXPECT_NEAR(EstimateMemory(m, p, c, inflight, 0)[0].activation_bytes, all - 9 * layer, 1e-6 * all);
+}
+
 TEST(MemoryModelTest, Zero3GathersTwoLayersOfLocalExperts) {
   const ModelSpec m = FindModelPreset("qwen3-30b-a3b").value();
   ParallelPlan p;

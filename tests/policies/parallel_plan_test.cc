@@ -64,6 +64,8 @@ TEST(ParallelPlanTest, ImpossiblePlansNameTheFlag) {
       {[](ParallelPlan* p) { p->zero = 4; }, "--zero (parallelism.zero): must be 0, 1, 2 or 3, got 4"},
       {[](ParallelPlan* p) { p->micro_batch = 0; }, "--micro-batch (workload.training.micro_batch_seqs): must be a positive integer, got 0"},
       {[](ParallelPlan* p) { p->pipeline_schedule = "1f1b"; }, "--vpp (parallelism.vpp): 1f1b runs one chunk per rank"},
+      {[](ParallelPlan* p) { p->cpu_offload_layers = 4; }, "--cpu-offload-layers (parallelism.cpu_offload_layers): activation offloading needs pp 1"},
+      {[](ParallelPlan* p) { p->pp = 1; p->vpp = 1; p->dp = 128; p->cpu_offload_layers = 96; }, "fewer layers than the model's 96"},
   };
   for (const Case& c : cases) {
     ParallelPlan p = Gpt3Plan();

@@ -333,6 +333,24 @@ TEST(NemoSourceTest, Gpt3175bRowsOfNemo2407RunWithoutTpCommOverlap) {
 
 // Megatron-Bridge's fp8 mixed-precision configs (current scaling, MXFP8) set fp8_param_gather;
 // BF16 and NVFP4 rows keep 16-bit weights.
+// The FSDP Llama 3 70B recipes offload activations: GB200 fp8 40 layers, GB300 fp8 20.
+TEST(NemoSourceTest, FsdpRecipesOffloadActivations) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,FP8,256,2,8192,1,"
+      "1,1,n/a,n/a,4005,1803,64,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,LLAMA3_70B,64,FP8,256,2,8192,1,"
+      "1,1,n/a,n/a,4900,2205,64,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,MXFP8,256,1,8192,2,"
+      "4,1,5,n/a,3905,1755,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 3u);
+  EXPECT_EQ((*cases)[0].config.cpu_offload, 40);
+  EXPECT_NE((*cases)[0].row.assumptions.find("activations of 40 layers offloaded"), std::string::npos);
+  EXPECT_EQ((*cases)[1].config.cpu_offload, 20);
+  EXPECT_EQ((*cases)[2].config.cpu_offload, 0);  // not FSDP
+  EXPECT_EQ(ToScenario((*cases)[0].config, "row").parallelism().cpu_offload_layers(), 40u);
+}
+
 TEST(NemoSourceTest, BridgeFp8RowsKeepFp8PrimaryWeights) {
   auto cases = Parse(
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,FP8,256,2,8192,1,"

@@ -34,44 +34,46 @@ TEST(MemoryModelTest, ZeroStagesShardByDp) {
   }
 }
 
-// ZeRO-3 keeps two gathered layers per rank; of an MoE layer only the rank's experts.
+// Llama 3 8B over 8 data-parallel GPUs, one stage, 8K tokens per sequence.
+struct Llama8bDp8 {
+  ModelSpec m = FindModelPreset("llama3-8b").value();
+  ParallelPlan p;
+  LayerContext c;
+  const std::vector<int64_t> inflight = {1};
+  Llama8bDp8() {
+    p.gpus = 8;
+    p.dp = 8;
+    c.seq_len = 8192;
+  }
+  StageMemory Stage() const { return EstimateMemory(m, p, c, inflight, 0)[0]; }
+};
+
 // fp8 training keeps 16-bit weights and an fp8 copy (3 B/param); with fp8 primary weights
 // (fp8_param_gather) only the fp8 data and its transpose (2 B).
 TEST(MemoryModelTest, Fp8PrimaryWeightsDropTheSixteenBitCopy) {
-  const ModelSpec m = FindModelPreset("llama3-8b").value();
-  ParallelPlan p;
-  p.gpus = 8;
-  p.dp = 8;
-  p.zero = 1;
-  LayerContext c;
-  c.seq_len = 8192;
-  c.dtype = DType::kFp8;
-  const std::vector<int64_t> inflight = {1};
-  const double params = StageParams(m, p, 0);
-  EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].weight_bytes, params * 3);
-  p.fp8_param_gather = true;
-  EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].weight_bytes, params * 2);
-  c.dtype = DType::kBf16;  // without fp8 the flag has nothing to hold in fp8
-  p.fp8_param_gather = false;
-  EXPECT_DOUBLE_EQ(EstimateMemory(m, p, c, inflight, 0)[0].weight_bytes, params * 2);
+  Llama8bDp8 j;
+  j.p.zero = 1;
+  j.c.dtype = DType::kFp8;
+  const double params = StageParams(j.m, j.p, 0);
+  EXPECT_DOUBLE_EQ(j.Stage().weight_bytes, params * 3);
+  j.p.fp8_param_gather = true;
+  EXPECT_DOUBLE_EQ(j.Stage().weight_bytes, params * 2);
+  j.c.dtype = DType::kBf16;  // without fp8 the flag has nothing to hold in fp8
+  j.p.fp8_param_gather = false;
+  EXPECT_DOUBLE_EQ(j.Stage().weight_bytes, params * 2);
 }
 
 // Offloading the activations of N layers (pp 1) keeps all but one of them off the GPU.
 TEST(MemoryModelTest, OffloadedLayersLeaveTheActivations) {
-  const ModelSpec m = FindModelPreset("llama3-8b").value();
-  ParallelPlan p;
-  p.gpus = 8;
-  p.dp = 8;
-  LayerContext c;
-  c.seq_len = 8192;
-  const std::vector<int64_t> inflight = {1};
-  const double all = EstimateMemory(m, p, c, inflight, 0)[0].activation_bytes;
-  const double logits = 8192.0 * m.vocab * 4 * 2;  // fp32 logits and gradient, last stage
-  const double layer = (all - logits) / m.layers;
-  p.cpu_offload_layers = 10;
-  EXPECT_NEAR(EstimateMemory(m, p, c, inflight, 0)[0].activation_bytes, all - 9 * layer, 1e-6 * all);
+  Llama8bDp8 j;
+  const double all = j.Stage().activation_bytes;
+  const double logits = 8192.0 * j.m.vocab * 4 * 2;  // fp32 logits and gradient, last stage
+  const double layer = (all - logits) / j.m.layers;
+  j.p.cpu_offload_layers = 10;
+  EXPECT_NEAR(j.Stage().activation_bytes, all - 9 * layer, 1e-6 * all);
 }
 
+// ZeRO-3 keeps two gathered layers per rank; of an MoE layer only the rank's experts.
 TEST(MemoryModelTest, Zero3GathersTwoLayersOfLocalExperts) {
   const ModelSpec m = FindModelPreset("qwen3-30b-a3b").value();
   ParallelPlan p;

@@ -146,7 +146,8 @@ std::string Describe(const RowConfig& c) {
                 c.embedding_loss_in_split ? " emb+loss-in-split" : "",
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
                 c.ep_overlap ? " ep-overlap" : "",
-                c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "", " recompute=", c.recompute,
+                c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "",
+                " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),
                 " attn=",
                 c.attention, c.fp8_attention ? "-fp8" : "");

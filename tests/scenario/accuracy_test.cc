@@ -77,7 +77,8 @@ TEST(AccuracyTest, PublishedTablesWithinRatchet) {
   }
   ASSERT_NE(probe, nullptr);
   EXPECT_EQ(std::distance(fs::directory_iterator(scenarios), fs::directory_iterator{}), simulated);
-  auto sc = LoadScenarioFile((scenarios / (probe->source + "-line" + std::to_string(probe->line) + ".yaml")).string());
+  const fs::path file = scenarios / (probe->source + "-line" + std::to_string(probe->line) + ".yaml");
+  auto sc = LoadScenarioFile(file.string());
   ASSERT_TRUE(sc.ok()) << sc.status().ToString();
   auto run = RunTrainingScenario(*sc);
   ASSERT_TRUE(run.ok()) << run.status().ToString();

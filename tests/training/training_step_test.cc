@@ -355,7 +355,9 @@ TEST(TrainingStepTest, ExpertGradientsReduceOverTheExpertDataParallelGroup) {
   ASSERT_TRUE(g32.ok());
   double bytes16 = 0, bytes32 = 0;
   for (NodeId v = 0; v < g->num_nodes(); ++v) {
-    if (g->name(v) == "dp.grads.bucket" || g->name(v) == "edp.grads.bucket") bytes16 += g->comm(v).bytes;
+    if (g->name(v) == "dp.grads.bucket" || g->name(v) == "edp.grads.bucket") {
+      bytes16 += g->comm(v).bytes;
+    }
   }
   for (NodeId v = 0; v < g32->num_nodes(); ++v) {
     if (g32->name(v) == "dp.grads.bucket" || g32->name(v) == "edp.grads.bucket") {

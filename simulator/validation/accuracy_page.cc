@@ -209,10 +209,10 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
   o += "What a user asks of a simulator is often a comparison: this job on another GPU, in "
        "another precision, with another parallel plan. Two rows of one campaign (one NeMo "
        "release, or one paper's table: the same software) that differ in exactly one of these "
-       "choices, with the same model, sequence length and GPU count, are such a comparison "
-       "measured. The table gives the ratio of their times per sequence (row B over row A), "
-       "measured and predicted with the held-out constants; an error common to both rows "
-       "cancels in it.\n\n";
+       "choices (or in precision together with the plan its recipe uses: 'recipe'), with the "
+       "same model, sequence length and GPU count, are such a comparison measured. The table "
+       "gives the ratio of their times per sequence (row B over row A), measured and predicted "
+       "with the held-out constants; an error common to both rows cancels in it.\n\n";
   o += StrCat("| choice | pairs | median abs ratio error | worst | faster one predicted right |\n"
               "|---|---|---|---|---|\n");
   for (const WhatIfSummary& w : rep.whatif_summaries) {

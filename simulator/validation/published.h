@@ -106,12 +106,13 @@ struct RepeatedConfiguration {
 };
 
 // Two simulated rows of one campaign (same software) that differ in exactly one choice a user
-// weighs: the GPU system ("gpu"), the precision ("precision"), or the parallel plan and batch
-// ("plan"), with the same model, sequence length and GPU count. How far apart their times per
+// weighs: the GPU system ("gpu"), the precision ("precision"), the precision with the plan its
+// recipe runs it with ("recipe"), or the parallel plan and batch ("plan"), with the same model,
+// sequence length and GPU count. How far apart their times per
 // sequence are, measured and predicted, is how well echosim answers that what-if; a constant
 // error of every row cancels in the ratio.
 struct WhatIfPair {
-  std::string kind;  // "gpu", "precision" or "plan"
+  std::string kind;  // "gpu", "precision", "recipe" or "plan"
   std::string source;
   int line_a = 0, line_b = 0;
   std::string label_a, label_b, config_a, config_b;
@@ -173,8 +174,8 @@ nlohmann::json ValidationReportJson(const ValidationReport& report);
 std::string ValidationReportText(const ValidationReport& report);
 // The repeated-configuration section of the text report.
 std::string RepeatedConfigurationsText(const ValidationReport& report);
-// Summaries of `pairs` per kind (gpu, precision, plan; kinds without pairs left out) and over
-// all of them.
+// Summaries of `pairs` per kind (gpu, precision, recipe, plan; kinds without pairs left out)
+// and over all of them.
 std::vector<WhatIfSummary> SummarizeWhatIfs(const std::vector<WhatIfPair>& pairs);
 // The what-if section of the text report.
 std::string WhatIfText(const ValidationReport& report);

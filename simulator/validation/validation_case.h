@@ -57,9 +57,9 @@ std::string Describe(const RowConfig& c);
 // Every field, for memoising simulations of identical configurations.
 std::string ConfigKey(const RowConfig& c);
 
-// The single choice that tells `a` and `b` apart ("gpu", "precision" or "plan"), or "" when
-// they are not a what-if pair: another campaign, model, sequence length or GPU count, more than
-// one choice changed, or nothing simulated differently.
+// The choice that tells `a` and `b` apart ("gpu", "precision", "recipe": precision and plan
+// together, or "plan"), or "" when they are not a what-if pair: another campaign, model,
+// sequence length or GPU count, the GPU and something else changed, or nothing at all.
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,
                        const RowConfig& b);
 struct ValidationCase {

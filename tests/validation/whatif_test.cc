@@ -54,6 +54,10 @@ TEST(WhatIfTest, OneChoiceApartMakesAPair) {
   ValidationCase batch = Row(5);
   batch.config.mbs = 2;
   EXPECT_EQ(Kind(a, batch), "plan");
+  // A precision with its recipe's plan.
+  ValidationCase recipe = precision;
+  recipe.config.vpp = 4;
+  EXPECT_EQ(Kind(a, recipe), "recipe");
 }
 
 TEST(WhatIfTest, AnythingElseIsNoPair) {
@@ -66,7 +70,7 @@ TEST(WhatIfTest, AnythingElseIsNoPair) {
   ValidationCase two = Row(3);
   two.config.gpu = "b200";
   two.config.tp = 2;
-  EXPECT_EQ(Kind(a, two), "") << "two choices changed at once";
+  EXPECT_EQ(Kind(a, two), "") << "the GPU and the plan changed at once";
   ValidationCase gpus = Row(4);
   gpus.config.gpus = 128;
   gpus.config.dp = 32;

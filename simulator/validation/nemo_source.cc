@@ -304,8 +304,11 @@ const RecipeChange* FindRecipeChange(const std::string& model, const std::string
 }  // namespace
 
 Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
-  const std::string path = dir + "/" + kFile;
-  ECHOSIM_ASSIGN_OR_RETURN(CsvTable t, ReadCommentedCsv(path));
+  ECHOSIM_ASSIGN_OR_RETURN(CsvTable t, ReadCommentedCsv(dir + "/" + kFile));
+  return NemoRowsFromTable(t, out);
+}
+
+Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
   for (size_t r = 0; r < t.rows.size(); ++r) {
     ValidationCase vc;
     ValidationRow& row = vc.row;
@@ -346,7 +349,7 @@ Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
                                   {"MBS", mbs}, {"Sequence Length", seq}, {"TP", tp}, {"PP", pp},
                                   {"CP", cp}, {"VP", vp}, {"EP", ep}}) {
       if (v <= 0) {
-        return InvalidArgument(StrCat(path, ":", row.line, ": column '", name,
+        return InvalidArgument(StrCat(t.path, ":", row.line, ": column '", name,
                                       "' must be a positive integer"));
       }
     }

@@ -76,6 +76,8 @@ StatusOr<double> CsvNumber(const CsvTable& t, size_t row, const std::string& col
 // skipped with its reason (simulator/validation/nemo_source.cc).
 inline constexpr char kNemoSource[] = "nemo_megatron_bridge";
 Status NemoRows(const std::string& data_dir, std::vector<ValidationCase>* out);
+// The same from a parsed table (the fuzz target's entry).
+Status NemoRowsFromTable(const CsvTable& table, std::vector<ValidationCase>* out);
 
 // Helpers of the NeMo table, exposed for tests.
 // The first value of a cell: "37556 (36108)" -> "37556", "661[^note]" -> "661", trimmed.

@@ -566,8 +566,13 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
                            (m.is_moe() ? static_cast<double>(m.top_k) : 1.0);
   const double mlp_share = 19.0 / 34.0;
   // Of the attention block's 11 bytes/element, Q, K, V and the output projection's input
-  // (2 bytes each, split over TP) are heads * head_dim wide rather than hidden (Qwen3).
-  const double qkv_extra = 8.0 * (static_cast<double>(m.q_dim()) / m.hidden - 1.0) / t;
+  // (2 bytes each, split over TP) are not hidden wide: Q and the projection input are
+  // heads * head_dim (Qwen3: wider), K and V kv_heads * head_dim (grouped-query attention:
+  // narrower).
+  const double q_ratio = static_cast<double>(m.q_dim()) / m.hidden;
+  const int64_t kv_heads = m.kv_heads > 0 ? m.kv_heads : m.heads;
+  const double kv_ratio = static_cast<double>(kv_heads * m.head_dim()) / m.hidden;
+  const double qkv_extra = (4.0 * q_ratio + 4.0 * kv_ratio - 8.0) / t;
   // QK-norm keeps its input, the query and key heads before the norm (2 bytes per element,
   // split over TP), for its backward.
   const double qk_norm_in =
@@ -584,7 +589,7 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // The norms' outputs (the QKV and first MLP GEMM inputs, 2 bytes each), the projection's
   // input (2 bytes, q_dim wide) and the second MLP GEMM's input (8 of the MLP's 19 bytes).
   const double norms_out = 4.0 / replicated;
-  const double proj_in = 2.0 / t + qkv_extra / 4.0;
+  const double proj_in = 2.0 * q_ratio / t;
   const double act_out = mlp_bytes * 8.0 / 19.0;
   double saved = 0;
   if (norms_recomputed) saved += norms_out;

@@ -132,6 +132,18 @@ TEST(LayerOpsTest, ActivationMemoryFollowsKorthikanti) {
   EXPECT_DOUBLE_EQ(LayerActivationBytes(m, c), sbh * 2.0 / 8);
 }
 
+// Grouped-query attention keeps narrower K and V (kv_heads of heads): of Korthikanti's 2 + 2
+// bytes for them, only kv_heads / heads remain.
+TEST(LayerOpsTest, GroupedQueryAttentionKeepsNarrowerKeysAndValues) {
+  ModelSpec mha = Gpt(4096, 32);
+  ModelSpec gqa = mha;
+  gqa.kv_heads = 8;
+  LayerContext c = SpContext(2048, 8);
+  const double sbh = 2048.0 * 4096;
+  EXPECT_NEAR(LayerActivationBytes(mha, c) - LayerActivationBytes(gqa, c),
+              sbh * 4.0 * (1.0 - 8.0 / 32) / 8, 1e-6 * sbh);
+}
+
 // FP8 training keeps the quantized GEMM inputs (1 byte, not 2): the QKV and fc1 inputs (2 + 2),
 // the projection input (2) and the fc2 input (8) lose half: 7 of the 34 bytes.
 TEST(LayerOpsTest, Fp8KeepsQuantizedGemmInputs) {

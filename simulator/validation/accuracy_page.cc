@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "simulator/core/stats.h"
 #include "simulator/core/strings.h"
 #include "simulator/validation/svg_plot.h"
 
@@ -254,15 +255,12 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
     for (const ValidationRow& r : rep.rows) {
       if (!r.skipped && r.model == name) signed_errors.push_back(r.error);
     }
-    std::sort(signed_errors.begin(), signed_errors.end());
-    const size_t n = signed_errors.size();
-    const double median_signed =
-        n % 2 ? signed_errors[n / 2] : 0.5 * (signed_errors[n / 2 - 1] + signed_errors[n / 2]);
+    const double median_signed = Median(signed_errors);
     const ValidationSummary s = SummarizeRows(name, rep.rows, false, [&](const ValidationRow& r) {
       return !r.skipped && r.model == name;
     });
     o += StrCat("| ", name == "custom" ? "custom (the GPT shapes of the Megatron tables)" : name,
-                " | ", n, " | ", SignedPct(median_signed), " | ",
+                " | ", signed_errors.size(), " | ", SignedPct(median_signed), " | ",
                 Pct(s.median_abs_error), " | ", Pct(s.worst_abs_error), " |\n");
   }
 

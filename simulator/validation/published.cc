@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "hardware/calibration.h"
+#include "simulator/core/stats.h"
 #include "simulator/core/strings.h"
 #include "simulator/scenario/yaml_proto.h"
 #include "simulator/validation/validation_case.h"
@@ -207,10 +208,8 @@ std::vector<WhatIfSummary> SummarizeWhatIfs(const std::vector<WhatIfPair>& pairs
       }
     }
     if (errs.empty()) continue;
-    std::sort(errs.begin(), errs.end());
-    const size_t n = errs.size();
-    s.median_abs_ratio_error = n % 2 ? errs[n / 2] : 0.5 * (errs[n / 2 - 1] + errs[n / 2]);
-    s.worst_abs_ratio_error = errs.back();
+    s.median_abs_ratio_error = Median(errs);
+    s.worst_abs_ratio_error = *std::max_element(errs.begin(), errs.end());
     out.push_back(s);
   }
   return out;
@@ -509,12 +508,10 @@ ValidationSummary SummarizeRows(const std::string& name, const std::vector<Valid
     }
   }
   if (!errs.empty()) {
-    std::sort(errs.begin(), errs.end());
-    const size_t n = errs.size();
-    s.median_abs_error = n % 2 ? errs[n / 2] : 0.5 * (errs[n / 2 - 1] + errs[n / 2]);
+    s.median_abs_error = Median(errs);
     double sum = 0;
     for (double e : errs) sum += e;
-    s.mean_abs_error = sum / static_cast<double>(n);
+    s.mean_abs_error = sum / static_cast<double>(errs.size());
   }
   return s;
 }

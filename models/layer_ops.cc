@@ -42,9 +42,9 @@ struct MoeDims {
 
 MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   MoeDims md;
-  md.folded = m.is_moe() && c.tp > 1 && c.ExpertTp() == 1;
+  md.folded = m.is_moe() && !c.dense_layer && c.tp > 1 && c.ExpertTp() == 1;
   md.tokens = md.folded ? d.sp_tokens : d.tokens;
-  md.f = md.folded ? m.ffn_hidden : d.f_local;
+  md.f = md.folded ? m.expert_ffn() : m.expert_ffn() / c.tp;
   md.up = m.mlp == MlpKind::kSwiglu ? 2 * md.f : md.f;
   md.local_experts = std::max<int64_t>(1, m.experts / c.ep);
   md.routed = md.tokens * m.top_k;
@@ -60,6 +60,10 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
 bool SortsByLocalExpert(const LayerContext& c, const MoeDims& md) {
   return c.ep > 1 && md.local_experts > 1;
 }
+
+// Whether this layer's MLP block routes through experts (not for dense models, nor for the
+// leading dense layers of an MoE model).
+bool MoeHere(const ModelSpec& m, const LayerContext& c) { return m.is_moe() && !c.dense_layer; }
 
 // Bytes one element of a GEMM operand weighs in the recipe's precision (block scales left out).
 double ElementBytes(DType dt) { return dt == DType::kFp8 ? 1.0 : dt == DType::kFp4 ? 0.5 : 2.0; }
@@ -187,15 +191,25 @@ double CausalScorePairs(const LayerContext& c, double s_q, double s_kv) {
   return s_q * w - 0.5 * w * w / static_cast<double>(std::max<int64_t>(1, c.cp));
 }
 
+// Per-head dims the attention kernel works with: query/key (MLA: head_dim plus the rotary
+// dims) and value; and the key/value heads one rank holds (MLA: every head has its own).
+struct AttnDims {
+  int64_t qk, v, kv_heads_local;
+};
+AttnDims MakeAttnDims(const ModelSpec& m, const Dims& d) {
+  return {m.qk_head_dim(), m.v_dim(), m.is_mla() ? d.heads_local : d.kv_local};
+}
+
 void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
                       const Dims& d, bool recompute) {
   const double s_q = static_cast<double>(c.seq_len) / c.cp;
   const double s_kv = static_cast<double>(c.seq_len);
   const int64_t bh = c.micro_batch * d.heads_local;
+  const AttnDims a = MakeAttnDims(m, d);
   if (c.cp > 1) {
     // K and V of the whole sequence are needed on every context-parallel rank.
     s->push_back(Comm("cp.all_gather.kv", CollectiveKind::kAllGather, GroupKind::kCp,
-                      2.0 * c.micro_batch * s_kv * d.kv_local * d.d * d.e));
+                      c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v) * d.e));
   }
   if (c.attention == AttentionImpl::kFlash) {
     ComputeOp op;
@@ -204,19 +218,20 @@ void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.dtype = FlashAttentionDType(c);
     op.m = static_cast<int64_t>(s_q);
     op.n = static_cast<int64_t>(s_kv);
-    op.k = d.d;
+    op.k = a.qk;
     op.batch = bh;
-    op.flops = 4.0 * bh * d.d * CausalScorePairs(c, s_q, s_kv);
-    op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * d.d +
-                      2.0 * c.micro_batch * s_kv * d.kv_local * d.d);
+    // Scores (qk dims) and the weighted sum of values (v dims): 2 FLOPs per multiply-add.
+    op.flops = 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(c, s_q, s_kv);
+    op.bytes = d.e * (c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
+                      c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
     op.recompute = recompute;
     s->push_back(op);
   } else {
     // Megatron-LM's unfused core attention: QK^T batched GEMM, fused scale-mask-softmax,
     // dropout, and the probabilities times V; no causal saving.
     ComputeOp qk = Gemm("attn.qk.fwd", c.dtype, static_cast<int64_t>(s_q),
-                        static_cast<int64_t>(s_kv), d.d, bh);
-    ComputeOp pv = Gemm("attn.pv.fwd", c.dtype, static_cast<int64_t>(s_q), d.d,
+                        static_cast<int64_t>(s_kv), a.qk, bh);
+    ComputeOp pv = Gemm("attn.pv.fwd", c.dtype, static_cast<int64_t>(s_q), a.v,
                         static_cast<int64_t>(s_kv), bh);
     const double scores = static_cast<double>(bh) * s_q * s_kv;
     ComputeOp softmax = Mem("attn.softmax.fwd", scores * 2.0 * d.e);
@@ -230,10 +245,10 @@ void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
 
 void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
                       const Dims& d) {
-  (void)m;
   const double s_q = static_cast<double>(c.seq_len) / c.cp;
   const double s_kv = static_cast<double>(c.seq_len);
   const int64_t bh = c.micro_batch * d.heads_local;
+  const AttnDims a = MakeAttnDims(m, d);
   if (c.attention == AttentionImpl::kFlash) {
     ComputeOp op;
     op.name = "attn.bwd";
@@ -241,28 +256,124 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.dtype = FlashAttentionDType(c);
     op.m = static_cast<int64_t>(s_q);
     op.n = static_cast<int64_t>(s_kv);
-    op.k = d.d;
+    op.k = a.qk;
     op.batch = bh;
-    op.flops = 2.5 * 4.0 * bh * d.d * CausalScorePairs(c, s_q, s_kv);
-    op.bytes = d.e * (4.0 * c.micro_batch * s_q * d.heads_local * d.d +
-                      4.0 * c.micro_batch * s_kv * d.kv_local * d.d);
+    op.flops = 2.5 * 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(c, s_q, s_kv);
+    op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
+                      2.0 * c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
     s->push_back(op);
   } else {
     const double scores = static_cast<double>(bh) * s_q * s_kv;
     s->push_back(Gemm("attn.pv.dgrad", c.dtype, static_cast<int64_t>(s_q),
-                      static_cast<int64_t>(s_kv), d.d, bh));
-    s->push_back(Gemm("attn.pv.wgrad", c.dtype, static_cast<int64_t>(s_kv), d.d,
+                      static_cast<int64_t>(s_kv), a.v, bh));
+    s->push_back(Gemm("attn.pv.wgrad", c.dtype, static_cast<int64_t>(s_kv), a.v,
                       static_cast<int64_t>(s_q), bh));
     s->push_back(Mem("attn.dropout.bwd", scores * (2.0 * d.e + 1.0)));
     s->push_back(Mem("attn.softmax.bwd", scores * 3.0 * d.e));
-    s->push_back(Gemm("attn.qk.dgrad", c.dtype, static_cast<int64_t>(s_q), d.d,
+    s->push_back(Gemm("attn.qk.dgrad", c.dtype, static_cast<int64_t>(s_q), a.qk,
                       static_cast<int64_t>(s_kv), bh));
-    s->push_back(Gemm("attn.qk.wgrad", c.dtype, static_cast<int64_t>(s_kv), d.d,
+    s->push_back(Gemm("attn.qk.wgrad", c.dtype, static_cast<int64_t>(s_kv), a.qk,
                       static_cast<int64_t>(s_q), bh));
   }
   if (c.cp > 1) {
     s->push_back(Comm("cp.reduce_scatter.dkv", CollectiveKind::kReduceScatter, GroupKind::kCp,
-                      2.0 * c.micro_batch * s_kv * d.kv_local * d.d * d.e));
+                      c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v) * d.e));
+  }
+}
+
+// Multi-head latent attention (DeepSeek-V2/V3; Megatron-Core MLASelfAttention). The down
+// projections are replicated over TP and run on the rank's (sequence-parallel) tokens; the
+// latents (q_lora_rank, and kv_lora_rank plus the shared rotary key dims) are gathered over TP,
+// normalised (fused into the up projections) and projected up per head (column parallel).
+// Widths per rank: the latents, and the heads' query/key (qk) and value (v) dims.
+double MlaLatentWidth(const ModelSpec& m) {
+  return static_cast<double>(m.q_lora_rank + m.kv_lora_rank + m.qk_rope_head_dim);
+}
+
+// The up projections and the rotary embedding: what mla_up_proj recomputation re-runs.
+void MlaUpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
+              bool recompute) {
+  auto push = [&](ComputeOp op) {
+    op.recompute = recompute;
+    s->push_back(std::move(op));
+  };
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  const AttnDims a = MakeAttnDims(m, d);
+  push(Mem("attn.latent_norm.fwd",
+           d.tokens * static_cast<double>(m.q_lora_rank + m.kv_lora_rank) * d.e * 2.0));
+  if (m.q_lora_rank > 0) {
+    push(Gemm("attn.q_up.fwd", c.dtype, t, d.heads_local * a.qk, m.q_lora_rank));
+  }
+  push(Gemm("attn.kv_up.fwd", c.dtype, t, d.heads_local * (m.head_dim() + a.v), m.kv_lora_rank));
+  // RoPE on the rotary parts, and q and k assembled at qk width (read and written once each).
+  push(Mem("attn.rope.fwd", d.tokens * d.heads_local * static_cast<double>(a.qk) * d.e * 2.0 * 2.0));
+}
+
+void MlaProjectionsFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
+                       const Dims& d, bool recompute) {
+  auto push = [&](ComputeOp op) {
+    op.recompute = recompute;
+    s->push_back(std::move(op));
+  };
+  const int64_t sp_t = static_cast<int64_t>(d.sp_tokens);
+  const AttnDims a = MakeAttnDims(m, d);
+  Quantize(s, c, "attn.down.input", d.sp_tokens * d.h, recompute);
+  if (m.q_lora_rank > 0) {
+    push(Gemm("attn.q_down.fwd", c.dtype, sp_t, m.q_lora_rank, d.h));
+  } else {
+    // One full-rank query projection, column parallel on the gathered hidden states.
+    TpEnterFwd(s, c, d, "attn", GatheredBytes(c, d));
+    push(Gemm("attn.q.fwd", c.dtype, static_cast<int64_t>(d.tokens), d.heads_local * a.qk, d.h));
+  }
+  push(Gemm("attn.kv_down.fwd", c.dtype, sp_t, m.kv_lora_rank + m.qk_rope_head_dim, d.h));
+  if (c.tp > 1 && c.sequence_parallel) {
+    s->push_back(Comm("tp.all_gather.attn.latent", CollectiveKind::kAllGather, GroupKind::kTp,
+                      d.tokens * MlaLatentWidth(m) * d.e));
+  }
+  MlaUpFwd(s, m, c, d, recompute);
+}
+
+void MlaProjectionsBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
+                       const Dims& d) {
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  const int64_t sp_t = static_cast<int64_t>(d.sp_tokens);
+  const AttnDims a = MakeAttnDims(m, d);
+  s->push_back(Mem("attn.rope.bwd", d.tokens * d.heads_local * static_cast<double>(a.qk) * d.e * 2.0 * 2.0));
+  const int64_t kv_up = d.heads_local * (m.head_dim() + a.v);
+  Quantize(s, c, "attn.kv_up.grad", d.tokens * kv_up);
+  if (c.tp > 1 && c.sequence_parallel) {
+    // The up projections keep the latent shard and gather it again for their weight gradients.
+    CommOp op = Comm("tp.all_gather.attn.latent.input", CollectiveKind::kAllGather, GroupKind::kTp,
+                     d.tokens * static_cast<double>(m.q_lora_rank + m.kv_lora_rank) * d.e);
+    op.overlaps_next_gemm = true;
+    s->push_back(std::move(op));
+  }
+  LinearBwd(s, "attn.kv_up", c.dtype, t, kv_up, m.kv_lora_rank);
+  if (m.q_lora_rank > 0) {
+    Quantize(s, c, "attn.q_up.grad", d.tokens * d.heads_local * a.qk);
+    LinearBwd(s, "attn.q_up", c.dtype, t, d.heads_local * a.qk, m.q_lora_rank);
+  }
+  s->push_back(Mem("attn.latent_norm.bwd",
+                   d.tokens * static_cast<double>(m.q_lora_rank + m.kv_lora_rank) * d.e * 4.0));
+  // The latents' gradients are partial sums over the TP ranks' heads.
+  if (c.tp > 1) {
+    s->push_back(Comm(c.sequence_parallel ? "tp.reduce_scatter.attn.latent.grad" : "tp.all_reduce.attn.latent.grad",
+                      c.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                      GroupKind::kTp, d.tokens * MlaLatentWidth(m) * d.e));
+  }
+  Quantize(s, c, "attn.down.grad", d.sp_tokens * MlaLatentWidth(m));
+  LinearBwd(s, "attn.kv_down", c.dtype, sp_t, m.kv_lora_rank + m.qk_rope_head_dim, d.h);
+  if (m.q_lora_rank > 0) {
+    LinearBwd(s, "attn.q_down", c.dtype, sp_t, m.q_lora_rank, d.h);
+  } else {
+    Quantize(s, c, "attn.q.grad", d.tokens * d.heads_local * a.qk);
+    TpRegatherInput(s, c, d, "attn", GatheredBytes(c, d));
+    LinearBwd(s, "attn.q", c.dtype, t, d.heads_local * a.qk, d.h);
+    if (c.tp > 1) {
+      s->push_back(Comm(c.sequence_parallel ? "tp.reduce_scatter.attn.grad" : "tp.all_reduce.attn.grad",
+                        c.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                        GroupKind::kTp, d.tokens * d.h * d.e));
+    }
   }
 }
 
@@ -277,6 +388,54 @@ double QkBytes(const Dims& d) { return d.tokens * (d.heads_local + d.kv_local) *
 
 ComputeOp NormFwd(const char* name, const Dims& d) { return Mem(name, d.sp_tokens * d.h * d.e * 2.0); }
 
+// Shared experts (DeepSeek-V3, Kimi K2): a dense MLP of shared_expert_ffn that every token of
+// an MoE layer passes through beside its routed experts, split over TP like the dense MLP
+// (Megatron-Core SharedExpertMLP). Its input is the MoE block's, quantized for fp8 GEMMs (the
+// block's norm is not fused into it). Under MoE parallel folding the block holds only the
+// rank's sequence shard, so the shared experts gather and scatter their own tokens.
+void SharedExpertsFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
+                      const Dims& d, const MoeDims& md, bool recompute) {
+  if (m.shared_expert_ffn <= 0) return;
+  auto push = [&](ComputeOp op) {
+    op.recompute = recompute;
+    s->push_back(std::move(op));
+  };
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  const int64_t f = m.shared_expert_ffn / c.tp;
+  const bool swiglu = m.mlp == MlpKind::kSwiglu;
+  if (md.folded) TpEnterFwd(s, c, d, "moe.shared", d.e);
+  Quantize(s, c, "moe.shared.fc1.input", d.tokens * d.h, recompute);
+  push(Gemm("moe.shared.fc1.fwd", c.dtype, t, swiglu ? 2 * f : f, d.h));
+  push(Mem(swiglu ? "moe.shared.swiglu.fwd" : "moe.shared.gelu.fwd",
+           d.tokens * f * d.e * (swiglu ? 3.0 : 2.0)));
+  Quantize(s, c, "moe.shared.fc2.input", d.tokens * f, recompute);
+  push(Gemm("moe.shared.fc2.fwd", c.dtype, t, d.h, f));
+  if (md.folded) TpExitFwd(s, c, d, "moe.shared");
+}
+
+void SharedExpertsBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
+                      const Dims& d, const MoeDims& md) {
+  if (m.shared_expert_ffn <= 0) return;
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  const int64_t f = m.shared_expert_ffn / c.tp;
+  const bool swiglu = m.mlp == MlpKind::kSwiglu;
+  if (md.folded && c.sequence_parallel) {
+    s->push_back(Comm("tp.all_gather.moe.shared.grad", CollectiveKind::kAllGather, GroupKind::kTp,
+                      d.tokens * d.h * d.e));
+  }
+  Quantize(s, c, "moe.shared.fc2.grad", d.tokens * d.h);
+  LinearBwd(s, "moe.shared.fc2", c.dtype, t, d.h, f);
+  s->push_back(Mem(swiglu ? "moe.shared.swiglu.bwd" : "moe.shared.gelu.bwd",
+                   d.tokens * f * d.e * (swiglu ? 5.0 : 3.0)));
+  Quantize(s, c, "moe.shared.fc1.grad", d.tokens * (swiglu ? 2 * f : f));
+  LinearBwd(s, "moe.shared.fc1", c.dtype, t, swiglu ? 2 * f : f, d.h);
+  if (md.folded && c.tp > 1) {
+    s->push_back(Comm(c.sequence_parallel ? "tp.reduce_scatter.moe.shared.grad" : "tp.all_reduce.moe.shared.grad",
+                      c.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                      GroupKind::kTp, d.tokens * d.h * d.e));
+  }
+}
+
 void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
             bool recompute) {
   const int64_t t = static_cast<int64_t>(d.tokens);
@@ -285,7 +444,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     s->push_back(std::move(op));
   };
   const int64_t up = m.mlp == MlpKind::kSwiglu ? 2 * d.f_local : d.f_local;
-  if (!m.is_moe()) {
+  if (!MoeHere(m, c)) {
     TpEnterFwd(s, c, d, "mlp", GatheredBytes(c, d));
     push(Gemm("mlp.fc1.fwd", c.dtype, t, up, d.h));
     push(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.fwd" : "mlp.gelu.fwd",
@@ -320,6 +479,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
                       routed * d.h * d.e));
   }
   push(Mem("moe.unpermute.fwd", routed * d.h * d.e * 2.0));
+  SharedExpertsFwd(s, m, c, d, md, recompute);
   if (!md.folded) TpExitFwd(s, c, d, "moe");
 }
 
@@ -329,13 +489,14 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   const double act_bytes = m.mlp == MlpKind::kSwiglu ? 5.0 : 3.0;
   const MoeDims md = MakeMoeDims(m, c, d);
   // The output gradient is quantized on the rank's shard, then (SP) gathered.
-  if (!m.is_moe()) Quantize(s, c, "mlp.fc2.grad", d.sp_tokens * d.h);
+  const bool moe = MoeHere(m, c);
+  if (!moe) Quantize(s, c, "mlp.fc2.grad", d.sp_tokens * d.h);
   // Mirror of the forward exit: the gradient arriving must be gathered (SP) first.
   if (c.tp > 1 && c.sequence_parallel && !md.folded) {
     s->push_back(Comm("tp.all_gather.mlp.grad", CollectiveKind::kAllGather, GroupKind::kTp,
-                      d.tokens * d.h * (m.is_moe() ? d.e : GatheredBytes(c, d))));
+                      d.tokens * d.h * (moe ? d.e : GatheredBytes(c, d))));
   }
-  if (!m.is_moe()) {
+  if (!moe) {
     LinearBwd(s, "mlp.fc2", c.dtype, t, d.h, d.f_local);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "mlp.swiglu.bwd" : "mlp.gelu.bwd",
                      d.tokens * d.f_local * d.e * act_bytes));
@@ -344,6 +505,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     LinearBwd(s, "mlp.fc1", c.dtype, t, up, d.h);
   } else {
     const double routed = md.routed;
+    SharedExpertsBwd(s, m, c, d, md);
     s->push_back(Mem("moe.unpermute.bwd", routed * d.h * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
@@ -385,17 +547,22 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
     s->push_back(std::move(op));
   };
   push(NormFwd("norm1.fwd", d));
-  TpEnterFwd(s, c, d, "attn", GatheredBytes(c, d));
-  push(Gemm("attn.qkv.fwd", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h));
-  // QK-norm (Qwen3): one RMSNorm kernel over the query heads and one over the key heads, each
-  // reading and writing its tensor once.
-  if (m.qk_norm) push(Mem("attn.qk_norm.fwd", QkBytes(d) * 2.0));
-  if (m.position == PositionKind::kRope) {
-    push(Mem("attn.rope.fwd", QkBytes(d) * 2.0));
+  if (m.is_mla()) {
+    MlaProjectionsFwd(s, m, c, d, recompute_all);
+  } else {
+    TpEnterFwd(s, c, d, "attn", GatheredBytes(c, d));
+    push(Gemm("attn.qkv.fwd", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h));
+    // QK-norm (Qwen3): one RMSNorm kernel over the query heads and one over the key heads, each
+    // reading and writing its tensor once.
+    if (m.qk_norm) push(Mem("attn.qk_norm.fwd", QkBytes(d) * 2.0));
+    if (m.position == PositionKind::kRope) {
+      push(Mem("attn.rope.fwd", QkBytes(d) * 2.0));
+    }
   }
   AttentionCoreFwd(s, m, c, d, recompute_all);
-  Quantize(s, c, "attn.proj.input", d.tokens * d.heads_local * d.d, recompute_all);
-  push(Gemm("attn.proj.fwd", c.dtype, t, d.h, d.heads_local * d.d));
+  const int64_t out_local = d.heads_local * m.v_dim();
+  Quantize(s, c, "attn.proj.input", d.tokens * out_local, recompute_all);
+  push(Gemm("attn.proj.fwd", c.dtype, t, d.h, out_local));
   TpExitFwd(s, c, d, "attn");
   push(Mem("residual1.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
   push(NormFwd("norm2.fwd", d));
@@ -407,7 +574,7 @@ const std::vector<RecomputeModuleName>& RecomputeModuleNames() {
   static const auto* v = new std::vector<RecomputeModuleName>{
       {"core_attn", kRecomputeCoreAttn}, {"layernorm", kRecomputeLayernorm},
       {"moe_act", kRecomputeMoeAct},     {"mlp", kRecomputeMlp},
-      {"moe", kRecomputeMoe}};
+      {"moe", kRecomputeMoe},            {"mla_up_proj", kRecomputeMlaUpProj}};
   return *v;
 }
 
@@ -452,9 +619,9 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
         if (std::holds_alternative<ComputeOp>(st)) s.push_back(st);
       }
     }
-    if (c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp)) {
+    if (c.Recomputes(MoeHere(m, c) ? kRecomputeMoe : kRecomputeMlp)) {
       MlpFwd(&s, m, c, d, true);  // with its TP / EP communication
-    } else if (m.is_moe() && c.Recomputes(kRecomputeMoeAct)) {
+    } else if (MoeHere(m, c) && c.Recomputes(kRecomputeMoeAct)) {
       const MoeDims md = MakeMoeDims(m, c, d);
       recomputed(MoeActFwd(m, md.routed, md.f, d.e));
       Quantize(&s, c, "moe.fc2.input", md.routed * md.f, true);
@@ -469,25 +636,32 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
     s.push_back(Comm("tp.all_gather.attn.grad", CollectiveKind::kAllGather, GroupKind::kTp,
                      d.tokens * d.h * GatheredBytes(c, d)));
   }
-  LinearBwd(&s, "attn.proj", c.dtype, t, d.h, d.heads_local * d.d);
-  AttentionCoreBwd(&s, m, c, d);
-  if (m.position == PositionKind::kRope) {
-    s.push_back(Mem("attn.rope.bwd", QkBytes(d) * 2.0));
-  }
-  // QK-norm backward, priced as the layer norms' backward (norm1.bwd / norm2.bwd).
-  if (m.qk_norm) {
-    s.push_back(Mem("attn.qk_norm.bwd", QkBytes(d) * 4.0));
-  }
-  Quantize(&s, c, "attn.qkv.grad", d.tokens * (d.heads_local + 2 * d.kv_local) * d.d);
-  TpRegatherInput(&s, c, d, "attn", GatheredBytes(c, d));
-  LinearBwd(&s, "attn.qkv", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h);
-  if (c.tp > 1) {
-    if (c.sequence_parallel) {
-      s.push_back(Comm("tp.reduce_scatter.attn.grad", CollectiveKind::kReduceScatter,
-                       GroupKind::kTp, d.tokens * d.h * d.e));
-    } else {
-      s.push_back(Comm("tp.all_reduce.attn.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
-                       d.tokens * d.h * d.e));
+  LinearBwd(&s, "attn.proj", c.dtype, t, d.h, d.heads_local * m.v_dim());
+  if (m.is_mla()) {
+    // With mla_up_proj recomputation q, k and v were not kept: made again from the latents.
+    if (c.Recomputes(kRecomputeMlaUpProj)) MlaUpFwd(&s, m, c, d, true);
+    AttentionCoreBwd(&s, m, c, d);
+    MlaProjectionsBwd(&s, m, c, d);
+  } else {
+    AttentionCoreBwd(&s, m, c, d);
+    if (m.position == PositionKind::kRope) {
+      s.push_back(Mem("attn.rope.bwd", QkBytes(d) * 2.0));
+    }
+    // QK-norm backward, priced as the layer norms' backward (norm1.bwd / norm2.bwd).
+    if (m.qk_norm) {
+      s.push_back(Mem("attn.qk_norm.bwd", QkBytes(d) * 4.0));
+    }
+    Quantize(&s, c, "attn.qkv.grad", d.tokens * (d.heads_local + 2 * d.kv_local) * d.d);
+    TpRegatherInput(&s, c, d, "attn", GatheredBytes(c, d));
+    LinearBwd(&s, "attn.qkv", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h);
+    if (c.tp > 1) {
+      if (c.sequence_parallel) {
+        s.push_back(Comm("tp.reduce_scatter.attn.grad", CollectiveKind::kReduceScatter,
+                         GroupKind::kTp, d.tokens * d.h * d.e));
+      } else {
+        s.push_back(Comm("tp.all_reduce.attn.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
+                         d.tokens * d.h * d.e));
+      }
     }
   }
   s.push_back(Mem("norm1.bwd", d.sp_tokens * d.h * d.e * 4.0));
@@ -547,6 +721,71 @@ std::vector<LayerStep> HeadBackward(const ModelSpec& m, const LayerContext& c) {
   return s;
 }
 
+namespace {
+
+void AppendPrefixed(std::vector<LayerStep>* s, std::vector<LayerStep> ops) {
+  for (LayerStep& st : ops) {
+    if (auto* op = std::get_if<ComputeOp>(&st)) op->name = "mtp." + op->name;
+    if (auto* op = std::get_if<CommOp>(&st)) op->name = "mtp." + op->name;
+    s->push_back(std::move(st));
+  }
+}
+
+// The MTP depth's own ops around its transformer layer: the two norms (hidden states and
+// embeddings) and the projection of their concatenation, 2h -> h, column parallel with its
+// output gathered over TP (Megatron-Core MultiTokenPredictionLayer.eh_proj).
+void MtpProjectionFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d) {
+  s->push_back(Mem("norms.fwd", 2.0 * d.tokens * d.h * d.e * 2.0));
+  Quantize(s, c, "eh_proj.input", 2.0 * d.tokens * d.h);
+  s->push_back(Gemm("eh_proj.fwd", c.dtype, static_cast<int64_t>(d.tokens), d.h / c.tp, 2 * d.h));
+  if (c.tp > 1) {
+    s->push_back(Comm("tp.all_gather.eh_proj", CollectiveKind::kAllGather, GroupKind::kTp,
+                      d.tokens * d.h * d.e));
+  }
+}
+
+void MtpProjectionBwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d) {
+  Quantize(s, c, "eh_proj.grad", d.tokens * d.h / c.tp);
+  LinearBwd(s, "eh_proj", c.dtype, static_cast<int64_t>(d.tokens), d.h / c.tp, 2 * d.h);
+  if (c.tp > 1) {
+    s->push_back(Comm("tp.all_reduce.eh_proj.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
+                      2.0 * d.tokens * d.h * d.e));
+  }
+  s->push_back(Mem("norms.bwd", 2.0 * d.tokens * d.h * d.e * 4.0));
+}
+
+}  // namespace
+
+std::vector<LayerStep> MtpForward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  LayerContext lc = c;
+  lc.dense_layer = false;
+  lc.attention_window = 0;
+  std::vector<LayerStep> s;
+  AppendPrefixed(&s, EmbeddingForward(m, c));
+  std::vector<LayerStep> proj;
+  MtpProjectionFwd(&proj, c, d);
+  AppendPrefixed(&s, std::move(proj));
+  AppendPrefixed(&s, LayerForward(m, lc));
+  AppendPrefixed(&s, HeadForward(m, c));
+  return s;
+}
+
+std::vector<LayerStep> MtpBackward(const ModelSpec& m, const LayerContext& c) {
+  const Dims d = MakeDims(m, c);
+  LayerContext lc = c;
+  lc.dense_layer = false;
+  lc.attention_window = 0;
+  std::vector<LayerStep> s;
+  AppendPrefixed(&s, HeadBackward(m, c));
+  AppendPrefixed(&s, LayerBackward(m, lc));
+  std::vector<LayerStep> proj;
+  MtpProjectionBwd(&proj, c, d);
+  AppendPrefixed(&s, std::move(proj));
+  AppendPrefixed(&s, EmbeddingBackward(m, c));
+  return s;
+}
+
 double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // Korthikanti et al. eq. 1: per layer s*b*h*(34 + 5*a*s/h) bytes with 16-bit activations,
   // without parallelism. Under TP with SP every term divides by t (eq. 4); without SP the
@@ -561,9 +800,11 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   double scores = 5.0 * m.heads * static_cast<double>(c.seq_len) / m.hidden / t;
   if (c.Recomputes(kRecomputeCoreAttn) || c.attention == AttentionImpl::kFlash) scores = 0;
   // Wider MLPs (SwiGLU, ffn != 4h) scale the MLP share (19 of the 34 bytes/element at ffn = 4h).
-  const double mlp_scale = static_cast<double>(m.ffn_hidden) / (4.0 * m.hidden) *
-                           (m.mlp == MlpKind::kSwiglu ? 1.5 : 1.0) *
-                           (m.is_moe() ? static_cast<double>(m.top_k) : 1.0);
+  // An MoE layer keeps the activations of its top_k routed experts and its shared experts.
+  const double mlp_width = MoeHere(m, c) ? static_cast<double>(m.expert_ffn()) * m.top_k +
+                                               static_cast<double>(m.shared_expert_ffn)
+                                         : static_cast<double>(m.ffn_hidden);
+  const double mlp_scale = mlp_width / (4.0 * m.hidden) * (m.mlp == MlpKind::kSwiglu ? 1.5 : 1.0);
   const double mlp_share = 19.0 / 34.0;
   // Of the attention block's 11 bytes/element, Q, K, V and the output projection's input
   // (2 bytes each, split over TP) are not hidden wide: Q and the projection input are
@@ -572,7 +813,18 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   const double q_ratio = static_cast<double>(m.q_dim()) / m.hidden;
   const int64_t kv_heads = m.kv_heads > 0 ? m.kv_heads : m.heads;
   const double kv_ratio = static_cast<double>(kv_heads * m.head_dim()) / m.hidden;
-  const double qkv_extra = (4.0 * q_ratio + 4.0 * kv_ratio - 8.0) / t;
+  double qkv_extra = (4.0 * q_ratio + 4.0 * kv_ratio - 8.0) / t;
+  // The output projection's input: heads * v dims.
+  const double out_ratio = static_cast<double>(m.attn_out_dim()) / m.hidden;
+  if (m.is_mla()) {
+    // MLA keeps q and k at heads * qk dims, v and the projection input at heads * v dims (split
+    // over TP), and the up projections' inputs, the latents, whole on every TP rank (2 bytes
+    // per element each). With mla_up_proj recomputation q, k and v are not kept.
+    const double qk_ratio = static_cast<double>(m.heads * m.qk_head_dim()) / m.hidden;
+    const double kept_qkv = c.Recomputes(kRecomputeMlaUpProj) ? 0.0 : 2.0 * (2.0 * qk_ratio + out_ratio);
+    const double latents = 2.0 * static_cast<double>(m.q_lora_rank + m.kv_lora_rank) / m.hidden;
+    qkv_extra = (kept_qkv + 2.0 * out_ratio - 8.0) / t + latents;
+  }
   // QK-norm keeps its input, the query and key heads before the norm (2 bytes per element,
   // split over TP), for its backward.
   const double qk_norm_in =
@@ -584,12 +836,12 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   const double replicated = c.sequence_parallel ? t : 1.0;
   const double mlp_bytes = base * mlp_share * mlp_scale;  // the MLP / MoE block's bytes
   const bool norms_recomputed = c.Recomputes(kRecomputeLayernorm);
-  const bool block_recomputed = c.Recomputes(m.is_moe() ? kRecomputeMoe : kRecomputeMlp);
-  const bool act_recomputed = block_recomputed || (m.is_moe() && c.Recomputes(kRecomputeMoeAct));
+  const bool block_recomputed = c.Recomputes(MoeHere(m, c) ? kRecomputeMoe : kRecomputeMlp);
+  const bool act_recomputed = block_recomputed || (MoeHere(m, c) && c.Recomputes(kRecomputeMoeAct));
   // The norms' outputs (the QKV and first MLP GEMM inputs, 2 bytes each), the projection's
   // input (2 bytes, q_dim wide) and the second MLP GEMM's input (8 of the MLP's 19 bytes).
   const double norms_out = 4.0 / replicated;
-  const double proj_in = 2.0 * q_ratio / t;
+  const double proj_in = 2.0 * out_ratio / t;
   const double act_out = mlp_bytes * 8.0 / 19.0;
   double saved = 0;
   if (norms_recomputed) saved += norms_out;

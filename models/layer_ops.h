@@ -31,10 +31,14 @@ enum RecomputeModule : uint32_t {
   kRecomputeMoeAct = 1u << 2,     // the experts' activation function (MoE models)
   kRecomputeMlp = 1u << 3,        // the whole dense MLP block, TP communication included
   kRecomputeMoe = 1u << 4,        // the whole MoE block: router, dispatch, experts, combine
+  kRecomputeMlaUpProj = 1u << 5,  // MLA's query and key/value up-projections (and the rotary
+                                  // embedding): q, k and v are not stored but re-made from the
+                                  // latents for the attention's backward
 };
 // Megatron-Core's default module list for selective recompute.
 inline constexpr uint32_t kDefaultRecomputeModules = kRecomputeCoreAttn;
-// Names as Megatron-Core spells them ("core_attn", "layernorm", "moe_act", "mlp", "moe").
+// Names as Megatron-Core spells them ("core_attn", "layernorm", "moe_act", "mlp", "moe",
+// "mla_up_proj").
 struct RecomputeModuleName {
   const char* name;
   RecomputeModule module;
@@ -59,6 +63,9 @@ struct LayerContext {
   // Sliding-window attention for this layer: keys per query (0 = the whole causal prefix).
   // Flash attention only.
   int64_t attention_window = 0;
+  // A leading dense layer of an MoE model (ModelSpec::dense_layers): its MLP is the dense one
+  // of ffn_hidden, not the experts.
+  bool dense_layer = false;
   RecomputeMode recompute = RecomputeMode::kNone;
   // Modules re-run under RecomputeMode::kSelective (RecomputeModule bits).
   uint32_t recompute_modules = kDefaultRecomputeModules;
@@ -79,6 +86,13 @@ std::vector<LayerStep> EmbeddingBackward(const ModelSpec& model, const LayerCont
 // Final norm, output projection and cross-entropy loss (last stage), forward / backward.
 std::vector<LayerStep> HeadForward(const ModelSpec& model, const LayerContext& ctx);
 std::vector<LayerStep> HeadBackward(const ModelSpec& model, const LayerContext& ctx);
+
+// One multi-token-prediction depth (ModelSpec::mtp_layers), forward / backward: the embedding
+// lookup of the tokens one further ahead, the two norms and the 2h -> h projection, one
+// transformer layer of the model's MoE kind, and its own output layer and loss. Op names carry
+// the prefix "mtp.".
+std::vector<LayerStep> MtpForward(const ModelSpec& model, const LayerContext& ctx);
+std::vector<LayerStep> MtpBackward(const ModelSpec& model, const LayerContext& ctx);
 
 // Activation bytes one layer keeps for backward per micro-batch on one rank
 // (Korthikanti et al. eq. 2-5, adapted: flash attention never stores the s^2 terms).

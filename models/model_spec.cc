@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "simulator/core/embedded_data.h"
 #include "simulator/core/strings.h"
@@ -18,18 +19,41 @@ const char* PositionKindName(PositionKind k) {
 
 int64_t ModelSpec::LayerExpertParams() const {
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
-  return is_moe() ? experts * mats * hidden * ffn_hidden : 0;
+  return is_moe() ? experts * mats * hidden * expert_ffn() : 0;
+}
+
+int64_t ModelSpec::AttentionParams() const {
+  if (!is_mla()) {
+    const int64_t kv_dim = kv_heads * head_dim();
+    return hidden * (q_dim() + 2 * kv_dim) + q_dim() * hidden;
+  }
+  // Query: down to q_lora_rank, RMSNorm, up to every head's qk dims (or one full-rank
+  // projection); keys and values: down to the latent plus the shared rotary key dims, RMSNorm
+  // of the latent, up to every head's key (no-rope part) and value; output projection.
+  const int64_t q = q_lora_rank > 0 ? hidden * q_lora_rank + q_lora_rank + q_lora_rank * heads * qk_head_dim()
+                                    : hidden * heads * qk_head_dim();
+  const int64_t kv = hidden * (kv_lora_rank + qk_rope_head_dim) + kv_lora_rank +
+                     kv_lora_rank * heads * (head_dim() + v_dim());
+  return q + kv + attn_out_dim() * hidden;
 }
 
 int64_t ModelSpec::LayerParams() const {
-  const int64_t kv_dim = kv_heads * head_dim();
-  const int64_t attn = hidden * (q_dim() + 2 * kv_dim) + q_dim() * hidden;
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
   const int64_t mlp_params = is_moe() ? LayerExpertParams() + hidden * experts  // + router
+                                            + mats * hidden * shared_expert_ffn
                                       : mats * hidden * ffn_hidden;
   const int64_t norms = 2 * hidden + (qk_norm ? 2 * head_dim() : 0);
-  return attn + mlp_params + norms;
+  return AttentionParams() + mlp_params + norms;
 }
+
+int64_t ModelSpec::LayerParamsAt(int64_t layer) const {
+  if (MoeLayer(layer) || !is_moe()) return LayerParams();
+  const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
+  const int64_t norms = 2 * hidden + (qk_norm ? 2 * head_dim() : 0);
+  return AttentionParams() + mats * hidden * ffn_hidden + norms;
+}
+
+int64_t ModelSpec::MtpLayerParams() const { return LayerParams() + 2 * hidden * hidden + 3 * hidden; }
 
 int64_t ModelSpec::EmbeddingParams() const {
   int64_t p = vocab * hidden * (tied_embeddings ? 1 : 2);
@@ -37,7 +61,12 @@ int64_t ModelSpec::EmbeddingParams() const {
   return p;
 }
 
-int64_t ModelSpec::TotalParams() const { return layers * LayerParams() + EmbeddingParams() + hidden; }
+int64_t ModelSpec::TotalParams() const {
+  const int64_t moe = MoeLayers();
+  // MoE layers, then the leading dense ones (every layer of a dense model).
+  return moe * LayerParams() + (layers - moe) * LayerParamsAt(0) + mtp_layers * MtpLayerParams() +
+         EmbeddingParams() + hidden;
+}
 
 int64_t ModelSpec::WindowedLayers() const {
   int64_t n = 0;
@@ -47,20 +76,31 @@ int64_t ModelSpec::WindowedLayers() const {
 
 double ModelSpec::TrainingFlops(int64_t tokens, int64_t seq_len) const {
   const double h = static_cast<double>(hidden);
-  const double kv_dim = static_cast<double>(kv_heads * head_dim());
   const double mats = mlp == MlpKind::kSwiglu ? 3.0 : 2.0;
-  const double active_experts = is_moe() ? static_cast<double>(top_k) : 1.0;
-  // Matmul parameters one token passes through in one layer.
-  const double q = static_cast<double>(q_dim());
-  const double layer_mm = h * (q + 2 * kv_dim) + q * h + mats * h * ffn_hidden * active_experts;
-  // Attention scores and weighted sum: 2 matmuls of 2*seq*heads*head_dim FLOPs per token
-  // (forward; heads*head_dim = h unless the head dimension is set).
-  const double layer_attn_fwd = 4.0 * static_cast<double>(seq_len) * q;
+  // Matmul parameters one token passes through in one layer: the attention projections (less
+  // MLA's two latent norms) and the MLP, or the top_k routed experts and the shared experts.
+  const double attn_mm = static_cast<double>(AttentionParams()) -
+                         (is_mla() ? static_cast<double>(q_lora_rank + kv_lora_rank) : 0.0);
+  const double dense_mm = attn_mm + mats * h * static_cast<double>(ffn_hidden);
+  const double moe_mm = attn_mm + mats * h *
+                                      (static_cast<double>(top_k) * static_cast<double>(expert_ffn()) +
+                                       static_cast<double>(shared_expert_ffn));
+  const double moe_layers = static_cast<double>(MoeLayers());
+  const double dense_layers_n = static_cast<double>(layers) - moe_layers;
+  // Attention scores and weighted sum: 2 * seq * heads * (qk dims + v dims) FLOPs per token
+  // (forward; 4 * seq * heads * head_dim without MLA).
+  const double per_key = 2.0 * static_cast<double>(heads) * static_cast<double>(qk_head_dim() + v_dim());
+  const double layer_attn_fwd = static_cast<double>(seq_len) * per_key;
   const double windowed = static_cast<double>(WindowedLayers());
   const double window_attn_fwd =
-      4.0 * static_cast<double>(std::min(sliding_window > 0 ? sliding_window : seq_len, seq_len)) * q;
-  const double fwd_per_token = layers * 2.0 * layer_mm + (layers - windowed) * layer_attn_fwd +
-                               windowed * window_attn_fwd + 2.0 * h * vocab;
+      static_cast<double>(std::min(sliding_window > 0 ? sliding_window : seq_len, seq_len)) * per_key;
+  // Each MTP depth: one more layer of the MoE kind (of the dense kind for dense models), its
+  // 2h -> h projection and its own output layer.
+  const double mtp = static_cast<double>(mtp_layers);
+  const double mtp_mm = (is_moe() ? moe_mm : dense_mm) + 2.0 * h * h + h * vocab;
+  const double fwd_per_token = 2.0 * (dense_layers_n * dense_mm + moe_layers * moe_mm) +
+                               (layers - windowed) * layer_attn_fwd + windowed * window_attn_fwd +
+                               2.0 * h * vocab + mtp * (2.0 * mtp_mm + layer_attn_fwd);
   return 3.0 * fwd_per_token * static_cast<double>(tokens);
 }
 
@@ -112,6 +152,41 @@ Status ModelSpec::Validate() const {
                                   ") must be divisible by heads (", heads,
                                   ") unless head_dim is given"));
   }
+  for (const auto& [field, v] : {std::pair<const char*, int64_t>{"moe_ffn_hidden", moe_ffn_hidden},
+                                 {"dense_layers", dense_layers},
+                                 {"shared_expert_ffn", shared_expert_ffn},
+                                 {"q_lora_rank", q_lora_rank},
+                                 {"kv_lora_rank", kv_lora_rank},
+                                 {"qk_rope_head_dim", qk_rope_head_dim},
+                                 {"v_head_dim", v_head_dim},
+                                 {"mtp_layers", mtp_layers}}) {
+    if (v < 0) {
+      return InvalidArgument(StrCat("model '", name, "': ", field, " must be 0 (off) or positive, got ", v));
+    }
+    ECHOSIM_RETURN_IF_ERROR(at_most(field, v, int64_t{1} << 22));
+  }
+  ECHOSIM_RETURN_IF_ERROR(at_most("mtp_layers", mtp_layers, 64));
+  if (!is_moe() && (moe_ffn_hidden > 0 || dense_layers > 0 || shared_expert_ffn > 0)) {
+    return InvalidArgument(StrCat("model '", name, "': moe_ffn_hidden, dense_layers and shared_expert_ffn "
+                                  "need experts > 1, got experts = ", experts));
+  }
+  if (dense_layers >= layers && is_moe()) {
+    return InvalidArgument(StrCat("model '", name, "': dense_layers (", dense_layers,
+                                  ") must be fewer than layers (", layers, ")"));
+  }
+  if (!is_mla() && (q_lora_rank > 0 || qk_rope_head_dim > 0 || v_head_dim > 0)) {
+    return InvalidArgument(StrCat("model '", name, "': q_lora_rank, qk_rope_head_dim and v_head_dim "
+                                  "describe multi-head latent attention and need kv_lora_rank > 0"));
+  }
+  if (is_mla() && kv_heads != heads) {
+    return InvalidArgument(StrCat("model '", name, "': multi-head latent attention (kv_lora_rank > 0) "
+                                  "gives every head its own key and value: kv_heads (", kv_heads,
+                                  ") must equal heads (", heads, ")"));
+  }
+  if (is_mla() && sliding_window > 0) {
+    return InvalidArgument(StrCat("model '", name, "': sliding_window is not supported with multi-head "
+                                  "latent attention (kv_lora_rank > 0)"));
+  }
   if (heads % kv_heads != 0) {
     return InvalidArgument(StrCat("model '", name, "': heads (", heads,
                                   ") must be divisible by kv_heads (", kv_heads, ")"));
@@ -146,7 +221,10 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   static const char* kKnown[] = {"name", "description", "layers", "hidden", "heads", "kv_heads",
                                  "ffn_hidden", "vocab", "experts", "top_k", "mlp", "norm",
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
-                                 "sliding_window", "full_attention_every", "dropout", "qk_norm"};
+                                 "sliding_window", "full_attention_every", "dropout", "qk_norm",
+                                 "moe_ffn_hidden", "dense_layers", "shared_expert_ffn",
+                                 "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
+                                 "mtp_layers"};
   for (const auto& kv : doc) {
     if (!kv.first.IsScalar()) {
       return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1,
@@ -183,6 +261,14 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "head_dim", source, &m.head_dim_override));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "sliding_window", source, &m.sliding_window));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "full_attention_every", source, &m.full_attention_every));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "moe_ffn_hidden", source, &m.moe_ffn_hidden));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "dense_layers", source, &m.dense_layers));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "shared_expert_ffn", source, &m.shared_expert_ffn));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "q_lora_rank", source, &m.q_lora_rank));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "kv_lora_rank", source, &m.kv_lora_rank));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "qk_rope_head_dim", source, &m.qk_rope_head_dim));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "v_head_dim", source, &m.v_head_dim));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mtp_layers", source, &m.mtp_layers));
   ECHOSIM_ASSIGN_OR_RETURN(m.mlp, ParseChoice<MlpKind>("mlp", mlp, {{"gelu", MlpKind::kGelu},
                                                                     {"swiglu", MlpKind::kSwiglu}}));
   ECHOSIM_ASSIGN_OR_RETURN(m.norm, ParseChoice<NormKind>("norm", norm,

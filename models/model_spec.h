@@ -5,6 +5,7 @@
 #ifndef ECHOSIM_MODELS_MODEL_SPEC_H_
 #define ECHOSIM_MODELS_MODEL_SPEC_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,6 +49,31 @@ struct ModelSpec {
   // (gpt-oss: window 128, N = 2, alternating); N = 0: every layer uses the window.
   int64_t sliding_window = 0;
   int64_t full_attention_every = 0;
+  // Mixture of experts beyond one expert shape (DeepSeek-V3, Kimi K2; 0 = off):
+  // moe_ffn_hidden: the routed experts' FFN width (0 = ffn_hidden, which is then the experts'
+  //   width; with it set, ffn_hidden is the dense layers' width);
+  // dense_layers: the first N layers use a dense MLP of ffn_hidden (Megatron-Core
+  //   moe_layer_freq with N leading zeros; Hugging Face first_k_dense_replace);
+  // shared_expert_ffn: total FFN width of the shared experts every token also passes through
+  //   (Megatron-Core moe_shared_expert_intermediate_size).
+  int64_t moe_ffn_hidden = 0;
+  int64_t dense_layers = 0;
+  int64_t shared_expert_ffn = 0;
+  // Multi-head latent attention (DeepSeek-V2/V3; on when kv_lora_rank > 0): keys and values
+  // are projected down to a kv_lora_rank latent (plus qk_rope_head_dim rotary key dims shared
+  // by the heads) and up again per head; queries likewise through q_lora_rank (0 = one full-rank
+  // query projection). Each head scores with head_dim + qk_rope_head_dim dims and returns
+  // v_head_dim (0 = head_dim) dims. kv_heads must equal heads.
+  int64_t q_lora_rank = 0;
+  int64_t kv_lora_rank = 0;
+  int64_t qk_rope_head_dim = 0;
+  int64_t v_head_dim = 0;
+  // Multi-token prediction (DeepSeek-V3; Megatron-Core mtp_num_layers): after the last layer,
+  // each MTP depth normalises the hidden states and the embeddings of the tokens one further
+  // ahead, projects their concatenation (2 * hidden -> hidden), runs one more transformer layer
+  // (of the model's MoE kind) and its own output layer and loss. They sit on the last virtual
+  // pipeline stage ('m' in a pipeline layout) and are not counted in `layers`.
+  int64_t mtp_layers = 0;
   bool WindowedLayer(int64_t layer) const {
     return sliding_window > 0 && (full_attention_every <= 0 || (layer + 1) % full_attention_every != 0);
   }
@@ -57,10 +83,30 @@ struct ModelSpec {
   // Width of the attention's query (and output-projection input): heads * head_dim.
   int64_t q_dim() const { return heads * head_dim(); }
   bool is_moe() const { return experts > 1; }
-  // Parameters of one transformer layer (attention + MLP/experts + norms), all experts counted.
+  bool is_mla() const { return kv_lora_rank > 0; }
+  // Dims one head scores with (MLA: head_dim + qk_rope_head_dim) and returns (MLA: v_head_dim).
+  int64_t qk_head_dim() const { return head_dim() + (is_mla() ? qk_rope_head_dim : 0); }
+  int64_t v_dim() const { return is_mla() && v_head_dim > 0 ? v_head_dim : head_dim(); }
+  // Width of the attention output (the output projection's input): heads * v_dim.
+  int64_t attn_out_dim() const { return heads * v_dim(); }
+  // The routed experts' FFN width.
+  int64_t expert_ffn() const { return moe_ffn_hidden > 0 ? moe_ffn_hidden : ffn_hidden; }
+  // Whether layer `layer` (from 0) routes through experts (false for dense models and for the
+  // leading dense layers of an MoE model).
+  bool MoeLayer(int64_t layer) const { return is_moe() && layer >= dense_layers; }
+  int64_t MoeLayers() const { return is_moe() ? std::max<int64_t>(0, layers - dense_layers) : 0; }
+  // Parameters of the attention block's projections (and MLA's latent norms).
+  int64_t AttentionParams() const;
+  // Parameters of one transformer layer (attention + MLP/experts + norms), all experts counted:
+  // of an MoE layer (of the only kind of layer for dense models).
   int64_t LayerParams() const;
-  // Of which belong to the experts (0 for dense models).
+  // Of which belong to the routed experts (0 for dense models).
   int64_t LayerExpertParams() const;
+  // The same for layer `layer` (a leading dense layer of an MoE model has no experts).
+  int64_t LayerParamsAt(int64_t layer) const;
+  int64_t LayerExpertParamsAt(int64_t layer) const { return MoeLayer(layer) ? LayerExpertParams() : 0; }
+  // Parameters of one MTP depth: its transformer layer, the 2h x h projection and three norms.
+  int64_t MtpLayerParams() const;
   // Embedding (and untied output) parameters.
   int64_t EmbeddingParams() const;
   int64_t TotalParams() const;

@@ -1,14 +1,49 @@
 #include "policies/memory_model.h"
 
+#include <algorithm>
+
 namespace echosim {
+namespace {
+
+// Calls f(layer) for every transformer layer the pipeline stage holds (all its chunks).
+template <typename F>
+void ForStageLayers(const ModelSpec& m, const ParallelPlan& p, int64_t stage, F f) {
+  for (int64_t c = 0; c < p.vpp; ++c) {
+    const int64_t v = c * p.pp + stage;
+    const int64_t first = p.ChunkFirstLayer(m, v);
+    for (int64_t l = first; l < first + p.ChunkLayers(m, v); ++l) f(l);
+  }
+}
+
+// Parameters of layer `layer` on one rank: dense ones over TP, experts over expert TP * EP.
+double LocalLayerParams(const ModelSpec& m, const ParallelPlan& p, int64_t layer) {
+  const double expert = static_cast<double>(m.LayerExpertParamsAt(layer));
+  const double dense = static_cast<double>(m.LayerParamsAt(layer)) - expert;
+  return dense / p.tp + expert / static_cast<double>(p.ExpertTp() * p.ep);
+}
+
+// Multi-token-prediction depths on the stage (all its chunks).
+int64_t StageMtpLayers(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
+  int64_t n = 0;
+  for (int64_t c = 0; c < p.vpp; ++c) n += p.ChunkMtpLayers(m, c * p.pp + stage);
+  return n;
+}
+
+}  // namespace
 
 double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
-  const double layers = static_cast<double>(p.StageLayers(m, stage));
-  const double dense_layer = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
-  const double expert_layer = static_cast<double>(m.LayerExpertParams());
-  double params = layers * (dense_layer / p.tp + expert_layer / (p.ExpertTp() * p.ep));
+  double params = 0;
+  ForStageLayers(m, p, stage, [&](int64_t l) { params += LocalLayerParams(m, p, l); });
   const double embed = static_cast<double>(m.vocab * m.hidden) / p.tp;
   const bool first = stage == 0, last = stage == p.pp - 1;
+  // MTP depths: their layer, projection and norms, and away from the first stage a copy of
+  // the input embedding for their lookups.
+  if (const int64_t mtp = StageMtpLayers(m, p, stage); mtp > 0) {
+    const double expert = static_cast<double>(m.LayerExpertParams());
+    params += static_cast<double>(mtp) * ((static_cast<double>(m.MtpLayerParams()) - expert) / p.tp +
+                                          expert / static_cast<double>(p.ExpertTp() * p.ep));
+    if (!first) params += embed;
+  }
   if (first) params += embed;
   // The output layer: its own matrix when untied; with tied embeddings the last stage
   // keeps a copy (unless it is also the first stage).
@@ -17,8 +52,10 @@ double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
 }
 
 double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
-  return static_cast<double>(p.StageLayers(m, stage)) * static_cast<double>(m.LayerExpertParams()) /
-         static_cast<double>(p.ExpertTp() * p.ep);
+  double params = 0;
+  ForStageLayers(m, p, stage, [&](int64_t l) { params += static_cast<double>(m.LayerExpertParamsAt(l)); });
+  params += static_cast<double>(StageMtpLayers(m, p, stage)) * static_cast<double>(m.LayerExpertParams());
+  return params / static_cast<double>(p.ExpertTp() * p.ep);
 }
 
 std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& p,
@@ -30,7 +67,12 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
   // group (the ranks holding the same experts).
   const double dp = static_cast<double>(p.GroupSize(GroupKind::kDp));
   const double edp = static_cast<double>(p.GroupSize(GroupKind::kEdp));
+  // Activations of an MoE layer (or of every layer of a dense model) and of a leading dense
+  // layer of an MoE model.
   const double layer_act = LayerActivationBytes(m, layer);
+  LayerContext dense_ctx = layer;
+  dense_ctx.dense_layer = true;
+  const double dense_layer_act = m.dense_layers > 0 ? LayerActivationBytes(m, dense_ctx) : layer_act;
   for (int64_t s = 0; s < p.pp; ++s) {
     StageMemory sm;
     sm.stage = s;
@@ -51,25 +93,30 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     if (p.zero >= 3) {
       // Two layers gathered at a time (the one running and the one prefetched): of an MoE
       // layer only the rank's experts (1/ep of them), as the simulated all-gather moves.
-      const double dense_layer = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
-      const double expert_layer = static_cast<double>(m.LayerExpertParams());
-      sm.weight_bytes += 2.0 * (dense_layer / p.tp + expert_layer / (p.ExpertTp() * p.ep)) * wbytes;
+      double largest = 0;
+      ForStageLayers(m, p, s, [&](int64_t l) { largest = std::max(largest, LocalLayerParams(m, p, l)); });
+      sm.weight_bytes += 2.0 * largest * wbytes;
     }
     // The gradient buffer: fp32 with grad_reduce_in_fp32, else the 16-bit training dtype.
     sm.gradient_bytes = sharded(p.grad_reduce_in_fp32 ? 4.0 : 2.0, 2);
     sm.optimizer_bytes = sharded(12.0, 1);
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).
-    const double layers_per_chunk = static_cast<double>(p.StageLayers(m, s)) / static_cast<double>(p.vpp);
+    double stage_act = 0;  // one micro-batch through every layer of the stage
+    ForStageLayers(m, p, s, [&](int64_t l) { stage_act += m.MoeLayer(l) || !m.is_moe() ? layer_act : dense_layer_act; });
+    const double mtp = static_cast<double>(StageMtpLayers(m, p, s));
+    stage_act += mtp * layer_act;  // an MTP depth keeps about one layer's activations
+    const double act_per_chunk = stage_act / static_cast<double>(p.vpp);
     // Offloaded layers (pp 1: one chunk, one micro-batch in flight) leave but the one in transit.
     const double offloaded =
         p.cpu_offload_layers > 0 ? static_cast<double>(p.cpu_offload_layers) - 1.0 : 0.0;
     sm.activation_bytes =
-        layer_act * (layers_per_chunk * static_cast<double>(in_flight[s]) - offloaded);
+        act_per_chunk * static_cast<double>(in_flight[s]) - layer_act * offloaded;
     if (s == p.pp - 1) {
       // fp32 logits and their gradient for one micro-batch.
       const double tokens = static_cast<double>(layer.micro_batch * layer.seq_len) / p.cp;
-      sm.activation_bytes += tokens * static_cast<double>(m.vocab) / p.tp * 4.0 * 2.0;
+      // and those of each MTP depth's own output layer.
+      sm.activation_bytes += (1.0 + mtp) * tokens * static_cast<double>(m.vocab) / p.tp * 4.0 * 2.0;
     }
     sm.reserved_bytes = reserved_bytes;
     out.push_back(sm);

@@ -132,6 +132,7 @@ int64_t SplitSlots(const ParallelPlan& p, const ModelSpec& m) {
 }  // namespace
 
 int64_t ParallelPlan::ChunkLayers(const ModelSpec& m, int64_t v) const {
+  if (!layout.empty()) return v < static_cast<int64_t>(layout.size()) ? layout[v].layers : 0;
   const int64_t virtual_stages = pp * vpp;
   const int64_t per = SplitSlots(*this, m) / virtual_stages;
   return per - (v == 0 && embedding_in_pipeline_split ? 1 : 0) -
@@ -139,14 +140,56 @@ int64_t ParallelPlan::ChunkLayers(const ModelSpec& m, int64_t v) const {
 }
 
 int64_t ParallelPlan::ChunkFirstLayer(const ModelSpec& m, int64_t v) const {
+  if (!layout.empty()) {
+    int64_t first = 0;
+    for (int64_t u = 0; u < v && u < static_cast<int64_t>(layout.size()); ++u) first += layout[u].layers;
+    return first;
+  }
   const int64_t per = SplitSlots(*this, m) / (pp * vpp);
   return v * per - (v > 0 && embedding_in_pipeline_split ? 1 : 0);
+}
+
+int64_t ParallelPlan::ChunkMtpLayers(const ModelSpec& m, int64_t v) const {
+  if (!layout.empty()) return v < static_cast<int64_t>(layout.size()) ? layout[v].mtp : 0;
+  return v == pp * vpp - 1 ? m.mtp_layers : 0;
 }
 
 int64_t ParallelPlan::StageLayers(const ModelSpec& m, int64_t stage) const {
   int64_t n = 0;
   for (int64_t c = 0; c < vpp; ++c) n += ChunkLayers(m, c * pp + stage);
   return n;
+}
+
+// A pipeline layout must list one entry per virtual stage and place every layer (and every
+// multi-token-prediction layer) of the model once.
+static Status ValidateLayout(const ParallelPlan& p, const ModelSpec& m) {
+  const char* flag = "--pipeline-layout";
+  const char* field = "parallelism.pipeline_layout";
+  const std::string written = FormatPipelineLayout(p.layout);
+  if (static_cast<int64_t>(p.layout.size()) != p.pp * p.vpp) {
+    return PlanError(flag, field, StrCat("the layout lists ", p.layout.size(),
+                                         " virtual stages; pp * vpp = ", p.pp, " * ", p.vpp, " = ",
+                                         p.pp * p.vpp, " (", written, ")"));
+  }
+  int64_t layers = 0, mtp = 0;
+  for (const LayoutStage& st : p.layout) {
+    layers += st.layers;
+    mtp += st.mtp;
+  }
+  if (layers != m.layers) {
+    return PlanError(flag, field, StrCat("the layout places ", layers, " transformer layers ('t'); model '",
+                                         m.name, "' has ", m.layers));
+  }
+  if (mtp != m.mtp_layers) {
+    return PlanError(flag, field, StrCat("the layout places ", mtp, " multi-token-prediction layers ('m'); model '",
+                                         m.name, "' has ", m.mtp_layers, " (workload.training.shape.mtp_layers)"));
+  }
+  if (p.embedding_in_pipeline_split || p.loss_in_pipeline_split) {
+    return PlanError(flag, field, "a layout places the embedding and the loss itself: leave "
+                                  "parallelism.account_for_embedding_in_pipeline_split and "
+                                  "account_for_loss_in_pipeline_split unset");
+  }
+  return Status::Ok();
 }
 
 Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) {
@@ -205,8 +248,9 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
     return PlanError("--tp", "parallelism.tp",
                      StrCat("model vocab (", m.vocab, ") is not divisible by tp = ", p.tp));
   }
-  const int64_t slots = SplitSlots(p, m);
-  if (slots % (p.pp * p.vpp) != 0) {
+  if (!p.layout.empty()) {
+    ECHOSIM_RETURN_IF_ERROR(ValidateLayout(p, m));
+  } else if (const int64_t slots = SplitSlots(p, m); slots % (p.pp * p.vpp) != 0) {
     const bool counted = p.embedding_in_pipeline_split || p.loss_in_pipeline_split;
     return PlanError(
         p.vpp > 1 ? "--vpp" : "--pp", p.vpp > 1 ? "parallelism.vpp" : "parallelism.pp",
@@ -221,7 +265,7 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
                             p.embedding_in_pipeline_split ? "loss" : "embedding", "-in-pipeline-split)")
                    : std::string()));
   }
-  if (p.ChunkLayers(m, 0) < 0 || p.ChunkLayers(m, p.pp * p.vpp - 1) < 0) {
+  if (p.layout.empty() && (p.ChunkLayers(m, 0) < 0 || p.ChunkLayers(m, p.pp * p.vpp - 1) < 0)) {
     return PlanError("--pp", "parallelism.pp",
                      StrCat("a virtual stage would hold fewer than 0 transformer layers (", m.layers,
                             " layers over ", p.pp * p.vpp, " virtual stages with the embedding/loss counted)"));

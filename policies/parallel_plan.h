@@ -18,6 +18,7 @@
 #include "models/layer_ops.h"
 #include "models/model_spec.h"
 #include "models/ops.h"
+#include "policies/pipeline_layout.h"
 #include "simulator/core/status.h"
 
 namespace echosim {
@@ -55,12 +56,18 @@ struct ParallelPlan {
   // Transformer layers whose activations are offloaded to host memory (Megatron-Core
   // --cpu-offloading-num-layers; pp 1 only).
   int64_t cpu_offload_layers = 0;
+  // Layers per virtual stage from a pipeline layout (parallelism.pipeline_layout); empty = the
+  // even split above.
+  std::vector<LayoutStage> layout;
 
   int64_t num_microbatches() const { return global_batch / (micro_batch * dp); }
   // Transformer layers of virtual stage `v` (0 .. pp*vpp - 1; chunk c of stage s is
   // v = c * pp + s) and the index of its first layer.
   int64_t ChunkLayers(const ModelSpec& m, int64_t v) const;
   int64_t ChunkFirstLayer(const ModelSpec& m, int64_t v) const;
+  // Multi-token-prediction layers of virtual stage `v`: the layout's, or all of the model's on
+  // the last virtual stage.
+  int64_t ChunkMtpLayers(const ModelSpec& m, int64_t v) const;
   // Transformer layers held by pipeline stage `stage` (all its chunks).
   int64_t StageLayers(const ModelSpec& m, int64_t stage) const;
 

@@ -43,6 +43,10 @@ void RegisterSearch(py::module_& m) {
         space.grad_reduce_in_fp32 = setup.plan.grad_reduce_in_fp32;
         space.fp8_param_gather = setup.plan.fp8_param_gather;
         space.cpu_offload_layers = setup.plan.cpu_offload_layers;
+        if (!setup.plan.layout.empty()) {
+          throw std::invalid_argument("parallelism.pipeline_layout fixes one pipeline split; search "
+                                      "explores the splits itself: leave it unset");
+        }
         space.loss_in_pipeline_split = setup.plan.loss_in_pipeline_split;
         space.tp = tp;
         space.pp = pp;

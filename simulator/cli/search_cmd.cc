@@ -234,6 +234,10 @@ int CmdSearch(const std::vector<std::string>& args) {
   space.grad_reduce_in_fp32 = setup->plan.grad_reduce_in_fp32;
   space.fp8_param_gather = setup->plan.fp8_param_gather;
   space.cpu_offload_layers = setup->plan.cpu_offload_layers;
+  if (!setup->plan.layout.empty()) {
+    return Fail(InvalidArgument("parallelism.pipeline_layout (--pipeline-layout) fixes one pipeline split; "
+                                "search explores the splits itself: leave it unset"));
+  }
   space.loss_in_pipeline_split = setup->plan.loss_in_pipeline_split;
   auto plans = EnumerateTrainingPlans(setup->model, space);
   if (!plans.ok()) return Fail(plans.status());

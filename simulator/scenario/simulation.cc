@@ -87,6 +87,14 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.head_dim()) m.head_dim_override = sh.head_dim();
   if (sh.sliding_window_tokens()) m.sliding_window = sh.sliding_window_tokens();
   if (sh.full_attention_every()) m.full_attention_every = sh.full_attention_every();
+  if (sh.has_moe_ffn_hidden()) m.moe_ffn_hidden = sh.moe_ffn_hidden();
+  if (sh.has_dense_layers()) m.dense_layers = sh.dense_layers();
+  if (sh.has_shared_expert_ffn()) m.shared_expert_ffn = sh.shared_expert_ffn();
+  if (sh.has_q_lora_rank()) m.q_lora_rank = sh.q_lora_rank();
+  if (sh.has_kv_lora_rank()) m.kv_lora_rank = sh.kv_lora_rank();
+  if (sh.has_qk_rope_head_dim()) m.qk_rope_head_dim = sh.qk_rope_head_dim();
+  if (sh.has_v_head_dim()) m.v_head_dim = sh.v_head_dim();
+  if (sh.has_mtp_layers()) m.mtp_layers = sh.mtp_layers();
   ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext("workload.training.shape"));
   // Write the resolved shape back so the resolved scenario is self-contained.
   auto* out = t->mutable_shape();
@@ -110,6 +118,18 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   out->set_tied_embeddings(m.tied_embeddings);
   out->set_dropout(m.dropout);
   out->set_qk_norm(m.qk_norm);
+  if (m.is_moe()) {
+    out->set_moe_ffn_hidden(static_cast<uint32_t>(m.moe_ffn_hidden));
+    out->set_dense_layers(static_cast<uint32_t>(m.dense_layers));
+    out->set_shared_expert_ffn(static_cast<uint32_t>(m.shared_expert_ffn));
+  }
+  if (m.is_mla()) {
+    out->set_q_lora_rank(static_cast<uint32_t>(m.q_lora_rank));
+    out->set_kv_lora_rank(static_cast<uint32_t>(m.kv_lora_rank));
+    out->set_qk_rope_head_dim(static_cast<uint32_t>(m.qk_rope_head_dim));
+    out->set_v_head_dim(static_cast<uint32_t>(m.v_head_dim));
+  }
+  if (m.mtp_layers > 0) out->set_mtp_layers(static_cast<uint32_t>(m.mtp_layers));
   return m;
 }
 
@@ -122,8 +142,9 @@ StatusOr<DType> ParseTrainingDType(const std::string& field, const std::string& 
 
 // parallelism.recompute_modules as a RecomputeModule bit set: every name known, applicable
 // to the model, and only with recompute: selective.
-StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, bool moe,
-                                         const std::string& model) {
+StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, const ModelSpec& spec) {
+  const bool moe = spec.is_moe();
+  const std::string& model = spec.name;
   if (p.recompute_modules().empty()) return kDefaultRecomputeModules;
   if (p.recompute() != "selective") {
     return InvalidArgument(StrCat("parallelism.recompute_modules (--recompute-modules) needs "
@@ -148,9 +169,14 @@ StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, bool mo
       return InvalidArgument(StrCat(field, ": '", name, "' needs a mixture-of-experts model; '",
                                     model, "' is dense (use mlp)"));
     }
-    if (found->module == kRecomputeMlp && moe) {
-      return InvalidArgument(StrCat(field, ": 'mlp' recomputes a dense MLP; '", model,
-                                    "' has mixture-of-experts layers (use moe or moe_act)"));
+    // In an MoE model 'mlp' applies to the leading dense layers only (Megatron-Core).
+    if (found->module == kRecomputeMlp && moe && spec.dense_layers == 0) {
+      return InvalidArgument(StrCat(field, ": 'mlp' recomputes a dense MLP; every layer of '", model,
+                                    "' is a mixture-of-experts layer (use moe or moe_act)"));
+    }
+    if (found->module == kRecomputeMlaUpProj && !spec.is_mla()) {
+      return InvalidArgument(StrCat(field, ": 'mla_up_proj' needs multi-head latent attention "
+                                    "(kv_lora_rank > 0); '", model, "' has none"));
     }
     mask |= found->module;
   }
@@ -328,6 +354,11 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.grad_reduce_in_fp32 = p.grad_reduce_in_fp32();
   plan.fp8_param_gather = p.fp8_param_gather();
   plan.cpu_offload_layers = p.cpu_offload_layers();
+  if (!p.pipeline_layout().empty()) {
+    auto layout = ParsePipelineLayout(p.pipeline_layout());
+    if (!layout.ok()) return layout.status().WithContext("parallelism.pipeline_layout (--pipeline-layout)");
+    plan.layout = std::move(layout).value();
+  }
   if (plan.fp8_param_gather && s.dtype != DType::kFp8) {
     return InvalidArgument(StrCat("parallelism.fp8_param_gather (--fp8-param-gather) needs dtype "
                                   "fp8 (workload.training.dtype); got ", t->dtype()));
@@ -338,7 +369,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                                 {"selective", RecomputeMode::kSelective},
                                                 {"full", RecomputeMode::kFull}}));
   ECHOSIM_ASSIGN_OR_RETURN(plan.recompute_modules,
-                           ParseRecomputeModules(p, s.model.is_moe(), s.model.name));
+                           ParseRecomputeModules(p, s.model));
   plan.pipeline_schedule = p.pipeline_schedule();
   plan.micro_batch = t->micro_batch_seqs();
   plan.global_batch = t->global_batch_seqs();

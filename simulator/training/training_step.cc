@@ -143,7 +143,7 @@ class StageGraphBuilder {
   // Bytes per weight of a ZeRO parameter all-gather (0: the 16-bit training dtype); fp8 primary
   // weights (fp8_param_gather) travel in fp8.
   double ParamGatherBytes() const { return s_.plan.fp8_param_gather ? 1.0 : 0.0; }
-  LocalParams LayerParamsLocal() const;
+  LocalParams LayerParamsLocal(int64_t layer) const;
 
   const TrainingSetup& s_;
   int64_t stage_;
@@ -157,11 +157,11 @@ class StageGraphBuilder {
   GroupShape next_shape_, prev_shape_;
 };
 
-// Parameters of one layer held by one rank (dense / tp, experts / (expert tp * ep)).
-StageGraphBuilder::LocalParams StageGraphBuilder::LayerParamsLocal() const {
+// Parameters of layer `layer` held by one rank (dense / tp, experts / (expert tp * ep)).
+StageGraphBuilder::LocalParams StageGraphBuilder::LayerParamsLocal(int64_t layer) const {
   const ModelSpec& m = s_.model;
-  const double dense = static_cast<double>(m.LayerParams() - m.LayerExpertParams());
-  const double expert = static_cast<double>(m.LayerExpertParams());
+  const double dense = static_cast<double>(m.LayerParamsAt(layer) - m.LayerExpertParamsAt(layer));
+  const double expert = static_cast<double>(m.LayerExpertParamsAt(layer));
   return {dense / s_.plan.tp, expert / (s_.plan.ExpertTp() * s_.plan.ep)};
 }
 
@@ -324,18 +324,27 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   const int64_t V = p.pp * p.vpp;  // virtual stages
   const std::vector<PipelineStep> order = schedule->Order(stage_, p.pp, p.vpp, mbs);
 
-  // Operator sequences are the same for every layer: generate them once.
-  const std::vector<LayerStep> layer_fwd = LayerForward(m, ctx_);
-  const std::vector<LayerStep> layer_bwd = LayerBackward(m, ctx_);
-  // Sliding-window layers (when the model has them) differ only in their attention kernels.
-  LayerContext windowed_ctx = ctx_;
-  windowed_ctx.attention_window = m.sliding_window;
-  const std::vector<LayerStep> windowed_fwd =
-      m.sliding_window > 0 ? LayerForward(m, windowed_ctx) : std::vector<LayerStep>();
-  const std::vector<LayerStep> windowed_bwd =
-      m.sliding_window > 0 ? LayerBackward(m, windowed_ctx) : std::vector<LayerStep>();
-  auto fwd_of = [&](int64_t layer) { return m.WindowedLayer(layer) ? &windowed_fwd : &layer_fwd; };
-  auto bwd_of = [&](int64_t layer) { return m.WindowedLayer(layer) ? &windowed_bwd : &layer_bwd; };
+  // Operator sequences depend on a layer only through its kind: sliding-window layers differ
+  // in their attention kernels, the leading dense layers of an MoE model in their MLP. Each
+  // kind is generated once.
+  std::vector<LayerStep> kind_fwd[4], kind_bwd[4];
+  auto kind_of = [&](int64_t layer) {
+    return (m.WindowedLayer(layer) ? 1 : 0) + (m.is_moe() && !m.MoeLayer(layer) ? 2 : 0);
+  };
+  for (int k = 0; k < 4; ++k) {
+    if ((k & 1) && m.sliding_window <= 0) continue;
+    if ((k & 2) && !(m.is_moe() && m.dense_layers > 0)) continue;
+    LayerContext kc = ctx_;
+    kc.attention_window = (k & 1) ? m.sliding_window : 0;
+    kc.dense_layer = (k & 2) != 0;
+    kind_fwd[k] = LayerForward(m, kc);
+    kind_bwd[k] = LayerBackward(m, kc);
+  }
+  auto fwd_of = [&](int64_t layer) { return &kind_fwd[kind_of(layer)]; };
+  auto bwd_of = [&](int64_t layer) { return &kind_bwd[kind_of(layer)]; };
+  // Multi-token-prediction depths (on the last virtual stage, or where the layout puts them).
+  const std::vector<LayerStep> mtp_fwd = m.mtp_layers > 0 ? MtpForward(m, ctx_) : std::vector<LayerStep>();
+  const std::vector<LayerStep> mtp_bwd = m.mtp_layers > 0 ? MtpBackward(m, ctx_) : std::vector<LayerStep>();
   const std::vector<LayerStep> emb_fwd = EmbeddingForward(m, ctx_);
   const std::vector<LayerStep> emb_bwd = EmbeddingBackward(m, ctx_);
   const std::vector<LayerStep> head_fwd = HeadForward(m, ctx_);
@@ -362,9 +371,13 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   // expert-DP group can be larger than the DP group).
   const bool sharded_groups = dp_group > 1 || p.GroupSize(GroupKind::kEdp) > 1;
   const bool zero3 = p.zero >= 3 && sharded_groups;
-  const LocalParams layer_params = LayerParamsLocal();
   const LocalParams embed_params{static_cast<double>(m.vocab * m.hidden) / p.tp, 0};
   const LocalParams no_params;
+  // An MTP depth's weights: its layer (experts over expert TP * EP), projection and norms, and,
+  // away from the first stage, its copy of the input embedding.
+  LocalParams mtp_params{static_cast<double>(m.MtpLayerParams() - m.LayerExpertParams()) / p.tp +
+                             (p.pp > 1 ? embed_params.dense : 0.0),
+                         static_cast<double>(m.LayerExpertParams()) / (p.ExpertTp() * p.ep)};
   const bool overlap = s_.overlap_grad_reduce;
   LocalParams pending_bucket;  // gradients not yet handed to a DP reduction (no-overlap mode)
   auto param_gather = [&](int32_t layer, int32_t mb, const LocalParams& params, NodeId before_first) {
@@ -400,7 +413,10 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
       };
       if (v == 0) unit(&emb_fwd, -1, embed_params);
       for (int64_t l = 0; l < lpc; ++l) {
-        unit(fwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), layer_params);
+        unit(fwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), LayerParamsLocal(first_layer + l));
+      }
+      for (int64_t i = 0; i < p.ChunkMtpLayers(m, v); ++i) {
+        unit(&mtp_fwd, static_cast<int32_t>(m.layers + i), mtp_params);
       }
       if (v == V - 1) unit(&head_fwd, -1, m.tied_embeddings && p.pp == 1 ? no_params : embed_params);
       run->finish = [&, recv, v, mb](NodeId first, NodeId last) {
@@ -448,8 +464,11 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
                             }});
     };
     if (v == V - 1) unit(&head_bwd, -1, m.tied_embeddings && p.pp == 1 ? no_params : embed_params);
+    for (int64_t i = p.ChunkMtpLayers(m, v) - 1; i >= 0; --i) {
+      unit(&mtp_bwd, static_cast<int32_t>(m.layers + i), mtp_params);
+    }
     for (int64_t l = lpc - 1; l >= 0; --l) {
-      unit(bwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), layer_params);
+      unit(bwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), LayerParamsLocal(first_layer + l));
     }
     if (v == 0) unit(&emb_bwd, -1, embed_params);
     run->finish = [&, recv, v, mb, bucket, reduce_here](NodeId first, NodeId last) {

@@ -51,6 +51,14 @@ void ApplyModelShape(const ModelSpec& m, RowConfig* c) {
   c->head_dim = m.head_dim_override;
   c->sliding_window = m.sliding_window;
   c->full_attention_every = m.full_attention_every;
+  c->moe_ffn = m.moe_ffn_hidden;
+  c->dense_layers = m.dense_layers;
+  c->shared_ffn = m.shared_expert_ffn;
+  c->q_lora = m.q_lora_rank;
+  c->kv_lora = m.kv_lora_rank;
+  c->rope_dim = m.qk_rope_head_dim;
+  c->v_head_dim = m.v_head_dim;
+  c->mtp = m.mtp_layers;
 }
 
 ModelSpec ShapeOf(const RowConfig& c) {
@@ -74,6 +82,14 @@ ModelSpec ShapeOf(const RowConfig& c) {
   m.head_dim_override = c.head_dim;
   m.sliding_window = c.sliding_window;
   m.full_attention_every = c.full_attention_every;
+  m.moe_ffn_hidden = c.moe_ffn;
+  m.dense_layers = c.dense_layers;
+  m.shared_expert_ffn = c.shared_ffn;
+  m.q_lora_rank = c.q_lora;
+  m.kv_lora_rank = c.kv_lora;
+  m.qk_rope_head_dim = c.rope_dim;
+  m.v_head_dim = c.v_head_dim;
+  m.mtp_layers = c.mtp;
   return m;
 }
 
@@ -107,6 +123,14 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   sh->set_head_dim(static_cast<uint32_t>(c.head_dim));
   sh->set_sliding_window_tokens(static_cast<uint32_t>(c.sliding_window));
   sh->set_full_attention_every(static_cast<uint32_t>(c.full_attention_every));
+  sh->set_moe_ffn_hidden(static_cast<uint32_t>(c.moe_ffn));
+  sh->set_dense_layers(static_cast<uint32_t>(c.dense_layers));
+  sh->set_shared_expert_ffn(static_cast<uint32_t>(c.shared_ffn));
+  sh->set_q_lora_rank(static_cast<uint32_t>(c.q_lora));
+  sh->set_kv_lora_rank(static_cast<uint32_t>(c.kv_lora));
+  sh->set_qk_rope_head_dim(static_cast<uint32_t>(c.rope_dim));
+  sh->set_v_head_dim(static_cast<uint32_t>(c.v_head_dim));
+  sh->set_mtp_layers(static_cast<uint32_t>(c.mtp));
   t->set_seq_len_tokens(static_cast<uint32_t>(c.seq));
   t->set_global_batch_seqs(static_cast<uint32_t>(c.gbs));
   t->set_micro_batch_seqs(static_cast<uint32_t>(c.mbs));
@@ -133,6 +157,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_ep_comm_overlap(c.ep_overlap);
   p->set_fp8_param_gather(c.fp8_params);
   p->set_cpu_offload_layers(static_cast<uint32_t>(c.cpu_offload));
+  p->set_pipeline_layout(c.pipeline_layout);
   return s;
 }
 
@@ -145,6 +170,7 @@ std::string Describe(const RowConfig& c) {
                 c.tp_overlap && c.sp && c.tp > 1 ? " tp-overlap" : "",
                 c.zero > 0 ? StrCat(" zero", c.zero) : "",
                 c.embedding_loss_in_split ? " emb+loss-in-split" : "",
+                c.pipeline_layout.empty() ? "" : StrCat(" layout=", c.pipeline_layout),
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
                 c.ep_overlap ? " ep-overlap" : "",
                 c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "",
@@ -162,7 +188,9 @@ std::string ConfigKey(const RowConfig& c) {
                 c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", Join(c.recompute_modules, ","), "|", c.sp, "|",
                 c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
-                c.full_attention_every, "|", c.fp8_params, "|", c.cpu_offload);
+                c.full_attention_every, "|", c.fp8_params, "|", c.cpu_offload, "|", c.moe_ffn, "|",
+                c.dense_layers, "|", c.shared_ffn, "|", c.q_lora, "|", c.kv_lora, "|", c.rope_dim, "|",
+                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout);
 }
 
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,
@@ -173,13 +201,15 @@ std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const Valida
     return std::make_tuple(c.model, c.layers, c.hidden, c.heads, c.kv_heads, c.ffn, c.vocab,
                            c.head_dim, c.sliding_window, c.full_attention_every, c.experts,
                            c.top_k, c.mlp, c.norm, c.position, c.tied, c.qk_norm, c.dropout,
-                           c.seq, c.gpus);
+                           c.seq, c.gpus, c.moe_ffn, c.dense_layers, c.shared_ffn, c.q_lora,
+                           c.kv_lora, c.rope_dim, c.v_head_dim, c.mtp);
   };
   if (shape(a) != shape(b)) return "";
   auto plan = [](const RowConfig& c) {
     return std::make_tuple(c.tp, c.pp, c.vpp, c.cp, c.ep, c.etp, c.dp, c.gbs, c.mbs, c.zero, c.sp,
                            c.recompute, c.recompute_modules, c.overlap_grad, c.overlap_param,
-                           c.tp_overlap, c.embedding_loss_in_split, c.ep_overlap, c.attention);
+                           c.tp_overlap, c.embedding_loss_in_split, c.ep_overlap, c.attention,
+                           c.pipeline_layout);
   };
   const bool gpu = a.gpu != b.gpu || a.gpus_per_node != b.gpus_per_node;
   const bool precision =

@@ -30,6 +30,9 @@ struct RowConfig {
   bool tied = true;
   bool qk_norm = false;  // RMSNorm on each query and key head (Qwen3)
   bool dropout = true;  // dropout after attention and MLP (masks kept for the backward)
+  // MoE beyond one expert shape and multi-head latent attention (ModelSpec; 0 = off).
+  int64_t moe_ffn = 0, dense_layers = 0, shared_ffn = 0;
+  int64_t q_lora = 0, kv_lora = 0, rope_dim = 0, v_head_dim = 0, mtp = 0;
   int64_t seq = 0;
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;
   int64_t etp = 0;  // expert tensor parallel size, 0 = tp
@@ -39,6 +42,7 @@ struct RowConfig {
   std::vector<std::string> recompute_modules;
   bool sp = false, overlap_grad = true, overlap_param = false, tp_overlap = false;
   bool embedding_loss_in_split = false;  // embedding and loss counted as pipeline layers
+  std::string pipeline_layout;           // Megatron-Core layout string; empty = even split
   bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)
   bool fp8_attention = false;  // flash attention matmuls in fp8
   bool fp8_params = false;     // fp8 primary weights (fp8_param_gather)

@@ -528,5 +528,122 @@ TEST(LayerOpsTest, SlidingWindowAttentionScoresTheWindow) {
   EXPECT_FALSE(m.Validate().ok());
 }
 
+
+const ComputeOp* FindCompute(const std::vector<LayerStep>& steps, const std::string& name) {
+  for (const LayerStep& st : steps) {
+    if (const auto* op = std::get_if<ComputeOp>(&st); op != nullptr && op->name == name) return op;
+  }
+  return nullptr;
+}
+
+// Multi-head latent attention: down projections to the latents, up projections per head, and
+// attention scoring with 192 dims and returning 128 (DeepSeek-V3).
+TEST(LayerOpsTest, LatentAttentionProjectsDownAndUp) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  LayerContext c;
+  c.seq_len = 4096;
+  c.tp = 2;
+  c.sequence_parallel = true;
+  const auto fwd = LayerForward(m, c);
+  EXPECT_EQ(FindCompute(fwd, "attn.qkv.fwd"), nullptr);
+  const ComputeOp* q_down = FindCompute(fwd, "attn.q_down.fwd");
+  const ComputeOp* kv_down = FindCompute(fwd, "attn.kv_down.fwd");
+  const ComputeOp* q_up = FindCompute(fwd, "attn.q_up.fwd");
+  const ComputeOp* kv_up = FindCompute(fwd, "attn.kv_up.fwd");
+  const ComputeOp* core = FindCompute(fwd, "attn.fwd");
+  const ComputeOp* proj = FindCompute(fwd, "attn.proj.fwd");
+  ASSERT_TRUE(q_down && kv_down && q_up && kv_up && core && proj);
+  // Down projections on the rank's sequence shard (2048 tokens), whole.
+  EXPECT_EQ(q_down->m, 2048);
+  EXPECT_EQ(q_down->n, 1536);
+  EXPECT_EQ(kv_down->n, 512 + 64);
+  // Up projections on all 4096 tokens, for this rank's 64 heads.
+  EXPECT_EQ(q_up->m, 4096);
+  EXPECT_EQ(q_up->n, 64 * 192);
+  EXPECT_EQ(q_up->k, 1536);
+  EXPECT_EQ(kv_up->n, 64 * (128 + 128));
+  EXPECT_EQ(kv_up->k, 512);
+  EXPECT_EQ(proj->k, 64 * 128);
+  // Causal attention: 2 * heads * (192 + 128) FLOPs per scored pair, s^2 / 2 pairs.
+  EXPECT_DOUBLE_EQ(core->flops, 2.0 * 64 * (192 + 128) * 4096.0 * 4096.0 / 2);
+  EXPECT_EQ(core->k, 192);
+  // The latents are gathered over TP; their gradients scattered back.
+  bool gathered = false;
+  for (const LayerStep& st : fwd) {
+    if (const auto* op = std::get_if<CommOp>(&st); op && op->name == "tp.all_gather.attn.latent") {
+      gathered = true;
+      EXPECT_DOUBLE_EQ(op->bytes, 4096.0 * (1536 + 512 + 64) * 2);
+    }
+  }
+  EXPECT_TRUE(gathered);
+  const auto bwd = LayerBackward(m, c);
+  EXPECT_NE(FindCompute(bwd, "attn.kv_down.wgrad"), nullptr);
+  EXPECT_EQ(FindCompute(bwd, "attn.q_up.fwd"), nullptr);  // nothing recomputed by default
+}
+
+// mla_up_proj recomputation re-runs the up projections before the attention's backward and
+// keeps neither q, k nor v.
+TEST(LayerOpsTest, MlaUpProjRecomputation) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  LayerContext c;
+  c.seq_len = 4096;
+  const double kept = LayerActivationBytes(m, c);
+  c.recompute = RecomputeMode::kSelective;
+  c.recompute_modules = kRecomputeMlaUpProj;
+  const auto bwd = LayerBackward(m, c);
+  const ComputeOp* q_up = FindCompute(bwd, "attn.q_up.fwd");
+  ASSERT_NE(q_up, nullptr);
+  EXPECT_TRUE(q_up->recompute);
+  // q and k at 128 heads x 192 dims and v at 128 x 128, 2 bytes each, per token.
+  EXPECT_DOUBLE_EQ(kept - LayerActivationBytes(m, c), 4096.0 * 2 * 128 * (192 + 192 + 128));
+}
+
+// DeepSeek-V3's first three layers are dense (FFN 18432); the others route each token to 8 of
+// 256 experts of FFN 2048 and through one shared expert of 2048.
+TEST(LayerOpsTest, LeadingDenseLayersAndSharedExperts) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  LayerContext c;
+  c.seq_len = 4096;
+  c.ep = 8;
+  const auto moe = LayerForward(m, c);
+  const ComputeOp* fc1 = FindCompute(moe, "moe.fc1.fwd");
+  const ComputeOp* shared = FindCompute(moe, "moe.shared.fc1.fwd");
+  ASSERT_TRUE(fc1 && shared);
+  EXPECT_EQ(fc1->n, 2 * 2048);
+  EXPECT_EQ(fc1->batch, 32);  // local experts
+  EXPECT_EQ(shared->m, 4096);
+  EXPECT_EQ(shared->n, 2 * 2048);
+  EXPECT_EQ(FindCompute(moe, "mlp.fc1.fwd"), nullptr);
+  c.dense_layer = true;
+  const auto dense = LayerForward(m, c);
+  const ComputeOp* mlp = FindCompute(dense, "mlp.fc1.fwd");
+  ASSERT_NE(mlp, nullptr);
+  EXPECT_EQ(mlp->n, 2 * 18432);
+  EXPECT_EQ(FindCompute(dense, "moe.fc1.fwd"), nullptr);
+  EXPECT_NE(FindCompute(LayerBackward(m, c), "mlp.fc1.wgrad"), nullptr);
+  c.dense_layer = false;
+  EXPECT_NE(FindCompute(LayerBackward(m, c), "moe.shared.fc1.wgrad"), nullptr);
+  EXPECT_GT(LayerActivationBytes(m, c), 0);
+}
+
+// A multi-token-prediction depth: the embedding lookup, the 2h -> h projection, one MoE layer
+// and its own output layer and loss.
+TEST(LayerOpsTest, MtpDepthRunsALayerAndItsOwnOutputLayer) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  LayerContext c;
+  c.seq_len = 4096;
+  const auto fwd = MtpForward(m, c);
+  const ComputeOp* proj = FindCompute(fwd, "mtp.eh_proj.fwd");
+  ASSERT_NE(proj, nullptr);
+  EXPECT_EQ(proj->k, 2 * 7168);
+  EXPECT_EQ(proj->n, 7168);
+  EXPECT_NE(FindCompute(fwd, "mtp.moe.fc1.fwd"), nullptr);
+  EXPECT_NE(FindCompute(fwd, "mtp.head.logits.fwd"), nullptr);
+  EXPECT_NE(FindCompute(fwd, "mtp.embedding.fwd"), nullptr);
+  const auto bwd = MtpBackward(m, c);
+  EXPECT_NE(FindCompute(bwd, "mtp.eh_proj.wgrad"), nullptr);
+  EXPECT_NE(FindCompute(bwd, "mtp.head.logits.dgrad"), nullptr);
+}
+
 }  // namespace
 }  // namespace echosim

@@ -81,11 +81,71 @@ TEST(ModelSpecTest, TrainingFlopsMatchMegatronFormula) {
   EXPECT_NEAR(m->TrainingFlops(static_cast<int64_t>(b * s), 2048) / megatron, 1.0, 1e-12);
 }
 
+// DeepSeek-V3 Technical Report (arXiv 2412.19437): 671B parameters in total, 37B activated per
+// token, plus the multi-token-prediction module (14B on Hugging Face, which counts its own
+// embedding and output copies, 2 x 0.93B, that echosim shares with the main model).
+TEST(ModelSpecTest, DeepSeekV3ParamsMatchTheReport) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  EXPECT_TRUE(m.is_mla());
+  EXPECT_EQ(m.qk_head_dim(), 192);
+  EXPECT_EQ(m.v_dim(), 128);
+  EXPECT_EQ(m.MoeLayers(), 58);
+  EXPECT_FALSE(m.MoeLayer(2));
+  EXPECT_TRUE(m.MoeLayer(3));
+  const double main_model = static_cast<double>(m.TotalParams() - m.MtpLayerParams());
+  EXPECT_NEAR(main_model, 671e9, 1e9);
+  EXPECT_NEAR(static_cast<double>(m.MtpLayerParams()) + 2.0 * m.vocab * m.hidden, 14e9, 0.6e9);
+  // A dense leading layer has no experts.
+  EXPECT_EQ(m.LayerExpertParamsAt(0), 0);
+  EXPECT_EQ(m.LayerExpertParamsAt(3), m.LayerExpertParams());
+  EXPECT_LT(m.LayerParamsAt(0), m.LayerParamsAt(3));
+  // Kimi K2 (arXiv 2507.20534): "1.04 trillion" parameters; the preset's shape counts 1.026
+  // trillion (its model card rounds to 1T).
+  EXPECT_NEAR(static_cast<double>(FindModelPreset("kimi-k2")->TotalParams()), 1.03e12, 0.015e12);
+}
+
+// Model FLOPs of an MLA model: 6 x the matmul parameters a token passes through (37B active
+// for DeepSeek-V3, less the two latent norms) plus the attention's 2 * seq * heads * (192 +
+// 128) per token and layer forward, and the MTP depth's layer, projection and output layer.
+TEST(ModelSpecTest, TrainingFlopsOfLatentAttentionAndSharedExperts) {
+  ModelSpec m = FindModelPreset("deepseek-v3").value();
+  m.mtp_layers = 0;
+  const double h = 7168, s = 4096, H = 128, V = 129280;
+  const double attn = static_cast<double>(m.AttentionParams()) - (1536 + 512);
+  const double moe_mm = attn + 3 * h * (8 * 2048 + 2048);
+  const double dense_mm = attn + 3 * h * 18432;
+  const double fwd = 2 * (58 * moe_mm + 3 * dense_mm) + 61 * s * 2 * H * (192 + 128) + 2 * h * V;
+  EXPECT_NEAR(m.TrainingFlops(4096, 4096) / (3 * fwd * 4096), 1.0, 1e-12);
+  const double with_mtp = FindModelPreset("deepseek-v3")->TrainingFlops(4096, 4096);
+  const double mtp_fwd = 2 * (moe_mm + 2 * h * h + h * V) + s * 2 * H * (192 + 128);
+  EXPECT_NEAR(with_mtp / (3 * (fwd + mtp_fwd) * 4096), 1.0, 1e-12);
+}
+
+TEST(ModelSpecTest, LatentAttentionAndExpertFieldsAreChecked) {
+  ModelSpec m = FindModelPreset("deepseek-v3").value();
+  m.kv_heads = 8;
+  EXPECT_NE(m.Validate().message().find("kv_heads (8) must equal heads (128)"), std::string::npos)
+      << m.Validate().message();
+  m = FindModelPreset("deepseek-v3").value();
+  m.dense_layers = 61;
+  EXPECT_NE(m.Validate().message().find("dense_layers (61) must be fewer than layers (61)"),
+            std::string::npos);
+  m = FindModelPreset("llama3-8b").value();
+  m.shared_expert_ffn = 1024;
+  EXPECT_NE(m.Validate().message().find("need experts > 1"), std::string::npos);
+  m = FindModelPreset("llama3-8b").value();
+  m.q_lora_rank = 512;
+  EXPECT_NE(m.Validate().message().find("need kv_lora_rank > 0"), std::string::npos);
+  m = FindModelPreset("deepseek-v3").value();
+  m.mtp_layers = -1;
+  EXPECT_NE(m.Validate().message().find("mtp_layers must be 0 (off) or positive"), std::string::npos);
+}
+
 TEST(ModelSpecTest, UnknownPresetListsValidNames) {
   auto m = FindModelPreset("gpt5");
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(m.status().message().find("unknown model 'gpt5'; valid models: custom, gpt-1.7b"),
+  EXPECT_NE(m.status().message().find("unknown model 'gpt5'; valid models: custom, deepseek-v3, gpt-1.7b"),
             std::string::npos);
   EXPECT_NE(m.status().message().find("llama3-70b"), std::string::npos);
 }

@@ -109,7 +109,7 @@ parallelism: {ep: 8}
       {kMinimal, {"parallelism.recompute=selective", "parallelism.recompute_modules=[moe_act]"},
        "parallelism.recompute_modules[0]: 'moe_act' needs a mixture-of-experts model"},
       {moe, {"parallelism.recompute=selective", "parallelism.recompute_modules=[mlp]"},
-       "'mlp' recomputes a dense MLP; 'qwen3-30b-a3b' has mixture-of-experts layers"},
+       "'mlp' recomputes a dense MLP; every layer of 'qwen3-30b-a3b' is a mixture-of-experts layer"},
       {moe, {"parallelism.recompute=selective", "parallelism.recompute_modules=[moe]",
              "parallelism.ep_comm_overlap=true"},
        "'moe' cannot be combined with parallelism.ep_comm_overlap"},

@@ -106,12 +106,8 @@ const std::map<std::string, ModelMapping>& Models() {
       {"Nemotron-22B", {"nemotron3-22b", "squared-ReLU MLP simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron-340B", {"nemotron4-340b", "squared-ReLU MLP simulated with GELU-MLP GEMM shapes"}},
       {"DeepSeekV3",
-       {"", "DeepSeek-V3: multi-head latent attention (MLA), a shared expert and dense first "
-            "layers; echosim's model has grouped-query attention and one MLP/expert shape for "
-            "every layer"}},
-      {"Kimi_K2",
-       {"", "Kimi K2 (DeepSeek-V3 architecture): multi-head latent attention and a shared "
-            "expert, not representable"}},
+       {"deepseek-v3", "node-limited group routing taken as balanced routing"}},
+      {"Kimi_K2", {"kimi-k2", ""}},
       {"DeepSeekV4 Flash",
        {"", "DeepSeek-V4: no public architecture description echosim can be checked "
             "against (DeepSeek-family latent attention), not representable"}},
@@ -299,6 +295,78 @@ const RecipeChange* FindRecipeChange(const std::string& model, const std::string
     }
   }
   return nullptr;
+}
+
+// DeepSeek-V3 and Kimi K2 rows: what each release's recipe runs beyond the table. Source:
+// NVIDIA-NeMo/Megatron-Bridge, the DeepSeek-V3 / Kimi K2 performance configs at each release's
+// commit: scripts/performance/configs/deepseek/deepseek_workload_base_configs.py and
+// deepseek_llm_pretrain.py (kimi/kimi_workload_base_configs.py) at c0b9a0003 (26.02), cfeddcd94
+// (26.02.01), 74695a06d (26.04), 21d102f5e (26.04.01), 63b08b397 (26.06);
+// src/megatron/bridge/perf_recipes/deepseek/{gb300,gb200}/deepseek_v3.py at 381d0b825 (26.06.01)
+// and 4ab94dfad (26.08); the 25.11 B200 config at 97ad8cc6f; the 25.09 configs
+// (configs/deepseek/deepseek_v3_llm_pretrain.yaml) of the release branch r0.1.0 (684a68616),
+// which match the 25.09 table where the release commit fa0315ae2 does not.
+//   Layouts: every 16-virtual-stage plan (PP 16; PP 8 VP 2; PP 4 VP 4; PP 2 VP 8) runs
+//   "Et*4|(t*4|)*14tmL"; PP 8 without VP (B300, 26.04.01 and 26.06) "Et*8|(t*8|)*6t*5mL"; the
+//   25.09 H100 plan (PP 8, VP 4) "Et|(tt|)*30mL". MTP depth 1 in every DeepSeek-V3 recipe.
+//   Recompute: mla_up_proj, except GB200 at 26.04 and 26.04.01 (mlp), B200 at 26.04.01 and
+//   H100 at 25.09 (mla_up_proj and mlp), and GB300 from 26.06 (none).
+//   MoE all-to-all overlap (moe_a2a_overlap): H100 25.09, B200 26.04.01, GB300 and GB200 from
+//   26.06; fp8 attention: GB300 from 26.06. The 25.09 H100 recipe turns overlap_grad_reduce off.
+struct DeepSeekRecipe {
+  std::string skip;  // non-empty: not reproducible, and why
+  std::string layout;
+  int64_t mtp = 1;
+  std::vector<std::string> recompute;
+  bool ep_overlap = false, fp8_attention = false, overlap_grad = true;
+  std::string note;
+};
+
+DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& model_cell,
+                                  const std::string& system, const std::string& release,
+                                  int64_t gbs, int64_t pp, int64_t vp) {
+  DeepSeekRecipe r;
+  if (model == "Kimi_K2") {
+    r.skip = "Kimi K2's recipe trains with the Muon optimizer (Newton-Schulz orthogonalisation of "
+             "every weight matrix each step, no distributed optimizer: Megatron-Bridge "
+             "configs/kimi at cfeddcd94 to 63b08b397); echosim simulates Adam";
+    return r;
+  }
+  if (model_cell.find("w/o MTP") != std::string::npos) {
+    r.skip = "no configuration without MTP in the release's DeepSeek-V3 recipes, which all set "
+             "mtp_num_layers 1 (the 25.11 rows without it were added to the page after the release "
+             "commit 97ad8cc6f; the only such configs, on a side branch, contradict the stated "
+             "virtual pipeline size)";
+    return r;
+  }
+  if (pp * vp == 16) {
+    r.layout = "Et*4|(t*4|)*14tmL";
+  } else if (pp == 8 && vp == 1) {
+    r.layout = "Et*8|(t*8|)*6t*5mL";
+  } else if (pp == 8 && vp == 4 && system == "DGX-H100") {
+    r.layout = "Et|(tt|)*30mL";
+  } else {
+    r.skip = StrCat("no pipeline layout in the release's recipes for PP ", pp, ", VP ", vp);
+    return r;
+  }
+  r.recompute = {"mla_up_proj"};
+  const bool from_2606 = release == "26.06" || release == "26.06.01" || release == "26.08";
+  if (system == "DGX-GB200" && (release == "26.04" || release == "26.04.01")) r.recompute = {"mlp"};
+  if ((system == "DGX-B200" && release == "26.04.01") || (system == "DGX-H100" && release == "25.09")) {
+    r.recompute = {"mla_up_proj", "mlp"};
+    r.ep_overlap = true;
+  }
+  if (system == "DGX-H100" && release == "25.09") r.overlap_grad = false;
+  if (from_2606 && (system == "DGX-GB300" || system == "DGX-GB200")) r.ep_overlap = true;
+  if (from_2606 && system == "DGX-GB300") {
+    r.recompute.clear();
+    r.fp8_attention = true;
+  }
+  if (system == "DGX-GB300" && release == "26.06" && gbs != 4096) {
+    r.note = StrCat("no recipe with GBS ", gbs, " in the release; its GB300 recipe (GBS 4096) run with "
+                    "the stated GBS");
+  }
+  return r;
 }
 
 }  // namespace
@@ -491,7 +559,19 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       continue;
     }
     c.dp = gpus / (tp * pp * cp);
-    if (spec.layers % (pp * vp) != 0) {
+    DeepSeekRecipe ds;
+    if (spec.is_mla()) {
+      ds = FindDeepSeekRecipe(model, model_cell, system, short_release, gbs, pp, vp);
+      if (!ds.skip.empty()) {
+        skip(ds.skip);
+        continue;
+      }
+      c.pipeline_layout = ds.layout;
+      c.mtp = ds.mtp;
+      notes.push_back(StrCat("release recipe (Megatron-Bridge): pipeline layout ", ds.layout,
+                             ", multi-token prediction depth ", ds.mtp));
+      if (!ds.note.empty()) notes.push_back(ds.note);
+    } else if (spec.layers % (pp * vp) != 0) {
       if ((spec.layers + 2) % (pp * vp) != 0) {
         skip(StrCat(spec.layers, " layers (", spec.layers + 2, " with the embedding and the loss) ",
                     "do not split evenly over PP*VP = ", pp * vp));
@@ -558,6 +638,19 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.recompute_modules = {"layernorm", "moe_act"};
       notes.push_back("release recipe (Megatron-Bridge): the norms and the MoE activation "
                       "recomputed (recompute_modules layernorm, moe_act)");
+    }
+    if (spec.is_mla()) {
+      c.recompute = ds.recompute.empty() ? "none" : "selective";
+      c.recompute_modules = ds.recompute;
+      c.ep_overlap = ds.ep_overlap && ep > 1;
+      c.fp8_attention = ds.fp8_attention && c.dtype == "fp8";
+      c.overlap_grad = ds.overlap_grad;
+      if (!ds.recompute.empty()) {
+        notes.push_back(StrCat("release recipe: recompute_modules ", Join(ds.recompute, ", ")));
+      }
+      if (c.ep_overlap) notes.push_back("release recipe: MoE all-to-all overlap simulated");
+      if (c.fp8_attention) notes.push_back("release recipe: fp8 attention");
+      if (!c.overlap_grad) notes.push_back("release recipe: overlap_grad_reduce off");
     }
     if (const RecipeChange* rc = FindRecipeChange(model, system, precision, short_release)) {
       c.ep_overlap = rc->ep_overlap && ep > 1;

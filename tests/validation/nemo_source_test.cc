@@ -221,7 +221,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
   ASSERT_EQ(cases->size(), 8u);
   const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "state-space (Mamba)",
-                          "multi-head latent attention", "do not split evenly",
+                          "no configuration without MTP", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {
     const ValidationRow& r = (*cases)[i].row;
@@ -229,6 +229,42 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
     EXPECT_NE(r.skip_reason.find(expect[i]), std::string::npos) << r.label << ": " << r.skip_reason;
     EXPECT_GT(r.measured_step_s, 0) << r.label;
   }
+}
+
+// DeepSeek-V3 rows run their release's recipe: the pipeline layout, one MTP depth, mla_up_proj
+// recomputation; Kimi K2 (Muon optimizer) is listed with its reason.
+TEST(NemoSourceTest, DeepSeekRowsFollowTheirRecipes) {
+  auto cases = Parse(
+      "d,26.02 NeMo Container,Pre-Training Performance,DGX-GB200,DeepSeekV3,256,MXFP8,4096,1,4096,"
+      "1,4,1,4,64,3955,1028,0,,\n"
+      "d,26.06 NeMo Container,Pre-Training Performance,DGX-GB300,DeepSeekV3,256,MXFP8,4096,1,4096,"
+      "1,2,1,8,32,6338,1648,,,\n"
+      "d,26.04.01 NeMo Container,Pre-Training Performance,DGX-B300,DeepSeekV3,256,MXFP8,4096,2,4096,"
+      "1,8,1,n/a,8,3456,898,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,Kimi_K2,256,MXFP8,4096,2,4096,1,4,"
+      "1,4,64,5332,1090,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 4u);
+  const RowConfig& gb200 = (*cases)[0].config;
+  EXPECT_FALSE((*cases)[0].row.skipped) << (*cases)[0].row.skip_reason;
+  EXPECT_EQ(gb200.model, "deepseek-v3");
+  EXPECT_EQ(gb200.pipeline_layout, "Et*4|(t*4|)*14tmL");
+  EXPECT_EQ(gb200.mtp, 1);
+  EXPECT_EQ(gb200.kv_lora, 512);
+  EXPECT_EQ(gb200.recompute, "selective");
+  EXPECT_EQ(gb200.recompute_modules, std::vector<std::string>{"mla_up_proj"});
+  EXPECT_FALSE(gb200.ep_overlap);
+  const RowConfig& gb300 = (*cases)[1].config;
+  EXPECT_EQ(gb300.recompute, "none");
+  EXPECT_TRUE(gb300.ep_overlap);
+  EXPECT_TRUE(gb300.fp8_attention);
+  EXPECT_EQ((*cases)[2].config.pipeline_layout, "Et*8|(t*8|)*6t*5mL");
+  EXPECT_TRUE((*cases)[3].row.skipped);
+  EXPECT_NE((*cases)[3].row.skip_reason.find("Muon optimizer"), std::string::npos);
+  // The rows simulate: the layout fits the plan.
+  const ModelSpec m = ShapeOf(gb200);
+  EXPECT_TRUE(m.is_mla());
+  EXPECT_EQ(m.MoeLayers(), 58);
 }
 
 // gpt-oss-120b: head dimension 64 (q 4096 wide on a 2880 residual), banded 128-token attention

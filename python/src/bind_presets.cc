@@ -40,6 +40,14 @@ void RegisterPresets(py::module_& m) {
           d["qk_norm"] = s.qk_norm;
           d["sliding_window"] = s.sliding_window;
           d["full_attention_every"] = s.full_attention_every;
+          d["moe_ffn_hidden"] = s.expert_ffn();
+          d["dense_layers"] = s.dense_layers;
+          d["shared_expert_ffn"] = s.shared_expert_ffn;
+          d["q_lora_rank"] = s.q_lora_rank;
+          d["kv_lora_rank"] = s.kv_lora_rank;
+          d["qk_rope_head_dim"] = s.qk_rope_head_dim;
+          d["v_head_dim"] = s.v_dim();
+          d["mtp_layers"] = s.mtp_layers;
           d["params"] = s.TotalParams();
           out.append(d);
         }

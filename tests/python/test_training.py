@@ -113,6 +113,8 @@ def test_moe_overlap_fp8_attention_and_folding_from_python():
     assert (oss["sliding_window"], oss["full_attention_every"], oss["head_dim"]) == (128, 2, 64)
     # Qwen3's QK-norm: on in the preset, a flag to turn it off (its passes cost time).
     assert bool(echosim.models().loc["qwen3-30b-a3b", "qk_norm"])
+    ds = echosim.models().loc["deepseek-v3"]
+    assert (ds["kv_lora_rank"], ds["dense_layers"], ds["mtp_layers"]) == (512, 3, 1)
     assert not bool(echosim.models().loc["llama3-8b", "qk_norm"])
     no_qk_norm = echosim.train(**base, qk_norm=False)
     assert no_qk_norm.step_time_s < plain.step_time_s
@@ -137,5 +139,21 @@ def test_recompute_modules_from_python():
         echosim.train(**base, recompute_modules=["mlp"])
     except Exception as e:  # noqa: BLE001 - the binding's error type
         assert "'mlp' recomputes a dense MLP" in str(e)
+    else:
+        raise AssertionError("expected an error")
+
+
+def test_latent_attention_model_with_a_pipeline_layout():
+    base = dict(model="deepseek-v3", gpu="gb200", gpus=256, gpus_per_node=64, pp=4, vpp=4, ep=64,
+                global_batch=256, dtype="fp8", recompute="selective",
+                recompute_modules=["mla_up_proj"])
+    run = echosim.train(**base, pipeline_layout="Et*4|(t*4|)*14tmL")
+    assert run.step_time_s > 0
+    names = set(run.timeline["name"])
+    assert "attn.kv_up.fwd" in names and "moe.shared.fc1.fwd" in names
+    try:
+        echosim.train(**base, pipeline_layout="Et*4|(t*4|)*13tmL")
+    except Exception as e:  # noqa: BLE001 - the binding's error type
+        assert "the layout lists 15 virtual stages" in str(e)
     else:
         raise AssertionError("expected an error")

@@ -203,6 +203,11 @@ TEST(ServingScenarioTest, ScenarioFieldsBecomeTheConfig) {
   EXPECT_EQ(c->workload_options.seed, 9u);
   s.mutable_parallelism()->set_vpp(2);
   EXPECT_FALSE(ServingConfigFromScenario(s).ok());
+  s.mutable_parallelism()->set_vpp(1);
+  v->set_model("deepseek-v3");  // latent attention: training only
+  auto mla = ServingConfigFromScenario(s);
+  ASSERT_FALSE(mla.ok());
+  EXPECT_NE(mla.status().message().find("multi-head latent attention"), std::string::npos);
   scenario::Scenario training;
   training.mutable_workload()->mutable_training()->set_model("llama3-8b");
   auto not_serving = ServingConfigFromScenario(training);

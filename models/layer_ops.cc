@@ -754,13 +754,19 @@ void MtpProjectionBwd(std::vector<LayerStep>* s, const LayerContext& c, const Di
   s->push_back(Mem("norms.bwd", 2.0 * d.tokens * d.h * d.e * 4.0));
 }
 
+// The MTP depth's transformer layer: of the model's MoE kind, attending to the whole sequence.
+LayerContext MtpLayerContext(const LayerContext& c) {
+  LayerContext lc = c;
+  lc.dense_layer = false;
+  lc.attention_window = 0;
+  return lc;
+}
+
 }  // namespace
 
 std::vector<LayerStep> MtpForward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
-  LayerContext lc = c;
-  lc.dense_layer = false;
-  lc.attention_window = 0;
+  const LayerContext lc = MtpLayerContext(c);
   std::vector<LayerStep> s;
   AppendPrefixed(&s, EmbeddingForward(m, c));
   std::vector<LayerStep> proj;
@@ -773,9 +779,7 @@ std::vector<LayerStep> MtpForward(const ModelSpec& m, const LayerContext& c) {
 
 std::vector<LayerStep> MtpBackward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
-  LayerContext lc = c;
-  lc.dense_layer = false;
-  lc.attention_window = 0;
+  const LayerContext lc = MtpLayerContext(c);
   std::vector<LayerStep> s;
   AppendPrefixed(&s, HeadBackward(m, c));
   AppendPrefixed(&s, LayerBackward(m, lc));

@@ -53,6 +53,39 @@ int64_t ModelSpec::LayerParamsAt(int64_t layer) const {
   return AttentionParams() + mats * hidden * ffn_hidden + norms;
 }
 
+std::vector<ModelSpec::Matrix> ModelSpec::LayerMatrices(int64_t layer) const {
+  std::vector<Matrix> out;
+  if (is_mla()) {
+    if (q_lora_rank > 0) {
+      out.push_back({hidden, q_lora_rank, 1});
+      out.push_back({q_lora_rank, heads * qk_head_dim(), 1});
+    } else {
+      out.push_back({hidden, heads * qk_head_dim(), 1});
+    }
+    out.push_back({hidden, kv_lora_rank + qk_rope_head_dim, 1});
+    out.push_back({kv_lora_rank, heads * (head_dim() + v_dim()), 1});
+  } else {
+    out.push_back({hidden, q_dim() + 2 * kv_heads * head_dim(), 1});
+  }
+  out.push_back({attn_out_dim(), hidden, 1});
+  const int64_t gate = mlp == MlpKind::kSwiglu ? 2 : 1;  // fc1 holds gate and up together
+  const bool moe = layer >= layers ? is_moe() : MoeLayer(layer);
+  if (!moe) {
+    out.push_back({hidden, gate * ffn_hidden, 1});
+    out.push_back({ffn_hidden, hidden, 1});
+    return out;
+  }
+  out.push_back({hidden, experts, 1});  // router
+  out.push_back({hidden, gate * expert_ffn(), experts});
+  out.push_back({expert_ffn(), hidden, experts});
+  if (shared_expert_ffn > 0) {
+    out.push_back({hidden, gate * shared_expert_ffn, 1});
+    out.push_back({shared_expert_ffn, hidden, 1});
+  }
+  if (layer >= layers) out.push_back({2 * hidden, hidden, 1});  // MTP projection
+  return out;
+}
+
 int64_t ModelSpec::MtpLayerParams() const { return LayerParams() + 2 * hidden * hidden + 3 * hidden; }
 
 int64_t ModelSpec::EmbeddingParams() const {

@@ -105,6 +105,12 @@ struct ModelSpec {
   // The same for layer `layer` (a leading dense layer of an MoE model has no experts).
   int64_t LayerParamsAt(int64_t layer) const;
   int64_t LayerExpertParamsAt(int64_t layer) const { return MoeLayer(layer) ? LayerExpertParams() : 0; }
+  // The weight matrices of layer `layer` (from 0; layers() and above: an MTP depth's), as
+  // their parameters store them: rows x cols, and how many of that shape (the experts).
+  struct Matrix {
+    int64_t rows, cols, count;
+  };
+  std::vector<Matrix> LayerMatrices(int64_t layer) const;
   // Parameters of one MTP depth: its transformer layer, the 2h x h projection and three norms.
   int64_t MtpLayerParams() const;
   // Embedding (and untied output) parameters.

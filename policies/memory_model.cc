@@ -31,24 +31,28 @@ int64_t StageMtpLayers(const ModelSpec& m, const ParallelPlan& p, int64_t stage)
 
 }  // namespace
 
+double StageEmbeddingParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
+  const double embed = static_cast<double>(m.vocab * m.hidden) / p.tp;
+  const bool first = stage == 0, last = stage == p.pp - 1;
+  double params = first ? embed : 0.0;
+  // The output layer: its own matrix when untied; with tied embeddings the last stage
+  // keeps a copy (unless it is also the first stage).
+  if (last && (!m.tied_embeddings || !first)) params += embed;
+  // MTP depths away from the first stage keep a copy of the input embedding for their lookups.
+  if (StageMtpLayers(m, p, stage) > 0 && !first) params += embed;
+  return params;
+}
+
 double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   double params = 0;
   ForStageLayers(m, p, stage, [&](int64_t l) { params += LocalLayerParams(m, p, l); });
-  const double embed = static_cast<double>(m.vocab * m.hidden) / p.tp;
-  const bool first = stage == 0, last = stage == p.pp - 1;
-  // MTP depths: their layer, projection and norms, and away from the first stage a copy of
-  // the input embedding for their lookups.
+  // MTP depths: their layer, projection and norms.
   if (const int64_t mtp = StageMtpLayers(m, p, stage); mtp > 0) {
     const double expert = static_cast<double>(m.LayerExpertParams());
     params += static_cast<double>(mtp) * ((static_cast<double>(m.MtpLayerParams()) - expert) / p.tp +
                                           expert / static_cast<double>(p.ExpertTp() * p.ep));
-    if (!first) params += embed;
   }
-  if (first) params += embed;
-  // The output layer: its own matrix when untied; with tied embeddings the last stage
-  // keeps a copy (unless it is also the first stage).
-  if (last && (!m.tied_embeddings || !first)) params += embed;
-  return params;
+  return params + StageEmbeddingParams(m, p, stage);
 }
 
 double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
@@ -99,7 +103,12 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     }
     // The gradient buffer: fp32 with grad_reduce_in_fp32, else the 16-bit training dtype.
     sm.gradient_bytes = sharded(p.grad_reduce_in_fp32 ? 4.0 : 2.0, 2);
-    sm.optimizer_bytes = sharded(12.0, 1);
+    // Adam: fp32 master weight, m and v (12 bytes). Muon keeps one fp32 momentum (8 bytes)
+    // for the layers' matrices; the embeddings and the output layer stay with Adam.
+    sm.optimizer_bytes = sharded(p.muon ? 8.0 : 12.0, 1);
+    if (p.muon) {
+      sm.optimizer_bytes += StageEmbeddingParams(m, p, s) * 4.0 / (p.zero >= 1 ? dp : 1.0);
+    }
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).
     double stage_act = 0;  // one micro-batch through every layer of the stage

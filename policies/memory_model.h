@@ -37,6 +37,8 @@ struct StageMemory {
 double StageParams(const ModelSpec& model, const ParallelPlan& plan, int64_t stage);
 // Of which expert parameters (sharded over the expert-data-parallel group, not the DP group).
 double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage);
+// Of which the input embedding, the output layer and MTP's embedding copy (on this rank).
+double StageEmbeddingParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage);
 
 // `in_flight[s]`: model chunks whose activations stage s holds at its peak (from the
 // pipeline schedule).

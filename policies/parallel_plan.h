@@ -56,6 +56,8 @@ struct ParallelPlan {
   // Transformer layers whose activations are offloaded to host memory (Megatron-Core
   // --cpu-offloading-num-layers; pp 1 only).
   int64_t cpu_offload_layers = 0;
+  // The Muon optimizer (workload.training.optimizer: muon) instead of Adam.
+  bool muon = false;
   // Layers per virtual stage from a pipeline layout (parallelism.pipeline_layout); empty = the
   // even split above.
   std::vector<LayoutStage> layout;

@@ -98,6 +98,8 @@ train options (each sets the scenario field in parentheses):
   --pipeline-layout S     layers per virtual stage, Megatron-Core's layout string: 'E' embedding,
                           't' layer, 'm' MTP layer, 'L' loss, '|' next stage, "X*N" repeats
                           (DeepSeek-V3: 'Et*4|(t*4|)*14tmL'; parallelism.pipeline_layout)
+  --optimizer NAME        adam (default) | muon: Newton-Schulz orthogonalisation of every layer
+                          matrix each step, one momentum buffer (workload.training.optimizer)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)
@@ -236,6 +238,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--fp8-param-gather", {"parallelism.fp8_param_gather", false}},
       {"--cpu-offload-layers", {"parallelism.cpu_offload_layers", true}},
       {"--pipeline-layout", {"parallelism.pipeline_layout", true}},
+      {"--optimizer", {"workload.training.optimizer", true}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

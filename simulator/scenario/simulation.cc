@@ -354,6 +354,10 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.grad_reduce_in_fp32 = p.grad_reduce_in_fp32();
   plan.fp8_param_gather = p.fp8_param_gather();
   plan.cpu_offload_layers = p.cpu_offload_layers();
+  if (!t->optimizer().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(plan.muon, ParseChoice<bool>("workload.training.optimizer", t->optimizer(),
+                                                          {{"adam", false}, {"muon", true}}));
+  }
   if (!p.pipeline_layout().empty()) {
     auto layout = ParsePipelineLayout(p.pipeline_layout());
     if (!layout.ok()) return layout.status().WithContext("parallelism.pipeline_layout (--pipeline-layout)");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -144,6 +145,9 @@ class StageGraphBuilder {
   // weights (fp8_param_gather) travel in fp8.
   double ParamGatherBytes() const { return s_.plan.fp8_param_gather ? 1.0 : 0.0; }
   LocalParams LayerParamsLocal(int64_t layer) const;
+  // Muon's Newton-Schulz orthogonalisation of this rank's weight matrices (compute stream);
+  // returns its first node, or kNoNode when there is nothing to do.
+  NodeId AddNewtonSchulz();
 
   const TrainingSetup& s_;
   int64_t stage_;
@@ -163,6 +167,65 @@ StageGraphBuilder::LocalParams StageGraphBuilder::LayerParamsLocal(int64_t layer
   const double dense = static_cast<double>(m.LayerParamsAt(layer) - m.LayerExpertParamsAt(layer));
   const double expert = static_cast<double>(m.LayerExpertParamsAt(layer));
   return {dense / s_.plan.tp, expert / (s_.plan.ExpertTp() * s_.plan.ep)};
+}
+
+// Megatron-Core's Muon orthogonalises each weight matrix of the transformer layers every step
+// with 5 Newton-Schulz iterations in bf16 (X <- aX + (bA + cA^2) X with A = X X^T, on the
+// matrix laid with its shorter side first: 4 m^2 n + 2 m^3 FLOPs per iteration for m <= n;
+// Jordan et al. 2024, "Muon: an optimizer for hidden layers"). Each rank orthogonalises its
+// own matrices: experts split over EP (and expert TP), the others over TP, and with a
+// distributed optimizer (ZeRO >= 1) the matrices are shared out over the (expert-)DP group.
+// The TP gathers of a split matrix are not simulated.
+NodeId StageGraphBuilder::AddNewtonSchulz() {
+  const ParallelPlan& p = s_.plan;
+  const ModelSpec& m = s_.model;
+  constexpr int kIterations = 5;
+  std::map<std::pair<int64_t, int64_t>, double> shapes;  // (m, n), matrices on this rank
+  auto add_layer = [&](int64_t layer) {
+    for (const ModelSpec::Matrix& mat : m.LayerMatrices(layer)) {
+      const bool expert = mat.count > 1;  // the routed experts
+      double count = static_cast<double>(mat.count);
+      double split = static_cast<double>(expert ? p.ExpertTp() : p.tp);
+      if (expert) count /= static_cast<double>(p.ep);
+      if (p.zero >= 1) {
+        count /= static_cast<double>(expert ? p.GroupSize(GroupKind::kEdp) : p.GroupSize(GroupKind::kDp));
+      }
+      const int64_t rows = std::max<int64_t>(1, mat.rows / static_cast<int64_t>(split));
+      shapes[{std::min(rows, mat.cols), std::max(rows, mat.cols)}] += count;
+    }
+  };
+  for (int64_t c = 0; c < p.vpp; ++c) {
+    const int64_t v = c * p.pp + stage_;
+    const int64_t first = p.ChunkFirstLayer(m, v);
+    for (int64_t l = first; l < first + p.ChunkLayers(m, v); ++l) add_layer(l);
+    for (int64_t i = 0; i < p.ChunkMtpLayers(m, v); ++i) add_layer(m.layers + i);
+  }
+  NodeId first_node = ExecutionGraph::Builder::kNoNode;
+  for (const auto& [mn, count] : shapes) {
+    const int64_t batch = static_cast<int64_t>(std::ceil(count * kIterations));
+    if (batch <= 0) continue;
+    const auto [rows, cols] = mn;
+    ComputeOp ops[3];
+    // A = X X^T, A^2, (bA + cA^2) X, each for every matrix and iteration.
+    const int64_t dims[3][3] = {{rows, rows, cols}, {rows, rows, rows}, {rows, cols, rows}};
+    for (int i = 0; i < 3; ++i) {
+      ops[i].name = "optimizer.muon.newton_schulz";
+      ops[i].cls = OpClass::kGemm;
+      ops[i].dtype = DType::kBf16;
+      ops[i].m = dims[i][0];
+      ops[i].n = dims[i][1];
+      ops[i].k = dims[i][2];
+      ops[i].batch = batch;
+      ops[i].flops = 2.0 * static_cast<double>(dims[i][0]) * dims[i][1] * dims[i][2] * batch;
+      ops[i].bytes = 2.0 * batch * (static_cast<double>(dims[i][0]) * dims[i][2] +
+                                    static_cast<double>(dims[i][2]) * dims[i][1] +
+                                    static_cast<double>(dims[i][0]) * dims[i][1]);
+      const NodeId id = b_.AddCompute(kStreamCompute, ops[i].name, compute_->Estimate(ops[i]),
+                                      NodeCategory::kOther, OpClass::kOptimizer);
+      if (first_node == ExecutionGraph::Builder::kNoNode) first_node = id;
+    }
+  }
+  return first_node;
 }
 
 NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
@@ -533,18 +596,25 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
                         stage_local.expert / static_cast<double>(p.GroupSize(GroupKind::kEdp))
                   : stage_params;
   ComputeOp opt;
-  opt.name = "optimizer.adam";
+  opt.name = p.muon ? "optimizer.muon" : "optimizer.adam";
   opt.cls = OpClass::kOptimizer;
-  // fp32 master weight, Adam m and v read and written (24 B), fp32 grad read twice
-  // (norm, update: 8 B), 16-bit weight written (2 B).
-  opt.bytes = shard * 34.0;
+  // Adam: fp32 master weight, m and v read and written (24 B), fp32 grad read twice (norm,
+  // update: 8 B), 16-bit weight written (2 B). Muon (the layers' matrices): master weight and
+  // one momentum read and written (16 B), the gradient read and the orthogonalised update
+  // written and read (8 B), 16-bit weight written (2 B); the embeddings stay with Adam.
+  const double embed_shard = StageEmbeddingParams(m, p, stage_) /
+                             (p.zero >= 1 ? static_cast<double>(dp_group) : 1.0);
+  opt.bytes = p.muon ? (shard - embed_shard) * 26.0 + embed_shard * 34.0 : shard * 34.0;
+  NodeId first_opt = ExecutionGraph::Builder::kNoNode;
+  if (p.muon) first_opt = AddNewtonSchulz();
   const NodeId opt_id = b_.AddCompute(kStreamCompute, opt.name, compute_->Estimate(opt),
                                       NodeCategory::kOther, OpClass::kOptimizer);
+  if (first_opt == ExecutionGraph::Builder::kNoNode) first_opt = opt_id;
   if (b_.LastOn(kStreamDpReduce) != ExecutionGraph::Builder::kNoNode) {
-    b_.AddDependency(b_.LastOn(kStreamDpReduce), opt_id);
+    b_.AddDependency(b_.LastOn(kStreamDpReduce), first_opt);
   }
   if (b_.LastOn(kStreamDpComm) != ExecutionGraph::Builder::kNoNode) {
-    b_.AddDependency(b_.LastOn(kStreamDpComm), opt_id);
+    b_.AddDependency(b_.LastOn(kStreamDpComm), first_opt);
   }
   if (p.zero >= 1 && p.zero < 3 && sharded_groups && !s_.overlap_param_gather) {
     AddDpCollectives(kStreamDpComm, CollectiveKind::kAllGather, stage_local, "dp.all_gather.params",

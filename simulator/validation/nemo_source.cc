@@ -319,6 +319,7 @@ struct DeepSeekRecipe {
   int64_t mtp = 1;
   std::vector<std::string> recompute;
   bool ep_overlap = false, fp8_attention = false, overlap_grad = true;
+  bool muon = false;  // the Muon optimizer, no distributed optimizer, no fp8 parameter gather
   std::string note;
 };
 
@@ -327,9 +328,17 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
                                   int64_t gbs, int64_t pp, int64_t vp) {
   DeepSeekRecipe r;
   if (model == "Kimi_K2") {
-    r.skip = "Kimi K2's recipe trains with the Muon optimizer (Newton-Schulz orthogonalisation of "
-             "every weight matrix each step, no distributed optimizer: Megatron-Bridge "
-             "configs/kimi at cfeddcd94 to 63b08b397); echosim simulates Adam";
+    // configs/kimi/kimi_workload_base_configs.py and kimi_llm_pretrain.py (cfeddcd94 to
+    // 63b08b397): PP 4, VP 4, EP 64, MBS 2; no MTP; recompute mla_up_proj; the Muon optimizer
+    // without the distributed optimizer, and (its MXFP8 workaround) no fp8 parameter gather.
+    if (pp * vp != 16) {
+      r.skip = StrCat("no pipeline layout in the release's Kimi K2 recipe for PP ", pp, ", VP ", vp);
+      return r;
+    }
+    r.layout = "Et*4|(t*4|)*14tL";
+    r.mtp = 0;
+    r.recompute = {"mla_up_proj"};
+    r.muon = true;
     return r;
   }
   if (model_cell.find("w/o MTP") != std::string::npos) {
@@ -651,6 +660,16 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       if (c.ep_overlap) notes.push_back("release recipe: MoE all-to-all overlap simulated");
       if (c.fp8_attention) notes.push_back("release recipe: fp8 attention");
       if (!c.overlap_grad) notes.push_back("release recipe: overlap_grad_reduce off");
+      if (ds.muon) {
+        c.muon = true;
+        c.zero = 0;
+        c.fp8_params = false;
+        notes.erase(std::remove(notes.begin(), notes.end(),
+                                std::string("fp8 primary weights (the release's fp8 configs set fp8_param_gather)")),
+                    notes.end());
+        notes.push_back("release recipe: the Muon optimizer (Newton-Schulz orthogonalisation of "
+                        "each layer matrix), no distributed optimizer, no fp8 parameter gather");
+      }
     }
     if (const RecipeChange* rc = FindRecipeChange(model, system, precision, short_release)) {
       c.ep_overlap = rc->ep_overlap && ep > 1;
@@ -666,7 +685,7 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       notes.push_back(StrCat("GA column ", ga, " differs from GBS/(MBS*DP) = ", micro_batches));
     }
     notes.insert(notes.begin(),
-                 StrCat(c.zero == 3 ? "ZeRO-3" : "distributed optimizer (ZeRO-1)",
+                 StrCat(c.zero == 3 ? "ZeRO-3" : c.zero == 1 ? "distributed optimizer (ZeRO-1)" : "no distributed optimizer",
                         ", overlapped DP grad reduce / param gather",
                         tp > 1 ? (c.tp_overlap ? ", SP + TP comm overlap" : ", SP") : "",
                         c.recompute == "none" ? ", no recompute" : "",

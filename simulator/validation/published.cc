@@ -137,6 +137,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   t->set_dtype(c.dtype);
   t->set_attention(c.attention);
   t->set_fp8_attention(c.fp8_attention);
+  if (c.muon) t->set_optimizer("muon");
   auto* p = s.mutable_parallelism();
   p->set_tp(static_cast<uint32_t>(c.tp));
   p->set_pp(static_cast<uint32_t>(c.pp));
@@ -174,6 +175,7 @@ std::string Describe(const RowConfig& c) {
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
                 c.ep_overlap ? " ep-overlap" : "",
                 c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "",
+                c.muon ? " muon" : "",
                 " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),
                 " attn=",
@@ -190,7 +192,7 @@ std::string ConfigKey(const RowConfig& c) {
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
                 c.full_attention_every, "|", c.fp8_params, "|", c.cpu_offload, "|", c.moe_ffn, "|",
                 c.dense_layers, "|", c.shared_ffn, "|", c.q_lora, "|", c.kv_lora, "|", c.rope_dim, "|",
-                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout);
+                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout, "|", c.muon);
 }
 
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,
@@ -209,7 +211,7 @@ std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const Valida
     return std::make_tuple(c.tp, c.pp, c.vpp, c.cp, c.ep, c.etp, c.dp, c.gbs, c.mbs, c.zero, c.sp,
                            c.recompute, c.recompute_modules, c.overlap_grad, c.overlap_param,
                            c.tp_overlap, c.embedding_loss_in_split, c.ep_overlap, c.attention,
-                           c.pipeline_layout);
+                           c.pipeline_layout, c.muon);
   };
   const bool gpu = a.gpu != b.gpu || a.gpus_per_node != b.gpus_per_node;
   const bool precision =

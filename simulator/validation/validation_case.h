@@ -48,6 +48,7 @@ struct RowConfig {
   bool fp8_params = false;     // fp8 primary weights (fp8_param_gather)
   int64_t cpu_offload = 0;     // layers whose activations go to host memory (pp 1)
   int64_t zero = 0;
+  bool muon = false;           // the Muon optimizer (workload.training.optimizer)
 };
 
 // Copies a preset's shape into `c` (model name, layers ... tied embeddings).

@@ -121,6 +121,27 @@ TEST(ModelSpecTest, TrainingFlopsOfLatentAttentionAndSharedExperts) {
   EXPECT_NEAR(with_mtp / (3 * (fwd + mtp_fwd) * 4096), 1.0, 1e-12);
 }
 
+// The matrices Muon orthogonalises: MLA's four projections and the output projection, then the
+// dense MLP (layers 0-2) or the router, the 256 experts' two matrices and the shared expert's.
+TEST(ModelSpecTest, LayerMatricesOfLatentAttentionAndExperts) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  const auto dense = m.LayerMatrices(0);
+  ASSERT_EQ(dense.size(), 7u);
+  EXPECT_EQ(dense[1].rows, 1536);
+  EXPECT_EQ(dense[1].cols, 128 * 192);
+  EXPECT_EQ(dense[5].cols, 2 * 18432);
+  const auto moe = m.LayerMatrices(3);
+  ASSERT_EQ(moe.size(), 10u);
+  EXPECT_EQ(moe[6].count, 256);
+  EXPECT_EQ(moe[6].cols, 2 * 2048);
+  // Every parameter of the layer but the norms sits in a matrix.
+  double in_matrices = 0;
+  for (const auto& mat : moe) in_matrices += static_cast<double>(mat.rows * mat.cols * mat.count);
+  EXPECT_DOUBLE_EQ(in_matrices, static_cast<double>(m.LayerParams() - 2 * m.hidden - 1536 - 512));
+  // An MTP depth adds its 2h x h projection.
+  EXPECT_EQ(m.LayerMatrices(61).size(), 11u);
+}
+
 TEST(ModelSpecTest, LatentAttentionAndExpertFieldsAreChecked) {
   ModelSpec m = FindModelPreset("deepseek-v3").value();
   m.kv_heads = 8;

@@ -157,3 +157,12 @@ def test_latent_attention_model_with_a_pipeline_layout():
         assert "the layout lists 15 virtual stages" in str(e)
     else:
         raise AssertionError("expected an error")
+
+
+def test_muon_optimizer_from_python():
+    base = dict(model="llama3-8b", gpu="h100-sxm", gpus=8, global_batch=16, seq_len=2048)
+    adam = echosim.train(**base)
+    muon = echosim.train(**base, optimizer="muon")
+    assert muon.step_time_s > adam.step_time_s
+    assert muon.summary["peak_memory_bytes"] < adam.summary["peak_memory_bytes"]
+    assert "optimizer.muon.newton_schulz" in set(muon.timeline["name"])

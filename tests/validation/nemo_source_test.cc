@@ -232,7 +232,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
 }
 
 // DeepSeek-V3 rows run their release's recipe: the pipeline layout, one MTP depth, mla_up_proj
-// recomputation; Kimi K2 (Muon optimizer) is listed with its reason.
+// recomputation; Kimi K2 its own layout and the Muon optimizer.
 TEST(NemoSourceTest, DeepSeekRowsFollowTheirRecipes) {
   auto cases = Parse(
       "d,26.02 NeMo Container,Pre-Training Performance,DGX-GB200,DeepSeekV3,256,MXFP8,4096,1,4096,"
@@ -259,8 +259,16 @@ TEST(NemoSourceTest, DeepSeekRowsFollowTheirRecipes) {
   EXPECT_TRUE(gb300.ep_overlap);
   EXPECT_TRUE(gb300.fp8_attention);
   EXPECT_EQ((*cases)[2].config.pipeline_layout, "Et*8|(t*8|)*6t*5mL");
-  EXPECT_TRUE((*cases)[3].row.skipped);
-  EXPECT_NE((*cases)[3].row.skip_reason.find("Muon optimizer"), std::string::npos);
+  // Kimi K2: the Muon optimizer without the distributed optimizer, no MTP depth.
+  const RowConfig& kimi = (*cases)[3].config;
+  EXPECT_FALSE((*cases)[3].row.skipped) << (*cases)[3].row.skip_reason;
+  EXPECT_TRUE(kimi.muon);
+  EXPECT_EQ(kimi.zero, 0);
+  EXPECT_FALSE(kimi.fp8_params);
+  EXPECT_EQ(kimi.mtp, 0);
+  EXPECT_EQ(kimi.pipeline_layout, "Et*4|(t*4|)*14tL");
+  EXPECT_NE((*cases)[3].row.assumptions.find("no distributed optimizer"), std::string::npos);
+  EXPECT_EQ((*cases)[3].row.assumptions.find("fp8 primary weights"), std::string::npos);
   // The rows simulate: the layout fits the plan.
   const ModelSpec m = ShapeOf(gb200);
   EXPECT_TRUE(m.is_mla());

@@ -946,7 +946,22 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   r.events = engine.events_processed();
   r.graph_nodes = exec.nodes_completed();
   const Time end = exec.finish_time();
+  r.step_end = end;
   r.step_time_s = DurationToSeconds(end);
+  // The host overhead is the last node of each stage graph (StageGraphBuilder::Build).
+  r.host_overhead_is_tail = setup.host_overhead_s > 0 && !setup.full;
+  for (size_t i = 0; i < recorded.size() && r.host_overhead_is_tail; ++i) {
+    const ExecutionGraph& g = *classes[i];
+    const NodeId last = static_cast<NodeId>(g.num_nodes() - 1);
+    bool tail = g.name(last) == "host.overhead";
+    if (tail) {
+      tail = false;
+      for (const Span& sp : exec.spans(recorded[i])) {
+        if (sp.node == last) tail = sp.end == exec.rank_finish_time(recorded[i]);
+      }
+    }
+    r.host_overhead_is_tail = tail;
+  }
   const double tokens = static_cast<double>(p.global_batch) * setup.seq_len;
   r.tokens_per_s_per_gpu = tokens / r.step_time_s / p.gpus;
   r.model_flops_per_step = setup.model.TrainingFlops(static_cast<int64_t>(tokens), setup.seq_len);

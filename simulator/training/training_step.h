@@ -78,6 +78,10 @@ struct TimelineTrack {
 
 struct StepResult {
   double step_time_s = 0;
+  Time step_end = 0;  // step_time_s in the simulator's picoseconds
+  // Every simulated rank ends with its host-overhead delay (nothing finishes after it): the
+  // step then grows by exactly any increase of the overhead, all else unchanged.
+  bool host_overhead_is_tail = false;
   double tokens_per_s_per_gpu = 0;
   double model_flops_per_step = 0;
   double model_tflops_per_gpu = 0;

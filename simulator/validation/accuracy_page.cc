@@ -176,7 +176,10 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
        "0.005, overhead step 5 ms) minimises the mean absolute log error per source, summed over "
        "sources (absolute rather than squared, so that the few rows measured up to 2x apart "
        "across releases do not pull the two global constants). Every prediction reported below "
-       "is a full simulation with the chosen constants.\n";
+       "is a full simulation with the chosen constants. (Where the shipped constants differ from "
+       "a row's held-out ones only by a larger host overhead and every rank of the held-out run "
+       "ends with that overhead, the in-sample prediction is that run lengthened by the "
+       "difference, which is what simulating it gives to the picosecond.)\n";
 
   o += "\n## Memory\n\nEvery measured run fit in its GPUs' memory; echosim's memory model "
        "(weights, gradients, optimizer state, activations, per pipeline stage) is checked against "

@@ -475,5 +475,22 @@ TEST(TrainingStepTest, MuonAddsNewtonSchulzAndKeepsLessState) {
   EXPECT_NEAR(muon->memory[0].optimizer_bytes, (params - embed) * 8.0 + embed * 12.0, 1e3);
 }
 
+// When every rank ends with its host-overhead delay, a larger overhead moves the step by exactly
+// the difference (what the validation relies on to skip re-simulating the shipped constants).
+TEST(TrainingStepTest, HostOverheadAtTheTailShiftsTheStepExactly) {
+  TrainingSetup s = MakeSetup("llama2-7b", 16, 2, 2, 1, 16);
+  s.host_overhead_s = 0.095;
+  auto a = SimulateTrainingStep(s);
+  s.host_overhead_s = 0.105;
+  auto b = SimulateTrainingStep(s);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a->host_overhead_is_tail);
+  EXPECT_EQ(b->step_end - a->step_end, SecondsToDuration(0.105) - SecondsToDuration(0.095));
+  s.host_overhead_s = 0;
+  auto none = SimulateTrainingStep(s);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->host_overhead_is_tail);
+}
+
 }  // namespace
 }  // namespace echosim

@@ -61,6 +61,41 @@ bool SortsByLocalExpert(const LayerContext& c, const MoeDims& md) {
   return c.ep > 1 && md.local_experts > 1;
 }
 
+// Probability that a token's top_k experts (balanced routing: a uniform draw of top_k of the
+// experts) all miss a given block of `block` experts: C(E - block, k) / C(E, k).
+double MissProbability(int64_t experts, int64_t top_k, int64_t block) {
+  double q = 1.0;
+  for (int64_t i = 0; i < top_k; ++i) {
+    q *= static_cast<double>(experts - block - i) / static_cast<double>(experts - i);
+    if (q <= 0) return 0.0;
+  }
+  return q;
+}
+
+// Bytes one rank's dispatch (and combine) all-to-all moves. Megatron-Core's all-to-all
+// dispatcher sends a copy per routed expert: routed tokens x hidden. The flex dispatcher
+// (DeepEP, HybridEP) sends a token once to each other NVLink domain holding one of its experts
+// (then forwards it over NVLink) and once to each other GPU of its own domain holding one. The
+// all-to-all cost model spreads a rank's buffer evenly over its peers, so the flex volume is
+// given as the buffer whose share to other domains (or, inside one domain, to the other GPUs)
+// equals the expected copies there: with n EP ranks, r per domain and D = n / r domains,
+// (D - 1)(1 - q_domain) copies across domains or (r - 1)(1 - q_gpu) inside a single one.
+double DispatchBytes(const ModelSpec& m, const LayerContext& c, const MoeDims& md, const Dims& d) {
+  const double plain = md.routed * d.h * d.e;
+  if (!c.flex_dispatch || c.ep <= 1) return plain;
+  const int64_t n = c.ep;
+  const int64_t r = c.ep_per_domain > 0 ? std::min(c.ep_per_domain, n) : n;
+  const int64_t domains = n / r;
+  const double per_token = md.tokens * d.h * d.e;
+  if (domains > 1) {
+    const double remote = static_cast<double>(domains - 1) *
+                          (1.0 - MissProbability(m.experts, m.top_k, m.experts / domains));
+    return per_token * remote * static_cast<double>(n) / static_cast<double>(n - r);
+  }
+  const double peers = static_cast<double>(r - 1) * (1.0 - MissProbability(m.experts, m.top_k, m.experts / n));
+  return per_token * peers * static_cast<double>(n) / static_cast<double>(n - 1);
+}
+
 // Whether this layer's MLP block routes through experts (not for dense models, nor for the
 // leading dense layers of an MoE model).
 bool MoeHere(const ModelSpec& m, const LayerContext& c) { return m.is_moe() && !c.dense_layer; }
@@ -465,7 +500,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   push(Mem("moe.permute.fwd", routed * d.h * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
-                      routed * d.h * d.e));
+                      DispatchBytes(m, c, md, d)));
   }
   if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", routed * d.h * d.e * 2.0));
   Quantize(s, c, "moe.fc1.input", routed * d.h, recompute);
@@ -476,7 +511,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", routed * d.h * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
-                      routed * d.h * d.e));
+                      DispatchBytes(m, c, md, d)));
   }
   push(Mem("moe.unpermute.fwd", routed * d.h * d.e * 2.0));
   SharedExpertsFwd(s, m, c, d, md, recompute);
@@ -509,7 +544,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     s->push_back(Mem("moe.unpermute.bwd", routed * d.h * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
-                        routed * d.h * d.e));
+                        DispatchBytes(m, c, md, d)));
     }
     if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", routed * d.h * d.e * 2.0));
     Quantize(s, c, "moe.fc2.grad", routed * d.h);
@@ -521,7 +556,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", routed * d.h * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
-                        routed * d.h * d.e));
+                        DispatchBytes(m, c, md, d)));
     }
     s->push_back(Mem("moe.permute.bwd", routed * d.h * d.e * 2.0));
     LinearBwd(s, "moe.router", HighPrecisionGemmDType(c), static_cast<int64_t>(md.tokens),

@@ -63,6 +63,11 @@ struct LayerContext {
   // Sliding-window attention for this layer: keys per query (0 = the whole causal prefix).
   // Flash attention only.
   int64_t attention_window = 0;
+  // Megatron-Core's flex token dispatcher (DeepEP / HybridEP): a token is sent once per
+  // destination NVLink domain across domains and once per destination GPU inside one, not
+  // once per routed expert. ep_per_domain: the EP group's GPUs in one NVLink domain (0 = all).
+  bool flex_dispatch = false;
+  int64_t ep_per_domain = 0;
   // A leading dense layer of an MoE model (ModelSpec::dense_layers): its MLP is the dense one
   // of ffn_hidden, not the experts.
   bool dense_layer = false;

@@ -100,6 +100,9 @@ train options (each sets the scenario field in parentheses):
                           (DeepSeek-V3: 'Et*4|(t*4|)*14tmL'; parallelism.pipeline_layout)
   --optimizer NAME        adam (default) | muon: Newton-Schulz orthogonalisation of every layer
                           matrix each step, one momentum buffer (workload.training.optimizer)
+  --moe-dispatcher NAME   alltoall (default: one copy per routed expert) | flex (DeepEP / HybridEP:
+                          one copy per destination GPU, per NVLink domain across domains;
+                          parallelism.moe_dispatcher)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)
@@ -239,6 +242,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--cpu-offload-layers", {"parallelism.cpu_offload_layers", true}},
       {"--pipeline-layout", {"parallelism.pipeline_layout", true}},
       {"--optimizer", {"workload.training.optimizer", true}},
+      {"--moe-dispatcher", {"parallelism.moe_dispatcher", true}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

@@ -396,6 +396,10 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.overlap_param_gather = p.overlap_param_gather();
   s.tp_comm_overlap = p.tp_comm_overlap();
   s.ep_comm_overlap = p.ep_comm_overlap();
+  if (!p.moe_dispatcher().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(s.flex_dispatch, ParseChoice<bool>("parallelism.moe_dispatcher", p.moe_dispatcher(),
+                                                                {{"alltoall", false}, {"flex", true}}));
+  }
   if (s.ep_comm_overlap && (s.plan.ep <= 1 || !s.model.is_moe())) {
     return InvalidArgument(StrCat("parallelism.ep_comm_overlap (--ep-comm-overlap) needs an MoE "
                                   "model (experts > 1) and parallelism.ep > 1; got ep ", s.plan.ep,

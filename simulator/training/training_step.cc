@@ -42,6 +42,15 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.fp8_attention = s.fp8_attention;
   c.recompute = s.plan.recompute;
   c.recompute_modules = s.plan.recompute_modules;
+  c.flex_dispatch = s.flex_dispatch;
+  if (s.plan.ep > 1) {
+    // NVLink domains the EP group of rank 0 spans (the groups are uniform).
+    std::vector<int64_t> nodes;
+    for (int64_t r : s.plan.GroupMembers(0, GroupKind::kEp)) nodes.push_back(r / s.plan.gpus_per_node);
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+    c.ep_per_domain = s.plan.ep / static_cast<int64_t>(nodes.size());
+  }
   return c;
 }
 

@@ -47,6 +47,7 @@ struct TrainingSetup {
   // MoE all-to-all of one micro-batch overlapped with another's compute (Megatron-Core
   // overlap_moe_expert_parallel_comm / combined 1F1B); needs ep > 1 and an MoE model.
   bool ep_comm_overlap = false;
+  bool flex_dispatch = false;        // parallelism.moe_dispatcher: flex
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
   bool interference = true;          // compute/communication slow each other on a GPU
   bool contention = true;            // transfers share NIC and fabric links (flow level)

@@ -320,6 +320,7 @@ struct DeepSeekRecipe {
   std::vector<std::string> recompute;
   bool ep_overlap = false, fp8_attention = false, overlap_grad = true;
   bool muon = false;  // the Muon optimizer, no distributed optimizer, no fp8 parameter gather
+  bool flex = false;  // the flex dispatcher (HybridEP or DeepEP backend)
   std::string note;
 };
 
@@ -339,6 +340,7 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
     r.mtp = 0;
     r.recompute = {"mla_up_proj"};
     r.muon = true;
+    r.flex = true;  // HybridEP
     return r;
   }
   if (model_cell.find("w/o MTP") != std::string::npos) {
@@ -366,6 +368,9 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
     r.ep_overlap = true;
   }
   if (system == "DGX-H100" && release == "25.09") r.overlap_grad = false;
+  // The flex dispatcher: HybridEP in every recipe from 26.02 (DeepEP for B200 at 26.04.01) and
+  // DeepEP for H100 at 25.09; the other 25.09 and the 25.11 recipes use the all-to-all one.
+  r.flex = !(release == "25.09" || release == "25.11") || system == "DGX-H100";
   if (from_2606 && (system == "DGX-GB300" || system == "DGX-GB200")) r.ep_overlap = true;
   if (from_2606 && system == "DGX-GB300") {
     r.recompute.clear();
@@ -660,6 +665,16 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       if (c.ep_overlap) notes.push_back("release recipe: MoE all-to-all overlap simulated");
       if (c.fp8_attention) notes.push_back("release recipe: fp8 attention");
       if (!c.overlap_grad) notes.push_back("release recipe: overlap_grad_reduce off");
+      if (ds.flex) {
+        c.flex = true;
+        for (std::string& n : notes) {
+          if (n.rfind("token dispatch simulated as", 0) == 0) {
+            n = "release recipe: the flex token dispatcher (HybridEP / DeepEP) simulated by its "
+                "traffic (one copy of a token per destination GPU, per NVLink domain across "
+                "domains, under balanced routing); its fused permutation is not";
+          }
+        }
+      }
       if (ds.muon) {
         c.muon = true;
         c.zero = 0;

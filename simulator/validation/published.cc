@@ -159,6 +159,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_fp8_param_gather(c.fp8_params);
   p->set_cpu_offload_layers(static_cast<uint32_t>(c.cpu_offload));
   p->set_pipeline_layout(c.pipeline_layout);
+  if (c.flex) p->set_moe_dispatcher("flex");
   return s;
 }
 
@@ -175,7 +176,7 @@ std::string Describe(const RowConfig& c) {
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
                 c.ep_overlap ? " ep-overlap" : "",
                 c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "",
-                c.muon ? " muon" : "",
+                c.muon ? " muon" : "", c.flex ? " flex-dispatch" : "",
                 " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),
                 " attn=",
@@ -192,7 +193,7 @@ std::string ConfigKey(const RowConfig& c) {
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
                 c.full_attention_every, "|", c.fp8_params, "|", c.cpu_offload, "|", c.moe_ffn, "|",
                 c.dense_layers, "|", c.shared_ffn, "|", c.q_lora, "|", c.kv_lora, "|", c.rope_dim, "|",
-                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout, "|", c.muon);
+                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout, "|", c.muon, "|", c.flex);
 }
 
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,
@@ -211,7 +212,7 @@ std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const Valida
     return std::make_tuple(c.tp, c.pp, c.vpp, c.cp, c.ep, c.etp, c.dp, c.gbs, c.mbs, c.zero, c.sp,
                            c.recompute, c.recompute_modules, c.overlap_grad, c.overlap_param,
                            c.tp_overlap, c.embedding_loss_in_split, c.ep_overlap, c.attention,
-                           c.pipeline_layout, c.muon);
+                           c.pipeline_layout, c.muon, c.flex);
   };
   const bool gpu = a.gpu != b.gpu || a.gpus_per_node != b.gpus_per_node;
   const bool precision =

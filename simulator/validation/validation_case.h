@@ -49,6 +49,7 @@ struct RowConfig {
   int64_t cpu_offload = 0;     // layers whose activations go to host memory (pp 1)
   int64_t zero = 0;
   bool muon = false;           // the Muon optimizer (workload.training.optimizer)
+  bool flex = false;           // the flex token dispatcher (parallelism.moe_dispatcher)
 };
 
 // Copies a preset's shape into `c` (model name, layers ... tied embeddings).

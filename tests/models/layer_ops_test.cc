@@ -645,5 +645,37 @@ TEST(LayerOpsTest, MtpDepthRunsALayerAndItsOwnOutputLayer) {
   EXPECT_NE(FindCompute(bwd, "mtp.head.logits.dgrad"), nullptr);
 }
 
+// The flex dispatcher (DeepEP / HybridEP) sends a token once per destination NVLink domain
+// across domains and once per destination GPU inside one: with balanced top-8 routing over 256
+// experts, EP 32 over four domains of 8 GPUs moves 3 (1 - q4) copies across domains instead of
+// 8 x 24 / 32 (q4 = C(192, 8) / C(256, 8)); EP 8 inside one domain 7 (1 - q8) instead of 7.
+TEST(LayerOpsTest, FlexDispatcherSendsOneCopyPerDestination) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  auto dispatch = [&](const LayerContext& c) {
+    for (const LayerStep& st : LayerForward(m, c)) {
+      if (const auto* op = std::get_if<CommOp>(&st); op && op->name == "ep.all_to_all.dispatch") return op->bytes;
+    }
+    return -1.0;
+  };
+  auto miss = [](double block) {
+    double q = 1;
+    for (int i = 0; i < 8; ++i) q *= (256.0 - block - i) / (256.0 - i);
+    return q;
+  };
+  LayerContext c;
+  c.seq_len = 4096;
+  c.ep = 32;
+  c.ep_per_domain = 8;
+  const double plain = dispatch(c);
+  EXPECT_DOUBLE_EQ(plain, 4096.0 * 8 * 7168 * 2);
+  c.flex_dispatch = true;
+  // The buffer whose share to other domains (24 of 32 peers) is the expected copies there.
+  EXPECT_NEAR(dispatch(c) * 24 / 32, 4096.0 * 7168 * 2 * 3 * (1 - miss(64)), 1.0);
+  c.ep = 8;
+  c.ep_per_domain = 8;
+  EXPECT_NEAR(dispatch(c) * 7 / 8, 4096.0 * 7168 * 2 * 7 * (1 - miss(32)), 1.0);
+  EXPECT_LT(dispatch(c), plain);
+}
+
 }  // namespace
 }  // namespace echosim

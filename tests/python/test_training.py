@@ -166,3 +166,11 @@ def test_muon_optimizer_from_python():
     assert muon.step_time_s > adam.step_time_s
     assert muon.summary["peak_memory_bytes"] < adam.summary["peak_memory_bytes"]
     assert "optimizer.muon.newton_schulz" in set(muon.timeline["name"])
+
+
+def test_flex_dispatcher_from_python():
+    base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,
+                seq_len=2048)
+    plain = echosim.train(**base)
+    flex = echosim.train(**base, moe_dispatcher="flex")
+    assert flex.step_time_s < plain.step_time_s

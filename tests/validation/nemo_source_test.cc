@@ -254,6 +254,8 @@ TEST(NemoSourceTest, DeepSeekRowsFollowTheirRecipes) {
   EXPECT_EQ(gb200.recompute, "selective");
   EXPECT_EQ(gb200.recompute_modules, std::vector<std::string>{"mla_up_proj"});
   EXPECT_FALSE(gb200.ep_overlap);
+  EXPECT_TRUE(gb200.flex);  // HybridEP from 26.02
+  EXPECT_NE((*cases)[0].row.assumptions.find("flex token dispatcher"), std::string::npos);
   const RowConfig& gb300 = (*cases)[1].config;
   EXPECT_EQ(gb300.recompute, "none");
   EXPECT_TRUE(gb300.ep_overlap);

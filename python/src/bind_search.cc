@@ -43,6 +43,7 @@ void RegisterSearch(py::module_& m) {
         space.grad_reduce_in_fp32 = setup.plan.grad_reduce_in_fp32;
         space.fp8_param_gather = setup.plan.fp8_param_gather;
         space.cpu_offload_layers = setup.plan.cpu_offload_layers;
+        space.muon = setup.plan.muon;
         if (!setup.plan.layout.empty()) {
           throw std::invalid_argument("parallelism.pipeline_layout fixes one pipeline split; search "
                                       "explores the splits itself: leave it unset");

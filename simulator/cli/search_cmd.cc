@@ -34,6 +34,7 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --model NAME --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --head-dim D --experts E --top-k K
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
+  --optimizer adam|muon --moe-dispatcher alltoall|flex
   --account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split
                           count the embedding / loss as a pipeline layer (parallelism.account_for_*)
   --set KEY=VALUE         any scenario field by dotted name
@@ -78,6 +79,8 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--nic-gbps", "cluster.network.nic_gbps"},
       {"--nvlink-gbps", "cluster.network.nvlink_gbps"},
       {"--host-overhead-ms", "simulation.host_overhead_per_step_ms"},
+      {"--optimizer", "workload.training.optimizer"},
+      {"--moe-dispatcher", "parallelism.moe_dispatcher"},
   };
   return flags;
 }
@@ -234,6 +237,7 @@ int CmdSearch(const std::vector<std::string>& args) {
   space.grad_reduce_in_fp32 = setup->plan.grad_reduce_in_fp32;
   space.fp8_param_gather = setup->plan.fp8_param_gather;
   space.cpu_offload_layers = setup->plan.cpu_offload_layers;
+  space.muon = setup->plan.muon;
   if (!setup->plan.layout.empty()) {
     return Fail(InvalidArgument("parallelism.pipeline_layout (--pipeline-layout) fixes one pipeline split; "
                                 "search explores the splits itself: leave it unset"));

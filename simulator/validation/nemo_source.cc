@@ -383,6 +383,40 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
   return r;
 }
 
+// Rows whose release's recipe runs Megatron-Core's flex token dispatcher (HybridEP backend),
+// read from NVIDIA-NeMo/Megatron-Bridge at each release's commit. 25.09: never (token drop
+// needs the all-to-all dispatcher; scripts/performance/run_script.py at fa0315ae2). 25.11
+// (97ad8cc6f): the Qwen3 recipes' apply_flex_dispatcher_backend switches to flex for HybridEP on
+// GB200 / GB300 only (training/flex_dispatcher_backend.py); gpt-oss has no backend. 26.02
+// (c0b9a0003) and 26.02.01 (cfeddcd94): each function of configs/qwen/qwen3_llm_pretrain.py sets
+// the dispatcher (flex for Qwen3-235B on GB300 / GB200 and Qwen3-30B on GB300 / GB200 / B300,
+// and B200 from 26.02.01; the 26.02 H100 Qwen3-30B row keeps the plan of the all-to-all config
+// it measured, the 26.02.01 one runs its recipe's EP 16 plan with HybridEP); gpt-oss all-to-all.
+// 26.04 (74695a06d), 26.04.01 (21d102f5e) and 26.06 (63b08b397): utils/overrides.py applies flex
+// whenever the workload base config names a backend (qwen3_ and gpt_oss_workload_base_configs.py);
+// 26.06.01 (381d0b825) and 26.08 (4ab94dfad): every perf_recipes config of these rows sets it.
+bool FlexDispatch(const std::string& model, const std::string& system, const std::string& release) {
+  const bool gb = system == "DGX-GB200" || system == "DGX-GB300";
+  const bool from_2606 = release == "26.06" || release == "26.06.01" || release == "26.08";
+  if (release == "25.09") return false;
+  if (model == "Qwen3_30B_a3B") {
+    if (release == "25.11") return gb;
+    if (release == "26.02") return gb || system == "DGX-B300";
+    if (release == "26.02.01") return gb || system == "DGX-B300" || system == "DGX-B200" || system == "DGX-H100";
+    return true;
+  }
+  if (model == "Qwen3_235B_a22B") {
+    if (release == "26.04.01") return gb || system == "DGX-B300";
+    return gb || from_2606;
+  }
+  if (model == "GPT OSS 120B") {
+    if (release == "26.04") return system == "DGX-GB200" || system == "DGX-B300" || system == "DGX-B200";
+    if (release == "26.04.01") return system == "DGX-B300";
+    return from_2606;
+  }
+  return false;
+}
+
 }  // namespace
 
 Status NemoRows(const std::string& dir, std::vector<ValidationCase>* out) {
@@ -684,6 +718,16 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
                     notes.end());
         notes.push_back("release recipe: the Muon optimizer (Newton-Schulz orthogonalisation of "
                         "each layer matrix), no distributed optimizer, no fp8 parameter gather");
+      }
+    }
+    if (spec.is_moe() && !spec.is_mla() && FlexDispatch(model, system, short_release) && ep > 1) {
+      c.flex = true;
+      for (std::string& n : notes) {
+        if (n.rfind("token dispatch simulated as", 0) == 0) {
+          n = "release recipe: the flex token dispatcher (HybridEP) simulated by its traffic (one "
+              "copy of a token per destination GPU, per NVLink domain across domains, under "
+              "balanced routing); its fused permutation is not";
+        }
       }
     }
     if (const RecipeChange* rc = FindRecipeChange(model, system, precision, short_release)) {

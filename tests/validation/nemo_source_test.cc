@@ -277,6 +277,24 @@ TEST(NemoSourceTest, DeepSeekRowsFollowTheirRecipes) {
   EXPECT_EQ(m.MoeLayers(), 58);
 }
 
+// The flex dispatcher follows each release's recipe: Qwen3 on GB200 from 25.11, not on H100
+// before 26.02.01 (Megatron-Bridge's Qwen3 configs).
+TEST(NemoSourceTest, FlexDispatcherFollowsTheRecipes) {
+  auto cases = Parse(
+      "d,25.11 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,FP8-MX,512,4,4096,"
+      "1,1,1,n/a,8,29710,547,0,,\n"
+      "d,25.11 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8-CS,512,2,4096,"
+      "1,2,1,24,8,5270,121,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Qwen3_30B_a3B,16,FP8,1024,1,4096,"
+      "1,1,1,n/a,16,8900,205,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 3u);
+  EXPECT_TRUE((*cases)[0].config.flex);
+  EXPECT_FALSE((*cases)[1].config.flex);
+  EXPECT_TRUE((*cases)[2].config.flex);
+  EXPECT_NE((*cases)[0].row.assumptions.find("flex token dispatcher (HybridEP)"), std::string::npos);
+}
+
 // gpt-oss-120b: head dimension 64 (q 4096 wide on a 2880 residual), banded 128-token attention
 // on every other layer starting with the first, whole experts (expert TP 1).
 TEST(NemoSourceTest, GptOssRowsKeepItsAttentionShape) {

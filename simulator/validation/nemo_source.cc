@@ -699,16 +699,6 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       if (c.ep_overlap) notes.push_back("release recipe: MoE all-to-all overlap simulated");
       if (c.fp8_attention) notes.push_back("release recipe: fp8 attention");
       if (!c.overlap_grad) notes.push_back("release recipe: overlap_grad_reduce off");
-      if (ds.flex) {
-        c.flex = true;
-        for (std::string& n : notes) {
-          if (n.rfind("token dispatch simulated as", 0) == 0) {
-            n = "release recipe: the flex token dispatcher (HybridEP / DeepEP) simulated by its "
-                "traffic (one copy of a token per destination GPU, per NVLink domain across "
-                "domains, under balanced routing); its fused permutation is not";
-          }
-        }
-      }
       if (ds.muon) {
         c.muon = true;
         c.zero = 0;
@@ -720,13 +710,17 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
                         "each layer matrix), no distributed optimizer, no fp8 parameter gather");
       }
     }
-    if (spec.is_moe() && !spec.is_mla() && FlexDispatch(model, system, short_release) && ep > 1) {
+    // The flex dispatcher: DeepSeek-V3 / Kimi K2 from their recipe (HybridEP, or DeepEP),
+    // Qwen3 and gpt-oss from FlexDispatch() (HybridEP).
+    if (spec.is_moe() && ep > 1 && (spec.is_mla() ? ds.flex : FlexDispatch(model, system, short_release))) {
       c.flex = true;
       for (std::string& n : notes) {
         if (n.rfind("token dispatch simulated as", 0) == 0) {
-          n = "release recipe: the flex token dispatcher (HybridEP) simulated by its traffic (one "
-              "copy of a token per destination GPU, per NVLink domain across domains, under "
-              "balanced routing); its fused permutation is not";
+          n = StrCat("release recipe: the flex token dispatcher (",
+                     spec.is_mla() ? "HybridEP / DeepEP" : "HybridEP",
+                     ") simulated by its traffic (one copy of a token per destination GPU, per "
+                     "NVLink domain across domains, under balanced routing); its fused "
+                     "permutation is not");
         }
       }
     }

@@ -24,7 +24,8 @@ double ComputeCostModel::GemmEfficiency(const ComputeOp& op) const {
   // The fill term sees the whole launch: a batched GEMM of many small matrices fills the
   // GPU's SMs as well as one large GEMM of the same total work.
   const double f = 2.0 * static_cast<double>(op.m) * op.n * op.k * static_cast<double>(op.batch);
-  return max_eff * d / (d + gpu_.gemm_min_dim_half) * f / (f + gpu_.gemm_flops_half);
+  const bool fp4 = op.dtype == DType::kFp4;
+  return max_eff * d / (d + gpu_.GemmMinDimHalf(fp4)) * f / (f + gpu_.GemmFlopsHalf(op.dtype));
 }
 
 double ComputeCostModel::EstimateSeconds(const ComputeOp& op) {

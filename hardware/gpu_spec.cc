@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "simulator/core/embedded_data.h"
@@ -48,6 +49,19 @@ Status GpuSpec::Validate() const {
       return InvalidArgument(StrCat("gpu '", name, "': ", f.name, " is a fraction of peak and must be <= 1, got ", f.v));
     }
   }
+  for (const Field& f : {Field{"gemm_min_dim_half", gemm_min_dim_half},
+                         Field{"gemm_flops_half", gemm_flops_half}}) {
+    if (!(f.v >= 0) || !std::isfinite(f.v)) {
+      return InvalidArgument(StrCat("gpu '", name, "': ", f.name, " must be a finite number >= 0, got ", f.v));
+    }
+  }
+  for (const Field& f : {Field{"gemm_min_dim_half_fp4", gemm_min_dim_half_fp4},
+                         Field{"gemm_flops_half_fp4", gemm_flops_half_fp4}}) {
+    if (!std::isfinite(f.v)) {
+      return InvalidArgument(StrCat("gpu '", name, "': ", f.name,
+                                    " must be a finite number (>= 0, or negative for the other precisions' value), got ", f.v));
+    }
+  }
   return Status::Ok();
 }
 
@@ -68,6 +82,8 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       {"gemm_max_efficiency_fp4", &g.gemm_max_efficiency_fp4},
       {"gemm_min_dim_half", &g.gemm_min_dim_half},
       {"gemm_flops_half", &g.gemm_flops_half},
+      {"gemm_min_dim_half_fp4", &g.gemm_min_dim_half_fp4},
+      {"gemm_flops_half_fp4", &g.gemm_flops_half_fp4},
       {"attention_efficiency", &g.attention_efficiency},
       {"nvlink_gbps", &g.nvlink_gbps},
       {"nvlink_efficiency", &g.nvlink_efficiency},
@@ -88,6 +104,16 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       g.name = kv.second.as<std::string>();
     } else if (key == "description") {
       g.description = kv.second.as<std::string>();
+    } else if (key == "gemm_curve_dtype") {
+      const std::string v = kv.second.IsScalar() ? kv.second.as<std::string>() : "";
+      if (v == "bf16") g.gemm_curve_dtype = DType::kBf16;
+      else if (v == "fp16") g.gemm_curve_dtype = DType::kFp16;
+      else if (v == "fp8") g.gemm_curve_dtype = DType::kFp8;
+      else if (v == "fp4") g.gemm_curve_dtype = DType::kFp4;
+      else {
+        return InvalidArgument(StrCat(source, ":", line, ": field 'gemm_curve_dtype': expected one of bf16, fp16, "
+                                      "fp8, fp4; got '", v, "'"));
+      }
     } else if (key == "attention_head_dim") {
       int v = 0;
       if (!YAML::convert<int>::decode(kv.second, v) || v <= 0) {
@@ -116,7 +142,7 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       }
     } else {
       std::vector<std::string> valid = {"name", "description", "sm_arch", "nvlink_links", "nvswitch",
-                                        "pcie_gen", "attention_head_dim"};
+                                        "pcie_gen", "attention_head_dim", "gemm_curve_dtype"};
       for (const auto& [k, v] : numbers) valid.push_back(k);
       return InvalidArgument(StrCat(source, ":", line, ": unknown field '", key,
                                     "'; valid fields: ", Join(valid, ", ")));

@@ -25,6 +25,21 @@ struct GpuSpec {
   double gemm_max_efficiency_fp4 = 0;  // 0 = as fp8
   double gemm_min_dim_half = 120;
   double gemm_flops_half = 2e9;
+  // The size curve of FP4 GEMMs where it differs from the other precisions' (negative: as
+  // gemm_min_dim_half / gemm_flops_half).
+  double gemm_min_dim_half_fp4 = -1;
+  double gemm_flops_half_fp4 = -1;
+  double GemmMinDimHalf(bool fp4) const {
+    return fp4 && gemm_min_dim_half_fp4 >= 0 ? gemm_min_dim_half_fp4 : gemm_min_dim_half;
+  }
+  // The precision whose GEMMs gemm_flops_half was fitted on: the work that half-fills the GPU
+  // is a fixed time at the tensor-core rate, so other precisions scale it by their peak.
+  DType gemm_curve_dtype = DType::kBf16;
+  double GemmFlopsHalf(DType dtype) const {
+    if (dtype == DType::kFp4 && gemm_flops_half_fp4 >= 0) return gemm_flops_half_fp4;
+    const double ref = PeakFlopsPerS(gemm_curve_dtype), own = PeakFlopsPerS(dtype);
+    return ref > 0 && own > 0 ? gemm_flops_half * own / ref : gemm_flops_half;
+  }
   double attention_efficiency = 0.35;
   // Head dimension at which attention_efficiency was measured: it holds from there up, and
   // smaller head dims run slower (AttentionHeadDimFactor, hardware/kernel_calibration.h).

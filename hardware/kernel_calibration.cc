@@ -349,8 +349,9 @@ FittedComputeParams DatasheetParams(const GpuSpec& gpu) {
     p.gemm[d].max_efficiency = d == static_cast<int>(DType::kFp4)   ? gpu.gemm_max_efficiency_fp4
                                : d == static_cast<int>(DType::kFp8) ? gpu.gemm_max_efficiency_fp8
                                                                     : gpu.gemm_max_efficiency_bf16;
-    p.gemm[d].min_dim_half = gpu.gemm_min_dim_half;
-    p.gemm[d].flops_half = gpu.gemm_flops_half;
+    const bool fp4 = d == static_cast<int>(DType::kFp4);
+    p.gemm[d].min_dim_half = gpu.GemmMinDimHalf(fp4);
+    p.gemm[d].flops_half = gpu.GemmFlopsHalf(static_cast<DType>(d));
   }
   p.attention_efficiency[0] = p.attention_efficiency[1] = gpu.attention_efficiency;
   p.memory.efficiency = p.optimizer.efficiency = gpu.memory_efficiency;

@@ -124,6 +124,15 @@ double ComputeScaler::ModelRatio(OpClass c, Duration d, bool* by_model) {
   const double want = std::exp(static_cast<double>(key.second) / 200.0);
   double lo = 1, hi = c == OpClass::kGemm ? 131072.0 : c == OpClass::kAttention ? 1e18 : 1e15;
   auto traced_ps = [&](double x) { return static_cast<double>(traced_model_.Estimate(SizedOp(c, x))); };
+  if (c == OpClass::kGemm) {
+    // The GEMM curve's size terms make a degenerate GEMM (sides of a few elements) slower than a
+    // small real one: search the sizes from the fastest side up, where time grows with size.
+    double best = traced_ps(lo);
+    for (double x = 2; x <= 4096; x *= 2) {
+      const double t = traced_ps(x);
+      if (t < best) best = t, lo = x;
+    }
+  }
   double ratio = 1;
   bool model = true;
   if (want > traced_ps(hi)) {

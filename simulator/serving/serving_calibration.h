@@ -35,7 +35,7 @@ struct ServingCalibration {
 inline const ServingCalibration& DefaultServingCalibration(const std::string& gpu) {
   // Fitted on 11 A100-80GB rows and 17 H100-80GB rows (vLLM v0.5.4 / v0.6.0).
   static const ServingCalibration kA100 = {"a100-80gb", 20000.0, 60.0, 29000.0};
-  static const ServingCalibration kH100 = {"h100-sxm", 0.0, 100.0, 35000.0};
+  static const ServingCalibration kH100 = {"h100-sxm", 0.0, 90.0, 31000.0};
   return gpu.rfind("a100", 0) == 0 ? kA100 : kH100;
 }
 

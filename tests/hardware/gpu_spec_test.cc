@@ -62,6 +62,52 @@ TEST(GpuSpecTest, Errors) {
       << dim.status().message();
 }
 
+// The GEMM size curve: FP4 has its own where a file gives one and inherits the others' otherwise;
+// a negative or non-finite size term is an error naming the field.
+TEST(GpuSpecTest, GemmSizeCurvePerPrecision) {
+  const std::string required =
+      "name: g\npeak_tflops_bf16: 1\npeak_tflops_fp16: 1\nhbm_capacity_gb: 1\nhbm_tbps: 1\n"
+      "nvlink_gbps: 1\nnic_gbps: 1\n";
+  const std::string base = required + "gemm_min_dim_half: 150\ngemm_flops_half: 3e9\n";
+  auto inherit = ParseGpuYaml(base, "g.yaml");
+  ASSERT_TRUE(inherit.ok()) << inherit.status().ToString();
+  EXPECT_EQ(inherit->GemmMinDimHalf(true), 150);
+  EXPECT_EQ(inherit->GemmFlopsHalf(DType::kFp4), 3e9);
+  auto own = ParseGpuYaml(base + "gemm_min_dim_half_fp4: 0\ngemm_flops_half_fp4: 5e10\n", "g.yaml");
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->GemmMinDimHalf(true), 0);
+  EXPECT_EQ(own->GemmFlopsHalf(DType::kFp4), 5e10);
+  EXPECT_EQ(own->GemmMinDimHalf(false), 150);
+  EXPECT_EQ(own->GemmFlopsHalf(DType::kFp8), 3e9);
+  auto negative = ParseGpuYaml(required + "gemm_flops_half: -1\n", "g.yaml");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("gemm_flops_half must be a finite number >= 0"), std::string::npos)
+      << negative.status().message();
+  auto nan = ParseGpuYaml(required + "gemm_min_dim_half: .nan\n", "g.yaml");
+  ASSERT_FALSE(nan.ok());
+  EXPECT_NE(nan.status().message().find("gemm_min_dim_half must be a finite number >= 0"), std::string::npos)
+      << nan.status().message();
+  auto nan4 = ParseGpuYaml(base + "gemm_flops_half_fp4: .inf\n", "g.yaml");
+  ASSERT_FALSE(nan4.ok());
+  EXPECT_NE(nan4.status().message().find("gemm_flops_half_fp4 must be a finite number"), std::string::npos)
+      << nan4.status().message();
+  // Fitted at fp8, the half-fill work of a bf16 GEMM is half as many flops (same time at half the
+  // rate); a precision name outside the list is an error naming the choices.
+  auto fp8_curve = ParseGpuYaml(base + "peak_tflops_fp8: 2\ngemm_curve_dtype: fp8\n", "g.yaml");
+  ASSERT_TRUE(fp8_curve.ok()) << fp8_curve.status().ToString();
+  EXPECT_DOUBLE_EQ(fp8_curve->GemmFlopsHalf(DType::kFp8), 3e9);
+  EXPECT_DOUBLE_EQ(fp8_curve->GemmFlopsHalf(DType::kBf16), 1.5e9);
+  auto bad_dtype = ParseGpuYaml(base + "gemm_curve_dtype: int8\n", "g.yaml");
+  ASSERT_FALSE(bad_dtype.ok());
+  EXPECT_NE(bad_dtype.status().message().find("field 'gemm_curve_dtype': expected one of bf16, fp16, fp8, fp4; got 'int8'"),
+            std::string::npos)
+      << bad_dtype.status().message();
+  // The Blackwell presets' fp4 GEMMs fill later than their fp8 ones (AZ sweeps, gb200.yaml).
+  auto gb200 = FindGpuPreset("gb200");
+  ASSERT_TRUE(gb200.ok());
+  EXPECT_GT(gb200->GemmFlopsHalf(DType::kFp4), gb200->GemmFlopsHalf(DType::kFp8));
+}
+
 // The A100 presets' attention efficiency was measured at head dim 64 and says so; the others
 // at the default 128.
 TEST(GpuSpecTest, AttentionHeadDimOfTheMeasurement) {

@@ -4,7 +4,9 @@
 //   t = max(flops / (peak(dtype) * eff), bytes / (hbm_bw * memory_efficiency)) + kernel_overhead
 // GEMM efficiency depends on shape (see hardware/gpus/*.yaml header):
 //   eff = gemm_max_efficiency * d / (d + gemm_min_dim_half) * F / (F + gemm_flops_half),
-//   d = min(m, n, k), F = 2mnk * batch (the whole launch).
+//   d = min(m, n, k), F = 2mnk * batch (the whole launch). Both size terms are fitted per GPU
+//   to its cuBLASLt sweep; gemm_flops_half is scaled by the op's peak relative to the sweep's
+//   precision (GpuSpec::GemmFlopsHalf), and FP4 may have its own terms.
 // Fused attention uses attention_efficiency; memory-bound ops and the optimizer only the
 // bandwidth term. Results are memoised per distinct op shape, so a 96-layer model costs
 // a dozen evaluations. Deterministic.

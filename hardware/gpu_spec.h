@@ -29,8 +29,8 @@ struct GpuSpec {
   // gemm_min_dim_half / gemm_flops_half).
   double gemm_min_dim_half_fp4 = -1;
   double gemm_flops_half_fp4 = -1;
-  double GemmMinDimHalf(bool fp4) const {
-    return fp4 && gemm_min_dim_half_fp4 >= 0 ? gemm_min_dim_half_fp4 : gemm_min_dim_half;
+  double GemmMinDimHalf(DType dtype) const {
+    return dtype == DType::kFp4 && gemm_min_dim_half_fp4 >= 0 ? gemm_min_dim_half_fp4 : gemm_min_dim_half;
   }
   // The precision whose GEMMs gemm_flops_half was fitted on: the work that half-fills the GPU
   // is a fixed time at the tensor-core rate, so other precisions scale it by their peak.

@@ -126,6 +126,9 @@ FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<Kerne
 // same way, and d0 is taken from H100 for every GPU.
 double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim = 128);
 
+// Fraction of `op`'s peak FLOP/s that the GEMM curve of `p` gives it (see ComputeCostModel).
+double GemmCurveEfficiency(const FittedComputeParams& p, const ComputeOp& op);
+
 // Seconds of `op` under `p` on `gpu`, GEMM and attention throughput scaled by `sustained`.
 double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const ComputeOp& op,
                        double sustained = 1.0);

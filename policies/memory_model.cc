@@ -5,28 +5,11 @@
 namespace echosim {
 namespace {
 
-// Calls f(layer) for every transformer layer the pipeline stage holds (all its chunks).
-template <typename F>
-void ForStageLayers(const ModelSpec& m, const ParallelPlan& p, int64_t stage, F f) {
-  for (int64_t c = 0; c < p.vpp; ++c) {
-    const int64_t v = c * p.pp + stage;
-    const int64_t first = p.ChunkFirstLayer(m, v);
-    for (int64_t l = first; l < first + p.ChunkLayers(m, v); ++l) f(l);
-  }
-}
-
 // Parameters of layer `layer` on one rank: dense ones over TP, experts over expert TP * EP.
 double LocalLayerParams(const ModelSpec& m, const ParallelPlan& p, int64_t layer) {
   const double expert = static_cast<double>(m.LayerExpertParamsAt(layer));
   const double dense = static_cast<double>(m.LayerParamsAt(layer)) - expert;
   return dense / p.tp + expert / static_cast<double>(p.ExpertTp() * p.ep);
-}
-
-// Multi-token-prediction depths on the stage (all its chunks).
-int64_t StageMtpLayers(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
-  int64_t n = 0;
-  for (int64_t c = 0; c < p.vpp; ++c) n += p.ChunkMtpLayers(m, c * p.pp + stage);
-  return n;
 }
 
 }  // namespace
@@ -39,15 +22,15 @@ double StageEmbeddingParams(const ModelSpec& m, const ParallelPlan& p, int64_t s
   // keeps a copy (unless it is also the first stage).
   if (last && (!m.tied_embeddings || !first)) params += embed;
   // MTP depths away from the first stage keep a copy of the input embedding for their lookups.
-  if (StageMtpLayers(m, p, stage) > 0 && !first) params += embed;
+  if (p.StageMtpLayers(m, stage) > 0 && !first) params += embed;
   return params;
 }
 
 double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   double params = 0;
-  ForStageLayers(m, p, stage, [&](int64_t l) { params += LocalLayerParams(m, p, l); });
+  p.ForEachStageLayer(m, stage, [&](int64_t l) { params += LocalLayerParams(m, p, l); });
   // MTP depths: their layer, projection and norms.
-  if (const int64_t mtp = StageMtpLayers(m, p, stage); mtp > 0) {
+  if (const int64_t mtp = p.StageMtpLayers(m, stage); mtp > 0) {
     const double expert = static_cast<double>(m.LayerExpertParams());
     params += static_cast<double>(mtp) * ((static_cast<double>(m.MtpLayerParams()) - expert) / p.tp +
                                           expert / static_cast<double>(p.ExpertTp() * p.ep));
@@ -57,8 +40,8 @@ double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
 
 double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   double params = 0;
-  ForStageLayers(m, p, stage, [&](int64_t l) { params += static_cast<double>(m.LayerExpertParamsAt(l)); });
-  params += static_cast<double>(StageMtpLayers(m, p, stage)) * static_cast<double>(m.LayerExpertParams());
+  p.ForEachStageLayer(m, stage, [&](int64_t l) { params += static_cast<double>(m.LayerExpertParamsAt(l)); });
+  params += static_cast<double>(p.StageMtpLayers(m, stage)) * static_cast<double>(m.LayerExpertParams());
   return params / static_cast<double>(p.ExpertTp() * p.ep);
 }
 
@@ -98,7 +81,7 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
       // Two layers gathered at a time (the one running and the one prefetched): of an MoE
       // layer only the rank's experts (1/ep of them), as the simulated all-gather moves.
       double largest = 0;
-      ForStageLayers(m, p, s, [&](int64_t l) { largest = std::max(largest, LocalLayerParams(m, p, l)); });
+      p.ForEachStageLayer(m, s, [&](int64_t l) { largest = std::max(largest, LocalLayerParams(m, p, l)); });
       sm.weight_bytes += 2.0 * largest * wbytes;
     }
     // The gradient buffer: fp32 with grad_reduce_in_fp32, else the 16-bit training dtype.
@@ -112,8 +95,8 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).
     double stage_act = 0;  // one micro-batch through every layer of the stage
-    ForStageLayers(m, p, s, [&](int64_t l) { stage_act += m.MoeLayer(l) || !m.is_moe() ? layer_act : dense_layer_act; });
-    const double mtp = static_cast<double>(StageMtpLayers(m, p, s));
+    p.ForEachStageLayer(m, s, [&](int64_t l) { stage_act += m.MoeLayer(l) || !m.is_moe() ? layer_act : dense_layer_act; });
+    const double mtp = static_cast<double>(p.StageMtpLayers(m, s));
     stage_act += mtp * layer_act;  // an MTP depth keeps about one layer's activations
     const double act_per_chunk = stage_act / static_cast<double>(p.vpp);
     // Offloaded layers (pp 1: one chunk, one micro-batch in flight) leave but the one in transit.

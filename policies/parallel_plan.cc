@@ -160,6 +160,12 @@ int64_t ParallelPlan::StageLayers(const ModelSpec& m, int64_t stage) const {
   return n;
 }
 
+int64_t ParallelPlan::StageMtpLayers(const ModelSpec& m, int64_t stage) const {
+  int64_t n = 0;
+  for (int64_t c = 0; c < vpp; ++c) n += ChunkMtpLayers(m, c * pp + stage);
+  return n;
+}
+
 // A pipeline layout must list one entry per virtual stage and place every layer (and every
 // multi-token-prediction layer) of the model once.
 static Status ValidateLayout(const ParallelPlan& p, const ModelSpec& m) {

@@ -72,6 +72,17 @@ struct ParallelPlan {
   int64_t ChunkMtpLayers(const ModelSpec& m, int64_t v) const;
   // Transformer layers held by pipeline stage `stage` (all its chunks).
   int64_t StageLayers(const ModelSpec& m, int64_t stage) const;
+  // Multi-token-prediction layers held by pipeline stage `stage` (all its chunks).
+  int64_t StageMtpLayers(const ModelSpec& m, int64_t stage) const;
+  // Calls f(layer) for each transformer layer of pipeline stage `stage`, chunk by chunk.
+  template <class F>
+  void ForEachStageLayer(const ModelSpec& m, int64_t stage, F f) const {
+    for (int64_t c = 0; c < vpp; ++c) {
+      const int64_t v = c * pp + stage;
+      const int64_t first = ChunkFirstLayer(m, v);
+      for (int64_t l = first; l < first + ChunkLayers(m, v); ++l) f(l);
+    }
+  }
 
   struct Coords {
     int64_t tp = 0, cp = 0, dp = 0, pp = 0;

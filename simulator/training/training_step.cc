@@ -203,12 +203,8 @@ NodeId StageGraphBuilder::AddNewtonSchulz() {
       shapes[{std::min(rows, mat.cols), std::max(rows, mat.cols)}] += count;
     }
   };
-  for (int64_t c = 0; c < p.vpp; ++c) {
-    const int64_t v = c * p.pp + stage_;
-    const int64_t first = p.ChunkFirstLayer(m, v);
-    for (int64_t l = first; l < first + p.ChunkLayers(m, v); ++l) add_layer(l);
-    for (int64_t i = 0; i < p.ChunkMtpLayers(m, v); ++i) add_layer(m.layers + i);
-  }
+  p.ForEachStageLayer(m, stage_, add_layer);
+  for (int64_t i = 0; i < p.StageMtpLayers(m, stage_); ++i) add_layer(m.layers + i);
   NodeId first_node = ExecutionGraph::Builder::kNoNode;
   for (const auto& [mn, count] : shapes) {
     const int64_t batch = static_cast<int64_t>(std::ceil(count * kIterations));

@@ -124,8 +124,7 @@ TEST(GemmCurveAz, PresetsFitTheirCublasLtSweeps) {
     const double peak = gpu->PeakFlopsPerS(c.dtype) / 1e12;
     ASSERT_GT(peak, 0);
     const Best best = GridFit(pts, peak);
-    const bool fp4 = c.dtype == DType::kFp4;
-    const double a = gpu->GemmMinDimHalf(fp4), b = gpu->GemmFlopsHalf(c.dtype);
+    const double a = gpu->GemmMinDimHalf(c.dtype), b = gpu->GemmFlopsHalf(c.dtype);
     const double rms = RmsLog(pts, peak, a, b);
     const double shared = RmsLog(pts, peak, 120, 2e9);
     std::printf("%-10s %-24s best a=%4.0f b=%.3g rms %.3f; preset a=%4.0f b=%.3g rms %.3f; (120, 2e9) rms %.3f\n",

@@ -71,13 +71,13 @@ TEST(GpuSpecTest, GemmSizeCurvePerPrecision) {
   const std::string base = required + "gemm_min_dim_half: 150\ngemm_flops_half: 3e9\n";
   auto inherit = ParseGpuYaml(base, "g.yaml");
   ASSERT_TRUE(inherit.ok()) << inherit.status().ToString();
-  EXPECT_EQ(inherit->GemmMinDimHalf(true), 150);
+  EXPECT_EQ(inherit->GemmMinDimHalf(DType::kFp4), 150);
   EXPECT_EQ(inherit->GemmFlopsHalf(DType::kFp4), 3e9);
   auto own = ParseGpuYaml(base + "gemm_min_dim_half_fp4: 0\ngemm_flops_half_fp4: 5e10\n", "g.yaml");
   ASSERT_TRUE(own.ok()) << own.status().ToString();
-  EXPECT_EQ(own->GemmMinDimHalf(true), 0);
+  EXPECT_EQ(own->GemmMinDimHalf(DType::kFp4), 0);
   EXPECT_EQ(own->GemmFlopsHalf(DType::kFp4), 5e10);
-  EXPECT_EQ(own->GemmMinDimHalf(false), 150);
+  EXPECT_EQ(own->GemmMinDimHalf(DType::kFp8), 150);
   EXPECT_EQ(own->GemmFlopsHalf(DType::kFp8), 3e9);
   auto negative = ParseGpuYaml(required + "gemm_flops_half: -1\n", "g.yaml");
   ASSERT_FALSE(negative.ok());

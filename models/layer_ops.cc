@@ -575,7 +575,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
 }
 
 void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
-                       const Dims& d, bool recompute_all) {
+                       const Dims& d, bool recompute_all, bool norm2 = true) {
   const int64_t t = static_cast<int64_t>(d.tokens);
   auto push = [&](ComputeOp op) {
     op.recompute = recompute_all;
@@ -600,7 +600,102 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
   push(Gemm("attn.proj.fwd", c.dtype, t, d.h, out_local));
   TpExitFwd(s, c, d, "attn");
   push(Mem("residual1.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
-  push(NormFwd("norm2.fwd", d));
+  if (norm2) push(NormFwd("norm2.fwd", d));
+}
+
+// A Mamba-2 mixer's shapes on one rank: tensor parallelism splits the heads and the B/C groups
+// (Megatron-Core MambaMixer: in_proj column-parallel, out_proj row-parallel).
+struct MambaDims {
+  int64_t heads, groups, inner, in_proj, conv;
+};
+MambaDims MakeMambaDims(const ModelSpec& m, const LayerContext& c) {
+  MambaDims md;
+  md.heads = std::max<int64_t>(1, m.mamba_heads / c.tp);
+  md.groups = std::max<int64_t>(1, m.mamba_groups / c.tp);
+  md.inner = md.heads * m.mamba_head_dim;
+  md.in_proj = 2 * md.inner + 2 * md.groups * m.mamba_state + md.heads;
+  md.conv = md.inner + 2 * md.groups * m.mamba_state;
+  return md;
+}
+
+// The chunked scan (Mamba-2's SSD: the Triton kernels chunk_cumsum, chunk_state, state_passing,
+// bmm_chunk and chunk_scan). Its matmuls are small batched products of chunk-by-chunk tiles
+// (Q x Q by Q x P for the intra-chunk part), priced as one batched GEMM of that tile with the
+// FLOPs of ModelSpec::MambaScanFlopsPerToken; its traffic reads x, B, C and dt, writes y, and
+// writes the fp32 chunk states (heads x P x N per chunk) once and reads them twice (state
+// passing, then the output). It runs in 16-bit in every recipe. Backward: 2.5x the forward's
+// FLOPs (the forward's chunk states are recomputed, then dx, dB, dC and ddt) and twice its
+// traffic.
+ComputeOp MambaScan(const ModelSpec& m, const LayerContext& c, const Dims& d, const MambaDims& md,
+                    bool backward) {
+  const DType dt = c.dtype == DType::kFp16 ? DType::kFp16 : DType::kBf16;
+  const int64_t q = m.mamba_chunk, p = m.mamba_head_dim, n = m.mamba_state;
+  ModelSpec local = m;
+  local.mamba_heads = md.heads;
+  local.mamba_groups = md.groups;
+  const double flops = d.tokens * local.MambaScanFlopsPerToken() * (backward ? 2.5 : 1.0);
+  const double tile = 2.0 * static_cast<double>(q) * p * q;
+  ComputeOp op = Gemm(backward ? "mamba.ssd.bwd" : "mamba.ssd.fwd", dt, q, p, q,
+                      std::max<int64_t>(1, static_cast<int64_t>(flops / tile)));
+  op.flops = flops;
+  const double chunks = d.tokens / static_cast<double>(q);
+  const double io = d.tokens * (d.e * static_cast<double>(2 * md.inner + 2 * md.groups * n) +
+                                8.0 * static_cast<double>(md.heads));
+  const double states = 3.0 * 4.0 * chunks * static_cast<double>(md.heads) * p * n;
+  op.bytes = (io + states) * (backward ? 2.0 : 1.0);
+  return op;
+}
+
+void MambaFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
+              bool recompute_all) {
+  const MambaDims md = MakeMambaDims(m, c);
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  auto push = [&](ComputeOp op) {
+    op.recompute = recompute_all;
+    s->push_back(std::move(op));
+  };
+  push(NormFwd("norm1.fwd", d));
+  TpEnterFwd(s, c, d, "mamba", GatheredBytes(c, d));
+  push(Gemm("mamba.in_proj.fwd", c.dtype, t, md.in_proj, d.h));
+  // Causal depthwise convolution and SiLU over x, B and C (causal_conv1d): read and write.
+  push(Mem("mamba.conv1d.fwd", d.tokens * md.conv * d.e * 2.0));
+  push(MambaScan(m, c, d, md, false));
+  // Gated RMSNorm: y * silu(z), normalised per group; reads y and z, writes the out_proj input.
+  push(Mem("mamba.gated_norm.fwd", d.tokens * md.inner * d.e * 3.0));
+  Quantize(s, c, "mamba.out_proj.input", d.tokens * md.inner, recompute_all);
+  push(Gemm("mamba.out_proj.fwd", c.dtype, t, d.h, md.inner));
+  TpExitFwd(s, c, d, "mamba");
+  push(Mem("residual1.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
+}
+
+void MambaBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d) {
+  const MambaDims md = MakeMambaDims(m, c);
+  const int64_t t = static_cast<int64_t>(d.tokens);
+  s->push_back(Mem("residual1.bwd", d.sp_tokens * d.h * d.e * 3.0));
+  Quantize(s, c, "mamba.out_proj.grad", d.sp_tokens * d.h);
+  if (c.tp > 1 && c.sequence_parallel) {
+    s->push_back(Comm("tp.all_gather.mamba.grad", CollectiveKind::kAllGather, GroupKind::kTp,
+                      d.tokens * d.h * GatheredBytes(c, d)));
+  }
+  LinearBwd(s, "mamba.out_proj", c.dtype, t, d.h, md.inner);
+  // Reads the output gradient, y and z; writes dy and dz.
+  s->push_back(Mem("mamba.gated_norm.bwd", d.tokens * md.inner * d.e * 5.0));
+  s->push_back(MambaScan(m, c, d, md, true));
+  // Reads the gradient and the input, writes the input gradient.
+  s->push_back(Mem("mamba.conv1d.bwd", d.tokens * md.conv * d.e * 3.0));
+  Quantize(s, c, "mamba.in_proj.grad", d.tokens * md.in_proj);
+  TpRegatherInput(s, c, d, "mamba", GatheredBytes(c, d));
+  LinearBwd(s, "mamba.in_proj", c.dtype, t, md.in_proj, d.h);
+  if (c.tp > 1) {
+    if (c.sequence_parallel) {
+      s->push_back(Comm("tp.reduce_scatter.mamba.grad", CollectiveKind::kReduceScatter,
+                        GroupKind::kTp, d.tokens * d.h * d.e));
+    } else {
+      s->push_back(Comm("tp.all_reduce.mamba.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
+                        d.tokens * d.h * d.e));
+    }
+  }
+  s->push_back(Mem("norm1.bwd", d.sp_tokens * d.h * d.e * 4.0));
 }
 
 }  // namespace
@@ -613,12 +708,30 @@ const std::vector<RecomputeModuleName>& RecomputeModuleNames() {
   return *v;
 }
 
+namespace {
+
+// The forward of one layer of kind c.layer_kind; every op marked recomputed with `recompute`.
+void KindForward(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
+                 bool recompute) {
+  const char k = c.layer_kind;
+  if (k == 'M') {
+    MambaFwd(s, m, c, d, recompute);
+    return;
+  }
+  if (ModelSpec::KindHasAttention(k)) AttentionBlockFwd(s, m, c, d, recompute, k == 'T');
+  if (ModelSpec::KindHasMlp(k)) {
+    if (k != 'T') s->push_back(NormFwd("norm2.fwd", d));  // the block's own pre-norm
+    MlpFwd(s, m, c, d, recompute);
+    s->push_back(Mem("residual2.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
+  }
+}
+
+}  // namespace
+
 std::vector<LayerStep> LayerForward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
   std::vector<LayerStep> s;
-  AttentionBlockFwd(&s, m, c, d, false);
-  MlpFwd(&s, m, c, d, false);
-  s.push_back(Mem("residual2.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
+  KindForward(&s, m, c, d, false);
   return s;
 }
 
@@ -626,11 +739,11 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
   const Dims d = MakeDims(m, c);
   std::vector<LayerStep> s;
   const int64_t t = static_cast<int64_t>(d.tokens);
+  const char kind = c.layer_kind;
+  const bool has_attn = ModelSpec::KindHasAttention(kind), has_mlp = ModelSpec::KindHasMlp(kind);
   if (c.recompute == RecomputeMode::kFull) {
     // Re-run the whole forward (with its TP communication) from the stored layer input.
-    AttentionBlockFwd(&s, m, c, d, true);
-    MlpFwd(&s, m, c, d, true);
-    s.push_back(Mem("residual2.fwd", d.sp_tokens * d.h * (3.0 * d.e + 1.0)));
+    KindForward(&s, m, c, d, true);
     for (LayerStep& st : s) {
       if (auto* op = std::get_if<ComputeOp>(&st)) op->recompute = true;
     }
@@ -641,10 +754,10 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
       s.push_back(std::move(op));
     };
     if (c.Recomputes(kRecomputeLayernorm)) {
-      recomputed(NormFwd("norm1.fwd", d));
-      recomputed(NormFwd("norm2.fwd", d));
+      if (has_attn || kind == 'M') recomputed(NormFwd("norm1.fwd", d));
+      if (has_mlp) recomputed(NormFwd("norm2.fwd", d));
     }
-    if (c.Recomputes(kRecomputeCoreAttn)) {
+    if (has_attn && c.Recomputes(kRecomputeCoreAttn)) {
       // Core attention (Korthikanti et al. Sec. 5; Megatron-Core checkpoints it whatever the
       // kernel, so flash attention's forward runs twice too). The K/V gathered for context
       // parallelism are kept, not gathered again.
@@ -654,7 +767,9 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
         if (std::holds_alternative<ComputeOp>(st)) s.push_back(st);
       }
     }
-    if (c.Recomputes(MoeHere(m, c) ? kRecomputeMoe : kRecomputeMlp)) {
+    if (!has_mlp) {
+      // A Mamba or attention-only layer has no MLP to re-run.
+    } else if (c.Recomputes(MoeHere(m, c) ? kRecomputeMoe : kRecomputeMlp)) {
       MlpFwd(&s, m, c, d, true);  // with its TP / EP communication
     } else if (MoeHere(m, c) && c.Recomputes(kRecomputeMoeAct)) {
       const MoeDims md = MakeMoeDims(m, c, d);
@@ -662,9 +777,16 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
       Quantize(&s, c, "moe.fc2.input", md.routed * md.f, true);
     }
   }
-  s.push_back(Mem("residual2.bwd", d.sp_tokens * d.h * d.e * 3.0));
-  MlpBwd(&s, m, c, d);
-  s.push_back(Mem("norm2.bwd", d.sp_tokens * d.h * d.e * 4.0));
+  if (kind == 'M') {
+    MambaBwd(&s, m, c, d);
+    return s;
+  }
+  if (has_mlp) {
+    s.push_back(Mem("residual2.bwd", d.sp_tokens * d.h * d.e * 3.0));
+    MlpBwd(&s, m, c, d);
+    s.push_back(Mem("norm2.bwd", d.sp_tokens * d.h * d.e * 4.0));
+  }
+  if (!has_attn) return s;
   s.push_back(Mem("residual1.bwd", d.sp_tokens * d.h * d.e * 3.0));
   Quantize(&s, c, "attn.proj.grad", d.sp_tokens * d.h);
   if (c.tp > 1 && c.sequence_parallel) {
@@ -835,6 +957,21 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   const double sbh = static_cast<double>(c.micro_batch) * c.seq_len / c.cp * m.hidden;
   const double t = static_cast<double>(c.tp);
   if (c.recompute == RecomputeMode::kFull) return sbh * 2.0 / (c.sequence_parallel ? t : 1.0);
+  const bool low_precision = c.dtype == DType::kFp8 || c.dtype == DType::kFp4;
+  if (c.layer_kind == 'M') {
+    // A Mamba-2 mixer keeps its norm's input (2 bytes per element), the in_proj input (2, or
+    // 1 quantized), the in_proj output (z, x, B, C, dt), the convolution's output (x, B, C),
+    // the scan's output y (2 bytes each) and the out_proj input (2, or 1 quantized); the scan's
+    // chunk states are recomputed in its backward. Per element of s*b*h.
+    const MambaDims md = MakeMambaDims(m, c);
+    const double replicated = c.sequence_parallel ? t : 1.0;
+    const double q = low_precision ? 1.0 : 2.0;
+    const double norm_in = c.Recomputes(kRecomputeLayernorm) ? 0.0 : q;
+    const double per_token = (2.0 + norm_in) * static_cast<double>(m.hidden) / replicated +
+                             2.0 * static_cast<double>(md.in_proj + md.conv + md.inner) +
+                             q * static_cast<double>(md.inner);
+    return sbh * per_token / static_cast<double>(m.hidden);
+  }
   const double base = c.sequence_parallel ? 34.0 / t : 10.0 + 24.0 / t;
   double scores = 5.0 * m.heads * static_cast<double>(c.seq_len) / m.hidden / t;
   if (c.Recomputes(kRecomputeCoreAttn) || c.attention == AttentionImpl::kFlash) scores = 0;
@@ -893,12 +1030,19 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   }
   // No dropout: neither the attention output's nor the MLP output's 1-byte mask.
   if (!m.dropout) saved += 2.0 / replicated;
-  if (c.dtype == DType::kFp8 || c.dtype == DType::kFp4) {
+  if (low_precision) {
     // Transformer Engine keeps the quantized copy of each GEMM input still stored for the
     // backward pass, not the 16-bit one: 1 byte per element instead of 2 (MXFP8 / NVFP4 block
     // scales, 1 byte per 32 or 16 elements, left out).
     saved += 0.5 * ((norms_recomputed ? 0.0 : norms_out) + proj_in + (act_recomputed ? 0.0 : act_out));
   }
+  // Of which the MLP / MoE block's own.
+  const double mlp_saved = (block_recomputed ? mlp_bytes * 17.0 / 19.0 : act_recomputed ? act_out : 0.0) +
+                           (low_precision && !act_recomputed ? 0.5 * act_out : 0.0);
+  // Hybrid models' single-block layers: the MLP / experts with their norm's input, or the
+  // attention block without them.
+  if (c.layer_kind == 'E' || c.layer_kind == '-') return sbh * (mlp_bytes - mlp_saved + 2.0 / replicated);
+  if (c.layer_kind == '*') return sbh * (adj - mlp_bytes + scores - (saved - mlp_saved));
   return sbh * (adj + scores - saved);
 }
 

@@ -71,6 +71,10 @@ struct LayerContext {
   // A leading dense layer of an MoE model (ModelSpec::dense_layers): its MLP is the dense one
   // of ffn_hidden, not the experts.
   bool dense_layer = false;
+  // The layer's kind (ModelSpec::LayerKind): 'T' a transformer layer (attention, then the MLP
+  // or the experts); in hybrid models 'M' a Mamba-2 mixer, '*' attention alone, 'E' the
+  // experts alone, '-' a dense MLP alone, each behind its own pre-norm.
+  char layer_kind = 'T';
   RecomputeMode recompute = RecomputeMode::kNone;
   // Modules re-run under RecomputeMode::kSelective (RecomputeModule bits).
   uint32_t recompute_modules = kDefaultRecomputeModules;

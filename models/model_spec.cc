@@ -14,7 +14,7 @@ namespace echosim {
 const char* MlpKindName(MlpKind k) { return k == MlpKind::kGelu ? "gelu" : "swiglu"; }
 const char* NormKindName(NormKind k) { return k == NormKind::kLayerNorm ? "layernorm" : "rmsnorm"; }
 const char* PositionKindName(PositionKind k) {
-  return k == PositionKind::kLearned ? "learned" : "rope";
+  return k == PositionKind::kLearned ? "learned" : k == PositionKind::kRope ? "rope" : "none";
 }
 
 int64_t ModelSpec::LayerExpertParams() const {
@@ -46,7 +46,33 @@ int64_t ModelSpec::LayerParams() const {
   return AttentionParams() + mlp_params + norms;
 }
 
+int64_t ModelSpec::MambaParams() const {
+  const int64_t conv = mamba_conv_channels();
+  return hidden * mamba_in_proj() + conv * mamba_conv_kernel + conv + 3 * mamba_heads +
+         mamba_inner() + mamba_inner() * hidden;
+}
+
+double ModelSpec::MambaScanFlopsPerToken() const {
+  const double q = static_cast<double>(mamba_chunk), n = static_cast<double>(mamba_state),
+               p = static_cast<double>(mamba_head_dim), h = static_cast<double>(mamba_heads),
+               g = static_cast<double>(mamba_groups);
+  return 2.0 * (q * n * g + q * p * h + 2.0 * n * p * h);
+}
+
 int64_t ModelSpec::LayerParamsAt(int64_t layer) const {
+  if (is_hybrid()) {
+    const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
+    switch (LayerKind(layer)) {
+      case 'M':
+        return MambaParams() + hidden;
+      case '*':
+        return AttentionParams() + hidden + (qk_norm ? 2 * head_dim() : 0);
+      case 'E':
+        return LayerExpertParams() + hidden * experts + mats * hidden * shared_expert_ffn + hidden;
+      default:  // '-'
+        return mats * hidden * ffn_hidden + hidden;
+    }
+  }
   if (MoeLayer(layer) || !is_moe()) return LayerParams();
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
   const int64_t norms = 2 * hidden + (qk_norm ? 2 * head_dim() : 0);
@@ -55,19 +81,28 @@ int64_t ModelSpec::LayerParamsAt(int64_t layer) const {
 
 std::vector<ModelSpec::Matrix> ModelSpec::LayerMatrices(int64_t layer) const {
   std::vector<Matrix> out;
-  if (is_mla()) {
-    if (q_lora_rank > 0) {
-      out.push_back({hidden, q_lora_rank, 1});
-      out.push_back({q_lora_rank, heads * qk_head_dim(), 1});
-    } else {
-      out.push_back({hidden, heads * qk_head_dim(), 1});
-    }
-    out.push_back({hidden, kv_lora_rank + qk_rope_head_dim, 1});
-    out.push_back({kv_lora_rank, heads * (head_dim() + v_dim()), 1});
-  } else {
-    out.push_back({hidden, q_dim() + 2 * kv_heads * head_dim(), 1});
+  const char kind = layer >= layers ? 'T' : LayerKind(layer);
+  if (kind == 'M') {
+    out.push_back({hidden, mamba_in_proj(), 1});
+    out.push_back({mamba_inner(), hidden, 1});
+    return out;
   }
-  out.push_back({attn_out_dim(), hidden, 1});
+  if (KindHasAttention(kind)) {
+    if (is_mla()) {
+      if (q_lora_rank > 0) {
+        out.push_back({hidden, q_lora_rank, 1});
+        out.push_back({q_lora_rank, heads * qk_head_dim(), 1});
+      } else {
+        out.push_back({hidden, heads * qk_head_dim(), 1});
+      }
+      out.push_back({hidden, kv_lora_rank + qk_rope_head_dim, 1});
+      out.push_back({kv_lora_rank, heads * (head_dim() + v_dim()), 1});
+    } else {
+      out.push_back({hidden, q_dim() + 2 * kv_heads * head_dim(), 1});
+    }
+    out.push_back({attn_out_dim(), hidden, 1});
+    if (kind == '*') return out;
+  }
   const int64_t gate = mlp == MlpKind::kSwiglu ? 2 : 1;  // fc1 holds gate and up together
   const bool moe = layer >= layers ? is_moe() : MoeLayer(layer);
   if (!moe) {
@@ -95,6 +130,11 @@ int64_t ModelSpec::EmbeddingParams() const {
 }
 
 int64_t ModelSpec::TotalParams() const {
+  if (is_hybrid()) {
+    int64_t p = mtp_layers * MtpLayerParams() + EmbeddingParams() + hidden;
+    for (int64_t l = 0; l < layers; ++l) p += LayerParamsAt(l);
+    return p;
+  }
   const int64_t moe = MoeLayers();
   // MoE layers, then the leading dense ones (every layer of a dense model).
   return moe * LayerParams() + (layers - moe) * LayerParamsAt(0) + mtp_layers * MtpLayerParams() +
@@ -103,7 +143,7 @@ int64_t ModelSpec::TotalParams() const {
 
 int64_t ModelSpec::WindowedLayers() const {
   int64_t n = 0;
-  for (int64_t l = 0; l < layers; ++l) n += WindowedLayer(l) ? 1 : 0;
+  for (int64_t l = 0; l < layers; ++l) n += WindowedLayer(l) && KindHasAttention(LayerKind(l)) ? 1 : 0;
   return n;
 }
 
@@ -131,6 +171,28 @@ double ModelSpec::TrainingFlops(int64_t tokens, int64_t seq_len) const {
   // 2h -> h projection and its own output layer.
   const double mtp = static_cast<double>(mtp_layers);
   const double mtp_mm = (is_moe() ? moe_mm : dense_mm) + 2.0 * h * h + h * vocab;
+  if (is_hybrid()) {
+    // Layer by layer: each block's matmuls (and attention scores, and the Mamba scan).
+    const double mlp_dense = dense_mm - attn_mm, mlp_moe = moe_mm - attn_mm;
+    double fwd = 2.0 * h * vocab + mtp * (2.0 * mtp_mm + layer_attn_fwd);
+    for (int64_t l = 0; l < layers; ++l) {
+      switch (LayerKind(l)) {
+        case 'M':
+          fwd += 2.0 * static_cast<double>(hidden * mamba_in_proj() + mamba_inner() * hidden) +
+                 MambaScanFlopsPerToken();
+          break;
+        case '*':
+          fwd += 2.0 * attn_mm + (WindowedLayer(l) ? window_attn_fwd : layer_attn_fwd);
+          break;
+        case 'E':
+          fwd += 2.0 * mlp_moe;
+          break;
+        default:
+          fwd += 2.0 * mlp_dense;
+      }
+    }
+    return 3.0 * fwd * static_cast<double>(tokens);
+  }
   const double fwd_per_token = 2.0 * (dense_layers_n * dense_mm + moe_layers * moe_mm) +
                                (layers - windowed) * layer_attn_fwd + windowed * window_attn_fwd +
                                2.0 * h * vocab + mtp * (2.0 * mtp_mm + layer_attn_fwd);
@@ -224,6 +286,43 @@ Status ModelSpec::Validate() const {
     return InvalidArgument(StrCat("model '", name, "': heads (", heads,
                                   ") must be divisible by kv_heads (", kv_heads, ")"));
   }
+  if (!layer_pattern.empty()) {
+    if (static_cast<int64_t>(layer_pattern.size()) != layers) {
+      return InvalidArgument(StrCat("model '", name, "': layer_pattern has ", layer_pattern.size(),
+                                    " characters; it needs one per layer (layers = ", layers, ")"));
+    }
+    for (size_t i = 0; i < layer_pattern.size(); ++i) {
+      const char k = layer_pattern[i];
+      if (k != 'M' && k != '*' && k != 'E' && k != '-') {
+        return InvalidArgument(StrCat("model '", name, "': layer_pattern character ", i + 1, " is '",
+                                      std::string(1, k), "'; valid: M (Mamba-2), * (attention), ",
+                                      "E (experts), - (dense MLP)"));
+      }
+      if (k == 'E' && !is_moe()) {
+        return InvalidArgument(StrCat("model '", name, "': layer_pattern has an 'E' (experts) layer at ",
+                                      i + 1, " but experts = ", experts));
+      }
+    }
+    if (dense_layers > 0) {
+      return InvalidArgument(StrCat("model '", name, "': dense_layers does not apply with a layer_pattern "
+                                    "(its '-' layers are the dense ones)"));
+    }
+    if (layer_pattern.find('M') != std::string::npos) {
+      for (const auto& [field, v] : {std::pair<const char*, int64_t>{"mamba_heads", mamba_heads},
+                                     {"mamba_head_dim", mamba_head_dim},
+                                     {"mamba_state", mamba_state},
+                                     {"mamba_groups", mamba_groups},
+                                     {"mamba_conv_kernel", mamba_conv_kernel},
+                                     {"mamba_chunk", mamba_chunk}}) {
+        ECHOSIM_RETURN_IF_ERROR(positive(field, v));
+        ECHOSIM_RETURN_IF_ERROR(at_most(field, v, int64_t{1} << 16));
+      }
+      if (mamba_heads % mamba_groups != 0) {
+        return InvalidArgument(StrCat("model '", name, "': mamba_heads (", mamba_heads,
+                                      ") must be divisible by mamba_groups (", mamba_groups, ")"));
+      }
+    }
+  }
   if (top_k > experts) {
     return InvalidArgument(StrCat("model '", name, "': top_k (", top_k,
                                   ") must not exceed experts (", experts, ")"));
@@ -257,7 +356,8 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
                                  "sliding_window", "full_attention_every", "dropout", "qk_norm",
                                  "moe_ffn_hidden", "dense_layers", "shared_expert_ffn",
                                  "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
-                                 "mtp_layers"};
+                                 "mtp_layers", "layer_pattern", "mamba_heads", "mamba_head_dim",
+                                 "mamba_state", "mamba_groups", "mamba_conv_kernel", "mamba_chunk"};
   for (const auto& kv : doc) {
     if (!kv.first.IsScalar()) {
       return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1,
@@ -302,6 +402,13 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "qk_rope_head_dim", source, &m.qk_rope_head_dim));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "v_head_dim", source, &m.v_head_dim));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mtp_layers", source, &m.mtp_layers));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "layer_pattern", source, &m.layer_pattern));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mamba_heads", source, &m.mamba_heads));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mamba_head_dim", source, &m.mamba_head_dim));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mamba_state", source, &m.mamba_state));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mamba_groups", source, &m.mamba_groups));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mamba_conv_kernel", source, &m.mamba_conv_kernel));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mamba_chunk", source, &m.mamba_chunk));
   ECHOSIM_ASSIGN_OR_RETURN(m.mlp, ParseChoice<MlpKind>("mlp", mlp, {{"gelu", MlpKind::kGelu},
                                                                     {"swiglu", MlpKind::kSwiglu}}));
   ECHOSIM_ASSIGN_OR_RETURN(m.norm, ParseChoice<NormKind>("norm", norm,
@@ -310,7 +417,8 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_ASSIGN_OR_RETURN(m.position, ParseChoice<PositionKind>(
                                            "position", position,
                                            {{"learned", PositionKind::kLearned},
-                                            {"rope", PositionKind::kRope}}));
+                                            {"rope", PositionKind::kRope},
+                                            {"none", PositionKind::kNone}}));
   ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext(source));
   return m;
 }

@@ -16,7 +16,7 @@ namespace echosim {
 
 enum class MlpKind { kGelu, kSwiglu };
 enum class NormKind { kLayerNorm, kRmsNorm };
-enum class PositionKind { kLearned, kRope };
+enum class PositionKind { kLearned, kRope, kNone };  // kNone: no position encoding (Nemotron-H)
 
 struct ModelSpec {
   std::string name;
@@ -74,6 +74,43 @@ struct ModelSpec {
   // (of the model's MoE kind) and its own output layer and loss. They sit on the last virtual
   // pipeline stage ('m' in a pipeline layout) and are not counted in `layers`.
   int64_t mtp_layers = 0;
+  // Hybrid state-space models (Nemotron-H, Nemotron 3; Megatron-Core hybrid_layer_pattern):
+  // one character per layer, each layer one block behind its own pre-norm: 'M' a Mamba-2 mixer,
+  // '*' self-attention, 'E' the routed experts (with the shared experts), '-' a dense MLP.
+  // Empty: every layer is a transformer layer (attention, then the MLP or the experts).
+  std::string layer_pattern;
+  // The Mamba-2 mixer (Dao and Gu 2024, arXiv 2405.21060, "SSD"): mamba_heads heads of
+  // mamba_head_dim channels (inner width heads * head_dim), a state of mamba_state per channel,
+  // B and C shared by the heads of each of mamba_groups groups, a causal depthwise convolution
+  // of mamba_conv_kernel taps, and the chunked scan over chunks of mamba_chunk tokens.
+  int64_t mamba_heads = 0;
+  int64_t mamba_head_dim = 0;
+  int64_t mamba_state = 0;
+  int64_t mamba_groups = 1;
+  int64_t mamba_conv_kernel = 4;
+  int64_t mamba_chunk = 128;
+  bool is_hybrid() const { return !layer_pattern.empty(); }
+  // 'T' (transformer layer: attention and MLP / experts) without a pattern, else the pattern's
+  // character.
+  char LayerKind(int64_t layer) const {
+    return layer_pattern.empty() || layer < 0 || layer >= static_cast<int64_t>(layer_pattern.size())
+               ? 'T'
+               : layer_pattern[static_cast<size_t>(layer)];
+  }
+  static bool KindHasAttention(char k) { return k == 'T' || k == '*'; }
+  static bool KindHasMlp(char k) { return k == 'T' || k == 'E' || k == '-'; }
+  int64_t mamba_inner() const { return mamba_heads * mamba_head_dim; }
+  // The mixer's input projection width: z and x (inner each), B and C (groups * state each)
+  // and one dt per head.
+  int64_t mamba_in_proj() const { return 2 * mamba_inner() + 2 * mamba_groups * mamba_state + mamba_heads; }
+  // Channels of the convolution: x, B and C.
+  int64_t mamba_conv_channels() const { return mamba_inner() + 2 * mamba_groups * mamba_state; }
+  // Parameters of one Mamba-2 mixer (projections, convolution, dt bias, A, D, gated norm).
+  int64_t MambaParams() const;
+  // Forward FLOPs per token of the chunked scan (Mamba-2's SSD algorithm): per chunk of Q
+  // tokens, C B^T per group (Q x Q x N), its masked product with x per head (Q x Q x P), the
+  // chunk states B^T x per head (N x Q x P) and their contribution C h per head (Q x N x P).
+  double MambaScanFlopsPerToken() const;
   bool WindowedLayer(int64_t layer) const {
     return sliding_window > 0 && (full_attention_every <= 0 || (layer + 1) % full_attention_every != 0);
   }
@@ -93,8 +130,14 @@ struct ModelSpec {
   int64_t expert_ffn() const { return moe_ffn_hidden > 0 ? moe_ffn_hidden : ffn_hidden; }
   // Whether layer `layer` (from 0) routes through experts (false for dense models and for the
   // leading dense layers of an MoE model).
-  bool MoeLayer(int64_t layer) const { return is_moe() && layer >= dense_layers; }
-  int64_t MoeLayers() const { return is_moe() ? std::max<int64_t>(0, layers - dense_layers) : 0; }
+  bool MoeLayer(int64_t layer) const {
+    if (is_hybrid()) return is_moe() && LayerKind(layer) == 'E';
+    return is_moe() && layer >= dense_layers;
+  }
+  int64_t MoeLayers() const {
+    if (is_hybrid()) return is_moe() ? static_cast<int64_t>(std::count(layer_pattern.begin(), layer_pattern.end(), 'E')) : 0;
+    return is_moe() ? std::max<int64_t>(0, layers - dense_layers) : 0;
+  }
   // Parameters of the attention block's projections (and MLA's latent norms).
   int64_t AttentionParams() const;
   // Parameters of one transformer layer (attention + MLP/experts + norms), all experts counted:

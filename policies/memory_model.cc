@@ -95,7 +95,16 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).
     double stage_act = 0;  // one micro-batch through every layer of the stage
-    p.ForEachStageLayer(m, s, [&](int64_t l) { stage_act += m.MoeLayer(l) || !m.is_moe() ? layer_act : dense_layer_act; });
+    p.ForEachStageLayer(m, s, [&](int64_t l) {
+      if (m.is_hybrid()) {
+        LayerContext kc = layer;
+        kc.layer_kind = m.LayerKind(l);
+        kc.dense_layer = kc.layer_kind == '-';
+        stage_act += LayerActivationBytes(m, kc);
+        return;
+      }
+      stage_act += m.MoeLayer(l) || !m.is_moe() ? layer_act : dense_layer_act;
+    });
     const double mtp = static_cast<double>(p.StageMtpLayers(m, s));
     stage_act += mtp * layer_act;  // an MTP depth keeps about one layer's activations
     const double act_per_chunk = stage_act / static_cast<double>(p.vpp);

@@ -48,6 +48,11 @@ void RegisterPresets(py::module_& m) {
           d["qk_rope_head_dim"] = s.qk_rope_head_dim;
           d["v_head_dim"] = s.v_dim();
           d["mtp_layers"] = s.mtp_layers;
+          d["layer_pattern"] = s.layer_pattern;
+          d["mamba_heads"] = s.mamba_heads;
+          d["mamba_head_dim"] = s.mamba_head_dim;
+          d["mamba_state"] = s.mamba_state;
+          d["mamba_groups"] = s.mamba_groups;
           d["params"] = s.TotalParams();
           out.append(d);
         }

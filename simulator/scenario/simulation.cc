@@ -79,7 +79,8 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
                              ParseChoice<PositionKind>("workload.training.shape.position",
                                                        sh.position(),
                                                        {{"learned", PositionKind::kLearned},
-                                                        {"rope", PositionKind::kRope}}));
+                                                        {"rope", PositionKind::kRope},
+                                                        {"none", PositionKind::kNone}}));
   }
   if (sh.tied_embeddings()) m.tied_embeddings = true;
   if (sh.has_dropout()) m.dropout = sh.dropout();
@@ -95,6 +96,13 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.has_qk_rope_head_dim()) m.qk_rope_head_dim = sh.qk_rope_head_dim();
   if (sh.has_v_head_dim()) m.v_head_dim = sh.v_head_dim();
   if (sh.has_mtp_layers()) m.mtp_layers = sh.mtp_layers();
+  if (sh.has_layer_pattern()) m.layer_pattern = sh.layer_pattern();
+  if (sh.has_mamba_heads()) m.mamba_heads = sh.mamba_heads();
+  if (sh.has_mamba_head_dim()) m.mamba_head_dim = sh.mamba_head_dim();
+  if (sh.has_mamba_state()) m.mamba_state = sh.mamba_state();
+  if (sh.has_mamba_groups()) m.mamba_groups = sh.mamba_groups();
+  if (sh.has_mamba_conv_kernel()) m.mamba_conv_kernel = sh.mamba_conv_kernel();
+  if (sh.has_mamba_chunk()) m.mamba_chunk = sh.mamba_chunk();
   ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext("workload.training.shape"));
   // Write the resolved shape back so the resolved scenario is self-contained.
   auto* out = t->mutable_shape();
@@ -130,6 +138,15 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
     out->set_v_head_dim(static_cast<uint32_t>(m.v_head_dim));
   }
   if (m.mtp_layers > 0) out->set_mtp_layers(static_cast<uint32_t>(m.mtp_layers));
+  if (m.is_hybrid()) {
+    out->set_layer_pattern(m.layer_pattern);
+    out->set_mamba_heads(static_cast<uint32_t>(m.mamba_heads));
+    out->set_mamba_head_dim(static_cast<uint32_t>(m.mamba_head_dim));
+    out->set_mamba_state(static_cast<uint32_t>(m.mamba_state));
+    out->set_mamba_groups(static_cast<uint32_t>(m.mamba_groups));
+    out->set_mamba_conv_kernel(static_cast<uint32_t>(m.mamba_conv_kernel));
+    out->set_mamba_chunk(static_cast<uint32_t>(m.mamba_chunk));
+  }
   return m;
 }
 

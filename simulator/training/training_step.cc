@@ -393,18 +393,24 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   const std::vector<PipelineStep> order = schedule->Order(stage_, p.pp, p.vpp, mbs);
 
   // Operator sequences depend on a layer only through its kind: sliding-window layers differ
-  // in their attention kernels, the leading dense layers of an MoE model in their MLP. Each
-  // kind is generated once.
-  std::vector<LayerStep> kind_fwd[4], kind_bwd[4];
+  // in their attention kernels, the leading dense layers of an MoE model in their MLP, and the
+  // layers of a hybrid model in their block (ModelSpec::LayerKind). Each kind is generated once.
+  constexpr int kKinds = 5 * 4;
+  std::vector<LayerStep> kind_fwd[kKinds], kind_bwd[kKinds];
+  bool generated[kKinds] = {};
+  auto block_of = [](char k) { return k == 'T' ? 0 : k == 'M' ? 1 : k == '*' ? 2 : k == 'E' ? 3 : 4; };
   auto kind_of = [&](int64_t layer) {
-    return (m.WindowedLayer(layer) ? 1 : 0) + (m.is_moe() && !m.MoeLayer(layer) ? 2 : 0);
+    return block_of(m.LayerKind(layer)) * 4 + (m.WindowedLayer(layer) ? 1 : 0) +
+           (m.is_moe() && !m.MoeLayer(layer) ? 2 : 0);
   };
-  for (int k = 0; k < 4; ++k) {
-    if ((k & 1) && m.sliding_window <= 0) continue;
-    if ((k & 2) && !(m.is_moe() && m.dense_layers > 0)) continue;
+  for (int64_t layer = 0; layer < m.layers; ++layer) {
+    const int k = kind_of(layer);
+    if (generated[k]) continue;
+    generated[k] = true;
     LayerContext kc = ctx_;
     kc.attention_window = (k & 1) ? m.sliding_window : 0;
     kc.dense_layer = (k & 2) != 0;
+    kc.layer_kind = m.LayerKind(layer);
     kind_fwd[k] = LayerForward(m, kc);
     kind_bwd[k] = LayerBackward(m, kc);
   }

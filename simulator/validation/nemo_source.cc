@@ -117,17 +117,17 @@ const std::map<std::string, ModelMapping>& Models() {
        {"gpt-oss-120b", "attention sinks, projection biases and the clamped SwiGLU not "
                         "simulated"}},
       {"Nemotron_3_Nano",
-       {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
-            "state-space (Mamba) layers"}},
+       {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes; the "
+                          "recipe's CUDA graphs not simulated"}},
       {"Nemotron_3_Super",
-       {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
-            "state-space (Mamba) layers"}},
+       {"", "Nemotron 3 Super: latent mixture of experts (experts in a projected latent space) "
+            "and a repeated multi-token-prediction layer, which echosim does not represent"}},
       {"Nemotron_3_Ultra",
-       {"", "Nemotron 3: hybrid Mamba-2 / attention mixture-of-experts model; echosim has no "
-            "state-space (Mamba) layers"}},
+       {"", "Nemotron 3 Ultra: latent mixture of experts (experts in a projected latent space) "
+            "and a repeated multi-token-prediction layer, which echosim does not represent"}},
       {"Nemotron_3_5_Lightning",
-       {"", "Nemotron 3.5: hybrid Mamba / attention family with no public configuration; "
-            "echosim has no state-space (Mamba) layers"}},
+       {"", "Nemotron 3.5: hybrid Mamba / attention family with no public configuration echosim "
+            "can be checked against"}},
   };
   return *m;
 }
@@ -409,6 +409,10 @@ bool FlexDispatch(const std::string& model, const std::string& system, const std
     if (release == "26.04.01") return gb || system == "DGX-B300";
     return gb || from_2606;
   }
+  // Nemotron 3 Nano: every recipe names HybridEP (nemotron_3_workload_base_configs.py
+  // BASE_NEMOTRON_3_NANO_CONFIG at 74695a06d (26.04) and 63b08b397 (26.06); perf_recipes/
+  // nemotronh at 4ab94dfad (26.08)); the 26.02.01 recipe is taken to be the same.
+  if (model == "Nemotron_3_Nano") return true;
   if (model == "GPT OSS 120B") {
     if (release == "26.04") return system == "DGX-GB200" || system == "DGX-B300" || system == "DGX-B200";
     if (release == "26.04.01") return system == "DGX-B300";
@@ -686,6 +690,15 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.recompute_modules = {"layernorm", "moe_act"};
       notes.push_back("release recipe (Megatron-Bridge): the norms and the MoE activation "
                       "recomputed (recompute_modules layernorm, moe_act)");
+    }
+    if (model == "Nemotron_3_Nano" && system == "DGX-H100") {
+      // nemotron_3_workload_base_configs.py NEMOTRON_3_NANO_PRETRAIN_CONFIG_H100_FP8_CS_V1 at
+      // 74695a06d (26.04) and 63b08b397 (26.06): recompute_modules moe, layernorm, core_attn,
+      // moe_act (the H100 rows are FP8).
+      c.recompute = "selective";
+      c.recompute_modules = {"moe", "layernorm", "core_attn", "moe_act"};
+      notes.push_back("release recipe (Megatron-Bridge): recompute_modules moe, layernorm, "
+                      "core_attn, moe_act");
     }
     if (spec.is_mla()) {
       c.recompute = ds.recompute.empty() ? "none" : "selective";

@@ -59,6 +59,13 @@ void ApplyModelShape(const ModelSpec& m, RowConfig* c) {
   c->rope_dim = m.qk_rope_head_dim;
   c->v_head_dim = m.v_head_dim;
   c->mtp = m.mtp_layers;
+  c->layer_pattern = m.layer_pattern;
+  c->mamba_heads = m.mamba_heads;
+  c->mamba_head_dim = m.mamba_head_dim;
+  c->mamba_state = m.mamba_state;
+  c->mamba_groups = m.mamba_groups;
+  c->mamba_conv_kernel = m.mamba_conv_kernel;
+  c->mamba_chunk = m.mamba_chunk;
 }
 
 ModelSpec ShapeOf(const RowConfig& c) {
@@ -74,7 +81,9 @@ ModelSpec ShapeOf(const RowConfig& c) {
   m.top_k = c.top_k;
   m.mlp = c.mlp == "swiglu" ? MlpKind::kSwiglu : MlpKind::kGelu;
   m.norm = c.norm == "rmsnorm" ? NormKind::kRmsNorm : NormKind::kLayerNorm;
-  m.position = c.position == "rope" ? PositionKind::kRope : PositionKind::kLearned;
+  m.position = c.position == "rope"   ? PositionKind::kRope
+               : c.position == "none" ? PositionKind::kNone
+                                      : PositionKind::kLearned;
   m.max_seq_len_tokens = c.seq;
   m.tied_embeddings = c.tied;
   m.dropout = c.dropout;
@@ -90,6 +99,13 @@ ModelSpec ShapeOf(const RowConfig& c) {
   m.qk_rope_head_dim = c.rope_dim;
   m.v_head_dim = c.v_head_dim;
   m.mtp_layers = c.mtp;
+  m.layer_pattern = c.layer_pattern;
+  m.mamba_heads = c.mamba_heads;
+  m.mamba_head_dim = c.mamba_head_dim;
+  m.mamba_state = c.mamba_state;
+  m.mamba_groups = c.mamba_groups;
+  m.mamba_conv_kernel = c.mamba_conv_kernel;
+  m.mamba_chunk = c.mamba_chunk;
   return m;
 }
 
@@ -131,6 +147,15 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   sh->set_qk_rope_head_dim(static_cast<uint32_t>(c.rope_dim));
   sh->set_v_head_dim(static_cast<uint32_t>(c.v_head_dim));
   sh->set_mtp_layers(static_cast<uint32_t>(c.mtp));
+  if (!c.layer_pattern.empty()) {
+    sh->set_layer_pattern(c.layer_pattern);
+    sh->set_mamba_heads(static_cast<uint32_t>(c.mamba_heads));
+    sh->set_mamba_head_dim(static_cast<uint32_t>(c.mamba_head_dim));
+    sh->set_mamba_state(static_cast<uint32_t>(c.mamba_state));
+    sh->set_mamba_groups(static_cast<uint32_t>(c.mamba_groups));
+    sh->set_mamba_conv_kernel(static_cast<uint32_t>(c.mamba_conv_kernel));
+    sh->set_mamba_chunk(static_cast<uint32_t>(c.mamba_chunk));
+  }
   t->set_seq_len_tokens(static_cast<uint32_t>(c.seq));
   t->set_global_batch_seqs(static_cast<uint32_t>(c.gbs));
   t->set_micro_batch_seqs(static_cast<uint32_t>(c.mbs));
@@ -193,7 +218,9 @@ std::string ConfigKey(const RowConfig& c) {
                 c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
                 c.full_attention_every, "|", c.fp8_params, "|", c.cpu_offload, "|", c.moe_ffn, "|",
                 c.dense_layers, "|", c.shared_ffn, "|", c.q_lora, "|", c.kv_lora, "|", c.rope_dim, "|",
-                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout, "|", c.muon, "|", c.flex);
+                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout, "|", c.muon, "|", c.flex, "|",
+                c.layer_pattern, "|", c.mamba_heads, "|", c.mamba_head_dim, "|", c.mamba_state, "|",
+                c.mamba_groups, "|", c.mamba_conv_kernel, "|", c.mamba_chunk);
 }
 
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,

@@ -33,6 +33,10 @@ struct RowConfig {
   // MoE beyond one expert shape and multi-head latent attention (ModelSpec; 0 = off).
   int64_t moe_ffn = 0, dense_layers = 0, shared_ffn = 0;
   int64_t q_lora = 0, kv_lora = 0, rope_dim = 0, v_head_dim = 0, mtp = 0;
+  // Hybrid state-space models (ModelSpec::layer_pattern and the Mamba-2 mixer; empty = none).
+  std::string layer_pattern;
+  int64_t mamba_heads = 0, mamba_head_dim = 0, mamba_state = 0, mamba_groups = 1,
+          mamba_conv_kernel = 4, mamba_chunk = 128;
   int64_t seq = 0;
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;
   int64_t etp = 0;  // expert tensor parallel size, 0 = tp

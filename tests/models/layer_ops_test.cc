@@ -677,5 +677,84 @@ TEST(LayerOpsTest, FlexDispatcherSendsOneCopyPerDestination) {
   EXPECT_LT(dispatch(c), plain);
 }
 
+// A Mamba-2 layer runs its mixer and nothing else: the input projection (split over TP), the
+// scan with ModelSpec::MambaScanFlopsPerToken per token (2.5x backward), the output
+// projection; no attention, no MLP.
+TEST(LayerOpsTest, MambaLayerRunsTheMixer) {
+  const ModelSpec m = FindModelPreset("nemotron3-nano").value();
+  LayerContext c;
+  c.seq_len = 8192;
+  c.micro_batch = 2;
+  c.tp = 2;
+  c.layer_kind = 'M';
+  const auto fwd = LayerForward(m, c);
+  const auto bwd = LayerBackward(m, c);
+  const double tokens = 2.0 * 8192;
+  bool in_proj = false, scan = false, scan_bwd = false;
+  for (const auto& st : fwd) {
+    const auto* op = std::get_if<ComputeOp>(&st);
+    if (!op) continue;
+    EXPECT_EQ(op->name.find("attn"), std::string::npos) << op->name;
+    EXPECT_EQ(op->name.find("mlp"), std::string::npos) << op->name;
+    EXPECT_EQ(op->name.find("moe"), std::string::npos) << op->name;
+    if (op->name == "mamba.in_proj.fwd") {
+      in_proj = true;
+      EXPECT_EQ(op->n, m.mamba_in_proj() / 2);  // every term splits over the 2 TP ranks
+    }
+    if (op->name == "mamba.ssd.fwd") {
+      scan = true;
+      ModelSpec half = m;
+      half.mamba_heads /= 2;
+      half.mamba_groups /= 2;
+      EXPECT_DOUBLE_EQ(op->flops, tokens * half.MambaScanFlopsPerToken());
+      EXPECT_EQ(op->dtype, DType::kBf16);
+    }
+  }
+  double fwd_scan = 0;
+  for (const auto& st : fwd) {
+    if (const auto* op = std::get_if<ComputeOp>(&st); op && op->name == "mamba.ssd.fwd") fwd_scan = op->flops;
+  }
+  for (const auto& st : bwd) {
+    if (const auto* op = std::get_if<ComputeOp>(&st); op && op->name == "mamba.ssd.bwd") {
+      scan_bwd = true;
+      EXPECT_DOUBLE_EQ(op->flops, 2.5 * fwd_scan);
+    }
+  }
+  EXPECT_TRUE(in_proj && scan && scan_bwd);
+  EXPECT_EQ(CountComm(fwd, CollectiveKind::kAllReduce), 1);  // out_proj's row-parallel exit
+  EXPECT_EQ(CountComm(bwd, CollectiveKind::kAllReduce), 1);
+  EXPECT_GT(LayerActivationBytes(m, c), 0);
+}
+
+// A transformer layer is an attention block and an MLP block: a hybrid model's '*' and 'E'
+// layers split its GEMMs, and together keep its activations plus the second block's own
+// norm input (2 bytes per element).
+TEST(LayerOpsTest, HybridSingleBlockLayersSplitATransformerLayer) {
+  ModelSpec m = GptMoe(1024, 16, 8, 2);
+  LayerContext c;
+  c.seq_len = 2048;
+  c.ep = 2;
+  const auto gemm = [&](char kind) {
+    LayerContext k = c;
+    k.layer_kind = kind;
+    return GemmFlops(LayerForward(m, k)) + GemmFlops(LayerBackward(m, k));
+  };
+  EXPECT_DOUBLE_EQ(gemm('*') + gemm('E'), gemm('T'));
+  LayerContext attn = c, moe = c;
+  attn.layer_kind = '*';
+  moe.layer_kind = 'E';
+  for (const auto& st : LayerForward(m, attn)) {
+    if (const auto* op = std::get_if<ComputeOp>(&st)) EXPECT_EQ(op->name.find("moe"), std::string::npos);
+  }
+  EXPECT_EQ(CountComm(LayerForward(m, attn), CollectiveKind::kAllToAll), 0);
+  EXPECT_EQ(CountComm(LayerForward(m, moe), CollectiveKind::kAllToAll), 2);
+  for (const auto& st : LayerForward(m, moe)) {
+    if (const auto* op = std::get_if<ComputeOp>(&st)) EXPECT_EQ(op->name.find("attn"), std::string::npos);
+  }
+  const double sbh = 2048.0 * 1024;
+  EXPECT_NEAR(LayerActivationBytes(m, attn) + LayerActivationBytes(m, moe),
+              LayerActivationBytes(m, c) + 2.0 * sbh, 1.0);
+}
+
 }  // namespace
 }  // namespace echosim

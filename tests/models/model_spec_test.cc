@@ -1,5 +1,7 @@
 #include "models/model_spec.h"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 namespace echosim {
@@ -160,6 +162,64 @@ TEST(ModelSpecTest, LatentAttentionAndExpertFieldsAreChecked) {
   m = FindModelPreset("deepseek-v3").value();
   m.mtp_layers = -1;
   EXPECT_NE(m.Validate().message().find("mtp_layers must be 0 (off) or positive"), std::string::npos);
+}
+
+// Nemotron 3 Nano: 23 Mamba-2, 23 expert and 6 attention layers; 31.6B parameters in all
+// (NVIDIA's model card for NVIDIA-Nemotron-3-Nano-30B-A3B).
+TEST(ModelSpecTest, HybridPresetCountsEachBlock) {
+  const ModelSpec m = FindModelPreset("nemotron3-nano").value();
+  ASSERT_TRUE(m.is_hybrid());
+  int mamba = 0, attn = 0, experts = 0;
+  for (int64_t l = 0; l < m.layers; ++l) {
+    mamba += m.LayerKind(l) == 'M';
+    attn += m.LayerKind(l) == '*';
+    experts += m.LayerKind(l) == 'E';
+  }
+  EXPECT_EQ(mamba, 23);
+  EXPECT_EQ(attn, 6);
+  EXPECT_EQ(experts, 23);
+  EXPECT_EQ(m.MoeLayers(), 23);
+  EXPECT_FALSE(m.MoeLayer(0));
+  EXPECT_TRUE(m.MoeLayer(1));
+  EXPECT_NEAR(static_cast<double>(m.TotalParams()), 31.6e9, 0.01 * 31.6e9);
+  // in_proj: z and x (4096 each), B and C (8 groups x 128 each), one dt per head (64).
+  EXPECT_EQ(m.mamba_in_proj(), 2 * 4096 + 2 * 8 * 128 + 64);
+  const auto mats = m.LayerMatrices(0);
+  ASSERT_EQ(mats.size(), 2u);
+  EXPECT_EQ(mats[0].cols, m.mamba_in_proj());
+  EXPECT_EQ(mats[1].rows, 4096);
+  EXPECT_EQ(m.LayerMatrices(5).size(), 2u);  // attention: QKV and output projection
+  // Q = 128, N = 128, G = 8, P = 64, H = 64: 2 (QNG + QPH + 2NPH) FLOPs per token.
+  EXPECT_DOUBLE_EQ(m.MambaScanFlopsPerToken(), 2.0 * (128.0 * 128 * 8 + 128.0 * 64 * 64 + 2.0 * 128 * 64 * 64));
+  // A transformer model's kinds are all 'T'.
+  EXPECT_EQ(FindModelPreset("llama3-8b").value().LayerKind(3), 'T');
+}
+
+TEST(ModelSpecTest, HybridFieldsAreChecked) {
+  const ModelSpec nano = FindModelPreset("nemotron3-nano").value();
+  struct Case {
+    std::function<void(ModelSpec*)> edit;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {[](ModelSpec* m) { m->layer_pattern = "ME"; }, "layer_pattern has 2 characters; it needs one per layer (layers = 52)"},
+      {[](ModelSpec* m) { m->layer_pattern[3] = 'X'; }, "layer_pattern character 4 is 'X'; valid: M (Mamba-2), * (attention)"},
+      {[](ModelSpec* m) { m->experts = 1; m->shared_expert_ffn = 0; }, "has an 'E' (experts) layer at 2 but experts = 1"},
+      {[](ModelSpec* m) { m->mamba_state = 0; }, "mamba_state must be positive, got 0"},
+      {[](ModelSpec* m) { m->mamba_groups = 3; }, "mamba_heads (64) must be divisible by mamba_groups (3)"},
+      {[](ModelSpec* m) { m->dense_layers = 1; }, "dense_layers does not apply with a layer_pattern"},
+  };
+  for (const Case& c : cases) {
+    ModelSpec m = nano;
+    c.edit(&m);
+    const Status st = m.Validate();
+    EXPECT_NE(st.message().find(c.expected), std::string::npos) << st.message();
+  }
+  auto parsed = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nlayer_pattern: M*\n",
+                               "m.yaml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("mamba_heads must be positive"), std::string::npos)
+      << parsed.status().message();
 }
 
 TEST(ModelSpecTest, UnknownPresetListsValidNames) {

@@ -146,6 +146,42 @@ parallelism: {tp: 8}
   EXPECT_GT(run->result.step_time_s, 0);
 }
 
+// A hybrid Mamba-2 / attention / experts model runs end to end, its resolved scenario carries
+// the layer pattern and the mixer's shape, and rerunning it gives the same step; a custom
+// pattern that does not match the layer count names the field.
+TEST(SimulationTest, HybridModelRunsAndRoundTrips) {
+  scenario::Scenario s = Parse(R"(cluster: {gpu: gb200, gpus: 8}
+workload: {training: {model: nemotron3-nano, global_batch_seqs: 64, micro_batch_seqs: 2, dtype: fp8}}
+parallelism: {ep: 8}
+)");
+  auto run = RunTrainingScenario(s);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  const auto& sh = run->resolved.workload().training().shape();
+  EXPECT_EQ(sh.layer_pattern(), "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME");
+  EXPECT_EQ(sh.mamba_heads(), 64u);
+  EXPECT_EQ(sh.mamba_state(), 128u);
+  EXPECT_EQ(sh.position(), "none");
+  EXPECT_GT(run->result.step_time_s, 0);
+  scenario::Scenario reread;
+  ASSERT_TRUE(YamlToProto(ProtoToYaml(run->resolved), "resolved.yaml", &reread).ok());
+  auto again = RunTrainingScenario(reread);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(run->result.step_time_s, again->result.step_time_s);
+  // Fewer Mamba layers (one becomes attention) change the step.
+  scenario::Scenario other = s;
+  other.mutable_workload()->mutable_training()->mutable_shape()->set_layer_pattern(
+      "*EMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME");
+  auto changed = RunTrainingScenario(other);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_NE(changed->result.step_time_s, run->result.step_time_s);
+  other.mutable_workload()->mutable_training()->mutable_shape()->set_layer_pattern("MEM*");
+  auto bad = RunTrainingScenario(other);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("layer_pattern has 4 characters; it needs one per layer (layers = 52)"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 TEST(SimulationTest, SummaryHasTheContractFields) {
   auto run = RunTrainingScenario(Parse(kMinimal));
   ASSERT_TRUE(run.ok());

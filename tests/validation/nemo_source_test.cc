@@ -220,7 +220,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
   ASSERT_EQ(cases->size(), 8u);
-  const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "state-space (Mamba)",
+  const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "latent mixture of experts",
                           "no configuration without MTP", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {

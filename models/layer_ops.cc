@@ -168,6 +168,19 @@ void TpExitFwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, 
   }
 }
 
+// The backward counterpart of TpEnterFwd: the input gradient of a column-parallel block is
+// reduced over TP, scattered back to the sequence shards under sequence parallelism.
+void TpEnterBwd(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d, const char* what) {
+  if (c.tp <= 1) return;
+  if (c.sequence_parallel) {
+    s->push_back(Comm(std::string("tp.reduce_scatter.") + what + ".grad", CollectiveKind::kReduceScatter,
+                      GroupKind::kTp, d.tokens * d.h * d.e));
+  } else {
+    s->push_back(Comm(std::string("tp.all_reduce.") + what + ".grad", CollectiveKind::kAllReduce,
+                      GroupKind::kTp, d.tokens * d.h * d.e));
+  }
+}
+
 // Flash attention's matmul precision: fp8 only when asked for, else 16-bit.
 DType FlashAttentionDType(const LayerContext& c) {
   if (c.dtype == DType::kFp4) return DType::kBf16;  // NVFP4 recipes keep attention in 16-bit
@@ -563,15 +576,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
               m.experts, d.h);
   }
   // Input-gradient of the column-parallel GEMM: reduce over TP.
-  if (c.tp > 1 && !md.folded) {
-    if (c.sequence_parallel) {
-      s->push_back(Comm("tp.reduce_scatter.mlp.grad", CollectiveKind::kReduceScatter,
-                        GroupKind::kTp, d.tokens * d.h * d.e));
-    } else {
-      s->push_back(Comm("tp.all_reduce.mlp.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
-                        d.tokens * d.h * d.e));
-    }
-  }
+  if (!md.folded) TpEnterBwd(s, c, d, "mlp");
 }
 
 void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
@@ -686,15 +691,7 @@ void MambaBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext&
   Quantize(s, c, "mamba.in_proj.grad", d.tokens * md.in_proj);
   TpRegatherInput(s, c, d, "mamba", GatheredBytes(c, d));
   LinearBwd(s, "mamba.in_proj", c.dtype, t, md.in_proj, d.h);
-  if (c.tp > 1) {
-    if (c.sequence_parallel) {
-      s->push_back(Comm("tp.reduce_scatter.mamba.grad", CollectiveKind::kReduceScatter,
-                        GroupKind::kTp, d.tokens * d.h * d.e));
-    } else {
-      s->push_back(Comm("tp.all_reduce.mamba.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
-                        d.tokens * d.h * d.e));
-    }
-  }
+  TpEnterBwd(s, c, d, "mamba");
   s->push_back(Mem("norm1.bwd", d.sp_tokens * d.h * d.e * 4.0));
 }
 
@@ -811,15 +808,7 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
     Quantize(&s, c, "attn.qkv.grad", d.tokens * (d.heads_local + 2 * d.kv_local) * d.d);
     TpRegatherInput(&s, c, d, "attn", GatheredBytes(c, d));
     LinearBwd(&s, "attn.qkv", c.dtype, t, (d.heads_local + 2 * d.kv_local) * d.d, d.h);
-    if (c.tp > 1) {
-      if (c.sequence_parallel) {
-        s.push_back(Comm("tp.reduce_scatter.attn.grad", CollectiveKind::kReduceScatter,
-                         GroupKind::kTp, d.tokens * d.h * d.e));
-      } else {
-        s.push_back(Comm("tp.all_reduce.attn.grad", CollectiveKind::kAllReduce, GroupKind::kTp,
-                         d.tokens * d.h * d.e));
-      }
-    }
+    TpEnterBwd(&s, c, d, "attn");
   }
   s.push_back(Mem("norm1.bwd", d.sp_tokens * d.h * d.e * 4.0));
   return s;

@@ -254,6 +254,20 @@ Status ValidatePlan(const ParallelPlan& p, const ModelSpec& m, int64_t seq_len) 
     return PlanError("--tp", "parallelism.tp",
                      StrCat("model vocab (", m.vocab, ") is not divisible by tp = ", p.tp));
   }
+  if (m.layer_pattern.find('M') != std::string::npos) {
+    // Megatron-Core's MambaMixer splits heads and B/C groups over TP; context parallelism of
+    // the scan (its hidden states passed between ranks) is not simulated.
+    if (m.mamba_heads % p.tp != 0 || m.mamba_groups % p.tp != 0) {
+      return PlanError("--tp", "parallelism.tp",
+                       StrCat("model mamba_heads (", m.mamba_heads, ") and mamba_groups (",
+                              m.mamba_groups, ") must be divisible by tp = ", p.tp));
+    }
+    if (p.cp > 1) {
+      return PlanError("--cp", "parallelism.cp",
+                       StrCat("context parallelism of Mamba-2 layers is not simulated; use cp = 1 "
+                              "for model '", m.name, "'"));
+    }
+  }
   if (!p.layout.empty()) {
     ECHOSIM_RETURN_IF_ERROR(ValidateLayout(p, m));
   } else if (const int64_t slots = SplitSlots(p, m); slots % (p.pp * p.vpp) != 0) {

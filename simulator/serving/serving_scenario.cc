@@ -28,10 +28,12 @@ StatusOr<ServingConfig> ServingConfigFromScenario(const scenario::Scenario& s, c
   // Serving prices the KV cache and decode attention of grouped-query attention; a latent
   // (MLA) cache and absorbed decode attention, leading dense layers, shared experts and MTP
   // drafts are training-side model features only.
-  if (model->is_mla() || model->dense_layers > 0 || model->shared_expert_ffn > 0 || model->mtp_layers > 0) {
+  if (model->is_mla() || model->dense_layers > 0 || model->shared_expert_ffn > 0 || model->mtp_layers > 0 ||
+      model->is_hybrid()) {
     return InvalidArgument(StrCat("workload.serving.model (--model): '", v.model(),
                                   "' has multi-head latent attention, leading dense layers, shared "
-                                  "experts or multi-token prediction, which serving does not model "
+                                  "experts, multi-token prediction or state-space (Mamba) layers, "
+                                  "which serving does not model "
                                   "(training does); serve a grouped-query-attention model"));
   }
   r.model = *model;

@@ -180,6 +180,15 @@ parallelism: {ep: 8}
   EXPECT_NE(bad.status().message().find("layer_pattern has 4 characters; it needs one per layer (layers = 52)"),
             std::string::npos)
       << bad.status().message();
+  // The scan's context parallelism is not simulated: an error naming the flag, not a guess.
+  scenario::Scenario cp = s;
+  cp.mutable_cluster()->set_gpus(16);
+  cp.mutable_parallelism()->set_cp(2);
+  auto no_cp = RunTrainingScenario(cp);
+  ASSERT_FALSE(no_cp.ok());
+  EXPECT_NE(no_cp.status().message().find("context parallelism of Mamba-2 layers is not simulated"),
+            std::string::npos)
+      << no_cp.status().message();
 }
 
 TEST(SimulationTest, SummaryHasTheContractFields) {

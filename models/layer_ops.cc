@@ -1028,10 +1028,20 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // Of which the MLP / MoE block's own.
   const double mlp_saved = (block_recomputed ? mlp_bytes * 17.0 / 19.0 : act_recomputed ? act_out : 0.0) +
                            (low_precision && !act_recomputed ? 0.5 * act_out : 0.0);
+  // A hybrid model's single-block layer has one norm (2 of norms_out's 4 bytes) and one
+  // dropout mask (1 byte): the MLP / experts block takes the second norm and mask, the
+  // attention block the rest, so that the two blocks keep what a transformer layer keeps.
+  const double norm_one = norms_out / 2.0;
+  const double mlp_norm_saved = (norms_recomputed ? norm_one : 0.0) + (!m.dropout ? 1.0 / replicated : 0.0) +
+                                (low_precision && !norms_recomputed ? 0.5 * norm_one : 0.0);
   // Hybrid models' single-block layers: the MLP / experts with their norm's input, or the
   // attention block without them.
-  if (c.layer_kind == 'E' || c.layer_kind == '-') return sbh * (mlp_bytes - mlp_saved + 2.0 / replicated);
-  if (c.layer_kind == '*') return sbh * (adj - mlp_bytes + scores - (saved - mlp_saved));
+  if (c.layer_kind == 'E' || c.layer_kind == '-') {
+    return sbh * (mlp_bytes + norm_one - mlp_saved - mlp_norm_saved);
+  }
+  if (c.layer_kind == '*') {
+    return sbh * (adj - mlp_bytes - norm_one + scores - (saved - mlp_saved - mlp_norm_saved));
+  }
   return sbh * (adj + scores - saved);
 }
 

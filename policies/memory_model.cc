@@ -111,8 +111,13 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     // Offloaded layers (pp 1: one chunk, one micro-batch in flight) leave but the one in transit.
     const double offloaded =
         p.cpu_offload_layers > 0 ? static_cast<double>(p.cpu_offload_layers) - 1.0 : 0.0;
+    // A hybrid model has no typical transformer layer: an offloaded layer is an average one.
+    int64_t stage_layers = 0;
+    if (m.is_hybrid()) p.ForEachStageLayer(m, s, [&](int64_t) { ++stage_layers; });
+    const double offloaded_act =
+        m.is_hybrid() && stage_layers > 0 ? stage_act / static_cast<double>(stage_layers) : layer_act;
     sm.activation_bytes =
-        act_per_chunk * static_cast<double>(in_flight[s]) - layer_act * offloaded;
+        act_per_chunk * static_cast<double>(in_flight[s]) - offloaded_act * offloaded;
     if (s == p.pp - 1) {
       // fp32 logits and their gradient for one micro-batch.
       const double tokens = static_cast<double>(layer.micro_batch * layer.seq_len) / p.cp;

@@ -53,6 +53,8 @@ void RegisterPresets(py::module_& m) {
           d["mamba_head_dim"] = s.mamba_head_dim;
           d["mamba_state"] = s.mamba_state;
           d["mamba_groups"] = s.mamba_groups;
+          d["mamba_conv_kernel"] = s.mamba_conv_kernel;
+          d["mamba_chunk"] = s.mamba_chunk;
           d["params"] = s.TotalParams();
           out.append(d);
         }

@@ -187,7 +187,8 @@ StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, const M
                                     model, "' is dense (use mlp)"));
     }
     // In an MoE model 'mlp' applies to the leading dense layers only (Megatron-Core).
-    if (found->module == kRecomputeMlp && moe && spec.dense_layers == 0) {
+    if (found->module == kRecomputeMlp && moe && spec.dense_layers == 0 &&
+        spec.layer_pattern.find('-') == std::string::npos) {
       return InvalidArgument(StrCat(field, ": 'mlp' recomputes a dense MLP; every layer of '", model,
                                     "' is a mixture-of-experts layer (use moe or moe_act)"));
     }

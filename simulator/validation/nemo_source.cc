@@ -601,10 +601,11 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     c.cp = cp;
     c.vpp = vp;
     c.ep = ep;
-    // Every Qwen3 and gpt-oss recipe sets expert_tensor_parallel_size = 1 (Megatron-Bridge
-    // scripts/performance/configs/{qwen/qwen3,gpt_oss/gpt_oss}_workload_base_configs.py,
-    // BASE_QWEN3_* and BASE_GPT_OSS_120B_CONFIG): under TP that is MoE parallel folding, EP
-    // spanning the TP ranks.
+    // Every Qwen3, gpt-oss and Nemotron 3 Nano recipe sets expert_tensor_parallel_size = 1
+    // (Megatron-Bridge scripts/performance/configs/{qwen/qwen3,gpt_oss/gpt_oss,nemotronh/
+    // nemotron_3}_workload_base_configs.py, BASE_QWEN3_*, BASE_GPT_OSS_120B_CONFIG and
+    // BASE_NEMOTRON_3_NANO_CONFIG): under TP that is MoE parallel folding, EP spanning the TP
+    // ranks.
     if (spec.is_moe()) c.etp = 1;
     if (tp * pp * cp <= 0 || gpus % (tp * pp * cp) != 0) {
       skip(StrCat("#-GPUs ", gpus, " is not divisible by TP*PP*CP = ", tp * pp * cp));
@@ -724,7 +725,7 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       }
     }
     // The flex dispatcher: DeepSeek-V3 / Kimi K2 from their recipe (HybridEP, or DeepEP),
-    // Qwen3 and gpt-oss from FlexDispatch() (HybridEP).
+    // Qwen3, gpt-oss and Nemotron 3 Nano from FlexDispatch() (HybridEP).
     if (spec.is_moe() && ep > 1 && (spec.is_mla() ? ds.flex : FlexDispatch(model, system, short_release))) {
       c.flex = true;
       for (std::string& n : notes) {

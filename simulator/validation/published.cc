@@ -232,7 +232,9 @@ std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const Valida
                            c.head_dim, c.sliding_window, c.full_attention_every, c.experts,
                            c.top_k, c.mlp, c.norm, c.position, c.tied, c.qk_norm, c.dropout,
                            c.seq, c.gpus, c.moe_ffn, c.dense_layers, c.shared_ffn, c.q_lora,
-                           c.kv_lora, c.rope_dim, c.v_head_dim, c.mtp);
+                           c.kv_lora, c.rope_dim, c.v_head_dim, c.mtp, c.layer_pattern,
+                           c.mamba_heads, c.mamba_head_dim, c.mamba_state, c.mamba_groups,
+                           c.mamba_conv_kernel, c.mamba_chunk);
   };
   if (shape(a) != shape(b)) return "";
   auto plan = [](const RowConfig& c) {

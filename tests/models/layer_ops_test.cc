@@ -727,8 +727,7 @@ TEST(LayerOpsTest, MambaLayerRunsTheMixer) {
 }
 
 // A transformer layer is an attention block and an MLP block: a hybrid model's '*' and 'E'
-// layers split its GEMMs, and together keep its activations plus the second block's own
-// norm input (2 bytes per element).
+// layers split its GEMMs and, each with its own norm and dropout mask, its activations.
 TEST(LayerOpsTest, HybridSingleBlockLayersSplitATransformerLayer) {
   ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;
@@ -751,9 +750,26 @@ TEST(LayerOpsTest, HybridSingleBlockLayersSplitATransformerLayer) {
   for (const auto& st : LayerForward(m, moe)) {
     if (const auto* op = std::get_if<ComputeOp>(&st)) EXPECT_EQ(op->name.find("attn"), std::string::npos);
   }
-  const double sbh = 2048.0 * 1024;
-  EXPECT_NEAR(LayerActivationBytes(m, attn) + LayerActivationBytes(m, moe),
-              LayerActivationBytes(m, c) + 2.0 * sbh, 1.0);
+  for (bool fp8 : {false, true}) {
+    for (bool norms : {false, true}) {
+      for (bool dropout : {false, true}) {
+        LayerContext t = c;
+        t.dtype = fp8 ? DType::kFp8 : DType::kBf16;
+        t.recompute = norms ? RecomputeMode::kSelective : RecomputeMode::kNone;
+        t.recompute_modules = kRecomputeLayernorm | kRecomputeMoeAct;
+        m.dropout = dropout;
+        LayerContext a = t, e = t;
+        a.layer_kind = '*';
+        e.layer_kind = 'E';
+        const double whole = LayerActivationBytes(m, t);
+        EXPECT_NEAR(LayerActivationBytes(m, a) + LayerActivationBytes(m, e), whole, 1e-6 * whole)
+            << fp8 << norms << dropout;
+        // The experts block alone keeps its norm's input: more than the MLP's share alone.
+        EXPECT_GT(LayerActivationBytes(m, e), 0);
+        EXPECT_GT(LayerActivationBytes(m, a), 0);
+      }
+    }
+  }
 }
 
 }  // namespace

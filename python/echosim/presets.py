@@ -12,7 +12,9 @@ __all__ = ["gpus", "models", "schedules"]
 def models() -> pd.DataFrame:
     """Built-in model presets, indexed by name: layers, hidden, heads, kv_heads, head_dim, ffn_hidden,
     vocab, experts, top_k, mlp, norm, position, max_seq_len_tokens, tied_embeddings,
-    sliding_window (tokens, 0 = none), full_attention_every, params (total parameters) and
+    sliding_window (tokens, 0 = none), full_attention_every, the mixture-of-experts and latent
+    attention fields, the hybrid layer_pattern and Mamba-2 fields (mamba_heads, mamba_head_dim,
+    mamba_state, mamba_groups, mamba_conv_kernel, mamba_chunk), params (total parameters) and
     description."""
     return pd.DataFrame(_echosim.model_presets()).set_index("name")
 

@@ -860,6 +860,16 @@ Status ApplyOverride(std::string_view assignment, Message* msg) {
       target = target->GetReflection()->MutableMessage(target, field);
     }
 
+    // A one-value assignment has no anchors to refer to: a string field's value that starts
+    // with '*' or '&' (a hybrid layer pattern, "*EME...") is taken as written, not as a YAML
+    // alias or anchor.
+    const std::string_view trimmed = Trim(value_text);
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field->is_repeated() &&
+        !trimmed.empty() && (trimmed.front() == '*' || trimmed.front() == '&')) {
+      target->GetReflection()->SetString(target, field, std::string(trimmed));
+      msg->GetReflection()->Swap(msg, work.get());
+      return Status::Ok();
+    }
     ECHOSIM_ASSIGN_OR_RETURN(const YAML::Node value,
                              LoadSingleDocument(value_text, reader, "malformed value: "));
     if (value.IsNull()) {

@@ -102,6 +102,21 @@ def test_presets():
     assert "interleaved_1f1b" in echosim.schedules().index
 
 
+def test_hybrid_model_from_python():
+    nano = echosim.models().loc["nemotron3-nano"]
+    assert nano["layer_pattern"].count("M") == 23 and nano["layer_pattern"].count("*") == 6
+    assert (nano["mamba_heads"], nano["mamba_state"], nano["mamba_chunk"]) == (64, 128, 128)
+    assert nano["position"] == "none"
+    base = dict(model="nemotron3-nano", gpu="gb200", gpus=8, ep=8, global_batch=16, micro_batch=2,
+                seq_len=4096, dtype="fp8")
+    r = echosim.train(**base)
+    assert r.step_time_s > 0
+    # One Mamba layer fewer (attention instead) is a different step.
+    pattern = "*" + nano["layer_pattern"][1:]
+    other = echosim.train(**base, set={"workload.training.shape.layer_pattern": pattern})
+    assert other.step_time_s != r.step_time_s
+
+
 def test_moe_overlap_fp8_attention_and_folding_from_python():
     base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, tp=2, ep=16, global_batch=32,
                 seq_len=2048, dtype="fp8", sequence_parallel=True, expert_tp=1)

@@ -327,6 +327,12 @@ TEST(ApplyOverrideTest, SetsScalarsOfEveryType) {
   EXPECT_EQ(s.cluster().gpus_per_node(), 8u);
   ASSERT_TRUE(ApplyOverride("parallelism.overlap_grad_reduce=", &s).ok());
   EXPECT_FALSE(s.parallelism().has_overlap_grad_reduce());
+  // A string starting with '*' (a hybrid layer pattern) is the string, not a YAML alias; a
+  // number field still rejects it.
+  ASSERT_TRUE(ApplyOverride("workload.training.shape.layer_pattern=*EM-", &s).ok());
+  EXPECT_EQ(s.workload().training().shape().layer_pattern(), "*EM-");
+  EXPECT_FALSE(ApplyOverride("parallelism.tp=*x", &s).ok());
+  EXPECT_EQ(s.parallelism().tp(), 8u);
 }
 
 TEST(ApplyOverrideTest, ErrorsNameTheKeyAndLeaveMessageUnchanged) {

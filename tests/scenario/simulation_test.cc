@@ -191,6 +191,32 @@ parallelism: {ep: 8}
       << no_cp.status().message();
 }
 
+// A custom hybrid with dense '-' layers beside its expert layers: 'mlp' recomputation applies
+// to the '-' layers (and is refused once there are none), and recomputing costs time.
+TEST(SimulationTest, HybridDenseLayersTakeMlpRecompute) {
+  const char* yaml = R"(cluster: {gpu: h100-sxm, gpus: 8}
+workload: {training: {model: custom, global_batch_seqs: 16, seq_len_tokens: 2048,
+  shape: {layers: 6, hidden: 1024, heads: 8, kv_heads: 8, ffn_hidden: 4096, vocab: 32000,
+          experts: 8, top_k: 2, layer_pattern: "M-*EM-", mamba_heads: 16, mamba_head_dim: 64,
+          mamba_state: 64, mamba_groups: 2}}}
+parallelism: {ep: 8}
+)";
+  scenario::Scenario s = Parse(yaml);
+  auto plain = RunTrainingScenario(s);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  scenario::Scenario rc = s;
+  rc.mutable_parallelism()->set_recompute("selective");
+  rc.mutable_parallelism()->add_recompute_modules("mlp");
+  auto recomputed = RunTrainingScenario(rc);
+  ASSERT_TRUE(recomputed.ok()) << recomputed.status().ToString();
+  EXPECT_GT(recomputed->result.step_time_s, plain->result.step_time_s);
+  rc.mutable_workload()->mutable_training()->mutable_shape()->set_layer_pattern("M**EME");
+  auto refused = RunTrainingScenario(rc);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("'mlp' recomputes a dense MLP"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST(SimulationTest, SummaryHasTheContractFields) {
   auto run = RunTrainingScenario(Parse(kMinimal));
   ASSERT_TRUE(run.ok());

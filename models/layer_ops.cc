@@ -727,6 +727,14 @@ void KindForward(std::vector<LayerStep>* s, const ModelSpec& m, const LayerConte
 
 }  // namespace
 
+LayerContext LayerContextOf(const ModelSpec& m, const LayerContext& base, int64_t layer) {
+  LayerContext c = base;
+  c.attention_window = m.WindowedLayer(layer) ? m.sliding_window : 0;
+  c.dense_layer = m.is_moe() && !m.MoeLayer(layer);
+  c.layer_kind = m.LayerKind(layer);
+  return c;
+}
+
 std::vector<LayerStep> LayerForward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
   std::vector<LayerStep> s;

@@ -85,6 +85,10 @@ struct LayerContext {
 
 using LayerStep = std::variant<ComputeOp, CommOp>;
 
+// `base` (the plan's shapes) for layer `layer` of `model`: its attention window, whether it is
+// a dense layer of an MoE model, and its block kind (ModelSpec::LayerKind).
+LayerContext LayerContextOf(const ModelSpec& model, const LayerContext& base, int64_t layer);
+
 // Forward of one transformer layer (attention block + MLP or MoE block).
 std::vector<LayerStep> LayerForward(const ModelSpec& model, const LayerContext& ctx);
 // Backward of one layer, including whatever the recompute mode re-runs first.

@@ -54,12 +54,8 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
   // group (the ranks holding the same experts).
   const double dp = static_cast<double>(p.GroupSize(GroupKind::kDp));
   const double edp = static_cast<double>(p.GroupSize(GroupKind::kEdp));
-  // Activations of an MoE layer (or of every layer of a dense model) and of a leading dense
-  // layer of an MoE model.
+  // Activations of an MoE layer (or of every layer of a dense model): what an MTP depth keeps.
   const double layer_act = LayerActivationBytes(m, layer);
-  LayerContext dense_ctx = layer;
-  dense_ctx.dense_layer = true;
-  const double dense_layer_act = m.dense_layers > 0 ? LayerActivationBytes(m, dense_ctx) : layer_act;
   for (int64_t s = 0; s < p.pp; ++s) {
     StageMemory sm;
     sm.stage = s;
@@ -95,15 +91,10 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).
     double stage_act = 0;  // one micro-batch through every layer of the stage
+    int64_t stage_layers = 0;
     p.ForEachStageLayer(m, s, [&](int64_t l) {
-      if (m.is_hybrid()) {
-        LayerContext kc = layer;
-        kc.layer_kind = m.LayerKind(l);
-        kc.dense_layer = kc.layer_kind == '-';
-        stage_act += LayerActivationBytes(m, kc);
-        return;
-      }
-      stage_act += m.MoeLayer(l) || !m.is_moe() ? layer_act : dense_layer_act;
+      stage_act += LayerActivationBytes(m, LayerContextOf(m, layer, l));
+      ++stage_layers;
     });
     const double mtp = static_cast<double>(p.StageMtpLayers(m, s));
     stage_act += mtp * layer_act;  // an MTP depth keeps about one layer's activations
@@ -112,8 +103,6 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     const double offloaded =
         p.cpu_offload_layers > 0 ? static_cast<double>(p.cpu_offload_layers) - 1.0 : 0.0;
     // A hybrid model has no typical transformer layer: an offloaded layer is an average one.
-    int64_t stage_layers = 0;
-    if (m.is_hybrid()) p.ForEachStageLayer(m, s, [&](int64_t) { ++stage_layers; });
     const double offloaded_act =
         m.is_hybrid() && stage_layers > 0 ? stage_act / static_cast<double>(stage_layers) : layer_act;
     sm.activation_bytes =

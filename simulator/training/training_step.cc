@@ -407,10 +407,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     const int k = kind_of(layer);
     if (generated[k]) continue;
     generated[k] = true;
-    LayerContext kc = ctx_;
-    kc.attention_window = (k & 1) ? m.sliding_window : 0;
-    kc.dense_layer = (k & 2) != 0;
-    kc.layer_kind = m.LayerKind(layer);
+    const LayerContext kc = LayerContextOf(m, ctx_, layer);
     kind_fwd[k] = LayerForward(m, kc);
     kind_bwd[k] = LayerBackward(m, kc);
   }

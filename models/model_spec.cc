@@ -130,15 +130,11 @@ int64_t ModelSpec::EmbeddingParams() const {
 }
 
 int64_t ModelSpec::TotalParams() const {
-  if (is_hybrid()) {
-    int64_t p = mtp_layers * MtpLayerParams() + EmbeddingParams() + hidden;
-    for (int64_t l = 0; l < layers; ++l) p += LayerParamsAt(l);
-    return p;
-  }
-  const int64_t moe = MoeLayers();
-  // MoE layers, then the leading dense ones (every layer of a dense model).
-  return moe * LayerParams() + (layers - moe) * LayerParamsAt(0) + mtp_layers * MtpLayerParams() +
-         EmbeddingParams() + hidden;
+  // Every layer as it is (dense, MoE, or a hybrid model's block), the MTP depths, the
+  // embeddings and the final norm.
+  int64_t p = mtp_layers * MtpLayerParams() + EmbeddingParams() + hidden;
+  for (int64_t l = 0; l < layers; ++l) p += LayerParamsAt(l);
+  return p;
 }
 
 int64_t ModelSpec::WindowedLayers() const {

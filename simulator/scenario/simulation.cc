@@ -25,6 +25,52 @@ StatusOr<scenario::Scenario> LoadScenarioFile(const std::string& path) {
   return s;
 }
 
+void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape* out) {
+  out->set_layers(static_cast<uint32_t>(m.layers));
+  out->set_hidden(static_cast<uint32_t>(m.hidden));
+  out->set_heads(static_cast<uint32_t>(m.heads));
+  out->set_kv_heads(static_cast<uint32_t>(m.kv_heads));
+  out->set_ffn_hidden(static_cast<uint32_t>(m.ffn_hidden));
+  if (every_field || m.head_dim_override > 0) {
+    out->set_head_dim(static_cast<uint32_t>(m.head_dim_override));
+  }
+  if (every_field || m.sliding_window > 0) {
+    out->set_sliding_window_tokens(static_cast<uint32_t>(m.sliding_window));
+    out->set_full_attention_every(static_cast<uint32_t>(m.full_attention_every));
+  }
+  out->set_vocab(static_cast<uint32_t>(m.vocab));
+  out->set_experts(static_cast<uint32_t>(m.experts));
+  out->set_top_k(static_cast<uint32_t>(m.top_k));
+  out->set_mlp(MlpKindName(m.mlp));
+  out->set_norm(NormKindName(m.norm));
+  out->set_position(PositionKindName(m.position));
+  out->set_max_seq_len_tokens(static_cast<uint32_t>(m.max_seq_len_tokens));
+  out->set_tied_embeddings(m.tied_embeddings);
+  out->set_dropout(m.dropout);
+  out->set_qk_norm(m.qk_norm);
+  if (every_field || m.is_moe()) {
+    out->set_moe_ffn_hidden(static_cast<uint32_t>(m.moe_ffn_hidden));
+    out->set_dense_layers(static_cast<uint32_t>(m.dense_layers));
+    out->set_shared_expert_ffn(static_cast<uint32_t>(m.shared_expert_ffn));
+  }
+  if (every_field || m.is_mla()) {
+    out->set_q_lora_rank(static_cast<uint32_t>(m.q_lora_rank));
+    out->set_kv_lora_rank(static_cast<uint32_t>(m.kv_lora_rank));
+    out->set_qk_rope_head_dim(static_cast<uint32_t>(m.qk_rope_head_dim));
+    out->set_v_head_dim(static_cast<uint32_t>(m.v_head_dim));
+  }
+  if (every_field || m.mtp_layers > 0) out->set_mtp_layers(static_cast<uint32_t>(m.mtp_layers));
+  if (m.is_hybrid()) {
+    out->set_layer_pattern(m.layer_pattern);
+    out->set_mamba_heads(static_cast<uint32_t>(m.mamba_heads));
+    out->set_mamba_head_dim(static_cast<uint32_t>(m.mamba_head_dim));
+    out->set_mamba_state(static_cast<uint32_t>(m.mamba_state));
+    out->set_mamba_groups(static_cast<uint32_t>(m.mamba_groups));
+    out->set_mamba_conv_kernel(static_cast<uint32_t>(m.mamba_conv_kernel));
+    out->set_mamba_chunk(static_cast<uint32_t>(m.mamba_chunk));
+  }
+}
+
 namespace {
 
 StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
@@ -105,48 +151,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.has_mamba_chunk()) m.mamba_chunk = sh.mamba_chunk();
   ECHOSIM_RETURN_IF_ERROR(m.Validate().WithContext("workload.training.shape"));
   // Write the resolved shape back so the resolved scenario is self-contained.
-  auto* out = t->mutable_shape();
-  out->set_layers(static_cast<uint32_t>(m.layers));
-  out->set_hidden(static_cast<uint32_t>(m.hidden));
-  out->set_heads(static_cast<uint32_t>(m.heads));
-  out->set_kv_heads(static_cast<uint32_t>(m.kv_heads));
-  out->set_ffn_hidden(static_cast<uint32_t>(m.ffn_hidden));
-  if (m.head_dim_override > 0) out->set_head_dim(static_cast<uint32_t>(m.head_dim_override));
-  if (m.sliding_window > 0) {
-    out->set_sliding_window_tokens(static_cast<uint32_t>(m.sliding_window));
-    out->set_full_attention_every(static_cast<uint32_t>(m.full_attention_every));
-  }
-  out->set_vocab(static_cast<uint32_t>(m.vocab));
-  out->set_experts(static_cast<uint32_t>(m.experts));
-  out->set_top_k(static_cast<uint32_t>(m.top_k));
-  out->set_mlp(MlpKindName(m.mlp));
-  out->set_norm(NormKindName(m.norm));
-  out->set_position(PositionKindName(m.position));
-  out->set_max_seq_len_tokens(static_cast<uint32_t>(m.max_seq_len_tokens));
-  out->set_tied_embeddings(m.tied_embeddings);
-  out->set_dropout(m.dropout);
-  out->set_qk_norm(m.qk_norm);
-  if (m.is_moe()) {
-    out->set_moe_ffn_hidden(static_cast<uint32_t>(m.moe_ffn_hidden));
-    out->set_dense_layers(static_cast<uint32_t>(m.dense_layers));
-    out->set_shared_expert_ffn(static_cast<uint32_t>(m.shared_expert_ffn));
-  }
-  if (m.is_mla()) {
-    out->set_q_lora_rank(static_cast<uint32_t>(m.q_lora_rank));
-    out->set_kv_lora_rank(static_cast<uint32_t>(m.kv_lora_rank));
-    out->set_qk_rope_head_dim(static_cast<uint32_t>(m.qk_rope_head_dim));
-    out->set_v_head_dim(static_cast<uint32_t>(m.v_head_dim));
-  }
-  if (m.mtp_layers > 0) out->set_mtp_layers(static_cast<uint32_t>(m.mtp_layers));
-  if (m.is_hybrid()) {
-    out->set_layer_pattern(m.layer_pattern);
-    out->set_mamba_heads(static_cast<uint32_t>(m.mamba_heads));
-    out->set_mamba_head_dim(static_cast<uint32_t>(m.mamba_head_dim));
-    out->set_mamba_state(static_cast<uint32_t>(m.mamba_state));
-    out->set_mamba_groups(static_cast<uint32_t>(m.mamba_groups));
-    out->set_mamba_conv_kernel(static_cast<uint32_t>(m.mamba_conv_kernel));
-    out->set_mamba_chunk(static_cast<uint32_t>(m.mamba_chunk));
-  }
+  WriteModelShape(m, /*every_field=*/false, t->mutable_shape());
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "models/model_spec.h"
 #include "scenario.pb.h"
 #include "simulator/core/status.h"
 #include "simulator/training/training_step.h"
@@ -22,6 +23,11 @@ Status ResolveScenario(scenario::Scenario* s);
 // Fills the cluster's defaults (cluster.*) in place and validates them; ResolveScenario
 // calls it, and so do workloads other than training (trace_workload.h).
 Status ResolveCluster(scenario::Scenario* s);
+// Writes a model's shape as the scenario's workload.training.shape. Without every_field it
+// writes what the shape uses (the resolved scenario's form: no MoE, MLA, MTP, head-dim or
+// window fields on a model without them); with every_field it also writes those as set
+// (zeros included), so the shape overrides every field of whatever preset it is applied to.
+void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape* out);
 // Builds the training setup from a resolved scenario.
 StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& resolved);
 // Resolves and simulates.

@@ -577,7 +577,7 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     }
 
     ECHOSIM_ASSIGN_OR_RETURN(ModelSpec spec, FindModelPreset(model_it->second.preset));
-    ApplyModelShape(spec, &c);
+    c.shape = spec;
     if (model_it->second.note[0] != '\0') notes.push_back(model_it->second.note);
     if (spec.is_moe()) {
       notes.push_back("token dispatch simulated as Megatron-Core's all-to-all dispatcher (permute, "
@@ -620,7 +620,7 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
         continue;
       }
       c.pipeline_layout = ds.layout;
-      c.mtp = ds.mtp;
+      c.shape.mtp_layers = ds.mtp;
       notes.push_back(StrCat("release recipe (Megatron-Bridge): pipeline layout ", ds.layout,
                              ", multi-token prediction depth ", ds.mtp));
       if (!ds.note.empty()) notes.push_back(ds.note);

@@ -14,6 +14,7 @@
 #include "hardware/calibration.h"
 #include "simulator/core/stats.h"
 #include "simulator/core/strings.h"
+#include "simulator/scenario/simulation.h"
 #include "simulator/scenario/yaml_proto.h"
 #include "simulator/validation/validation_case.h"
 
@@ -32,80 +33,10 @@ StatusOr<double> CsvNumber(const CsvTable& t, size_t r, const std::string& col) 
   }
 }
 
-void ApplyModelShape(const ModelSpec& m, RowConfig* c) {
-  c->model = m.name;
-  c->layers = m.layers;
-  c->hidden = m.hidden;
-  c->heads = m.heads;
-  c->kv_heads = m.kv_heads;
-  c->ffn = m.ffn_hidden;
-  c->vocab = m.vocab;
-  c->experts = m.experts;
-  c->top_k = m.top_k;
-  c->mlp = MlpKindName(m.mlp);
-  c->norm = NormKindName(m.norm);
-  c->position = PositionKindName(m.position);
-  c->tied = m.tied_embeddings;
-  c->dropout = m.dropout;
-  c->qk_norm = m.qk_norm;
-  c->head_dim = m.head_dim_override;
-  c->sliding_window = m.sliding_window;
-  c->full_attention_every = m.full_attention_every;
-  c->moe_ffn = m.moe_ffn_hidden;
-  c->dense_layers = m.dense_layers;
-  c->shared_ffn = m.shared_expert_ffn;
-  c->q_lora = m.q_lora_rank;
-  c->kv_lora = m.kv_lora_rank;
-  c->rope_dim = m.qk_rope_head_dim;
-  c->v_head_dim = m.v_head_dim;
-  c->mtp = m.mtp_layers;
-  c->layer_pattern = m.layer_pattern;
-  c->mamba_heads = m.mamba_heads;
-  c->mamba_head_dim = m.mamba_head_dim;
-  c->mamba_state = m.mamba_state;
-  c->mamba_groups = m.mamba_groups;
-  c->mamba_conv_kernel = m.mamba_conv_kernel;
-  c->mamba_chunk = m.mamba_chunk;
-}
-
 ModelSpec ShapeOf(const RowConfig& c) {
-  ModelSpec m;
-  m.name = c.model;
-  m.layers = c.layers;
-  m.hidden = c.hidden;
-  m.heads = c.heads;
-  m.kv_heads = c.kv_heads > 0 ? c.kv_heads : c.heads;
-  m.ffn_hidden = c.ffn;
-  m.vocab = c.vocab;
-  m.experts = c.experts;
-  m.top_k = c.top_k;
-  m.mlp = c.mlp == "swiglu" ? MlpKind::kSwiglu : MlpKind::kGelu;
-  m.norm = c.norm == "rmsnorm" ? NormKind::kRmsNorm : NormKind::kLayerNorm;
-  m.position = c.position == "rope"   ? PositionKind::kRope
-               : c.position == "none" ? PositionKind::kNone
-                                      : PositionKind::kLearned;
+  ModelSpec m = c.shape;
+  if (m.kv_heads <= 0) m.kv_heads = m.heads;
   m.max_seq_len_tokens = c.seq;
-  m.tied_embeddings = c.tied;
-  m.dropout = c.dropout;
-  m.qk_norm = c.qk_norm;
-  m.head_dim_override = c.head_dim;
-  m.sliding_window = c.sliding_window;
-  m.full_attention_every = c.full_attention_every;
-  m.moe_ffn_hidden = c.moe_ffn;
-  m.dense_layers = c.dense_layers;
-  m.shared_expert_ffn = c.shared_ffn;
-  m.q_lora_rank = c.q_lora;
-  m.kv_lora_rank = c.kv_lora;
-  m.qk_rope_head_dim = c.rope_dim;
-  m.v_head_dim = c.v_head_dim;
-  m.mtp_layers = c.mtp;
-  m.layer_pattern = c.layer_pattern;
-  m.mamba_heads = c.mamba_heads;
-  m.mamba_head_dim = c.mamba_head_dim;
-  m.mamba_state = c.mamba_state;
-  m.mamba_groups = c.mamba_groups;
-  m.mamba_conv_kernel = c.mamba_conv_kernel;
-  m.mamba_chunk = c.mamba_chunk;
   return m;
 }
 
@@ -119,43 +50,9 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   // The scenario's shape overrides a preset's fields, and model "custom" starts from a
   // shape with tied embeddings (ResolveScenario); an untied custom shape is therefore
   // written as overrides of an untied preset, with every field set.
-  t->set_model(c.model != "custom" ? c.model : (c.tied ? "custom" : "llama2-7b"));
-  auto* sh = t->mutable_shape();
-  sh->set_layers(static_cast<uint32_t>(c.layers));
-  sh->set_hidden(static_cast<uint32_t>(c.hidden));
-  sh->set_heads(static_cast<uint32_t>(c.heads));
-  sh->set_kv_heads(static_cast<uint32_t>(c.kv_heads > 0 ? c.kv_heads : c.heads));
-  sh->set_ffn_hidden(static_cast<uint32_t>(c.ffn));
-  sh->set_vocab(static_cast<uint32_t>(c.vocab));
-  sh->set_experts(static_cast<uint32_t>(c.experts));
-  sh->set_top_k(static_cast<uint32_t>(c.top_k));
-  sh->set_mlp(c.mlp);
-  sh->set_norm(c.norm);
-  sh->set_position(c.position);
-  sh->set_max_seq_len_tokens(static_cast<uint32_t>(c.seq));
-  sh->set_tied_embeddings(c.tied);
-  sh->set_dropout(c.dropout);
-  sh->set_qk_norm(c.qk_norm);
-  sh->set_head_dim(static_cast<uint32_t>(c.head_dim));
-  sh->set_sliding_window_tokens(static_cast<uint32_t>(c.sliding_window));
-  sh->set_full_attention_every(static_cast<uint32_t>(c.full_attention_every));
-  sh->set_moe_ffn_hidden(static_cast<uint32_t>(c.moe_ffn));
-  sh->set_dense_layers(static_cast<uint32_t>(c.dense_layers));
-  sh->set_shared_expert_ffn(static_cast<uint32_t>(c.shared_ffn));
-  sh->set_q_lora_rank(static_cast<uint32_t>(c.q_lora));
-  sh->set_kv_lora_rank(static_cast<uint32_t>(c.kv_lora));
-  sh->set_qk_rope_head_dim(static_cast<uint32_t>(c.rope_dim));
-  sh->set_v_head_dim(static_cast<uint32_t>(c.v_head_dim));
-  sh->set_mtp_layers(static_cast<uint32_t>(c.mtp));
-  if (!c.layer_pattern.empty()) {
-    sh->set_layer_pattern(c.layer_pattern);
-    sh->set_mamba_heads(static_cast<uint32_t>(c.mamba_heads));
-    sh->set_mamba_head_dim(static_cast<uint32_t>(c.mamba_head_dim));
-    sh->set_mamba_state(static_cast<uint32_t>(c.mamba_state));
-    sh->set_mamba_groups(static_cast<uint32_t>(c.mamba_groups));
-    sh->set_mamba_conv_kernel(static_cast<uint32_t>(c.mamba_conv_kernel));
-    sh->set_mamba_chunk(static_cast<uint32_t>(c.mamba_chunk));
-  }
+  const std::string& model = c.shape.name;
+  t->set_model(model != "custom" ? model : (c.shape.tied_embeddings ? "custom" : "llama2-7b"));
+  WriteModelShape(ShapeOf(c), /*every_field=*/true, t->mutable_shape());
   t->set_seq_len_tokens(static_cast<uint32_t>(c.seq));
   t->set_global_batch_seqs(static_cast<uint32_t>(c.gbs));
   t->set_micro_batch_seqs(static_cast<uint32_t>(c.mbs));
@@ -208,33 +105,16 @@ std::string Describe(const RowConfig& c) {
                 c.attention, c.fp8_attention ? "-fp8" : "");
 }
 
-std::string ConfigKey(const RowConfig& c) {
-  return StrCat(c.gpu, "|", c.gpus_per_node, "|", c.model, "|", c.layers, "|", c.hidden, "|",
-                c.heads, "|", c.kv_heads, "|", c.ffn, "|", c.vocab, "|", c.experts, "|", c.top_k,
-                "|", c.mlp, "|", c.norm, "|", c.position, "|", c.tied, "|", c.dropout, "|", c.qk_norm, "|", c.head_dim, "|", c.seq, "|", c.tp, "|",
-                c.pp, "|", c.vpp, "|", c.cp, "|", c.ep, "|", c.dp, "|", c.gpus, "|", c.gbs, "|",
-                c.mbs, "|", c.dtype, "|", c.attention, "|", c.recompute, "|", Join(c.recompute_modules, ","), "|", c.sp, "|",
-                c.overlap_grad, "|", c.overlap_param, "|", c.tp_overlap, "|", c.zero, "|",
-                c.embedding_loss_in_split, "|", c.ep_overlap, "|", c.fp8_attention, "|", c.etp, "|", c.sliding_window, "|",
-                c.full_attention_every, "|", c.fp8_params, "|", c.cpu_offload, "|", c.moe_ffn, "|",
-                c.dense_layers, "|", c.shared_ffn, "|", c.q_lora, "|", c.kv_lora, "|", c.rope_dim, "|",
-                c.v_head_dim, "|", c.mtp, "|", c.pipeline_layout, "|", c.muon, "|", c.flex, "|",
-                c.layer_pattern, "|", c.mamba_heads, "|", c.mamba_head_dim, "|", c.mamba_state, "|",
-                c.mamba_groups, "|", c.mamba_conv_kernel, "|", c.mamba_chunk);
-}
+std::string ConfigKey(const RowConfig& c) { return ToScenario(c, "").SerializeAsString(); }
 
 std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const ValidationRow& rb,
                        const RowConfig& b) {
   if (ra.skipped || rb.skipped || ra.source != rb.source || ra.campaign != rb.campaign) return "";
   // The same model (every field of the shape), sequence length and GPU count.
   auto shape = [](const RowConfig& c) {
-    return std::make_tuple(c.model, c.layers, c.hidden, c.heads, c.kv_heads, c.ffn, c.vocab,
-                           c.head_dim, c.sliding_window, c.full_attention_every, c.experts,
-                           c.top_k, c.mlp, c.norm, c.position, c.tied, c.qk_norm, c.dropout,
-                           c.seq, c.gpus, c.moe_ffn, c.dense_layers, c.shared_ffn, c.q_lora,
-                           c.kv_lora, c.rope_dim, c.v_head_dim, c.mtp, c.layer_pattern,
-                           c.mamba_heads, c.mamba_head_dim, c.mamba_state, c.mamba_groups,
-                           c.mamba_conv_kernel, c.mamba_chunk);
+    scenario::ModelShape m;
+    WriteModelShape(ShapeOf(c), /*every_field=*/true, &m);
+    return std::make_tuple(c.shape.name, m.SerializeAsString(), c.seq, c.gpus);
   };
   if (shape(a) != shape(b)) return "";
   auto plan = [](const RowConfig& c) {
@@ -310,13 +190,13 @@ StatusOr<double> ReadWeakScalingRow(const CsvTable& t, size_t r, RowConfig* c) {
   for (int i = 0; i < 11; ++i) {
     ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
   }
-  c->heads = static_cast<int64_t>(v[0]);
-  c->kv_heads = c->heads;
-  c->hidden = static_cast<int64_t>(v[1]);
-  c->layers = static_cast<int64_t>(v[2]);
-  c->ffn = 4 * c->hidden;
+  c->shape.heads = static_cast<int64_t>(v[0]);
+  c->shape.kv_heads = c->shape.heads;
+  c->shape.hidden = static_cast<int64_t>(v[1]);
+  c->shape.layers = static_cast<int64_t>(v[2]);
+  c->shape.ffn_hidden = 4 * c->shape.hidden;
   c->seq = static_cast<int64_t>(v[3]);
-  c->vocab = static_cast<int64_t>(v[4]);
+  c->shape.vocab = static_cast<int64_t>(v[4]);
   c->tp = static_cast<int64_t>(v[5]);
   c->pp = static_cast<int64_t>(v[6]);
   c->dp = static_cast<int64_t>(v[7]);
@@ -346,7 +226,8 @@ Status Sc21Rows(const std::string& dir, std::vector<ValidationCase>* out) {
     vc.row.line = t.line_numbers[r];
     vc.row.label = model;
     vc.row.measured_tflops_per_gpu = tflops;
-    vc.row.measured_step_s = Sc21Flops(c.gbs, c.seq, c.layers, c.hidden, c.vocab) / (c.gpus * tflops * 1e12);
+    vc.row.measured_step_s =
+        Sc21Flops(c.gbs, c.seq, c.shape.layers, c.shape.hidden, c.shape.vocab) / (c.gpus * tflops * 1e12);
     vc.row.assumptions = "micro-batch 1 and vpp 1 (not stated in Table 1)";
     FinishRow(&vc);
     out->push_back(vc);
@@ -368,11 +249,11 @@ Status KorthikantiRows(const std::string& dir, std::vector<ValidationCase>* out)
     for (int i = 0; i < 13; ++i) {
       ECHOSIM_ASSIGN_OR_RETURN(v[i], CsvNumber(t, r, cols[i]));
     }
-    c.hidden = static_cast<int64_t>(v[0]);
-    c.ffn = static_cast<int64_t>(v[1]);
-    c.heads = static_cast<int64_t>(v[2]);
-    c.kv_heads = c.heads;
-    c.layers = static_cast<int64_t>(v[3]);
+    c.shape.hidden = static_cast<int64_t>(v[0]);
+    c.shape.ffn_hidden = static_cast<int64_t>(v[1]);
+    c.shape.heads = static_cast<int64_t>(v[2]);
+    c.shape.kv_heads = c.shape.heads;
+    c.shape.layers = static_cast<int64_t>(v[3]);
     c.seq = static_cast<int64_t>(v[4]);
     c.tp = static_cast<int64_t>(v[5]);
     c.pp = static_cast<int64_t>(v[6]);
@@ -381,7 +262,7 @@ Status KorthikantiRows(const std::string& dir, std::vector<ValidationCase>* out)
     c.gbs = static_cast<int64_t>(v[9]);
     c.mbs = static_cast<int64_t>(v[10]);
     c.vpp = static_cast<int64_t>(v[11]);
-    c.vocab = 51200;
+    c.shape.vocab = 51200;
     c.dtype = "fp16";
     c.attention = "unfused";
     ValidationCase vc;
@@ -423,7 +304,7 @@ Status McoreRows(const std::string& dir, std::vector<ValidationCase>* out) {
     c.attention = "flash";
     c.sp = c.tp > 1;
     c.zero = 1;
-    c.tied = false;  // the table's parameter counts (e.g. 7.1B) include a separate output layer
+    c.shape.tied_embeddings = false;  // the table's parameter counts (e.g. 7.1B) include a separate output layer
     c.tp_overlap = true;
     c.overlap_grad = true;
     c.overlap_param = true;
@@ -438,7 +319,7 @@ Status McoreRows(const std::string& dir, std::vector<ValidationCase>* out) {
     vc.row.label = model;
     vc.row.measured_tflops_per_gpu = tflops;
     vc.row.measured_step_s =
-        McoreFlops(c.gbs, c.seq, c.layers, c.hidden, c.vocab) / (c.gpus * tflops * 1e12);
+        McoreFlops(c.gbs, c.seq, c.shape.layers, c.shape.hidden, c.shape.vocab) / (c.gpus * tflops * 1e12);
     vc.row.assumptions =
         "bf16 with 16-bit gradient reduction, micro-batch 1, vpp 1, no recompute (not stated; "
         "Megatron-LM reduces bf16 runs' gradients in fp32, which --grad-reduce-in-fp32 simulates)";
@@ -474,7 +355,7 @@ std::vector<StatusOr<SimResult>> RunJobs(const std::vector<RowConfig>& configs,
   auto cost = [&](size_t j) {
     const RowConfig& c = configs[jobs[j].config];
     const double micro = static_cast<double>(c.gbs) / static_cast<double>(std::max<int64_t>(1, c.mbs * c.dp));
-    return micro * static_cast<double>(c.layers) * static_cast<double>(c.vpp > 1 ? 2 : 1);
+    return micro * static_cast<double>(c.shape.layers) * static_cast<double>(c.vpp > 1 ? 2 : 1);
   };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
   std::atomic<size_t> next{0};
@@ -785,8 +666,8 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
                    });
   rep.whatif_summaries = SummarizeWhatIfs(rep.whatif_pairs);
   for (ValidationCase& c : cases) {
-    c.row.moe = c.config.experts > 1;
-    if (!c.row.skipped) c.row.model = c.config.model;
+    c.row.moe = c.config.shape.is_moe();
+    if (!c.row.skipped) c.row.model = c.config.shape.name;
     rep.rows.push_back(c.row);
   }
   // 3. Configurations measured by several rows (the same stated run in several releases,

@@ -21,22 +21,14 @@ namespace echosim {
 struct RowConfig {
   std::string gpu;
   int64_t gpus_per_node = 8;  // GPUs reached over NVLink (72 on GB200 NVL72 racks)
-  std::string model = "custom";  // display name of the shape below
-  int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, ffn = 0, vocab = 0;
-  int64_t head_dim = 0;  // 0 = hidden / heads
-  int64_t sliding_window = 0, full_attention_every = 0;
-  int64_t experts = 1, top_k = 1;
-  std::string mlp = "gelu", norm = "layernorm", position = "learned";
-  bool tied = true;
-  bool qk_norm = false;  // RMSNorm on each query and key head (Qwen3)
-  bool dropout = true;  // dropout after attention and MLP (masks kept for the backward)
-  // MoE beyond one expert shape and multi-head latent attention (ModelSpec; 0 = off).
-  int64_t moe_ffn = 0, dense_layers = 0, shared_ffn = 0;
-  int64_t q_lora = 0, kv_lora = 0, rope_dim = 0, v_head_dim = 0, mtp = 0;
-  // Hybrid state-space models (ModelSpec::layer_pattern and the Mamba-2 mixer; empty = none).
-  std::string layer_pattern;
-  int64_t mamba_heads = 0, mamba_head_dim = 0, mamba_state = 0, mamba_groups = 1,
-          mamba_conv_kernel = 4, mamba_chunk = 128;
+  // The model: every field of its shape (a preset's, or the source's own). shape.name is the
+  // display name, "custom" for a shape that is no preset; max_seq_len_tokens is taken from
+  // `seq` (ShapeOf).
+  ModelSpec shape = [] {
+    ModelSpec m;
+    m.name = "custom";
+    return m;
+  }();
   int64_t seq = 0;
   int64_t tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1, dp = 1, gpus = 1, gbs = 1, mbs = 1;
   int64_t etp = 0;  // expert tensor parallel size, 0 = tp
@@ -56,15 +48,14 @@ struct RowConfig {
   bool flex = false;           // the flex token dispatcher (parallelism.moe_dispatcher)
 };
 
-// Copies a preset's shape into `c` (model name, layers ... tied embeddings).
-void ApplyModelShape(const ModelSpec& m, RowConfig* c);
-// The shape of `c` as a ModelSpec (for parameter counts).
+// The shape of `c` as simulated (kv_heads defaulted to heads, the row's sequence length).
 ModelSpec ShapeOf(const RowConfig& c);
 // The scenario that simulates `c` (model "custom" with the full shape).
 scenario::Scenario ToScenario(const RowConfig& c, const std::string& name);
 // Short plan description for tables ("64xh100-sxm tp4 pp8 vpp5 dp2 ...").
 std::string Describe(const RowConfig& c);
-// Every field, for memoising simulations of identical configurations.
+// Every field, for memoising simulations of identical configurations: the serialized
+// scenario of ToScenario, so no field can be left out.
 std::string ConfigKey(const RowConfig& c);
 
 // The choice that tells `a` and `b` apart ("gpu", "precision", "recipe": precision and plan

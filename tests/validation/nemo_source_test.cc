@@ -164,7 +164,7 @@ TEST(NemoSourceTest, DenseRowBecomesItsConfiguration) {
   EXPECT_DOUBLE_EQ(h100.row.measured_step_s, 128.0 * 8192.0 / (1602.0 * 64.0));
   EXPECT_EQ(h100.config.gpu, "h100-sxm");
   EXPECT_EQ(h100.config.gpus_per_node, 8);
-  EXPECT_EQ(h100.config.model, "llama3-70b");
+  EXPECT_EQ(h100.config.shape.name, "llama3-70b");
   EXPECT_EQ(h100.config.dtype, "fp8");
   EXPECT_EQ(h100.config.tp, 4);
   EXPECT_EQ(h100.config.pp, 8);
@@ -247,10 +247,10 @@ TEST(NemoSourceTest, DeepSeekRowsFollowTheirRecipes) {
   ASSERT_EQ(cases->size(), 4u);
   const RowConfig& gb200 = (*cases)[0].config;
   EXPECT_FALSE((*cases)[0].row.skipped) << (*cases)[0].row.skip_reason;
-  EXPECT_EQ(gb200.model, "deepseek-v3");
+  EXPECT_EQ(gb200.shape.name, "deepseek-v3");
   EXPECT_EQ(gb200.pipeline_layout, "Et*4|(t*4|)*14tmL");
-  EXPECT_EQ(gb200.mtp, 1);
-  EXPECT_EQ(gb200.kv_lora, 512);
+  EXPECT_EQ(gb200.shape.mtp_layers, 1);
+  EXPECT_EQ(gb200.shape.kv_lora_rank, 512);
   EXPECT_EQ(gb200.recompute, "selective");
   EXPECT_EQ(gb200.recompute_modules, std::vector<std::string>{"mla_up_proj"});
   EXPECT_FALSE(gb200.ep_overlap);
@@ -267,7 +267,7 @@ TEST(NemoSourceTest, DeepSeekRowsFollowTheirRecipes) {
   EXPECT_TRUE(kimi.muon);
   EXPECT_EQ(kimi.zero, 0);
   EXPECT_FALSE(kimi.fp8_params);
-  EXPECT_EQ(kimi.mtp, 0);
+  EXPECT_EQ(kimi.shape.mtp_layers, 0);
   EXPECT_EQ(kimi.pipeline_layout, "Et*4|(t*4|)*14tL");
   EXPECT_NE((*cases)[3].row.assumptions.find("no distributed optimizer"), std::string::npos);
   EXPECT_EQ((*cases)[3].row.assumptions.find("fp8 primary weights"), std::string::npos);
@@ -305,10 +305,10 @@ TEST(NemoSourceTest, GptOssRowsKeepItsAttentionShape) {
   ASSERT_EQ(cases->size(), 1u);
   const ValidationCase& c = (*cases)[0];
   EXPECT_FALSE(c.row.skipped) << c.row.skip_reason;
-  EXPECT_EQ(c.config.model, "gpt-oss-120b");
-  EXPECT_EQ(c.config.head_dim, 64);
-  EXPECT_EQ(c.config.sliding_window, 128);
-  EXPECT_EQ(c.config.full_attention_every, 2);
+  EXPECT_EQ(c.config.shape.name, "gpt-oss-120b");
+  EXPECT_EQ(c.config.shape.head_dim_override, 64);
+  EXPECT_EQ(c.config.shape.sliding_window, 128);
+  EXPECT_EQ(c.config.shape.full_attention_every, 2);
   const ModelSpec m = ShapeOf(c.config);
   EXPECT_EQ(m.q_dim(), 64 * 64);
   EXPECT_TRUE(m.WindowedLayer(0));
@@ -463,9 +463,9 @@ TEST(NemoSourceTest, QwenRowsKeepTheirOwnHeadDimension) {
   ASSERT_EQ(cases->size(), 1u);
   const ValidationCase& c = (*cases)[0];
   EXPECT_FALSE(c.row.skipped) << c.row.skip_reason;
-  EXPECT_EQ(c.config.head_dim, 128);
-  EXPECT_EQ(c.config.hidden, 2048);
-  EXPECT_EQ(c.config.experts, 128);
+  EXPECT_EQ(c.config.shape.head_dim_override, 128);
+  EXPECT_EQ(c.config.shape.hidden, 2048);
+  EXPECT_EQ(c.config.shape.experts, 128);
   EXPECT_EQ(c.config.ep, 16);
   EXPECT_EQ(ShapeOf(c.config).q_dim(), 32 * 128);
 }

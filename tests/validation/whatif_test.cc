@@ -16,9 +16,9 @@ ValidationCase Row(int line) {
   c.row.line = line;
   c.config.gpu = "gb200";
   c.config.gpus_per_node = 64;
-  c.config.model = "llama3-70b";
-  c.config.layers = 80;
-  c.config.hidden = 8192;
+  c.config.shape.name = "llama3-70b";
+  c.config.shape.layers = 80;
+  c.config.shape.hidden = 8192;
   c.config.seq = 8192;
   c.config.gpus = 64;
   c.config.tp = 1;

@@ -40,7 +40,7 @@ Duration ComputeCostModel::Estimate(const ComputeOp& op) {
   // The kernel family (from the name) only matters where a calibration or measured times
   // tell kernels apart; without them it stays empty so the memo stays small.
   const Key key{static_cast<int>(op.cls), static_cast<int>(op.dtype), op.m, op.n, op.k, op.batch,
-                op.flops, op.bytes,
+                op.concurrency, op.flops, op.bytes,
                 calibration_ || measured_ || record_ ? KernelFamily(op) : std::string()};
   auto it = memo_.find(key);
   if (it != memo_.end()) return it->second;

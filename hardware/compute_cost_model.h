@@ -4,8 +4,10 @@
 //   t = max(flops / (peak(dtype) * eff), bytes / (hbm_bw * memory_efficiency)) + kernel_overhead
 // GEMM efficiency depends on shape (see hardware/gpus/*.yaml header):
 //   eff = gemm_max_efficiency * d / (d + gemm_min_dim_half) * F / (F + gemm_flops_half),
-//   d = min(m, n, k), F = 2mnk * batch (the whole launch). Both size terms are fitted per GPU
-//   to its cuBLASLt sweep; gemm_flops_half is scaled by the op's peak relative to the sweep's
+//   d = min(m, n, k), F = 2mnk * the GEMMs in flight (the whole batch, or
+//   ComputeOp::concurrency of them for a grouped GEMM issued GEMM by GEMM, which also pays
+//   the kernel overhead once per wave). Both size terms are fitted per GPU to its cuBLASLt
+//   sweep; gemm_flops_half is scaled by the op's peak relative to the sweep's
 //   precision (GpuSpec::GemmFlopsHalf), and FP4 may have its own terms.
 // Fused attention uses attention_efficiency; memory-bound ops and the optimizer only the
 // bandwidth term. Results are memoised per distinct op shape, so a 96-layer model costs
@@ -65,7 +67,8 @@ class ComputeCostModel {
   std::shared_ptr<const ComputeCalibration> calibration_;
   std::shared_ptr<const MeasuredKernelTimes> measured_;
   FittedComputeParams params_;
-  using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, double, double, std::string>;
+  using Key =
+      std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, double, double, std::string>;
   std::map<Key, Duration> memo_;
   std::vector<ComputeOp> distinct_;
   int64_t measured_misses_ = 0;

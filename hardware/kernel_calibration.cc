@@ -366,12 +366,22 @@ double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim) {
   return d / (d + kD0) * (r + kD0) / r;
 }
 
+int64_t GemmsInFlight(const ComputeOp& op) {
+  return op.concurrency > 0 ? std::min(op.batch, op.concurrency) : op.batch;
+}
+
+int64_t KernelLaunches(const ComputeOp& op) {
+  if (op.cls != OpClass::kGemm || op.concurrency <= 0) return 1;
+  return (op.batch + GemmsInFlight(op) - 1) / GemmsInFlight(op);
+}
+
 double GemmCurveEfficiency(const FittedComputeParams& p, const ComputeOp& op) {
   const auto& g = p.gemm[static_cast<int>(op.dtype)];
   const double d = static_cast<double>(std::min({op.m, op.n, op.k}));
-  // The fill term sees the whole launch: a batched GEMM of many small matrices fills the
-  // GPU's SMs as well as one large GEMM of the same total work.
-  const double f = 2.0 * static_cast<double>(op.m) * op.n * op.k * static_cast<double>(op.batch);
+  // The fill term sees the work in flight: a batched GEMM of many small matrices fills the
+  // GPU's SMs as well as one large GEMM of the same total work; a grouped GEMM issued one
+  // GEMM per group (ComputeOp::concurrency) fills it like `concurrency` of them.
+  const double f = 2.0 * static_cast<double>(op.m) * op.n * op.k * static_cast<double>(GemmsInFlight(op));
   return g.max_efficiency * d / (d + g.min_dim_half) * f / (f + g.flops_half);
 }
 
@@ -382,7 +392,8 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
     case OpClass::kGemm: {
       const double eff = GemmCurveEfficiency(p, op);
       const double t_c = eff > 0 ? op.flops / (gpu.PeakFlopsPerS(op.dtype) * eff * sustained) : 0;
-      return std::max(t_c, op.bytes / (bw * p.memory.efficiency)) + p.kernel_overhead_s;
+      return std::max(t_c, op.bytes / (bw * p.memory.efficiency)) +
+             static_cast<double>(KernelLaunches(op)) * p.kernel_overhead_s;
     }
     case OpClass::kAttention: {
       const double eff = p.attention_efficiency[KernelFamily(op) == "bwd" ? 1 : 0] *

@@ -128,6 +128,11 @@ double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim = 128);
 
 // Fraction of `op`'s peak FLOP/s that the GEMM curve of `p` gives it (see ComputeCostModel).
 double GemmCurveEfficiency(const FittedComputeParams& p, const ComputeOp& op);
+// GEMMs of `op` running at once (ComputeOp::concurrency; all of a batched kernel's).
+int64_t GemmsInFlight(const ComputeOp& op);
+// Back-to-back kernel waves of `op`: 1, or batch / concurrency for a grouped GEMM issued
+// one GEMM per group (each wave pays the kernel overhead).
+int64_t KernelLaunches(const ComputeOp& op);
 
 // Seconds of `op` under `p` on `gpu`, GEMM and attention throughput scaled by `sustained`.
 double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const ComputeOp& op,

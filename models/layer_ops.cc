@@ -30,6 +30,9 @@ Dims MakeDims(const ModelSpec& m, const LayerContext& c) {
 // The MoE block's share of a rank: with expert TP 1 under TP > 1 (Megatron-Core MoE parallel
 // folding, sequence parallel) the rank's own sequence shard and whole experts; otherwise the
 // TP-gathered tokens and experts split over TP like the dense MLP.
+// Transformer Engine's compute streams for grouped GEMMs (see MoeDims::gemm_concurrency).
+constexpr int64_t kGroupedGemmStreams = 4;
+
 struct MoeDims {
   bool folded;
   double tokens;
@@ -38,6 +41,12 @@ struct MoeDims {
   int64_t local_experts;  // experts on this rank (MoE models)
   double routed;          // token-expert pairs this rank computes (balanced routing)
   int64_t per_expert;     // tokens per local expert
+  // The expert GEMMs in flight at once. Transformer Engine's GroupedLinear (Megatron-Core's
+  // TEGroupedMLP) issues one cuBLASLt GEMM per local expert, round-robin over its 4 compute
+  // streams (nvte_multi_tensor_gemm; transformer_engine/common/util/multi_stream.h:
+  // num_compute_streams = 4), so a grouped GEMM fills the GPU like 4 expert GEMMs at a time,
+  // not like one kernel of all of them.
+  int64_t gemm_concurrency;
 };
 
 MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
@@ -49,6 +58,7 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   md.local_experts = std::max<int64_t>(1, m.experts / c.ep);
   md.routed = md.tokens * m.top_k;
   md.per_expert = std::max<int64_t>(1, static_cast<int64_t>(md.routed / md.local_experts));
+  md.gemm_concurrency = std::min<int64_t>(md.local_experts, kGroupedGemmStreams);
   return md;
 }
 
@@ -142,9 +152,19 @@ void LinearFwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int
   s->push_back(Gemm(name + ".fwd", dt, t, n, k, batch));
 }
 void LinearBwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int64_t t, int64_t n,
-               int64_t k, int64_t batch = 1) {
+               int64_t k, int64_t batch = 1, int64_t concurrency = 0) {
   s->push_back(Gemm(name + ".dgrad", dt, t, k, n, batch));  // dx[T,k] = dy[T,n] W^T
   s->push_back(Gemm(name + ".wgrad", dt, k, n, t, batch));  // dW[k,n] = x^T dy
+  for (size_t i = s->size() - 2; i < s->size(); ++i) {
+    std::get<ComputeOp>((*s)[i]).concurrency = concurrency;
+  }
+}
+
+// A forward expert GEMM over the rank's local experts: [per_expert, k] x [k, n] each.
+ComputeOp ExpertGemm(std::string name, DType dt, const MoeDims& md, int64_t n, int64_t k) {
+  ComputeOp op = Gemm(std::move(name), dt, md.per_expert, n, k, md.local_experts);
+  op.concurrency = md.gemm_concurrency;
+  return op;
 }
 
 // Tensor-parallel communication at the entry of a column-parallel block (forward):
@@ -517,10 +537,10 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   }
   if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", routed * d.h * d.e * 2.0));
   Quantize(s, c, "moe.fc1.input", routed * d.h, recompute);
-  push(Gemm("moe.fc1.fwd", c.dtype, md.per_expert, md.up, d.h, md.local_experts));
+  push(ExpertGemm("moe.fc1.fwd", c.dtype, md, md.up, d.h));
   push(MoeActFwd(m, routed, md.f, d.e));
   Quantize(s, c, "moe.fc2.input", routed * md.f, recompute);
-  push(Gemm("moe.fc2.fwd", c.dtype, md.per_expert, d.h, md.f, md.local_experts));
+  push(ExpertGemm("moe.fc2.fwd", c.dtype, md, d.h, md.f));
   if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", routed * d.h * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
@@ -561,11 +581,13 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     }
     if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", routed * d.h * d.e * 2.0));
     Quantize(s, c, "moe.fc2.grad", routed * d.h);
-    LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, d.h, md.f, md.local_experts);
+    LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, d.h, md.f, md.local_experts,
+              md.gemm_concurrency);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
                      routed * md.f * d.e * act_bytes));
     Quantize(s, c, "moe.fc1.grad", routed * md.up);
-    LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, d.h, md.local_experts);
+    LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, d.h, md.local_experts,
+              md.gemm_concurrency);
     if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", routed * d.h * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,

@@ -33,6 +33,10 @@ struct ComputeOp {
   DType dtype = DType::kBf16;
   int64_t m = 0, n = 0, k = 0;  // GEMM dims (C[m,n] = A[m,k] B[k,n]); 0 for non-GEMMs
   int64_t batch = 1;            // batched GEMM count
+  // GEMMs of a batched op in flight at once: 0 = all of them (one batched kernel); k > 0 =
+  // one kernel per GEMM, k streams (a grouped GEMM issued GEMM by GEMM: its fill and launch
+  // costs are those of k GEMMs at a time, not of one kernel of the whole batch).
+  int64_t concurrency = 0;
   double flops = 0;             // floating-point operations of the op
   double bytes = 0;             // HBM bytes read + written
   bool recompute = false;       // part of activation recomputation (hardware FLOPs, not model FLOPs)

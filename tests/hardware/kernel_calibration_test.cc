@@ -132,6 +132,33 @@ TEST(KernelCalibrationTest, FitRecoversKnownParameters) {
   }
 }
 
+// A grouped GEMM issued one GEMM per group fills the GPU like the GEMMs in flight, not like
+// one kernel of the whole batch, and pays the kernel overhead once per wave.
+TEST(KernelCalibrationTest, GroupedGemmIssuedPerGroupFillsLikeTheGemmsInFlight) {
+  const GpuSpec g = TestGpu();
+  const FittedComputeParams p = DatasheetParams(g);
+  ComputeOp batched = Gemm(2048, 1536, 2048, DType::kBf16, 16);
+  ComputeOp grouped = batched;
+  grouped.concurrency = 4;
+  ComputeOp four = Gemm(2048, 1536, 2048, DType::kBf16, 4);
+  EXPECT_EQ(GemmsInFlight(batched), 16);
+  EXPECT_EQ(GemmsInFlight(grouped), 4);
+  EXPECT_EQ(KernelLaunches(batched), 1);
+  EXPECT_EQ(KernelLaunches(grouped), 4);
+  EXPECT_DOUBLE_EQ(GemmCurveEfficiency(p, grouped), GemmCurveEfficiency(p, four));
+  EXPECT_LT(GemmCurveEfficiency(p, grouped), GemmCurveEfficiency(p, batched));
+  const double t_batched = RooflineSeconds(g, p, batched, 1.0);
+  const double t_grouped = RooflineSeconds(g, p, grouped, 1.0);
+  const double compute = batched.flops / (g.PeakFlopsPerS(DType::kBf16) * GemmCurveEfficiency(p, grouped));
+  EXPECT_NEAR(t_grouped, compute + 4 * p.kernel_overhead_s, 1e-12);
+  EXPECT_GT(t_grouped, t_batched);
+  // Fewer groups than streams: all in flight, one wave, as one batched kernel.
+  ComputeOp two = Gemm(2048, 1536, 2048, DType::kBf16, 2);
+  two.concurrency = 4;
+  EXPECT_DOUBLE_EQ(RooflineSeconds(g, p, two, 1.0),
+                   RooflineSeconds(g, p, Gemm(2048, 1536, 2048, DType::kBf16, 2), 1.0));
+}
+
 TEST(KernelCalibrationTest, ClassesWithoutSamplesKeepDatasheet) {
   const GpuSpec gpu = TestGpu();
   KernelSample s;

@@ -611,6 +611,18 @@ TEST(LayerOpsTest, LeadingDenseLayersAndSharedExperts) {
   ASSERT_TRUE(fc1 && shared);
   EXPECT_EQ(fc1->n, 2 * 2048);
   EXPECT_EQ(fc1->batch, 32);  // local experts
+  // Issued one GEMM per expert over Transformer Engine's 4 compute streams; the shared
+  // expert is one plain GEMM.
+  EXPECT_EQ(fc1->concurrency, 4);
+  EXPECT_EQ(shared->concurrency, 0);
+  for (const char* grad : {"moe.fc1.dgrad", "moe.fc1.wgrad", "moe.fc2.dgrad", "moe.fc2.wgrad"}) {
+    const ComputeOp* g = FindCompute(LayerBackward(m, c), grad);
+    ASSERT_NE(g, nullptr) << grad;
+    EXPECT_EQ(g->concurrency, 4) << grad;
+  }
+  c.ep = 128;  // two experts per rank: both in flight
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc1.fwd")->concurrency, 2);
+  c.ep = 8;
   EXPECT_EQ(shared->m, 4096);
   EXPECT_EQ(shared->n, 2 * 2048);
   EXPECT_EQ(FindCompute(moe, "mlp.fc1.fwd"), nullptr);

@@ -45,7 +45,7 @@ struct MoeDims {
   // TEGroupedMLP) issues one cuBLASLt GEMM per local expert, round-robin over its 4 compute
   // streams (nvte_multi_tensor_gemm; transformer_engine/common/util/multi_stream.h:
   // num_compute_streams = 4), so a grouped GEMM fills the GPU like 4 expert GEMMs at a time,
-  // not like one kernel of all of them.
+  // not like one kernel of all of them. 0 with LayerContext::grouped_gemm_single_kernel.
   int64_t gemm_concurrency;
 };
 
@@ -58,7 +58,9 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   md.local_experts = std::max<int64_t>(1, m.experts / c.ep);
   md.routed = md.tokens * m.top_k;
   md.per_expert = std::max<int64_t>(1, static_cast<int64_t>(md.routed / md.local_experts));
-  md.gemm_concurrency = std::min<int64_t>(md.local_experts, kGroupedGemmStreams);
+  md.gemm_concurrency = c.grouped_gemm_single_kernel
+                            ? 0
+                            : std::min<int64_t>(md.local_experts, kGroupedGemmStreams);
   return md;
 }
 

@@ -68,6 +68,9 @@ struct LayerContext {
   // once per routed expert. ep_per_domain: the EP group's GPUs in one NVLink domain (0 = all).
   bool flex_dispatch = false;
   int64_t ep_per_domain = 0;
+  // The expert GEMMs as one grouped kernel (parallelism.moe_grouped_gemm single_kernel)
+  // instead of one GEMM per local expert over Transformer Engine's 4 streams.
+  bool grouped_gemm_single_kernel = false;
   // A leading dense layer of an MoE model (ModelSpec::dense_layers): its MLP is the dense one
   // of ffn_hidden, not the experts.
   bool dense_layer = false;

@@ -103,6 +103,9 @@ train options (each sets the scenario field in parentheses):
   --moe-dispatcher NAME   alltoall (default: one copy per routed expert) | flex (DeepEP / HybridEP:
                           one copy per destination GPU, per NVLink domain across domains;
                           parallelism.moe_dispatcher)
+  --moe-grouped-gemm NAME multi_stream (default: one GEMM per local expert over 4 streams, as
+                          Transformer Engine's GroupedLinear) | single_kernel (one grouped-GEMM
+                          kernel over all local experts; parallelism.moe_grouped_gemm)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)
@@ -243,6 +246,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--pipeline-layout", {"parallelism.pipeline_layout", true}},
       {"--optimizer", {"workload.training.optimizer", true}},
       {"--moe-dispatcher", {"parallelism.moe_dispatcher", true}},
+      {"--moe-grouped-gemm", {"parallelism.moe_grouped_gemm", true}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

@@ -423,6 +423,11 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
     ECHOSIM_ASSIGN_OR_RETURN(s.flex_dispatch, ParseChoice<bool>("parallelism.moe_dispatcher", p.moe_dispatcher(),
                                                                 {{"alltoall", false}, {"flex", true}}));
   }
+  if (!p.moe_grouped_gemm().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(s.grouped_gemm_single_kernel,
+                             ParseChoice<bool>("parallelism.moe_grouped_gemm", p.moe_grouped_gemm(),
+                                               {{"multi_stream", false}, {"single_kernel", true}}));
+  }
   if (s.ep_comm_overlap && (s.plan.ep <= 1 || !s.model.is_moe())) {
     return InvalidArgument(StrCat("parallelism.ep_comm_overlap (--ep-comm-overlap) needs an MoE "
                                   "model (experts > 1) and parallelism.ep > 1; got ep ", s.plan.ep,

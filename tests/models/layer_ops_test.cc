@@ -623,6 +623,9 @@ TEST(LayerOpsTest, LeadingDenseLayersAndSharedExperts) {
   c.ep = 128;  // two experts per rank: both in flight
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc1.fwd")->concurrency, 2);
   c.ep = 8;
+  c.grouped_gemm_single_kernel = true;  // one grouped kernel over all 32 experts
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc1.fwd")->concurrency, 0);
+  c.grouped_gemm_single_kernel = false;
   EXPECT_EQ(shared->m, 4096);
   EXPECT_EQ(shared->n, 2 * 2048);
   EXPECT_EQ(FindCompute(moe, "mlp.fc1.fwd"), nullptr);

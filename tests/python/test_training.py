@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import echosim
 from conftest import SMALL
@@ -189,3 +190,15 @@ def test_flex_dispatcher_from_python():
     plain = echosim.train(**base)
     flex = echosim.train(**base, moe_dispatcher="flex")
     assert flex.step_time_s < plain.step_time_s
+
+
+def test_grouped_gemm_choice_from_python():
+    # 8 local experts of a small model: one grouped kernel fills the GPU better than
+    # Transformer Engine's one GEMM per expert over 4 streams (the default).
+    base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,
+                seq_len=2048)
+    streams = echosim.train(**base)
+    single = echosim.train(**base, moe_grouped_gemm="single_kernel")
+    assert single.step_time_s < streams.step_time_s
+    with pytest.raises(ValueError, match="moe_grouped_gemm.*multi_stream"):
+        echosim.train(**base, moe_grouped_gemm="cutlass")

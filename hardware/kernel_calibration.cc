@@ -41,6 +41,11 @@ Status ValidateOp(const ComputeOp& op, const std::string& where) {
   if (op.batch < 1 || op.batch > kMaxDim) {
     return InvalidArgument(StrCat(where, ": field 'batch' must be a positive integer"));
   }
+  if (op.concurrency < 0 || op.concurrency > kMaxDim ||
+      (op.concurrency > 0 && op.cls != OpClass::kGemm)) {
+    return InvalidArgument(StrCat(where, ": field 'concurrency' must be 0, or a positive integer "
+                                         "for class gemm"));
+  }
   if (!(op.flops >= 0) || !std::isfinite(op.flops)) {
     return InvalidArgument(StrCat(where, ": field 'flops' must be a non-negative number"));
   }
@@ -275,6 +280,7 @@ StatusOr<ComputeOp> ComputeOpFromJson(const std::string& json_text, const std::s
   ECHOSIM_RETURN_IF_ERROR(get_int("n", &op.n));
   ECHOSIM_RETURN_IF_ERROR(get_int("k", &op.k));
   ECHOSIM_RETURN_IF_ERROR(get_int("batch", &op.batch));
+  ECHOSIM_RETURN_IF_ERROR(get_int("concurrency", &op.concurrency));
   ECHOSIM_RETURN_IF_ERROR(get_num("flops", &op.flops));
   ECHOSIM_RETURN_IF_ERROR(get_num("bytes", &op.bytes));
   ECHOSIM_RETURN_IF_ERROR(ValidateOp(op, where));
@@ -290,6 +296,7 @@ std::string ComputeOpToJson(const ComputeOp& op) {
   j["n"] = op.n;
   j["k"] = op.k;
   j["batch"] = op.batch;
+  if (op.concurrency > 0) j["concurrency"] = op.concurrency;
   j["flops"] = op.flops;
   j["bytes"] = op.bytes;
   return j.dump();
@@ -323,7 +330,10 @@ std::string KernelFamily(const ComputeOp& op) {
 std::string KernelShapeKey(const ComputeOp& op) {
   switch (op.cls) {
     case OpClass::kGemm:
-      return StrCat("gemm/", DTypeName(op.dtype), "/", op.m, "x", op.n, "x", op.k, "x", op.batch);
+      // A grouped GEMM issued one GEMM per group over k streams is another kernel than one
+      // batched launch of the same shape: "/s<k>".
+      return StrCat("gemm/", DTypeName(op.dtype), "/", op.m, "x", op.n, "x", op.k, "x", op.batch,
+                    op.concurrency > 0 ? StrCat("/s", op.concurrency) : "");
     case OpClass::kAttention: {
       // The serving encoding (n = 0) carries the context in the FLOPs, and so does a
       // sliding-window kernel (FLOPs below the causal m x n one of its shape).

@@ -27,12 +27,12 @@ Dims MakeDims(const ModelSpec& m, const LayerContext& c) {
   return d;
 }
 
-// The MoE block's share of a rank: with expert TP 1 under TP > 1 (Megatron-Core MoE parallel
-// folding, sequence parallel) the rank's own sequence shard and whole experts; otherwise the
-// TP-gathered tokens and experts split over TP like the dense MLP.
 // Transformer Engine's compute streams for grouped GEMMs (see MoeDims::gemm_concurrency).
 constexpr int64_t kGroupedGemmStreams = 4;
 
+// The MoE block's share of a rank: with expert TP 1 under TP > 1 (Megatron-Core MoE parallel
+// folding, sequence parallel) the rank's own sequence shard and whole experts; otherwise the
+// TP-gathered tokens and experts split over TP like the dense MLP.
 struct MoeDims {
   bool folded;
   double tokens;

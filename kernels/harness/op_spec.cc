@@ -100,11 +100,12 @@ StatusOr<OpSpec> ParseOpLine(const std::string& line, int line_no) {
   }
   const bool gemm = op.kind == OpKind::kGemm, attn = op.kind == OpKind::kAttention;
   const std::string for_class = StrCat(" (required for class ", OpKindName(op.kind), ")");
-  double m = 0, n = 0, k = 0, batch = 1;
+  double m = 0, n = 0, k = 0, batch = 1, concurrency = 0;
   ECHOSIM_RETURN_IF_ERROR(ReadNumber(j, "m", gemm || attn, true, line_no, for_class, &m));
   ECHOSIM_RETURN_IF_ERROR(ReadNumber(j, "n", gemm, true, line_no, for_class, &n));
   ECHOSIM_RETURN_IF_ERROR(ReadNumber(j, "k", gemm || attn, true, line_no, for_class, &k));
   ECHOSIM_RETURN_IF_ERROR(ReadNumber(j, "batch", false, true, line_no, for_class, &batch));
+  ECHOSIM_RETURN_IF_ERROR(ReadNumber(j, "concurrency", false, true, line_no, for_class, &concurrency));
   ECHOSIM_RETURN_IF_ERROR(ReadNumber(j, "flops", false, false, line_no, for_class, &op.flops));
   ECHOSIM_RETURN_IF_ERROR(ReadNumber(j, "bytes", !gemm && !attn, false, line_no, for_class, &op.bytes));
   op.m = static_cast<int64_t>(m);
@@ -112,6 +113,11 @@ StatusOr<OpSpec> ParseOpLine(const std::string& line, int line_no) {
   op.k = static_cast<int64_t>(k);
   op.batch = static_cast<int64_t>(batch);
   if (op.batch < 1) return InvalidArgument(StrCat(At(line_no), "field 'batch' must be >= 1"));
+  op.concurrency = static_cast<int64_t>(concurrency);
+  if (op.concurrency < 0 || op.concurrency > kMaxGemmStreams || (op.concurrency > 0 && !gemm)) {
+    return InvalidArgument(StrCat(At(line_no), "field 'concurrency' must be 0, or 1..", kMaxGemmStreams,
+                                  " for class gemm"));
+  }
   if (gemm) {
     for (auto [f, v] : {std::pair{"m", op.m}, std::pair{"n", op.n}, std::pair{"k", op.k}}) {
       if (v < 1) return InvalidArgument(StrCat(At(line_no), "field '", f, "' must be >= 1 for class gemm"));
@@ -163,6 +169,7 @@ Json OpToJson(const OpSpec& op) {
   j["n"] = op.n;
   j["k"] = op.k;
   j["batch"] = op.batch;
+  if (op.concurrency > 0) j["concurrency"] = op.concurrency;
   j["flops"] = op.flops;
   j["bytes"] = op.bytes;
   return j;

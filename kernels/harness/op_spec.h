@@ -5,7 +5,8 @@
 //    "flops":..,"bytes":..}
 // ParseOpLine validates a line completely (before any CUDA call) and names the line and the
 // field on error. PlanOp maps a valid op onto the kernel that reproduces its work:
-//   gemm          cuBLASLt, C[m,n] = A[m,k] B[k,n] x batch, in the op's dtype
+//   gemm          cuBLASLt, C[m,n] = A[m,k] B[k,n] x batch, in the op's dtype; with
+//                 "concurrency": s, one GEMM per batch entry round-robin over s streams
 //   attention     our flash attention: ".bwd" names run the backward, "attn.decode" the
 //                 serving decode encoding (m sequences of one query each; the context per
 //                 sequence is flops / (4 k batch m), models/inference_ops.cc), others the
@@ -32,11 +33,17 @@ enum class DataType : uint8_t { kBf16, kFp16, kFp8 };
 const char* OpKindName(OpKind k);
 const char* DataTypeName(DataType d);
 
+// The most streams a grouped GEMM (OpSpec::concurrency) may be issued over.
+constexpr int64_t kMaxGemmStreams = 64;
+
 struct OpSpec {
   std::string name;
   OpKind kind = OpKind::kMemoryBound;
   DataType dtype = DataType::kBf16;
   int64_t m = 0, n = 0, k = 0, batch = 1;
+  // gemm: 0 = one batched kernel; s > 0 = one GEMM per batch entry, round-robin over s
+  // streams (a grouped GEMM as Transformer Engine's GroupedLinear issues it).
+  int64_t concurrency = 0;
   double flops = 0, bytes = 0;
   int line = 0;                   // 1-based line of the input file (0: not from a file)
   nlohmann::ordered_json fields;  // the input line as given (echoed into the output)

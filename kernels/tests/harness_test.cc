@@ -31,6 +31,21 @@ TEST(OpSpec, ParsesAGemmLine) {
   EXPECT_NE(line.find(R"("repeats":3,"kernel":"cublasLt")"), std::string::npos) << line;
 }
 
+// A grouped GEMM issued one GEMM per group over s streams: parsed, and written back (it is part
+// of the kernel's identity in the simulator's measured-times cache).
+TEST(OpSpec, GroupedGemmStreams) {
+  auto op = ParseOpLine(R"({"name":"moe.fc1.fwd","class":"gemm","m":2048,"n":1536,"k":2048,)"
+                        R"("batch":16,"concurrency":4})", 1);
+  ASSERT_TRUE(op.ok()) << op.status().message();
+  EXPECT_EQ(op->batch, 16);
+  EXPECT_EQ(op->concurrency, 4);
+  EXPECT_EQ(OpToJson(*op).value("concurrency", 0), 4);
+  auto plain = ParseOpLine(R"({"name":"g","class":"gemm","m":8,"n":8,"k":16,"batch":2})", 1);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->concurrency, 0);
+  EXPECT_FALSE(OpToJson(*plain).contains("concurrency"));
+}
+
 TEST(OpSpec, DefaultsDtypeAndBatch) {
   auto op = ParseOpLine(R"({"name":"ln1.fwd","class":"memory_bound","bytes":1000})", 3);
   ASSERT_TRUE(op.ok()) << op.status().message();
@@ -67,6 +82,10 @@ TEST(OpSpec, ErrorsNameLineAndField) {
   ExpectError(R"({"name":"attn.fwd","class":"attention","m":128,"n":64,"k":64})", 1, {"'n'", ">= m"});
   ExpectError(R"({"name":"norm","class":"memory_bound"})", 9, {"line 9", "missing field 'bytes'"});
   ExpectError(R"({"name":"adam","class":"optimizer","bytes":0})", 1, {"'bytes'", "> 0"});
+  ExpectError(R"({"name":"g","class":"gemm","m":8,"n":8,"k":16,"batch":4,"concurrency":65})", 3,
+              {"line 3", "'concurrency'", "1..64"});
+  ExpectError(R"({"name":"n","class":"memory_bound","bytes":8,"concurrency":2})", 1,
+              {"'concurrency'", "class gemm"});
   ExpectError(R"({"name":"attn.decode","class":"attention","m":8,"k":128,"batch":32,"flops":1})", 1,
               {"'flops'", "decode"});
 }

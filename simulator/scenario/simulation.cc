@@ -425,7 +425,8 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   }
   if (!p.moe_grouped_gemm().empty()) {
     ECHOSIM_ASSIGN_OR_RETURN(s.grouped_gemm_single_kernel,
-                             ParseChoice<bool>("parallelism.moe_grouped_gemm", p.moe_grouped_gemm(),
+                             ParseChoice<bool>("parallelism.moe_grouped_gemm (--moe-grouped-gemm)",
+                                               p.moe_grouped_gemm(),
                                                {{"multi_stream", false}, {"single_kernel", true}}));
   }
   if (s.ep_comm_overlap && (s.plan.ep <= 1 || !s.model.is_moe())) {

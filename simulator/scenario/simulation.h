@@ -25,8 +25,11 @@ Status ResolveScenario(scenario::Scenario* s);
 Status ResolveCluster(scenario::Scenario* s);
 // Writes a model's shape as the scenario's workload.training.shape. Without every_field it
 // writes what the shape uses (the resolved scenario's form: no MoE, MLA, MTP, head-dim or
-// window fields on a model without them); with every_field it also writes those as set
-// (zeros included), so the shape overrides every field of whatever preset it is applied to.
+// window fields on a model without them); with every_field it also writes those as set,
+// zeros included. Zero still means "the preset's" for head_dim and the window fields,
+// tied_embeddings false does not untie a tied preset, and the Mamba-2 fields are written only
+// for a hybrid model: applied to the preset the shape came from (or to "custom"), the result
+// resolves to the same shape.
 void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape* out);
 // Builds the training setup from a resolved scenario.
 StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& resolved);

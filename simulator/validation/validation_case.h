@@ -50,7 +50,8 @@ struct RowConfig {
 
 // The shape of `c` as simulated (kv_heads defaulted to heads, the row's sequence length).
 ModelSpec ShapeOf(const RowConfig& c);
-// The scenario that simulates `c` (model "custom" with the full shape).
+// The scenario that simulates `c`: its model (the preset, "custom", or for an untied custom
+// shape the untied preset llama2-7b) with every field of the shape written over it.
 scenario::Scenario ToScenario(const RowConfig& c, const std::string& name);
 // Short plan description for tables ("64xh100-sxm tp4 pp8 vpp5 dp2 ...").
 std::string Describe(const RowConfig& c);

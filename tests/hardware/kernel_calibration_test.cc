@@ -301,6 +301,10 @@ TEST(KernelCalibrationTest, MeasuredTimesOverrideTheModel) {
 
 TEST(KernelCalibrationTest, ShapeKeysAndFamilies) {
   EXPECT_EQ(KernelShapeKey(Gemm(1, 2, 3, DType::kFp8, 4)), "gemm/fp8/1x2x3x4");
+  // One GEMM per group over 2 streams is another kernel than one batched launch.
+  ComputeOp grouped = Gemm(1, 2, 3, DType::kFp8, 4);
+  grouped.concurrency = 2;
+  EXPECT_EQ(KernelShapeKey(grouped), "gemm/fp8/1x2x3x4/s2");
   EXPECT_EQ(KernelFamily(Attention(8, 4, 2, true)), "bwd");
   ComputeOp decode = Attention(8, 4, 2, false);
   decode.name = "attn.decode";
@@ -326,13 +330,21 @@ TEST(KernelCalibrationTest, JsonRoundTripAndErrors) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(KernelShapeKey(*back), KernelShapeKey(g));
   EXPECT_EQ(back->flops, g.flops);
+  ComputeOp grouped = Gemm(128, 256, 512, DType::kBf16, 16);
+  grouped.concurrency = 4;
+  auto grouped_back = ComputeOpFromJson(ComputeOpToJson(grouped), "x");
+  ASSERT_TRUE(grouped_back.ok());
+  EXPECT_EQ(grouped_back->concurrency, 4);
+  EXPECT_EQ(ComputeOpToJson(g).find("concurrency"), std::string::npos);
   for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
            {"{", "not valid JSON"},
            {"[1]", "expected a JSON object"},
            {R"({"m":1})", "field 'class' is missing"},
            {R"({"class":"gemm","m":"a"})", "field 'm' must be an integer"},
            {R"({"class":"gemm","m":1,"n":1,"k":1,"batch":0})", "field 'batch'"},
-           {R"({"class":"gemm","m":1,"n":1,"k":1,"flops":-3})", "field 'flops'"}}) {
+           {R"({"class":"gemm","m":1,"n":1,"k":1,"flops":-3})", "field 'flops'"},
+           {R"({"class":"memory_bound","bytes":8,"concurrency":2})", "field 'concurrency'"},
+           {R"({"class":"gemm","m":1,"n":1,"k":1,"concurrency":-1})", "field 'concurrency'"}}) {
     auto r = ComputeOpFromJson(text, "ops.jsonl:7");
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_NE(r.status().message().find("ops.jsonl:7: "), std::string::npos);

@@ -63,7 +63,8 @@ TEST(SimulationTest, BadNamesListValidChoices) {
       {"workload.training.dtype=int4", "workload.training.dtype (--dtype): unknown value 'int4'; valid choices: bf16, fp16, fp8"},
       {"parallelism.recompute=some", "valid choices: none, selective, full"},
       {"parallelism.moe_grouped_gemm=cutlass",
-       "parallelism.moe_grouped_gemm: unknown value 'cutlass'; valid choices: multi_stream, "
+       "parallelism.moe_grouped_gemm (--moe-grouped-gemm): unknown value 'cutlass'; valid "
+       "choices: multi_stream, "
        "single_kernel"},
       {"parallelism.pipeline_schedule=zb", "valid schedules: 1f1b, interleaved_1f1b, gpipe"},
       {"cluster.network.topology=torus", "valid choices: nvswitch_fat_tree"},

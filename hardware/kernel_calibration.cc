@@ -391,7 +391,8 @@ double GemmCurveEfficiency(const FittedComputeParams& p, const ComputeOp& op) {
   // The fill term sees the work in flight: a batched GEMM of many small matrices fills the
   // GPU's SMs as well as one large GEMM of the same total work; a grouped GEMM issued one
   // GEMM per group (ComputeOp::concurrency) fills it like `concurrency` of them.
-  const double f = 2.0 * static_cast<double>(op.m) * op.n * op.k * static_cast<double>(GemmsInFlight(op));
+  const double f =
+      2.0 * static_cast<double>(op.m) * op.n * op.k * static_cast<double>(GemmsInFlight(op));
   return g.max_efficiency * d / (d + g.min_dim_half) * f / (f + g.flops_half);
 }
 

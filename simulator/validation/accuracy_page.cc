@@ -121,6 +121,40 @@ std::vector<std::pair<std::string, std::string>> AccuracyPlots(const ValidationR
   return plots;
 }
 
+// Median signed held-out error of each model on each GPU, with the row count: a bias shared
+// by a model on every GPU (the model's operators), or by every model on one GPU (that GPU's
+// constants), shows as a row or a column of one sign.
+std::string ModelByGpuTable(const ValidationReport& rep) {
+  std::set<std::string> models, gpus;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> errors;
+  for (const ValidationRow& r : rep.rows) {
+    if (r.skipped || r.model.empty()) continue;
+    models.insert(r.model);
+    gpus.insert(r.gpu);
+    errors[{r.model, r.gpu}].push_back(r.error);
+  }
+  if (errors.empty()) return "";
+  std::string o = "\n## Held-out signed error by model and GPU\n\n"
+                  "Median signed error (predicted / measured - 1) of the simulated rows of each "
+                  "model on each GPU, with the row count; negative: predicted too fast.\n\n| model |";
+  std::string rule = "|---|";
+  for (const std::string& g : gpus) {
+    o += StrCat(" ", g, " |");
+    rule += "---|";
+  }
+  o += "\n" + rule + "\n";
+  for (const std::string& m : models) {
+    o += StrCat("| ", m == "custom" ? "custom (Megatron tables)" : m, " |");
+    for (const std::string& g : gpus) {
+      const auto it = errors.find({m, g});
+      o += it == errors.end() ? std::string(" |")
+                              : StrCat(" ", SignedPct(Median(it->second)), " (", it->second.size(), ") |");
+    }
+    o += "\n";
+  }
+  return o;
+}
+
 std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plots_link_dir,
                              const std::string& command) {
   std::string o;
@@ -266,6 +300,8 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
                 " | ", signed_errors.size(), " | ", SignedPct(median_signed), " | ",
                 Pct(s.median_abs_error), " | ", Pct(s.worst_abs_error), " |\n");
   }
+
+  o += ModelByGpuTable(rep);
 
   if (!plots_link_dir.empty()) {
     o += "\n## Plots\n\n";

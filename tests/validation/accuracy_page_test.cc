@@ -72,6 +72,29 @@ TEST(AccuracyPageTest, ListsSourcesRowsSkipsAndPlots) {
   EXPECT_NE(plots[0].second.find("alpha"), std::string::npos);
 }
 
+// The model x GPU table: each cell the median signed error of that model's rows on that GPU
+// and their count; a model not run on a GPU leaves the cell empty.
+TEST(AccuracyPageTest, SignedErrorByModelAndGpu) {
+  ValidationReport rep = SmallReport();
+  ValidationRow r = rep.rows[0];
+  r.model = "m1";
+  for (const auto& [gpu, err] : {std::pair<const char*, double>{"h100-sxm", -0.30},
+                                 {"h100-sxm", -0.10}, {"h100-sxm", -0.20}, {"b200", 0.04}}) {
+    r.gpu = gpu;
+    r.error = err;
+    rep.rows.push_back(r);
+  }
+  r.model = "m2";
+  r.gpu = "b200";
+  r.error = 0.5;
+  rep.rows.push_back(r);
+  const std::string md = AccuracyMarkdown(rep, "", "c");
+  EXPECT_NE(md.find("## Held-out signed error by model and GPU"), std::string::npos);
+  EXPECT_NE(md.find("| model | b200 | h100-sxm |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| m1 | +4.0% (1) | -20.0% (3) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| m2 | +50.0% (1) | |"), std::string::npos) << md;
+}
+
 // Every measured run fit, so a memory estimate above capacity is reported, the furthest named.
 TEST(AccuracyPageTest, MemoryCheckCountsRowsEstimatedAboveCapacity) {
   ValidationReport rep = SmallReport();

@@ -184,9 +184,13 @@ def test_muon_optimizer_from_python():
     assert "optimizer.muon.newton_schulz" in set(muon.timeline["name"])
 
 
+# Qwen3-30B-A3B over 16 H100s with 8 experts per GPU: the MoE choices below are compared on it.
+QWEN_MOE_EP16 = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,
+                     seq_len=2048)
+
+
 def test_flex_dispatcher_from_python():
-    base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,
-                seq_len=2048)
+    base = QWEN_MOE_EP16
     plain = echosim.train(**base)
     flex = echosim.train(**base, moe_dispatcher="flex")
     assert flex.step_time_s < plain.step_time_s
@@ -195,8 +199,7 @@ def test_flex_dispatcher_from_python():
 def test_grouped_gemm_choice_from_python():
     # 8 local experts of a small model: one grouped kernel fills the GPU better than
     # Transformer Engine's one GEMM per expert over 4 streams (the default).
-    base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,
-                seq_len=2048)
+    base = QWEN_MOE_EP16
     streams = echosim.train(**base)
     single = echosim.train(**base, moe_grouped_gemm="single_kernel")
     assert single.step_time_s < streams.step_time_s

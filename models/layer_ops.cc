@@ -115,7 +115,8 @@ bool MoeHere(const ModelSpec& m, const LayerContext& c) { return m.is_moe() && !
 // Bytes one element of a GEMM operand weighs in the recipe's precision (block scales left out).
 double ElementBytes(DType dt) { return dt == DType::kFp8 ? 1.0 : dt == DType::kFp4 ? 0.5 : 2.0; }
 
-ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int64_t batch = 1) {
+ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int64_t batch = 1,
+               int64_t concurrency = 0) {
   ComputeOp op;
   op.name = std::move(name);
   op.cls = OpClass::kGemm;
@@ -124,6 +125,7 @@ ComputeOp Gemm(std::string name, DType dt, int64_t m, int64_t n, int64_t k, int6
   op.n = n;
   op.k = k;
   op.batch = batch;
+  op.concurrency = concurrency;
   op.flops = 2.0 * static_cast<double>(m) * n * k * batch;
   const double in_bytes = ElementBytes(dt);
   op.bytes = batch * (in_bytes * (static_cast<double>(m) * k + static_cast<double>(k) * n) +
@@ -155,18 +157,13 @@ void LinearFwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int
 }
 void LinearBwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int64_t t, int64_t n,
                int64_t k, int64_t batch = 1, int64_t concurrency = 0) {
-  s->push_back(Gemm(name + ".dgrad", dt, t, k, n, batch));  // dx[T,k] = dy[T,n] W^T
-  s->push_back(Gemm(name + ".wgrad", dt, k, n, t, batch));  // dW[k,n] = x^T dy
-  for (size_t i = s->size() - 2; i < s->size(); ++i) {
-    std::get<ComputeOp>((*s)[i]).concurrency = concurrency;
-  }
+  s->push_back(Gemm(name + ".dgrad", dt, t, k, n, batch, concurrency));  // dx[T,k] = dy[T,n] W^T
+  s->push_back(Gemm(name + ".wgrad", dt, k, n, t, batch, concurrency));  // dW[k,n] = x^T dy
 }
 
 // A forward expert GEMM over the rank's local experts: [per_expert, k] x [k, n] each.
 ComputeOp ExpertGemm(std::string name, DType dt, const MoeDims& md, int64_t n, int64_t k) {
-  ComputeOp op = Gemm(std::move(name), dt, md.per_expert, n, k, md.local_experts);
-  op.concurrency = md.gemm_concurrency;
-  return op;
+  return Gemm(std::move(name), dt, md.per_expert, n, k, md.local_experts, md.gemm_concurrency);
 }
 
 // Tensor-parallel communication at the entry of a column-parallel block (forward):

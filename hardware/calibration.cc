@@ -25,10 +25,13 @@ StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,
         c.host_overhead_per_step_ms = kv.second.as<double>();
       } else if (key == "fitted_on") {
         c.fitted_on = kv.second.as<std::string>();
+      } else if (key == "flex_dispatch_traffic_factor") {
+        c.flex_dispatch_traffic_factor = kv.second.as<double>();
       } else {
         return InvalidArgument(StrCat(source, ":", line, ": unknown field '", key,
                                       "'; valid fields: compute_sustained_factor, "
-                                      "host_overhead_per_step_ms, fitted_on"));
+                                      "host_overhead_per_step_ms, fitted_on, "
+                                      "flex_dispatch_traffic_factor"));
       }
     } catch (const YAML::Exception&) {
       return InvalidArgument(StrCat(source, ":", line, ": field '", key, "': bad value"));
@@ -39,6 +42,9 @@ StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,
   }
   if (!(c.host_overhead_per_step_ms >= 0)) {
     return InvalidArgument(StrCat(source, ": host_overhead_per_step_ms must be >= 0"));
+  }
+  if (!(c.flex_dispatch_traffic_factor > 0 && c.flex_dispatch_traffic_factor <= 1)) {
+    return InvalidArgument(StrCat(source, ": flex_dispatch_traffic_factor must be in (0, 1]"));
   }
   return c;
 }

@@ -13,6 +13,8 @@ struct TrainingCalibration {
   double compute_sustained_factor = 1.0;
   double host_overhead_per_step_ms = 0;
   std::string fitted_on;
+  // Not fitted on step times: see training.yaml.
+  double flex_dispatch_traffic_factor = 1.0;
 };
 
 StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,

@@ -92,13 +92,16 @@ double MissProbability(int64_t experts, int64_t top_k, int64_t block) {
 // given as the buffer whose share to other domains (or, inside one domain, to the other GPUs)
 // equals the expected copies there: with n EP ranks, r per domain and D = n / r domains,
 // (D - 1)(1 - q_domain) copies across domains or (r - 1)(1 - q_gpu) inside a single one.
+// HybridEP's and DeepEP's copy kernels move those bytes at a higher share of the link rate than
+// NCCL's all_to_all: the volume is scaled by LayerContext::flex_traffic_factor (calibrated on
+// published HybridEP timings, hardware/calibration/training.yaml).
 double DispatchBytes(const ModelSpec& m, const LayerContext& c, const MoeDims& md, const Dims& d) {
   const double plain = md.routed * d.h * d.e;
   if (!c.flex_dispatch || c.ep <= 1) return plain;
   const int64_t n = c.ep;
   const int64_t r = c.ep_per_domain > 0 ? std::min(c.ep_per_domain, n) : n;
   const int64_t domains = n / r;
-  const double per_token = md.tokens * d.h * d.e;
+  const double per_token = md.tokens * d.h * d.e * c.flex_traffic_factor;
   if (domains > 1) {
     const double remote = static_cast<double>(domains - 1) *
                           (1.0 - MissProbability(m.experts, m.top_k, m.experts / domains));

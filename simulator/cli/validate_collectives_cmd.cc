@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hardware/calibration.h"
 #include "simulator/cli/commands.h"
 #include "simulator/core/strings.h"
 #include "simulator/network/nccl/collective_measurements.h"
@@ -63,8 +64,11 @@ int CmdValidateCollectives(const std::vector<std::string>& args) {
   if (!v.ok()) return Fail(v.status());
   auto ep = ValidateEpDispatch();
   if (!ep.ok()) return Fail(ep.status());
+  auto ep_at_one = ValidateEpDispatch(1.0);
+  if (!ep_at_one.ok()) return Fail(ep_at_one.status());
+  const double fitted = FitFlexTrafficFactor(*ep_at_one);
   if (!json) {
-    std::cout << CollectivesValidationText(*v) << "\n" << EpDispatchText(*ep);
+    std::cout << CollectivesValidationText(*v) << "\n" << EpDispatchText(*ep, fitted);
     return 0;
   }
   nlohmann::ordered_json out;
@@ -114,7 +118,10 @@ int CmdValidateCollectives(const std::vector<std::string>& args) {
                        {"error", r.error},
                        {"across_nodes", r.cross_domain}});
   }
-  out["ep_dispatch"] = {{"source", "arXiv 2603.07685 Table 7"}, {"rows", ep_rows}};
+  out["ep_dispatch"] = {{"source", "arXiv 2603.07685 Table 7"},
+                        {"flex_dispatch_traffic_factor_shipped", DefaultTrainingCalibration().flex_dispatch_traffic_factor},
+                        {"flex_dispatch_traffic_factor_fitted", fitted},
+                        {"rows", ep_rows}};
   std::cout << out.dump(2) << "\n";
   return 0;
 }

@@ -322,6 +322,13 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (!(sim->host_overhead_per_step_ms() >= 0) || !std::isfinite(sim->host_overhead_per_step_ms())) {
     return InvalidArgument("simulation.host_overhead_per_step_ms (--host-overhead-ms) must be a non-negative number");
   }
+  if (sim->flex_dispatch_traffic_factor() == 0) {
+    sim->set_flex_dispatch_traffic_factor(cal.flex_dispatch_traffic_factor);
+  }
+  if (!(sim->flex_dispatch_traffic_factor() > 0 && sim->flex_dispatch_traffic_factor() <= 1)) {
+    return InvalidArgument(StrCat("simulation.flex_dispatch_traffic_factor must be in (0, 1] (1: as NCCL's all_to_all), got ",
+                                  sim->flex_dispatch_traffic_factor()));
+  }
   if (!(sim->compute_sustained_factor() > 0 && sim->compute_sustained_factor() <= 1.5)) {
     return InvalidArgument(StrCat("simulation.compute_sustained_factor must be in (0, 1.5], got ",
                                   sim->compute_sustained_factor()));
@@ -414,6 +421,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.contention = sc.simulation().contention();
   s.host_overhead_s = sc.simulation().host_overhead_per_step_ms() * 1e-3;
   s.compute_sustained_factor = sc.simulation().compute_sustained_factor();
+  s.flex_dispatch_traffic_factor = sc.simulation().flex_dispatch_traffic_factor();
   s.full = sc.simulation().full();
   s.overlap_grad_reduce = p.overlap_grad_reduce();
   s.overlap_param_gather = p.overlap_param_gather();

@@ -43,6 +43,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.recompute = s.plan.recompute;
   c.recompute_modules = s.plan.recompute_modules;
   c.flex_dispatch = s.flex_dispatch;
+  c.flex_traffic_factor = s.flex_dispatch_traffic_factor;
   c.grouped_gemm_single_kernel = s.grouped_gemm_single_kernel;
   if (s.plan.ep > 1) {
     // NVLink domains the EP group of rank 0 spans (the groups are uniform).

@@ -48,6 +48,7 @@ struct TrainingSetup {
   // overlap_moe_expert_parallel_comm / combined 1F1B); needs ep > 1 and an MoE model.
   bool ep_comm_overlap = false;
   bool flex_dispatch = false;        // parallelism.moe_dispatcher: flex
+  double flex_dispatch_traffic_factor = 1.0;  // simulation.flex_dispatch_traffic_factor
   bool grouped_gemm_single_kernel = false;  // parallelism.moe_grouped_gemm: single_kernel
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
   bool interference = true;          // compute/communication slow each other on a GPU

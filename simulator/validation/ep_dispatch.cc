@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "hardware/calibration.h"
 #include "simulator/core/stats.h"
 #include "simulator/core/strings.h"
 #include "simulator/scenario/simulation.h"
@@ -38,7 +39,7 @@ namespace {
 // GB200 NVL72 holds up to 72 GPUs in one NVLink domain; H100 systems are 8-GPU nodes.
 int DomainSize(const EpDispatchCell& c) { return std::string(c.gpu) == "gb200" ? c.ep : 8; }
 
-scenario::Scenario CellScenario(const EpDispatchCell& c) {
+scenario::Scenario CellScenario(const EpDispatchCell& c, double flex_traffic_factor) {
   scenario::Scenario s;
   s.set_name(StrCat("EP dispatch ", c.gpu, " ep", c.ep, c.flex ? " flex" : " alltoall"));
   s.mutable_cluster()->set_gpu(c.gpu);
@@ -66,15 +67,16 @@ scenario::Scenario CellScenario(const EpDispatchCell& c) {
   p->set_dp(static_cast<uint32_t>(c.ep));
   p->set_moe_dispatcher(c.flex ? "flex" : "alltoall");
   s.mutable_output()->set_timeline(false);
+  s.mutable_simulation()->set_flex_dispatch_traffic_factor(flex_traffic_factor);
   return s;
 }
 
 }  // namespace
 
-StatusOr<std::vector<EpDispatchResult>> ValidateEpDispatch() {
+StatusOr<std::vector<EpDispatchResult>> ValidateEpDispatch(double flex_traffic_factor) {
   std::vector<EpDispatchResult> out;
   for (const EpDispatchCell& c : EpDispatchCells()) {
-    ECHOSIM_ASSIGN_OR_RETURN(TrainingRun run, RunTrainingScenario(CellScenario(c)));
+    ECHOSIM_ASSIGN_OR_RETURN(TrainingRun run, RunTrainingScenario(CellScenario(c, flex_traffic_factor)));
     const std::string want = StrCat("ep.all_to_all.", c.op);
     EpDispatchResult r;
     r.cell = c;
@@ -93,7 +95,15 @@ StatusOr<std::vector<EpDispatchResult>> ValidateEpDispatch() {
   return out;
 }
 
-std::string EpDispatchText(const std::vector<EpDispatchResult>& results) {
+double FitFlexTrafficFactor(const std::vector<EpDispatchResult>& at_factor_one) {
+  std::vector<double> ratio;
+  for (const EpDispatchResult& r : at_factor_one) {
+    if (r.cell.flex && !r.cross_domain) ratio.push_back(r.cell.measured_us / r.predicted_us);
+  }
+  return ratio.empty() ? 1.0 : Median(ratio);
+}
+
+std::string EpDispatchText(const std::vector<EpDispatchResult>& results, double fitted) {
   std::ostringstream o;
   o << "EP token dispatch and combine, one DeepSeek-V3-sized MoE layer (hidden 7168, 4096 tokens per\n"
        "GPU, 256 experts, top-8 balanced routing, BF16): measured in the Megatron-Core MoE report\n"
@@ -121,6 +131,12 @@ std::string EpDispatchText(const std::vector<EpDispatchResult>& results) {
       o << line;
     }
   }
+  char fit[200];
+  std::snprintf(fit, sizeof(fit),
+                "\nflex dispatcher traffic factor: %.3f shipped (hardware/calibration/training.yaml), "
+                "%.3f fitted on the single-domain HybridEP cells\n",
+                DefaultTrainingCalibration().flex_dispatch_traffic_factor, fitted);
+  o << fit;
   return o.str();
 }
 

@@ -40,12 +40,20 @@ struct EpDispatchResult {
   bool cross_domain = false;  // the EP group spans more than one NVLink domain
 };
 
-// Simulates every cell (in the order of EpDispatchCells()).
-StatusOr<std::vector<EpDispatchResult>> ValidateEpDispatch();
+// Simulates every cell (in the order of EpDispatchCells()) with the given
+// simulation.flex_dispatch_traffic_factor (0: the calibration's).
+StatusOr<std::vector<EpDispatchResult>> ValidateEpDispatch(double flex_traffic_factor = 0);
+
+// The flex dispatcher's traffic factor that the cells call for: the median of measured /
+// predicted over the HybridEP cells inside one NVLink domain (whose traffic does not depend on
+// the unstated routing restriction), from results simulated at factor 1. This is the fit
+// recorded in hardware/calibration/training.yaml.
+double FitFlexTrafficFactor(const std::vector<EpDispatchResult>& at_factor_one);
 
 // A table of the cells with a summary: median |error| per dispatcher, single-domain and
 // cross-domain cells apart.
-std::string EpDispatchText(const std::vector<EpDispatchResult>& results);
+// `fitted`: FitFlexTrafficFactor's value, shown beside the shipped one.
+std::string EpDispatchText(const std::vector<EpDispatchResult>& results, double fitted);
 
 }  // namespace echosim
 

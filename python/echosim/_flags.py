@@ -81,6 +81,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "nic_gbps": _value("--nic-gbps", "cluster.network.nic_gbps"),
     "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
     "host_overhead_ms": _value("--host-overhead-ms", "simulation.host_overhead_per_step_ms"),
+    "flex_traffic_factor": _value("--flex-traffic-factor", "simulation.flex_dispatch_traffic_factor"),
     "full": _switch("--full", "simulation.full"),
     "oversubscription": _value("--oversubscription", "cluster.network.oversubscription"),
     "no_interference": _switch("--no-interference", "simulation.interference", "false"),

@@ -35,6 +35,7 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
   --optimizer adam|muon --moe-dispatcher alltoall|flex --moe-grouped-gemm multi_stream|single_kernel
+  --flex-traffic-factor X
   --account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split
                           count the embedding / loss as a pipeline layer (parallelism.account_for_*)
   --set KEY=VALUE         any scenario field by dotted name
@@ -79,6 +80,7 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--nic-gbps", "cluster.network.nic_gbps"},
       {"--nvlink-gbps", "cluster.network.nvlink_gbps"},
       {"--host-overhead-ms", "simulation.host_overhead_per_step_ms"},
+      {"--flex-traffic-factor", "simulation.flex_dispatch_traffic_factor"},
       {"--optimizer", "workload.training.optimizer"},
       {"--moe-dispatcher", "parallelism.moe_dispatcher"},
       {"--moe-grouped-gemm", "parallelism.moe_grouped_gemm"},

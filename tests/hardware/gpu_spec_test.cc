@@ -40,6 +40,27 @@ TEST(GpuSpecTest, NonScalarNamesAreErrors) {
       << cal.status().message();
 }
 
+// The training calibration's flex dispatcher factor: read, range-checked, and the built-in
+// file sets it (hardware/calibration/training.yaml).
+TEST(GpuSpecTest, TrainingCalibrationFlexTrafficFactor) {
+  auto ok = ParseTrainingCalibration("flex_dispatch_traffic_factor: 0.8\n", "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_DOUBLE_EQ(ok->flex_dispatch_traffic_factor, 0.8);
+  auto unset = ParseTrainingCalibration("fitted_on: x\n", "t.yaml");
+  ASSERT_TRUE(unset.ok()) << unset.status().ToString();
+  EXPECT_DOUBLE_EQ(unset->flex_dispatch_traffic_factor, 1.0);
+  for (const char* bad : {"flex_dispatch_traffic_factor: 0\n", "flex_dispatch_traffic_factor: 1.2\n"}) {
+    auto c = ParseTrainingCalibration(bad, "t.yaml");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("flex_dispatch_traffic_factor must be in (0, 1]"), std::string::npos)
+        << c.status().message();
+  }
+  auto typo = ParseTrainingCalibration("flex_factor: 0.8\n", "t.yaml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("flex_dispatch_traffic_factor"), std::string::npos);
+  EXPECT_LT(DefaultTrainingCalibration().flex_dispatch_traffic_factor, 1.0);
+}
+
 TEST(GpuSpecTest, Errors) {
   auto unknown = FindGpuPreset("v100");
   ASSERT_FALSE(unknown.ok());

@@ -194,6 +194,14 @@ def test_flex_dispatcher_from_python():
     plain = echosim.train(**base)
     flex = echosim.train(**base, moe_dispatcher="flex")
     assert flex.step_time_s < plain.step_time_s
+    # Inside one NVLink domain (8 GPUs) the flex traffic is priced below NCCL's by the
+    # calibrated factor; factor 1 prices it as NCCL's all_to_all.
+    node = dict(base, gpus=8, ep=8, global_batch=16, moe_dispatcher="flex")
+    calibrated = echosim.train(**node)
+    as_nccl = echosim.train(**node, flex_traffic_factor=1.0)
+    assert calibrated.step_time_s < as_nccl.step_time_s
+    with pytest.raises(ValueError, match="flex_dispatch_traffic_factor"):
+        echosim.train(**node, flex_traffic_factor=1.5)
 
 
 def test_grouped_gemm_choice_from_python():

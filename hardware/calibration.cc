@@ -43,8 +43,8 @@ StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,
   if (!(c.host_overhead_per_step_ms >= 0)) {
     return InvalidArgument(StrCat(source, ": host_overhead_per_step_ms must be >= 0"));
   }
-  if (!(c.flex_dispatch_traffic_factor > 0 && c.flex_dispatch_traffic_factor <= 1)) {
-    return InvalidArgument(StrCat(source, ": flex_dispatch_traffic_factor must be in (0, 1]"));
+  if (!(c.flex_dispatch_traffic_factor > 0 && c.flex_dispatch_traffic_factor <= 2)) {
+    return InvalidArgument(StrCat(source, ": flex_dispatch_traffic_factor must be in (0, 2]"));
   }
   return c;
 }

@@ -1,5 +1,6 @@
 #include "models/layer_ops.h"
 
+#include <cmath>
 #include <string>
 
 namespace echosim {
@@ -84,20 +85,46 @@ double MissProbability(int64_t experts, int64_t top_k, int64_t block) {
   return q;
 }
 
+// Probability that none of a token's top_k experts lies in one block of `block` contiguous
+// experts, under balanced routing. With group-limited routing (ModelSpec::router_groups) the
+// token first picks router_group_topk of the groups of s = experts / router_groups experts, then
+// its top_k among those pool = router_group_topk * s experts: a block inside one group is missed
+// when its group is not picked, or when it is and none of the top_k lands in the block; a block
+// of several whole groups is missed when j of its groups are picked (hypergeometric) and none of
+// the top_k lands in their j * s experts.
+double RoutedMissProbability(const ModelSpec& m, int64_t block) {
+  if (m.router_groups <= 1 || m.router_group_topk <= 0) return MissProbability(m.experts, m.top_k, block);
+  const int64_t g = m.router_groups, kg = m.router_group_topk, s = m.experts / g, pool = kg * s;
+  if (block <= s) {
+    const double picked = static_cast<double>(kg) / static_cast<double>(g);
+    return (1.0 - picked) + picked * MissProbability(pool, m.top_k, block);
+  }
+  const int64_t in_block = std::min(g, block / s);
+  auto log_choose = [](int64_t n, int64_t k) {
+    return std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
+           std::lgamma(static_cast<double>(n - k) + 1);
+  };
+  double q = 0;
+  for (int64_t j = std::max<int64_t>(0, kg - (g - in_block)); j <= std::min(kg, in_block); ++j) {
+    const double p_j = std::exp(log_choose(in_block, j) + log_choose(g - in_block, kg - j) - log_choose(g, kg));
+    q += p_j * MissProbability(pool, m.top_k, j * s);
+  }
+  return q;
+}
+
 // Bytes one rank's dispatch (and combine) all-to-all moves. Megatron-Core's all-to-all
 // dispatcher sends a copy per routed expert: routed tokens x hidden. The flex dispatcher
 // (DeepEP, HybridEP) sends a token once to each other NVLink domain holding one of its experts
-// (then forwards it over NVLink) and once to each other GPU of its own domain holding one. The
+// (then forwards it over NVLink) and once to each other GPU of its own domain holding one
+// (group-limited routing lowers how many it reaches: RoutedMissProbability). The
 // all-to-all cost model spreads a rank's buffer evenly over its peers, so the flex volume is
 // given as the buffer whose share to other domains (or, inside one domain, to the other GPUs)
 // equals the expected copies there: with n EP ranks, r per domain and D = n / r domains,
 // (D - 1)(1 - q_domain) copies across domains or (r - 1)(1 - q_gpu) inside a single one.
-// Inside one NVLink domain HybridEP's and DeepEP's copy kernels move those bytes at a higher
-// share of the link rate than NCCL's all_to_all: that volume is scaled by
-// LayerContext::flex_traffic_factor (calibrated on published HybridEP timings,
-// hardware/calibration/training.yaml). Across domains the NIC bounds both, and the published
-// cross-node cell that does not depend on the routing (EP 16 over two H100 nodes) matches the
-// unscaled volume (+8.5% dispatch, -4.5% combine): no factor there.
+// Inside one NVLink domain that volume is scaled by LayerContext::flex_traffic_factor (a
+// what-if; calibrated on published HybridEP timings, hardware/calibration/training.yaml, which
+// call for 1: HybridEP moves those bytes at NCCL all_to_all's efficiency). Across domains the
+// NIC bounds the transfer and the volume is not scaled.
 double DispatchBytes(const ModelSpec& m, const LayerContext& c, const MoeDims& md, const Dims& d) {
   const double plain = md.routed * d.h * d.e;
   if (!c.flex_dispatch || c.ep <= 1) return plain;
@@ -107,10 +134,10 @@ double DispatchBytes(const ModelSpec& m, const LayerContext& c, const MoeDims& m
   const double per_token = md.tokens * d.h * d.e;
   if (domains > 1) {
     const double remote = static_cast<double>(domains - 1) *
-                          (1.0 - MissProbability(m.experts, m.top_k, m.experts / domains));
+                          (1.0 - RoutedMissProbability(m, m.experts / domains));
     return per_token * remote * static_cast<double>(n) / static_cast<double>(n - r);
   }
-  const double peers = static_cast<double>(r - 1) * (1.0 - MissProbability(m.experts, m.top_k, m.experts / n));
+  const double peers = static_cast<double>(r - 1) * (1.0 - RoutedMissProbability(m, m.experts / n));
   return per_token * peers * static_cast<double>(n) / static_cast<double>(n - 1) * c.flex_traffic_factor;
 }
 

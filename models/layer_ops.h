@@ -69,8 +69,7 @@ struct LayerContext {
   bool flex_dispatch = false;
   int64_t ep_per_domain = 0;
   // Inside one NVLink domain the flex dispatcher's bytes are priced as NCCL all_to_all bytes
-  // times this factor (its copy kernels reach a higher share of the link rate;
-  // simulation.flex_dispatch_traffic_factor).
+  // times this factor (simulation.flex_dispatch_traffic_factor; 1 by calibration).
   double flex_traffic_factor = 1.0;
   // The expert GEMMs as one grouped kernel (parallelism.moe_grouped_gemm single_kernel)
   // instead of one GEMM per local expert over Transformer Engine's 4 streams.

@@ -246,6 +246,8 @@ Status ModelSpec::Validate() const {
   for (const auto& [field, v] : {std::pair<const char*, int64_t>{"moe_ffn_hidden", moe_ffn_hidden},
                                  {"dense_layers", dense_layers},
                                  {"shared_expert_ffn", shared_expert_ffn},
+                                 {"router_groups", router_groups},
+                                 {"router_group_topk", router_group_topk},
                                  {"q_lora_rank", q_lora_rank},
                                  {"kv_lora_rank", kv_lora_rank},
                                  {"qk_rope_head_dim", qk_rope_head_dim},
@@ -260,6 +262,18 @@ Status ModelSpec::Validate() const {
   if (!is_moe() && (moe_ffn_hidden > 0 || dense_layers > 0 || shared_expert_ffn > 0)) {
     return InvalidArgument(StrCat("model '", name, "': moe_ffn_hidden, dense_layers and shared_expert_ffn "
                                   "need experts > 1, got experts = ", experts));
+  }
+  if (router_groups > 0 || router_group_topk > 0) {
+    if (!is_moe()) {
+      return InvalidArgument(StrCat("model '", name, "': router_groups and router_group_topk need experts > 1"));
+    }
+    if (router_groups <= 0 || experts % router_groups != 0 || router_group_topk <= 0 ||
+        router_group_topk > router_groups || router_group_topk * (experts / router_groups) < top_k) {
+      return InvalidArgument(StrCat("model '", name, "': router_groups (", router_groups,
+                                    ") must divide experts (", experts, "), and router_group_topk (",
+                                    router_group_topk, ") must be 1..router_groups with its groups "
+                                    "holding at least top_k (", top_k, ") experts"));
+    }
   }
   if (dense_layers >= layers && is_moe()) {
     return InvalidArgument(StrCat("model '", name, "': dense_layers (", dense_layers,
@@ -351,7 +365,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
                                  "sliding_window", "full_attention_every", "dropout", "qk_norm",
                                  "moe_ffn_hidden", "dense_layers", "shared_expert_ffn",
-                                 "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
+                                 "router_groups", "router_group_topk", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
                                  "mtp_layers", "layer_pattern", "mamba_heads", "mamba_head_dim",
                                  "mamba_state", "mamba_groups", "mamba_conv_kernel", "mamba_chunk"};
   for (const auto& kv : doc) {
@@ -393,6 +407,8 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "moe_ffn_hidden", source, &m.moe_ffn_hidden));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "dense_layers", source, &m.dense_layers));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "shared_expert_ffn", source, &m.shared_expert_ffn));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_groups", source, &m.router_groups));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_group_topk", source, &m.router_group_topk));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "q_lora_rank", source, &m.q_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "kv_lora_rank", source, &m.kv_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "qk_rope_head_dim", source, &m.qk_rope_head_dim));

@@ -59,6 +59,12 @@ struct ModelSpec {
   int64_t moe_ffn_hidden = 0;
   int64_t dense_layers = 0;
   int64_t shared_expert_ffn = 0;
+  // Group-limited routing (DeepSeek-V3's node-limited routing; Megatron-Core
+  // moe_router_num_groups / moe_router_group_topk, Hugging Face n_group / topk_group): the
+  // experts form router_groups contiguous groups, each token first picks router_group_topk
+  // groups and then its top_k experts among theirs. 0 = not limited.
+  int64_t router_groups = 0;
+  int64_t router_group_topk = 0;
   // Multi-head latent attention (DeepSeek-V2/V3; on when kv_lora_rank > 0): keys and values
   // are projected down to a kv_lora_rank latent (plus qk_rope_head_dim rotary key dims shared
   // by the heads) and up again per head; queries likewise through q_lora_rank (0 = one full-rank

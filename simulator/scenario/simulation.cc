@@ -52,6 +52,8 @@ void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape*
     out->set_moe_ffn_hidden(static_cast<uint32_t>(m.moe_ffn_hidden));
     out->set_dense_layers(static_cast<uint32_t>(m.dense_layers));
     out->set_shared_expert_ffn(static_cast<uint32_t>(m.shared_expert_ffn));
+    out->set_router_groups(static_cast<uint32_t>(m.router_groups));
+    out->set_router_group_topk(static_cast<uint32_t>(m.router_group_topk));
   }
   if (every_field || m.is_mla()) {
     out->set_q_lora_rank(static_cast<uint32_t>(m.q_lora_rank));
@@ -137,6 +139,8 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.has_moe_ffn_hidden()) m.moe_ffn_hidden = sh.moe_ffn_hidden();
   if (sh.has_dense_layers()) m.dense_layers = sh.dense_layers();
   if (sh.has_shared_expert_ffn()) m.shared_expert_ffn = sh.shared_expert_ffn();
+  if (sh.has_router_groups()) m.router_groups = sh.router_groups();
+  if (sh.has_router_group_topk()) m.router_group_topk = sh.router_group_topk();
   if (sh.has_q_lora_rank()) m.q_lora_rank = sh.q_lora_rank();
   if (sh.has_kv_lora_rank()) m.kv_lora_rank = sh.kv_lora_rank();
   if (sh.has_qk_rope_head_dim()) m.qk_rope_head_dim = sh.qk_rope_head_dim();
@@ -325,8 +329,8 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (sim->flex_dispatch_traffic_factor() == 0) {
     sim->set_flex_dispatch_traffic_factor(cal.flex_dispatch_traffic_factor);
   }
-  if (!(sim->flex_dispatch_traffic_factor() > 0 && sim->flex_dispatch_traffic_factor() <= 1)) {
-    return InvalidArgument(StrCat("simulation.flex_dispatch_traffic_factor (--flex-traffic-factor) must be in (0, 1] (1: as NCCL's all_to_all), got ",
+  if (!(sim->flex_dispatch_traffic_factor() > 0 && sim->flex_dispatch_traffic_factor() <= 2)) {
+    return InvalidArgument(StrCat("simulation.flex_dispatch_traffic_factor (--flex-traffic-factor) must be in (0, 2] (1: as NCCL's all_to_all), got ",
                                   sim->flex_dispatch_traffic_factor()));
   }
   if (!(sim->compute_sustained_factor() > 0 && sim->compute_sustained_factor() <= 1.5)) {

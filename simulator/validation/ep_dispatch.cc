@@ -54,7 +54,9 @@ scenario::Scenario CellScenario(const EpDispatchCell& c, double flex_traffic_fac
   sh->set_ffn_hidden(2048);
   sh->set_vocab(32000);
   sh->set_experts(256);
-  sh->set_top_k(8);  // DeepSeek-V3's
+  sh->set_top_k(8);  // DeepSeek-V3's, with its node-limited routing (see the header)
+  sh->set_router_groups(8);
+  sh->set_router_group_topk(4);
   sh->set_max_seq_len_tokens(4096);
   t->set_seq_len_tokens(4096);
   t->set_global_batch_seqs(static_cast<uint32_t>(c.ep));
@@ -106,8 +108,8 @@ double FitFlexTrafficFactor(const std::vector<EpDispatchResult>& at_factor_one) 
 std::string EpDispatchText(const std::vector<EpDispatchResult>& results, double fitted) {
   std::ostringstream o;
   o << "EP token dispatch and combine, one DeepSeek-V3-sized MoE layer (hidden 7168, 4096 tokens per\n"
-       "GPU, 256 experts, top-8 balanced routing, BF16): measured in the Megatron-Core MoE report\n"
-       "(arXiv 2603.07685, Table 7)\n\n";
+       "GPU, 256 experts, DeepSeek-V3's top-8 node-limited routing, balanced, BF16): measured in the\n"
+       "Megatron-Core MoE report (arXiv 2603.07685, Table 7)\n\n";
   o << "gpu       ep  op        dispatcher  measured_us  predicted_us   error  span\n";
   for (const EpDispatchResult& r : results) {
     char line[160];

@@ -8,10 +8,10 @@
 // of EP GPUs; H100: 8-GPU nodes, EP 16 and up across nodes) and the simulated dispatch and
 // combine are compared with the published microseconds.
 //
-// The report does not state the routing; the cells are simulated with DeepSeek-V3's top-8
-// under balanced routing, in BF16. Routing restricted to a few nodes (DeepSeek-V3's
-// node-limited routing) sends fewer copies across nodes, so the cross-node H100 cells are
-// reported but not gated.
+// The report does not state the router; the cells are simulated with DeepSeek-V3's: top-8 of
+// the experts of 4 of 8 groups (node-limited routing), picks uniform (balanced), in BF16 (the
+// combine, always 16-bit, takes as long as the dispatch in every cell). Under unlimited top-8
+// routing the EP 64 cells would need more than the 400 Gb/s NIC's line rate across nodes.
 #ifndef ECHOSIM_SIMULATOR_VALIDATION_EP_DISPATCH_H_
 #define ECHOSIM_SIMULATOR_VALIDATION_EP_DISPATCH_H_
 
@@ -45,9 +45,9 @@ struct EpDispatchResult {
 StatusOr<std::vector<EpDispatchResult>> ValidateEpDispatch(double flex_traffic_factor = 0);
 
 // The flex dispatcher's traffic factor that the cells call for: the median of measured /
-// predicted over the HybridEP cells inside one NVLink domain (whose traffic does not depend on
-// the unstated routing restriction), from results simulated at factor 1. This is the fit
-// recorded in hardware/calibration/training.yaml.
+// predicted over the HybridEP cells inside one NVLink domain (the factor scales only those),
+// from results simulated at factor 1. This is the fit recorded in
+// hardware/calibration/training.yaml.
 double FitFlexTrafficFactor(const std::vector<EpDispatchResult>& at_factor_one);
 
 // A table of the cells with a summary: median |error| per dispatcher, single-domain and

@@ -106,7 +106,8 @@ const std::map<std::string, ModelMapping>& Models() {
       {"Nemotron-22B", {"nemotron3-22b", "squared-ReLU MLP simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron-340B", {"nemotron4-340b", "squared-ReLU MLP simulated with GELU-MLP GEMM shapes"}},
       {"DeepSeekV3",
-       {"deepseek-v3", "node-limited group routing taken as balanced routing"}},
+       {"deepseek-v3", "node-limited routing (4 of 8 expert groups per token) with balanced picks "
+                       "(the page's force-balanced token distribution)"}},
       {"Kimi_K2", {"kimi-k2", ""}},
       {"DeepSeekV4 Flash",
        {"", "DeepSeek-V4: no public architecture description echosim can be checked "

@@ -665,7 +665,8 @@ TEST(LayerOpsTest, MtpDepthRunsALayerAndItsOwnOutputLayer) {
 // experts, EP 32 over four domains of 8 GPUs moves 3 (1 - q4) copies across domains instead of
 // 8 x 24 / 32 (q4 = C(192, 8) / C(256, 8)); EP 8 inside one domain 7 (1 - q8) instead of 7.
 TEST(LayerOpsTest, FlexDispatcherSendsOneCopyPerDestination) {
-  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  ModelSpec m = FindModelPreset("deepseek-v3").value();
+  m.router_groups = m.router_group_topk = 0;  // unlimited routing here; next test: limited
   auto dispatch = [&](const LayerContext& c) {
     for (const LayerStep& st : LayerForward(m, c)) {
       if (const auto* op = std::get_if<CommOp>(&st); op && op->name == "ep.all_to_all.dispatch") return op->bytes;
@@ -690,6 +691,45 @@ TEST(LayerOpsTest, FlexDispatcherSendsOneCopyPerDestination) {
   c.ep_per_domain = 8;
   EXPECT_NEAR(dispatch(c) * 7 / 8, 4096.0 * 7168 * 2 * 7 * (1 - miss(32)), 1.0);
   EXPECT_LT(dispatch(c), plain);
+}
+
+// DeepSeek-V3's node-limited routing (8 groups of 32 experts, 4 picked per token, then the top-8
+// among their 128): a GPU holding one group (EP 8) is reached with probability
+// 1/2 (1 - C(96, 8) / C(128, 8)); a domain holding two groups (EP 32 over four domains) is
+// missed when none of its groups is picked (15/70), or when 1 (40/70) or 2 (15/70) are and the
+// top-8 miss their 32 or 64 experts of the 128.
+TEST(LayerOpsTest, GroupLimitedRoutingReachesFewerDestinations) {
+  const ModelSpec m = FindModelPreset("deepseek-v3").value();
+  ASSERT_EQ(m.router_groups, 8);
+  ASSERT_EQ(m.router_group_topk, 4);
+  auto dispatch = [&](const ModelSpec& spec, const LayerContext& c) {
+    for (const LayerStep& st : LayerForward(spec, c)) {
+      if (const auto* op = std::get_if<CommOp>(&st); op && op->name == "ep.all_to_all.dispatch") return op->bytes;
+    }
+    return -1.0;
+  };
+  auto miss = [](double experts, double block) {
+    double q = 1;
+    for (int i = 0; i < 8; ++i) q *= (experts - block - i) / (experts - i);
+    return q;
+  };
+  ModelSpec unlimited = m;
+  unlimited.router_groups = unlimited.router_group_topk = 0;
+  LayerContext c;
+  c.seq_len = 4096;
+  c.flex_dispatch = true;
+  c.ep = 8;
+  c.ep_per_domain = 8;
+  const double token = 4096.0 * 7168 * 2;
+  EXPECT_NEAR(dispatch(m, c) * 7 / 8, token * 7 * 0.5 * (1 - miss(128, 32)), 1.0);
+  EXPECT_LT(dispatch(m, c), 0.75 * dispatch(unlimited, c));
+  c.ep = 32;
+  const double q_domain = 15.0 / 70 + 40.0 / 70 * miss(128, 32) + 15.0 / 70 * miss(128, 64);
+  EXPECT_NEAR(dispatch(m, c) * 24 / 32, token * 3 * (1 - q_domain), 1.0);
+  EXPECT_LT(dispatch(m, c), dispatch(unlimited, c));
+  // The all-to-all dispatcher sends a copy per routed expert whatever the routing.
+  c.flex_dispatch = false;
+  EXPECT_DOUBLE_EQ(dispatch(m, c), dispatch(unlimited, c));
 }
 
 // A Mamba-2 layer runs its mixer and nothing else: the input projection (split over TP), the

@@ -256,5 +256,27 @@ TEST(ModelSpecTest, ParserErrorsNameTheLine) {
             std::string::npos);
 }
 
+// Group-limited routing needs experts, groups that divide them, and picked groups holding at
+// least top_k experts.
+TEST(ModelSpecTest, RouterGroupsAreChecked) {
+  const std::string moe = "name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nexperts: 16\ntop_k: 4\n";
+  auto ok = ParseModelYaml(moe + "router_groups: 4\nrouter_group_topk: 2\n", "m.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->router_groups, 4);
+  EXPECT_EQ(ok->router_group_topk, 2);
+  for (const char* bad : {"router_groups: 5\nrouter_group_topk: 2\n",   // does not divide 16
+                          "router_groups: 4\nrouter_group_topk: 5\n",   // more than the groups
+                          "router_groups: 8\nrouter_group_topk: 1\n",   // 2 experts < top_k 4
+                          "router_groups: 4\n"}) {                         // no group top-k
+    auto m = ParseModelYaml(moe + bad, "m.yaml");
+    ASSERT_FALSE(m.ok()) << bad;
+    EXPECT_NE(m.status().message().find("router_groups"), std::string::npos) << m.status().message();
+  }
+  auto dense = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nrouter_groups: 2\n"
+                              "router_group_topk: 1\n", "m.yaml");
+  ASSERT_FALSE(dense.ok());
+  EXPECT_NE(dense.status().message().find("need experts > 1"), std::string::npos) << dense.status().message();
+}
+
 }  // namespace
 }  // namespace echosim

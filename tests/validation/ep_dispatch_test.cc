@@ -48,29 +48,24 @@ TEST(EpDispatchValidationTest, NcclAllToAllMatchesThePublishedTimings) {
 }
 
 // HybridEP: the shipped traffic factor is the refit on the single-domain cells (it fails when
-// the communication model moves and the factor is not refitted), and with it those cells sit
-// within 25% (median 6.8% when set). Across nodes only EP 16 (two nodes: every token reaches
-// the other node under any routing) is gated, unscaled, within 15% (+8.5% / -4.5% when set);
-// at EP 32 and 64 the table's routing is not stated (DeepSeek-V3's node-limited routing sends
-// fewer copies across nodes than the balanced routing simulated: +40..+67%).
-TEST(EpDispatchValidationTest, FlexDispatcherIsCalibratedOnTheSingleDomainCells) {
+// the communication model moves and the factor is not refitted; the fit was 1.018 when set,
+// shipped as 1), and every HybridEP cell sits within 20% (single domain: median 5.3%, worst
+// 15.7%; across H100 nodes: median 11.4%, worst 14.9% when set).
+TEST(EpDispatchValidationTest, FlexDispatcherMatchesThePublishedTimings) {
   auto at_one = ValidateEpDispatch(1.0);
   ASSERT_TRUE(at_one.ok()) << at_one.status().ToString();
-  const double fitted = FitFlexTrafficFactor(*at_one);
-  EXPECT_NEAR(fitted, DefaultTrainingCalibration().flex_dispatch_traffic_factor, 0.01)
+  EXPECT_NEAR(FitFlexTrafficFactor(*at_one), DefaultTrainingCalibration().flex_dispatch_traffic_factor, 0.03)
       << "refit: hardware/calibration/training.yaml flex_dispatch_traffic_factor";
-  // At factor 1 (NCCL's efficiency) the flex cells are slow: the factor is needed.
-  EXPECT_GT(Median(AbsErrors(*at_one, true, false)), 0.12);
 
   auto rs = ValidateEpDispatch();
   ASSERT_TRUE(rs.ok()) << rs.status().ToString();
   for (const EpDispatchResult& r : *rs) {
-    if (!r.cell.flex || (r.cross_domain && r.cell.ep > 16)) continue;
-    EXPECT_LT(std::fabs(r.error), r.cross_domain ? 0.15 : 0.25)
-        << r.cell.gpu << " ep" << r.cell.ep << " " << r.cell.op << ": " << r.predicted_us << " us vs "
-        << r.cell.measured_us;
+    if (!r.cell.flex) continue;
+    EXPECT_LT(std::fabs(r.error), 0.20) << r.cell.gpu << " ep" << r.cell.ep << " " << r.cell.op << ": "
+                                        << r.predicted_us << " us vs " << r.cell.measured_us;
   }
-  EXPECT_LT(Median(AbsErrors(*rs, true, false)), 0.10);
+  EXPECT_LT(Median(AbsErrors(*rs, true, false)), 0.08);
+  EXPECT_LT(Median(AbsErrors(*rs, true, true)), 0.15);
 }
 
 // The override reaches the simulation: a smaller factor moves less traffic, only for the flex

@@ -131,9 +131,21 @@ TEST(NcclCliTest, ValidateCollectivesPrintsEverySystem) {
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
   CliRun r = Echosim("validate-collectives --data-dir " + dir);
   ASSERT_EQ(r.rc, 0) << r.out;
-  for (const char* s : {"echo-a100", "azure-nd-h100-v5", "aws-p6-b200", "Not compared", "overall: PASS"}) {
+  for (const char* s : {"echo-a100", "azure-nd-h100-v5", "aws-p6-b200", "Not compared", "overall: PASS",
+                        "EP token dispatch and combine", "arXiv 2603.07685", "flex dispatcher traffic factor"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
   }
+  // --json carries the EP section: 32 published cells with the prediction of each.
+  CliRun j = Echosim("validate-collectives --json --data-dir " + dir);
+  ASSERT_EQ(j.rc, 0) << j.out;
+  const auto out = nlohmann::json::parse(j.out, nullptr, false);
+  ASSERT_FALSE(out.is_discarded()) << j.out;
+  ASSERT_EQ(out["ep_dispatch"]["rows"].size(), 32u);
+  for (const auto& row : out["ep_dispatch"]["rows"]) {
+    EXPECT_GT(row["predicted_us"].get<double>(), 0);
+    EXPECT_GT(row["measured_us"].get<double>(), 0);
+  }
+  EXPECT_GT(out["ep_dispatch"]["flex_dispatch_traffic_factor_fitted"].get<double>(), 0);
   CliRun missing = Echosim("validate-collectives --data-dir /nonexistent-dir");
   EXPECT_NE(missing.rc, 0);
   EXPECT_NE(missing.out.find("/nonexistent-dir"), std::string::npos) << missing.out;

@@ -44,7 +44,8 @@ StatusOr<TrainingCalibration> ParseTrainingCalibration(const std::string& text,
     return InvalidArgument(StrCat(source, ": host_overhead_per_step_ms must be >= 0"));
   }
   if (!(c.flex_dispatch_traffic_factor > 0 && c.flex_dispatch_traffic_factor <= 2)) {
-    return InvalidArgument(StrCat(source, ": flex_dispatch_traffic_factor must be in (0, 2]"));
+    return InvalidArgument(StrCat(source, ": flex_dispatch_traffic_factor must be in (0, 2], got ",
+                                  c.flex_dispatch_traffic_factor));
   }
   return c;
 }

@@ -1,7 +1,9 @@
 #include "models/layer_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 namespace echosim {
 namespace {
@@ -85,31 +87,49 @@ double MissProbability(int64_t experts, int64_t top_k, int64_t block) {
   return q;
 }
 
-// Probability that none of a token's top_k experts lies in one block of `block` contiguous
-// experts, under balanced routing. With group-limited routing (ModelSpec::router_groups) the
-// token first picks router_group_topk of the groups of s = experts / router_groups experts, then
-// its top_k among those pool = router_group_topk * s experts: a block inside one group is missed
-// when its group is not picked, or when it is and none of the top_k lands in the block; a block
-// of several whole groups is missed when j of its groups are picked (hypergeometric) and none of
-// the top_k lands in their j * s experts.
+// Probability that none of a token's top_k experts lies in a block of `block` contiguous
+// experts (block i holds experts [i * block, (i + 1) * block)), under balanced routing,
+// averaged over the blocks. With group-limited routing (ModelSpec::router_groups) the token
+// first picks router_group_topk of the groups of s = experts / router_groups contiguous
+// experts, uniformly, then its top_k uniformly among those pool = router_group_topk * s
+// experts: a block that overlaps groups by o_1..o_m experts is missed with probability
+//   sum over the picked subsets T of those groups (|T| = j <= router_group_topk) of
+//   C(groups - m, router_group_topk - j) / C(groups, router_group_topk) * C(pool - t, k) / C(pool, k),
+// t = the sum of o over T (a dynamic programme over (j, t)). Exact whether or not blocks and
+// groups line up; blocks may differ when they do not, hence the average.
 double RoutedMissProbability(const ModelSpec& m, int64_t block) {
-  if (m.router_groups <= 1 || m.router_group_topk <= 0) return MissProbability(m.experts, m.top_k, block);
-  const int64_t g = m.router_groups, kg = m.router_group_topk, s = m.experts / g, pool = kg * s;
-  if (block <= s) {
-    const double picked = static_cast<double>(kg) / static_cast<double>(g);
-    return (1.0 - picked) + picked * MissProbability(pool, m.top_k, block);
-  }
-  const int64_t in_block = std::min(g, block / s);
+  if (m.router_groups <= 1) return MissProbability(m.experts, m.top_k, block);
+  const int64_t groups = m.router_groups, kg = m.router_group_topk, s = m.experts / groups;
+  const int64_t pool = kg * s, blocks = std::max<int64_t>(1, m.experts / block);
   auto log_choose = [](int64_t n, int64_t k) {
     return std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
            std::lgamma(static_cast<double>(n - k) + 1);
   };
-  double q = 0;
-  for (int64_t j = std::max<int64_t>(0, kg - (g - in_block)); j <= std::min(kg, in_block); ++j) {
-    const double p_j = std::exp(log_choose(in_block, j) + log_choose(g - in_block, kg - j) - log_choose(g, kg));
-    q += p_j * MissProbability(pool, m.top_k, j * s);
+  double total = 0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t lo = b * block, hi = std::min(m.experts, lo + block);
+    std::vector<int64_t> overlap;
+    for (int64_t g = lo / s; g * s < hi; ++g) overlap.push_back(std::min(hi, (g + 1) * s) - std::max(lo, g * s));
+    const int64_t span = static_cast<int64_t>(overlap.size());
+    // ways[j][t]: subsets of j overlapping groups whose overlaps sum to t.
+    std::vector<std::vector<double>> ways(kg + 1, std::vector<double>(hi - lo + 1, 0.0));
+    ways[0][0] = 1;
+    for (const int64_t o : overlap) {
+      for (int64_t j = std::min(kg, span); j >= 1; --j) {
+        for (int64_t t = hi - lo; t >= o; --t) ways[j][t] += ways[j - 1][t - o];
+      }
+    }
+    double q = 0;
+    for (int64_t j = 0; j <= std::min(kg, span); ++j) {
+      if (kg - j > groups - span) continue;
+      const double pick = std::exp(log_choose(groups - span, kg - j) - log_choose(groups, kg));
+      for (int64_t t = 0; t <= hi - lo; ++t) {
+        if (ways[j][t] > 0) q += ways[j][t] * pick * MissProbability(pool, m.top_k, t);
+      }
+    }
+    total += q;
   }
-  return q;
+  return total / static_cast<double>(blocks);
 }
 
 // Bytes one rank's dispatch (and combine) all-to-all moves. Megatron-Core's all-to-all

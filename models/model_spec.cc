@@ -263,16 +263,23 @@ Status ModelSpec::Validate() const {
     return InvalidArgument(StrCat("model '", name, "': moe_ffn_hidden, dense_layers and shared_expert_ffn "
                                   "need experts > 1, got experts = ", experts));
   }
-  if (router_groups > 0 || router_group_topk > 0) {
+  if (router_groups > 1) {  // 0 or 1: routing not group-limited (router_group_topk unused)
     if (!is_moe()) {
-      return InvalidArgument(StrCat("model '", name, "': router_groups and router_group_topk need experts > 1"));
-    }
-    if (router_groups <= 0 || experts % router_groups != 0 || router_group_topk <= 0 ||
-        router_group_topk > router_groups || router_group_topk * (experts / router_groups) < top_k) {
       return InvalidArgument(StrCat("model '", name, "': router_groups (", router_groups,
-                                    ") must divide experts (", experts, "), and router_group_topk (",
-                                    router_group_topk, ") must be 1..router_groups with its groups "
-                                    "holding at least top_k (", top_k, ") experts"));
+                                    ") needs experts > 1, got experts = ", experts,
+                                    "; router_groups 0 turns group-limited routing off"));
+    }
+    if (experts % router_groups != 0) {
+      return InvalidArgument(StrCat("model '", name, "': router_groups (", router_groups, ") must divide experts (",
+                                    experts, "); router_groups 0 turns group-limited routing off"));
+    }
+    if (router_group_topk < 1 || router_group_topk > router_groups ||
+        router_group_topk * (experts / router_groups) < top_k) {
+      return InvalidArgument(StrCat("model '", name, "': router_group_topk (", router_group_topk,
+                                    ") must be 1..router_groups (", router_groups,
+                                    ") and its groups must hold at least top_k (", top_k, ") experts (",
+                                    experts / router_groups, " per group); router_groups 0 turns "
+                                    "group-limited routing off"));
     }
   }
   if (dense_layers >= layers && is_moe()) {

@@ -62,7 +62,7 @@ struct ModelSpec {
   // Group-limited routing (DeepSeek-V3's node-limited routing; Megatron-Core
   // moe_router_num_groups / moe_router_group_topk, Hugging Face n_group / topk_group): the
   // experts form router_groups contiguous groups, each token first picks router_group_topk
-  // groups and then its top_k experts among theirs. 0 = not limited.
+  // groups and then its top_k experts among theirs. router_groups 0 or 1 = not limited.
   int64_t router_groups = 0;
   int64_t router_group_topk = 0;
   // Multi-head latent attention (DeepSeek-V2/V3; on when kv_lora_rank > 0): keys and values

@@ -43,6 +43,8 @@ void RegisterPresets(py::module_& m) {
           d["moe_ffn_hidden"] = s.expert_ffn();
           d["dense_layers"] = s.dense_layers;
           d["shared_expert_ffn"] = s.shared_expert_ffn;
+          d["router_groups"] = s.router_groups;
+          d["router_group_topk"] = s.router_group_topk;
           d["q_lora_rank"] = s.q_lora_rank;
           d["kv_lora_rank"] = s.kv_lora_rank;
           d["qk_rope_head_dim"] = s.qk_rope_head_dim;

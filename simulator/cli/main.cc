@@ -118,8 +118,8 @@ train options (each sets the scenario field in parentheses):
   --nvlink-gbps X         per-GPU NVLink bandwidth, Gbit/s per direction (cluster.network.nvlink_gbps)
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
   --flex-traffic-factor X with --moe-dispatcher flex: its bytes inside one NVLink domain priced as
-                          X times NCCL all_to_all bytes, in (0, 2]; default: the calibration's 1
-                          (simulation.flex_dispatch_traffic_factor)
+                          X times NCCL all_to_all bytes, in (0, 2]; 0 or unset: the calibration's
+                          (1; simulation.flex_dispatch_traffic_factor)
   --full                  simulate every rank instead of one per pipeline stage (simulation.full)
   --oversubscription X    fabric leaf downlink:uplink ratio, default 1 (cluster.network.oversubscription)
   --no-interference       compute and communication kernels do not slow each other (simulation.interference)

@@ -112,7 +112,7 @@ int CmdValidateCollectives(const std::vector<std::string>& args) {
     ep_rows.push_back({{"gpu", r.cell.gpu},
                        {"ep", r.cell.ep},
                        {"op", r.cell.op},
-                       {"dispatcher", r.cell.flex ? "hybridep" : "all_to_all"},
+                       {"dispatcher", r.cell.flex ? "hybridep" : "alltoall"},
                        {"measured_us", r.cell.measured_us},
                        {"predicted_us", r.predicted_us},
                        {"error", r.error},

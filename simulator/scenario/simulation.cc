@@ -330,7 +330,7 @@ Status ResolveScenario(scenario::Scenario* s) {
     sim->set_flex_dispatch_traffic_factor(cal.flex_dispatch_traffic_factor);
   }
   if (!(sim->flex_dispatch_traffic_factor() > 0 && sim->flex_dispatch_traffic_factor() <= 2)) {
-    return InvalidArgument(StrCat("simulation.flex_dispatch_traffic_factor (--flex-traffic-factor) must be in (0, 2] (1: as NCCL's all_to_all), got ",
+    return InvalidArgument(StrCat("simulation.flex_dispatch_traffic_factor (--flex-traffic-factor) must be in (0, 2] (1: as NCCL's all_to_all; 0: the calibration's), got ",
                                   sim->flex_dispatch_traffic_factor()));
   }
   if (!(sim->compute_sustained_factor() > 0 && sim->compute_sustained_factor() <= 1.5)) {

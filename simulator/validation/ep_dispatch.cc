@@ -1,7 +1,10 @@
 #include "simulator/validation/ep_dispatch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
+#include <string>
 
 #include "hardware/calibration.h"
 #include "simulator/core/stats.h"

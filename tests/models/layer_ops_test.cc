@@ -730,6 +730,34 @@ TEST(LayerOpsTest, GroupLimitedRoutingReachesFewerDestinations) {
   // The all-to-all dispatcher sends a copy per routed expert whatever the routing.
   c.flex_dispatch = false;
   EXPECT_DOUBLE_EQ(dispatch(m, c), dispatch(unlimited, c));
+
+  // Blocks that do not line up with the groups: 96 experts in 4 groups of 24, 2 picked, top-8,
+  // EP 3 (blocks of 32 experts straddle two groups). Enumerated: each GPU's block, each of the
+  // C(4, 2) = 6 picked pairs, the top-8 missing the block's t experts among the pair's 48.
+  ModelSpec odd = m;
+  odd.experts = 96;
+  odd.router_groups = 4;
+  odd.router_group_topk = 2;
+  ASSERT_TRUE(odd.Validate().ok());
+  auto miss48 = [](double t) {
+    double q = 1;
+    for (int i = 0; i < 8; ++i) q *= (48.0 - t - i) / (48.0 - i);
+    return q;
+  };
+  double q_sum = 0;
+  for (int b = 0; b < 3; ++b) {
+    for (int g1 = 0; g1 < 4; ++g1) {
+      for (int g2 = g1 + 1; g2 < 4; ++g2) {
+        int t = 0;
+        for (int e = 32 * b; e < 32 * (b + 1); ++e) t += (e / 24 == g1 || e / 24 == g2) ? 1 : 0;
+        q_sum += miss48(t) / 6;
+      }
+    }
+  }
+  c.flex_dispatch = true;
+  c.ep = 3;
+  c.ep_per_domain = 3;
+  EXPECT_NEAR(dispatch(odd, c) * 2 / 3, token * 2 * (1 - q_sum / 3), 1.0);
 }
 
 // A Mamba-2 layer runs its mixer and nothing else: the input projection (split over TP), the

@@ -264,18 +264,25 @@ TEST(ModelSpecTest, RouterGroupsAreChecked) {
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(ok->router_groups, 4);
   EXPECT_EQ(ok->router_group_topk, 2);
-  for (const char* bad : {"router_groups: 5\nrouter_group_topk: 2\n",   // does not divide 16
-                          "router_groups: 4\nrouter_group_topk: 5\n",   // more than the groups
-                          "router_groups: 8\nrouter_group_topk: 1\n",   // 2 experts < top_k 4
-                          "router_groups: 4\n"}) {                         // no group top-k
-    auto m = ParseModelYaml(moe + bad, "m.yaml");
-    ASSERT_FALSE(m.ok()) << bad;
-    EXPECT_NE(m.status().message().find("router_groups"), std::string::npos) << m.status().message();
+  const std::pair<const char*, const char*> bad[] = {
+      {"router_groups: 5\nrouter_group_topk: 2\n", "router_groups (5) must divide experts (16)"},
+      {"router_groups: 4\nrouter_group_topk: 5\n", "router_group_topk (5) must be 1..router_groups (4)"},
+      {"router_groups: 8\nrouter_group_topk: 1\n", "at least top_k (4) experts (2 per group)"},
+      {"router_groups: 4\n", "router_group_topk (0) must be 1..router_groups (4)"}};
+  for (const auto& [text, want] : bad) {
+    auto m = ParseModelYaml(moe + text, "m.yaml");
+    ASSERT_FALSE(m.ok()) << text;
+    EXPECT_NE(m.status().message().find(want), std::string::npos) << m.status().message();
+    EXPECT_NE(m.status().message().find("router_groups 0 turns group-limited routing off"), std::string::npos);
   }
+  // router_groups 0 turns the limit off whatever router_group_topk says.
+  auto off = ParseModelYaml(moe + "router_groups: 0\nrouter_group_topk: 4\n", "m.yaml");
+  EXPECT_TRUE(off.ok()) << off.status().ToString();
   auto dense = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nrouter_groups: 2\n"
                               "router_group_topk: 1\n", "m.yaml");
   ASSERT_FALSE(dense.ok());
-  EXPECT_NE(dense.status().message().find("need experts > 1"), std::string::npos) << dense.status().message();
+  EXPECT_NE(dense.status().message().find("router_groups (2) needs experts > 1, got experts = 1"), std::string::npos)
+      << dense.status().message();
 }
 
 }  // namespace

@@ -64,7 +64,8 @@ int CmdValidateCollectives(const std::vector<std::string>& args) {
   if (!v.ok()) return Fail(v.status());
   auto ep = ValidateEpDispatch();
   if (!ep.ok()) return Fail(ep.status());
-  auto ep_at_one = ValidateEpDispatch(1.0);
+  // The refit needs the cells at factor 1; with the shipped factor 1 those are `ep` already.
+  auto ep_at_one = DefaultTrainingCalibration().flex_dispatch_traffic_factor == 1.0 ? ep : ValidateEpDispatch(1.0);
   if (!ep_at_one.ok()) return Fail(ep_at_one.status());
   const double fitted = FitFlexTrafficFactor(*ep_at_one);
   if (!json) {

@@ -68,6 +68,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "pipeline_layout": _value("--pipeline-layout", "parallelism.pipeline_layout"),
     "optimizer": _value("--optimizer", "workload.training.optimizer"),
     "moe_dispatcher": _value("--moe-dispatcher", "parallelism.moe_dispatcher"),
+    "flex_sms": _value("--flex-sms", "parallelism.flex_dispatcher_sms"),
     "moe_grouped_gemm": _value("--moe-grouped-gemm", "parallelism.moe_grouped_gemm"),
     "tp_comm_overlap": _switch("--tp-comm-overlap", "parallelism.tp_comm_overlap"),
     "ep_comm_overlap": _switch("--ep-comm-overlap", "parallelism.ep_comm_overlap"),

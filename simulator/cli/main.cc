@@ -103,6 +103,9 @@ train options (each sets the scenario field in parentheses):
   --moe-dispatcher NAME   alltoall (default: one copy per routed expert) | flex (DeepEP / HybridEP:
                           one copy per destination GPU, per NVLink domain across domains;
                           parallelism.moe_dispatcher)
+  --flex-sms N            with --moe-dispatcher flex: SMs its dispatch / combine kernels hold, taken
+                          from compute kernels that overlap them (default 32, as NeMo's performance
+                          recipes; parallelism.flex_dispatcher_sms)
   --moe-grouped-gemm NAME multi_stream (default: one GEMM per local expert over 4 streams, as
                           Transformer Engine's GroupedLinear) | single_kernel (one grouped-GEMM
                           kernel over all local experts; parallelism.moe_grouped_gemm)
@@ -249,6 +252,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--pipeline-layout", {"parallelism.pipeline_layout", true}},
       {"--optimizer", {"workload.training.optimizer", true}},
       {"--moe-dispatcher", {"parallelism.moe_dispatcher", true}},
+      {"--flex-sms", {"parallelism.flex_dispatcher_sms", true}},
       {"--moe-grouped-gemm", {"parallelism.moe_grouped_gemm", true}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},

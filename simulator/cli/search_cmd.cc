@@ -35,7 +35,7 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
   --optimizer adam|muon --moe-dispatcher alltoall|flex --moe-grouped-gemm multi_stream|single_kernel
-  --flex-traffic-factor X
+  --flex-traffic-factor X --flex-sms N
   --account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split
                           count the embedding / loss as a pipeline layer (parallelism.account_for_*)
   --set KEY=VALUE         any scenario field by dotted name
@@ -83,6 +83,7 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--flex-traffic-factor", "simulation.flex_dispatch_traffic_factor"},
       {"--optimizer", "workload.training.optimizer"},
       {"--moe-dispatcher", "parallelism.moe_dispatcher"},
+      {"--flex-sms", "parallelism.flex_dispatcher_sms"},
       {"--moe-grouped-gemm", "parallelism.moe_grouped_gemm"},
   };
   return flags;

@@ -10,6 +10,7 @@
 #include "hardware/kernel_harness.h"
 #include "models/model_spec.h"
 #include "policies/pipeline_schedule.h"
+#include "simulator/interference/interference_model.h"
 #include "simulator/core/strings.h"
 #include "simulator/scenario/yaml_proto.h"
 
@@ -434,6 +435,24 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   if (!p.moe_dispatcher().empty()) {
     ECHOSIM_ASSIGN_OR_RETURN(s.flex_dispatch, ParseChoice<bool>("parallelism.moe_dispatcher", p.moe_dispatcher(),
                                                                 {{"alltoall", false}, {"flex", true}}));
+  }
+  if (p.flex_dispatcher_sms() > 0) {
+    if (!s.flex_dispatch) {
+      return InvalidArgument(StrCat("parallelism.flex_dispatcher_sms (--flex-sms) applies to the flex token "
+                                    "dispatcher only: set parallelism.moe_dispatcher to flex, or leave it unset"));
+    }
+    // At least one SM is left to the compute kernels; a GPU without an SM count in the
+    // interference table is bounded by the largest GPU in it.
+    auto sms = SmCount(DefaultInterferenceParams(), s.gpu.name);
+    int largest = 0;
+    for (const auto& [name, count] : DefaultInterferenceParams().sm_count) largest = std::max(largest, count);
+    const int most = (sms.ok() ? *sms : largest) - 1;
+    if (p.flex_dispatcher_sms() > static_cast<uint32_t>(most)) {
+      return InvalidArgument(StrCat("parallelism.flex_dispatcher_sms (--flex-sms) must be 1 to ", most,
+                                    " (the ", s.gpu.name, "'s SMs but one; 0 or unset: ",
+                                    kDefaultFlexDispatcherSms, "), got ", p.flex_dispatcher_sms()));
+    }
+    s.flex_dispatcher_sms = static_cast<int>(p.flex_dispatcher_sms());
   }
   if (!p.moe_grouped_gemm().empty()) {
     ECHOSIM_ASSIGN_OR_RETURN(s.grouped_gemm_single_kernel,

@@ -248,6 +248,9 @@ NodeId StageGraphBuilder::AddComm(uint8_t stream, const CommOp& op) {
   info.algorithm = cost->algorithm;
   info.protocol = cost->protocol;
   info.channels = cost->channels > 0 ? cost->channels : kCollectiveChannels;
+  // The flex dispatcher (DeepEP / HybridEP) is not NCCL: its kernels hold the SMs it was
+  // given, whatever channel count NCCL would pick for the same all-to-all.
+  if (op.group == GroupKind::kEp && s_.flex_dispatch) info.channels = s_.flex_dispatcher_sms;
   return b_.AddCollective(stream, op.name, info,
                           SecondsToDuration(cost->latency_s + cost->bandwidth_s));
 }

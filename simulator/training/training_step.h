@@ -29,6 +29,10 @@
 
 namespace echosim {
 
+// SMs the flex token dispatcher's kernels hold when parallelism.flex_dispatcher_sms is unset:
+// the value NeMo / Megatron-Bridge's performance scripts give every HybridEP run.
+inline constexpr int kDefaultFlexDispatcherSms = 32;
+
 struct TrainingSetup {
   ModelSpec model;
   GpuSpec gpu;
@@ -49,6 +53,9 @@ struct TrainingSetup {
   bool ep_comm_overlap = false;
   bool flex_dispatch = false;        // parallelism.moe_dispatcher: flex
   double flex_dispatch_traffic_factor = 1.0;  // simulation.flex_dispatch_traffic_factor
+  // SMs the flex dispatcher's kernels hold (parallelism.flex_dispatcher_sms): the channel count
+  // its all-to-alls present to the interference model.
+  int flex_dispatcher_sms = kDefaultFlexDispatcherSms;
   bool grouped_gemm_single_kernel = false;  // parallelism.moe_grouped_gemm: single_kernel
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
   bool interference = true;          // compute/communication slow each other on a GPU

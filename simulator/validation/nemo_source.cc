@@ -322,6 +322,7 @@ struct DeepSeekRecipe {
   bool ep_overlap = false, fp8_attention = false, overlap_grad = true;
   bool muon = false;  // the Muon optimizer, no distributed optimizer, no fp8 parameter gather
   bool flex = false;  // the flex dispatcher (HybridEP or DeepEP backend)
+  int flex_sms = 0;   // SMs of its kernels (0: HybridEP's 32 of the performance scripts)
   std::string note;
 };
 
@@ -372,6 +373,10 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
   // The flex dispatcher: HybridEP in every recipe from 26.02 (DeepEP for B200 at 26.04.01) and
   // DeepEP for H100 at 25.09; the other 25.09 and the 25.11 recipes use the all-to-all one.
   r.flex = !(release == "25.09" || release == "25.11") || system == "DGX-H100";
+  // DeepEP keeps its own default of 20 SMs (Megatron-Core moe_deepep_num_sms; the 25.09 and
+  // 25.11 scripts set layernorm_sm_margin 20 to leave them free); the scripts give HybridEP 32
+  // (utils/overrides.py), the scenario default.
+  if (r.flex && (system == "DGX-H100" || (system == "DGX-B200" && release == "26.04.01"))) r.flex_sms = 20;
   if (from_2606 && (system == "DGX-GB300" || system == "DGX-GB200")) r.ep_overlap = true;
   if (from_2606 && system == "DGX-GB300") {
     r.recompute.clear();
@@ -758,6 +763,7 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     // Qwen3, gpt-oss and Nemotron 3 Nano from FlexDispatch() (HybridEP).
     if (spec.is_moe() && ep > 1 && (spec.is_mla() ? ds.flex : FlexDispatch(model, system, short_release))) {
       c.flex = true;
+      if (spec.is_mla()) c.flex_sms = ds.flex_sms;
       for (std::string& n : notes) {
         if (n.rfind("token dispatch simulated as", 0) == 0) {
           n = StrCat("release recipe: the flex token dispatcher (",

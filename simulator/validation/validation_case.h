@@ -46,6 +46,7 @@ struct RowConfig {
   int64_t zero = 0;
   bool muon = false;           // the Muon optimizer (workload.training.optimizer)
   bool flex = false;           // the flex token dispatcher (parallelism.moe_dispatcher)
+  int flex_sms = 0;            // SMs its kernels hold (parallelism.flex_dispatcher_sms; 0: 32)
 };
 
 // The shape of `c` as simulated (kv_heads defaulted to heads, the row's sequence length).

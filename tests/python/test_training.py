@@ -202,6 +202,13 @@ def test_flex_dispatcher_from_python():
     assert faster.step_time_s < as_nccl.step_time_s
     with pytest.raises(ValueError, match="flex_dispatch_traffic_factor"):
         echosim.train(**node, flex_traffic_factor=3)
+    # The SMs its kernels hold reach the timeline's all-to-alls.
+    held = echosim.train(**node, flex_sms=24, timeline=True)
+    events = json.loads(held.to_chrome_trace())["traceEvents"]
+    channels = {e["args"]["channels"] for e in events if e["name"].startswith("ep.all_to_all")}
+    assert channels == {24}
+    with pytest.raises(ValueError, match="flex_dispatcher_sms"):
+        echosim.train(**base, flex_sms=24)
 
 
 def test_grouped_gemm_choice_from_python():

@@ -100,6 +100,12 @@ parallelism: {ep: 8}
        "with pp > 1 needs parallelism.vpp > 1 (interleaved schedule)"},
       {moe, {"parallelism.ep_comm_overlap=true", "parallelism.pp=2", "parallelism.vpp=2"}, ""},
       {moe, {"parallelism.ep_comm_overlap=true"}, ""},
+      {moe, {"parallelism.flex_dispatcher_sms=24"},
+       "parallelism.flex_dispatcher_sms (--flex-sms) applies to the flex token dispatcher only"},
+      {moe, {"parallelism.moe_dispatcher=flex", "parallelism.flex_dispatcher_sms=132"},
+       "parallelism.flex_dispatcher_sms (--flex-sms) must be 1 to 131 (the h100-sxm's SMs but one; "
+       "0 or unset: 32), got 132"},
+      {moe, {"parallelism.moe_dispatcher=flex", "parallelism.flex_dispatcher_sms=24"}, ""},
       {kMinimal, {"workload.training.fp8_attention=true"},
        "workload.training.fp8_attention (--fp8-attention) needs dtype fp8 and attention flash; "
        "got dtype bf16, attention flash"},

@@ -243,6 +243,39 @@ TEST(TrainingStepTest, EpCommOverlapHidesAllToAllBehindThePairedPass) {
   EXPECT_EQ(g.stream_names().back(), "ep_comm");
 }
 
+// The flex dispatcher holds the SMs it was given (parallelism.flex_dispatcher_sms), not the
+// channels NCCL would pick: its all-to-alls carry that count, and under EP overlap the compute
+// beside them keeps only the rest, so more dispatcher SMs make the overlapped step longer.
+// Without interference the SM count changes nothing. (The executor reads a transfer's SMs
+// from the network model, so contention stays on.)
+TEST(TrainingStepTest, FlexDispatcherSmsSlowTheComputeBesideIt) {
+  TrainingSetup s = MoeSetup(16, 1, 1, 16);  // EP across two nodes: long all-to-alls
+  s.flex_dispatch = true;
+  s.ep_comm_overlap = true;
+  auto run = [&](int sms, bool interference) {
+    TrainingSetup t = s;
+    t.flex_dispatcher_sms = sms;
+    t.interference = interference;
+    auto r = SimulateTrainingStep(t);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r;
+  };
+  auto few = run(8, true), many = run(64, true);
+  ASSERT_TRUE(few.ok() && many.ok());
+  const ExecutionGraph& g = *many->graphs[0];
+  int64_t ep_nodes = 0;
+  for (NodeId v = 0; v < g.num_nodes(); ++v) {
+    if (g.name(v).rfind("ep.all_to_all", 0) != 0) continue;
+    ++ep_nodes;
+    EXPECT_EQ(g.comm(v).channels, 64) << g.name(v);
+  }
+  EXPECT_GT(ep_nodes, 0);
+  EXPECT_GT(many->step_time_s, few->step_time_s * 1.01) << few->step_time_s;
+  auto few_free = run(8, false), many_free = run(64, false);
+  ASSERT_TRUE(few_free.ok() && many_free.ok());
+  EXPECT_DOUBLE_EQ(many_free->step_time_s, few_free->step_time_s);
+}
+
 // With pipelining (interleaved schedule) the merged passes keep every pipeline transfer
 // consistent: no deadlock, and the symmetric and full simulations agree.
 TEST(TrainingStepTest, EpCommOverlapWithInterleavedPipelineMatchesFull) {

@@ -34,6 +34,7 @@ Status GpuSpec::Validate() const {
                          Field{"memory_efficiency", memory_efficiency},
                          Field{"gemm_max_efficiency_bf16", gemm_max_efficiency_bf16},
                          Field{"attention_efficiency", attention_efficiency},
+                         Field{"mamba_scan_efficiency", mamba_scan_efficiency},
                          Field{"nvlink_efficiency", nvlink_efficiency},
                          Field{"nic_efficiency", nic_efficiency}}) {
     if (!(f.v > 0)) {
@@ -43,6 +44,7 @@ Status GpuSpec::Validate() const {
   for (const Field& f : {Field{"memory_efficiency", memory_efficiency},
                          Field{"gemm_max_efficiency_bf16", gemm_max_efficiency_bf16},
                          Field{"attention_efficiency", attention_efficiency},
+                         Field{"mamba_scan_efficiency", mamba_scan_efficiency},
                          Field{"nvlink_efficiency", nvlink_efficiency},
                          Field{"nic_efficiency", nic_efficiency}}) {
     if (f.v > 1.0) {
@@ -85,6 +87,7 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       {"gemm_min_dim_half_fp4", &g.gemm_min_dim_half_fp4},
       {"gemm_flops_half_fp4", &g.gemm_flops_half_fp4},
       {"attention_efficiency", &g.attention_efficiency},
+      {"mamba_scan_efficiency", &g.mamba_scan_efficiency},
       {"nvlink_gbps", &g.nvlink_gbps},
       {"nvlink_efficiency", &g.nvlink_efficiency},
       {"nic_gbps", &g.nic_gbps},

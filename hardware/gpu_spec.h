@@ -44,6 +44,14 @@ struct GpuSpec {
   // Head dimension at which attention_efficiency was measured: it holds from there up, and
   // smaller head dims run slower (AttentionHeadDimFactor, hardware/kernel_calibration.h).
   int attention_head_dim = 128;
+  // Fraction of the 16-bit peak that Mamba-2's chunked scan reaches (mamba_ssm's Triton
+  // mamba_chunk_scan_combined, as Megatron-Core's Mamba mixer runs it), by the FLOPs of
+  // ModelSpec::MambaScanFlopsPerToken. Measured on H200: the geometric mean of the upstream
+  // kernel's forward times in tile-ai/TileOPs pull request 1557 at 16,384 and 65,536 tokens per
+  // call (heads 24 to 128, head dim 64, state 128, chunk 256, bf16, SM clock locked at 1830 MHz):
+  // 81.7 TFLOP/s of 989, 0.083 (from 127 TFLOP/s at 16K tokens down to 58 at 65K). Other GPUs:
+  // the same fraction of their own peak (assumption: no other measurement in the sources).
+  double mamba_scan_efficiency = 0.083;
   double nvlink_gbps = 0;      // per GPU, one direction, Gbit/s
   double nvlink_efficiency = 0.8;
   double nic_gbps = 0;         // per GPU, one direction, Gbit/s

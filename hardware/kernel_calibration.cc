@@ -401,7 +401,7 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
   const double bw = gpu.HbmBytesPerS();
   switch (op.cls) {
     case OpClass::kGemm: {
-      const double eff = GemmCurveEfficiency(p, op);
+      const double eff = op.chunked_scan ? gpu.mamba_scan_efficiency : GemmCurveEfficiency(p, op);
       const double t_c = eff > 0 ? op.flops / (gpu.PeakFlopsPerS(op.dtype) * eff * sustained) : 0;
       return std::max(t_c, op.bytes / (bw * p.memory.efficiency)) +
              static_cast<double>(KernelLaunches(op)) * p.kernel_overhead_s;

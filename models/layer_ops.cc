@@ -699,12 +699,14 @@ MambaDims MakeMambaDims(const ModelSpec& m, const LayerContext& c) {
 
 // The chunked scan (Mamba-2's SSD: the Triton kernels chunk_cumsum, chunk_state, state_passing,
 // bmm_chunk and chunk_scan). Its matmuls are small batched products of chunk-by-chunk tiles
-// (Q x Q by Q x P for the intra-chunk part), priced as one batched GEMM of that tile with the
-// FLOPs of ModelSpec::MambaScanFlopsPerToken; its traffic reads x, B, C and dt, writes y, and
-// writes the fp32 chunk states (heads x P x N per chunk) once and reads them twice (state
-// passing, then the output). It runs in 16-bit in every recipe. Backward: 2.5x the forward's
-// FLOPs (the forward's chunk states are recomputed, then dx, dB, dC and ddt) and twice its
-// traffic. Measured kernel times (--compute-backend gpu, kernel calibration samples) key on the
+// (Q x Q by Q x P for the intra-chunk part), counted as one batched GEMM of that tile with the
+// FLOPs of ModelSpec::MambaScanFlopsPerToken and priced at the rate measured for the whole
+// kernel (ComputeOp::chunked_scan, GpuSpec::mamba_scan_efficiency: far below what a GEMM of
+// that tile would reach); its traffic reads x, B, C and dt, writes y, and writes the fp32
+// chunk states (heads x P x N per chunk) once and reads them twice (state passing, then the
+// output). It runs in 16-bit in every recipe. Backward: 2.5x the forward's FLOPs (the
+// forward's chunk states are recomputed, then dx, dB, dC and ddt) and twice its traffic, at
+// the forward's rate (no backward timing in the sources). Measured kernel times (--compute-backend gpu, kernel calibration samples) key on the
 // GEMM shape, so there the scan is timed as that batched tile GEMM: its matmul work, without
 // the chunk states' traffic.
 ComputeOp MambaScan(const ModelSpec& m, const LayerContext& c, const Dims& d, const MambaDims& md,
@@ -719,6 +721,7 @@ ComputeOp MambaScan(const ModelSpec& m, const LayerContext& c, const Dims& d, co
   ComputeOp op = Gemm(backward ? "mamba.ssd.bwd" : "mamba.ssd.fwd", dt, q, p, q,
                       std::max<int64_t>(1, static_cast<int64_t>(flops / tile)));
   op.flops = flops;
+  op.chunked_scan = true;
   const double chunks = d.tokens / static_cast<double>(q);
   const double io = d.tokens * (d.e * static_cast<double>(2 * md.inner + 2 * md.groups * n) +
                                 8.0 * static_cast<double>(md.heads));

@@ -40,6 +40,9 @@ struct ComputeOp {
   double flops = 0;             // floating-point operations of the op
   double bytes = 0;             // HBM bytes read + written
   bool recompute = false;       // part of activation recomputation (hardware FLOPs, not model FLOPs)
+  // Mamba-2's chunked scan, a GEMM-class op priced by the rate measured for that kernel as a
+  // whole (GpuSpec::mamba_scan_efficiency) instead of the GEMM size curve of its tiles.
+  bool chunked_scan = false;
 };
 
 enum class CollectiveKind : uint8_t {

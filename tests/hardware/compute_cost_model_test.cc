@@ -55,6 +55,27 @@ TEST(ComputeCostModelTest, RooflinePicksTheSlowerRoof) {
   EXPECT_EQ(m.Estimate(op), SecondsToDuration(2e10 / 0.5e12 + ComputeCostModel::kKernelOverheadS));
 }
 
+// Mamba-2's chunked scan is priced at the rate measured for the whole kernel, not by the GEMM
+// size curve of its tiles; the memory roof still applies.
+TEST(ComputeCostModelTest, ChunkedScanUsesTheMeasuredKernelRate) {
+  GpuSpec g = Simple();
+  g.mamba_scan_efficiency = 0.05;
+  ComputeCostModel m(g);
+  ComputeOp op;
+  op.cls = OpClass::kGemm;
+  op.m = op.k = 128;
+  op.n = 64;
+  op.batch = 1000;
+  op.flops = 2e12;
+  op.bytes = 1e6;
+  const Duration as_gemm = m.Estimate(op);
+  op.chunked_scan = true;
+  EXPECT_EQ(m.Estimate(op), SecondsToDuration(2e12 / (100e12 * 0.05) + ComputeCostModel::kKernelOverheadS));
+  EXPECT_GT(m.Estimate(op), as_gemm);
+  op.bytes = 1e12;  // 2 s at 0.5 TB/s: above the compute time
+  EXPECT_EQ(m.Estimate(op), SecondsToDuration(1e12 / 0.5e12 + ComputeCostModel::kKernelOverheadS));
+}
+
 TEST(ComputeCostModelTest, AttentionUsesItsEfficiency) {
   ComputeCostModel m(Simple());
   ComputeOp op;

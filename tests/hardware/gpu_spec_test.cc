@@ -75,6 +75,13 @@ TEST(GpuSpecTest, Errors) {
   ASSERT_FALSE(frac.ok());
   EXPECT_NE(frac.status().message().find("nic_efficiency is a fraction of peak and must be <= 1"),
             std::string::npos);
+  auto scan = ParseGpuYaml(
+      "name: g\npeak_tflops_bf16: 1\npeak_tflops_fp16: 1\nhbm_capacity_gb: 1\nhbm_tbps: 1\n"
+      "nvlink_gbps: 1\nnic_gbps: 1\nmamba_scan_efficiency: 0\n",
+      "g.yaml");
+  ASSERT_FALSE(scan.ok());
+  EXPECT_NE(scan.status().message().find("mamba_scan_efficiency must be positive"), std::string::npos)
+      << scan.status().message();
   auto dim = ParseGpuYaml("name: g\nattention_head_dim: 0\n", "g.yaml");
   ASSERT_FALSE(dim.ok());
   EXPECT_NE(dim.status().message().find("g.yaml:2: field 'attention_head_dim': expected a positive integer"),

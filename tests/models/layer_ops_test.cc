@@ -791,6 +791,7 @@ TEST(LayerOpsTest, MambaLayerRunsTheMixer) {
       half.mamba_groups /= 2;
       EXPECT_DOUBLE_EQ(op->flops, tokens * half.MambaScanFlopsPerToken());
       EXPECT_EQ(op->dtype, DType::kBf16);
+      EXPECT_TRUE(op->chunked_scan);
     }
   }
   double fwd_scan = 0;
@@ -801,6 +802,7 @@ TEST(LayerOpsTest, MambaLayerRunsTheMixer) {
     if (const auto* op = std::get_if<ComputeOp>(&st); op && op->name == "mamba.ssd.bwd") {
       scan_bwd = true;
       EXPECT_DOUBLE_EQ(op->flops, 2.5 * fwd_scan);
+      EXPECT_TRUE(op->chunked_scan);
     }
   }
   EXPECT_TRUE(in_proj && scan && scan_bwd);

@@ -503,6 +503,17 @@ ComputeOp MoeActFwd(const ModelSpec& m, double routed, int64_t f, double e) {
              routed * f * e * (m.mlp == MlpKind::kSwiglu ? 3.0 : 2.0));
 }
 
+// A clamped GLU (ModelSpec::glu_clamp) outside a fused expert MLP: Megatron-Core
+// (fusions/fused_bias_geglu.py, weighted_bias_quick_geglu_impl) splits the fc1 output into its
+// two halves, clamps each as its own kernel and concatenates them again before the fused
+// activation: each clamp reads and writes one half (f elements), the concatenation reads and
+// writes both (4f per routed token in all: 8f with the clamps). Backward: each clamp's gradient
+// reads the incoming gradient and the saved input and writes its half (6f), and the split's
+// gradient concatenates the halves (4f): 10f.
+bool ClampsGlu(const ModelSpec& m, const LayerContext& c) { return m.glu_clamp > 0 && !c.fused_moe_mlp; }
+ComputeOp GluClampFwd(double routed, int64_t f, double e) { return Mem("moe.glu_clamp.fwd", routed * f * e * 8.0); }
+ComputeOp GluClampBwd(double routed, int64_t f, double e) { return Mem("moe.glu_clamp.bwd", routed * f * e * 10.0); }
+
 // Bytes of this rank's query and key heads (RoPE and QK-norm read and write them).
 double QkBytes(const Dims& d) { return d.tokens * (d.heads_local + d.kv_local) * d.d * d.e; }
 
@@ -590,6 +601,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", routed * d.h * d.e * 2.0));
   Quantize(s, c, "moe.fc1.input", routed * d.h, recompute);
   push(ExpertGemm("moe.fc1.fwd", c.dtype, md, md.up, d.h));
+  if (ClampsGlu(m, c)) push(GluClampFwd(routed, md.f, d.e));
   push(MoeActFwd(m, routed, md.f, d.e));
   Quantize(s, c, "moe.fc2.input", routed * md.f, recompute);
   push(ExpertGemm("moe.fc2.fwd", c.dtype, md, d.h, md.f));
@@ -637,6 +649,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
               md.gemm_concurrency);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
                      routed * md.f * d.e * act_bytes));
+    if (ClampsGlu(m, c)) s->push_back(GluClampBwd(routed, md.f, d.e));
     Quantize(s, c, "moe.fc1.grad", routed * md.up);
     LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, d.h, md.local_experts,
               md.gemm_concurrency);
@@ -857,6 +870,7 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
       MlpFwd(&s, m, c, d, true);  // with its TP / EP communication
     } else if (MoeHere(m, c) && c.Recomputes(kRecomputeMoeAct)) {
       const MoeDims md = MakeMoeDims(m, c, d);
+      if (ClampsGlu(m, c)) recomputed(GluClampFwd(md.routed, md.f, d.e));
       recomputed(MoeActFwd(m, md.routed, md.f, d.e));
       Quantize(&s, c, "moe.fc2.input", md.routed * md.f, true);
     }

@@ -74,6 +74,9 @@ struct LayerContext {
   // The expert GEMMs as one grouped kernel (parallelism.moe_grouped_gemm single_kernel)
   // instead of one GEMM per local expert over Transformer Engine's 4 streams.
   bool grouped_gemm_single_kernel = false;
+  // The expert MLP as one fused op (parallelism.moe_fused_mlp): a clamped GLU activation
+  // (ModelSpec::glu_clamp) costs no passes of its own.
+  bool fused_moe_mlp = false;
   // A leading dense layer of an MoE model (ModelSpec::dense_layers): its MLP is the dense one
   // of ffn_hidden, not the experts.
   bool dense_layer = false;

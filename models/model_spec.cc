@@ -259,6 +259,14 @@ Status ModelSpec::Validate() const {
     ECHOSIM_RETURN_IF_ERROR(at_most(field, v, int64_t{1} << 22));
   }
   ECHOSIM_RETURN_IF_ERROR(at_most("mtp_layers", mtp_layers, 64));
+  if (!(glu_clamp >= 0) || glu_clamp > 1e6) {
+    return InvalidArgument(StrCat("model '", name, "': glu_clamp must be 0 (off) or a positive bound up to 1e6, got ",
+                                  glu_clamp));
+  }
+  if (glu_clamp > 0 && (!is_moe() || mlp != MlpKind::kSwiglu)) {
+    return InvalidArgument(StrCat("model '", name, "': glu_clamp clamps the experts' gated (swiglu) activation: it "
+                                  "needs experts > 1 and mlp swiglu; glu_clamp 0 turns it off"));
+  }
   if (!is_moe() && (moe_ffn_hidden > 0 || dense_layers > 0 || shared_expert_ffn > 0)) {
     return InvalidArgument(StrCat("model '", name, "': moe_ffn_hidden, dense_layers and shared_expert_ffn "
                                   "need experts > 1, got experts = ", experts));
@@ -372,7 +380,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
                                  "sliding_window", "full_attention_every", "dropout", "qk_norm",
                                  "moe_ffn_hidden", "dense_layers", "shared_expert_ffn",
-                                 "router_groups", "router_group_topk", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
+                                 "router_groups", "router_group_topk", "glu_clamp", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
                                  "mtp_layers", "layer_pattern", "mamba_heads", "mamba_head_dim",
                                  "mamba_state", "mamba_groups", "mamba_conv_kernel", "mamba_chunk"};
   for (const auto& kv : doc) {
@@ -416,6 +424,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "shared_expert_ffn", source, &m.shared_expert_ffn));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_groups", source, &m.router_groups));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_group_topk", source, &m.router_group_topk));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "glu_clamp", source, &m.glu_clamp));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "q_lora_rank", source, &m.q_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "kv_lora_rank", source, &m.kv_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "qk_rope_head_dim", source, &m.qk_rope_head_dim));

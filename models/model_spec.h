@@ -65,6 +65,10 @@ struct ModelSpec {
   // groups and then its top_k experts among theirs. router_groups 0 or 1 = not limited.
   int64_t router_groups = 0;
   int64_t router_group_topk = 0;
+  // Clamped GLU activation of the experts (gpt-oss: 7.0; Megatron-Core activation_func_clamp_value):
+  // the gate half is clamped from above and the linear half to [-clamp, clamp] before the
+  // activation. 0 = no clamp.
+  double glu_clamp = 0;
   // Multi-head latent attention (DeepSeek-V2/V3; on when kv_lora_rank > 0): keys and values
   // are projected down to a kv_lora_rank latent (plus qk_rope_head_dim rotary key dims shared
   // by the heads) and up again per head; queries likewise through q_lora_rank (0 = one full-rank

@@ -70,6 +70,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "moe_dispatcher": _value("--moe-dispatcher", "parallelism.moe_dispatcher"),
     "flex_sms": _value("--flex-sms", "parallelism.flex_dispatcher_sms"),
     "moe_grouped_gemm": _value("--moe-grouped-gemm", "parallelism.moe_grouped_gemm"),
+    "moe_fused_mlp": _switch("--moe-fused-mlp", "parallelism.moe_fused_mlp"),
     "tp_comm_overlap": _switch("--tp-comm-overlap", "parallelism.tp_comm_overlap"),
     "ep_comm_overlap": _switch("--ep-comm-overlap", "parallelism.ep_comm_overlap"),
     "expert_tp": _value("--expert-tp", "parallelism.expert_tp"),

@@ -109,6 +109,8 @@ train options (each sets the scenario field in parentheses):
   --moe-grouped-gemm NAME multi_stream (default: one GEMM per local expert over 4 streams, as
                           Transformer Engine's GroupedLinear) | single_kernel (one grouped-GEMM
                           kernel over all local experts; parallelism.moe_grouped_gemm)
+  --moe-fused-mlp         the expert MLP as Transformer Engine's fused op: a clamped GLU (gpt-oss)
+                          costs no clamp kernels of its own (parallelism.moe_fused_mlp)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)
@@ -254,6 +256,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--moe-dispatcher", {"parallelism.moe_dispatcher", true}},
       {"--flex-sms", {"parallelism.flex_dispatcher_sms", true}},
       {"--moe-grouped-gemm", {"parallelism.moe_grouped_gemm", true}},
+      {"--moe-fused-mlp", {"parallelism.moe_fused_mlp", false}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

@@ -55,6 +55,7 @@ void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape*
     out->set_shared_expert_ffn(static_cast<uint32_t>(m.shared_expert_ffn));
     out->set_router_groups(static_cast<uint32_t>(m.router_groups));
     out->set_router_group_topk(static_cast<uint32_t>(m.router_group_topk));
+    out->set_glu_clamp(m.glu_clamp);
   }
   if (every_field || m.is_mla()) {
     out->set_q_lora_rank(static_cast<uint32_t>(m.q_lora_rank));
@@ -142,6 +143,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.has_shared_expert_ffn()) m.shared_expert_ffn = sh.shared_expert_ffn();
   if (sh.has_router_groups()) m.router_groups = sh.router_groups();
   if (sh.has_router_group_topk()) m.router_group_topk = sh.router_group_topk();
+  if (sh.has_glu_clamp()) m.glu_clamp = sh.glu_clamp();
   if (sh.has_q_lora_rank()) m.q_lora_rank = sh.q_lora_rank();
   if (sh.has_kv_lora_rank()) m.kv_lora_rank = sh.kv_lora_rank();
   if (sh.has_qk_rope_head_dim()) m.qk_rope_head_dim = sh.qk_rope_head_dim();
@@ -460,6 +462,11 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                                p.moe_grouped_gemm(),
                                                {{"multi_stream", false}, {"single_kernel", true}}));
   }
+  if (p.moe_fused_mlp() && !s.model.is_moe()) {
+    return InvalidArgument(StrCat("parallelism.moe_fused_mlp (--moe-fused-mlp) fuses the experts' MLP: it needs an "
+                                  "MoE model (experts > 1), got ", s.model.experts, " experts"));
+  }
+  s.fused_moe_mlp = p.moe_fused_mlp();
   if (s.ep_comm_overlap && (s.plan.ep <= 1 || !s.model.is_moe())) {
     return InvalidArgument(StrCat("parallelism.ep_comm_overlap (--ep-comm-overlap) needs an MoE "
                                   "model (experts > 1) and parallelism.ep > 1; got ep ", s.plan.ep,

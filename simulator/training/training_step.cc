@@ -45,6 +45,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.flex_dispatch = s.flex_dispatch;
   c.flex_traffic_factor = s.flex_dispatch_traffic_factor;
   c.grouped_gemm_single_kernel = s.grouped_gemm_single_kernel;
+  c.fused_moe_mlp = s.fused_moe_mlp;
   if (s.plan.ep > 1) {
     // NVLink domains the EP group of rank 0 spans (the groups are uniform).
     std::vector<int64_t> nodes;

@@ -57,6 +57,7 @@ struct TrainingSetup {
   // its all-to-alls present to the interference model.
   int flex_dispatcher_sms = kDefaultFlexDispatcherSms;
   bool grouped_gemm_single_kernel = false;  // parallelism.moe_grouped_gemm: single_kernel
+  bool fused_moe_mlp = false;               // parallelism.moe_fused_mlp
   double grad_bucket_params = 40e6;  // DP gradient bucket size in parameters
   bool interference = true;          // compute/communication slow each other on a GPU
   bool contention = true;            // transfers share NIC and fabric links (flow level)

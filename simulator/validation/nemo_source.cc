@@ -783,6 +783,18 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
                             "grouped-MLP kernel are not"
                           : "release recipe (Megatron-Bridge): MoE all-to-all overlap simulated");
     }
+    // The expert MLP as Transformer Engine's fused op (use_transformer_engine_op_fuser with the
+    // CuTe DSL grouped MLP), which applies gpt-oss's clamped GLU inside it: only the GB200 and
+    // GB300 MXFP8 recipes from 26.06 (gpt_oss_workload_base_configs.py FP8_MX V2 at 63b08b397:
+    // cutedsl_fused_grouped_mlp, applied by utils/overrides.py; perf_recipes/gpt_oss/common.py
+    // _apply_gpt_oss_120b_full_iter_fp8mx_configs at 381d0b825 and 4ab94dfad). Every other
+    // gpt-oss row clamps with Megatron-Core's separate kernels.
+    if (model == "GPT OSS 120B" && precision == "MXFP8" &&
+        (system == "DGX-GB200" || system == "DGX-GB300") &&
+        (short_release == "26.06" || short_release == "26.06.01" || short_release == "26.08")) {
+      c.fused_moe_mlp = true;
+      notes.push_back("release recipe: the experts' fused grouped MLP (clamped GLU inside it)");
+    }
     const int64_t micro_batches = c.mbs * c.dp > 0 ? gbs / (c.mbs * c.dp) : 0;
     if (ga > 0 && micro_batches * c.mbs * c.dp == gbs && ga != micro_batches) {
       notes.push_back(StrCat("GA column ", ga, " differs from GBS/(MBS*DP) = ", micro_batches));

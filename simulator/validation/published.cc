@@ -83,6 +83,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   p->set_pipeline_layout(c.pipeline_layout);
   if (c.flex) p->set_moe_dispatcher("flex");
   if (c.flex && c.flex_sms > 0) p->set_flex_dispatcher_sms(static_cast<uint32_t>(c.flex_sms));
+  p->set_moe_fused_mlp(c.fused_moe_mlp);
   return s;
 }
 

@@ -47,6 +47,7 @@ struct RowConfig {
   bool muon = false;           // the Muon optimizer (workload.training.optimizer)
   bool flex = false;           // the flex token dispatcher (parallelism.moe_dispatcher)
   int flex_sms = 0;            // SMs its kernels hold (parallelism.flex_dispatcher_sms; 0: 32)
+  bool fused_moe_mlp = false;  // the expert MLP as one fused op (parallelism.moe_fused_mlp)
 };
 
 // The shape of `c` as simulated (kv_heads defaulted to heads, the row's sequence length).

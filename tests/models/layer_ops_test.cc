@@ -536,6 +536,38 @@ const ComputeOp* FindCompute(const std::vector<LayerStep>& steps, const std::str
   return nullptr;
 }
 
+// A clamped GLU (gpt-oss) outside a fused expert MLP: Megatron-Core clamps the two halves and
+// concatenates them again as separate kernels, 8 elements of the activation's width per routed
+// token forward and 10 backward, 2 bytes each; re-run with the activation when moe_act is
+// recomputed; nothing in a fused expert MLP or without a clamp.
+TEST(LayerOpsTest, ClampedGluPassesOutsideAFusedExpertMlp) {
+  ModelSpec m = GptMoe(1024, 16, 16, 4);
+  m.mlp = MlpKind::kSwiglu;
+  m.moe_ffn_hidden = 512;
+  LayerContext c;
+  c.seq_len = 1024;
+  c.ep = 4;
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd"), nullptr);
+  m.glu_clamp = 7.0;
+  const double routed = 1024.0 * 4;  // tokens x top_k, kept by the rank under balanced routing
+  const ComputeOp* fwd = FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd");
+  ASSERT_NE(fwd, nullptr);
+  EXPECT_DOUBLE_EQ(fwd->bytes, routed * 512 * 2.0 * 8.0);
+  EXPECT_EQ(fwd->cls, OpClass::kMemoryBound);
+  const auto bwd = LayerBackward(m, c);
+  const ComputeOp* back = FindCompute(bwd, "moe.glu_clamp.bwd");
+  ASSERT_NE(back, nullptr);
+  EXPECT_DOUBLE_EQ(back->bytes, routed * 512 * 2.0 * 10.0);
+  EXPECT_EQ(CountRecomputed(bwd, "moe.glu_clamp.fwd"), 0);
+  c.recompute = RecomputeMode::kSelective;
+  c.recompute_modules = kRecomputeMoeAct;
+  EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "moe.glu_clamp.fwd"), 1);
+  c.fused_moe_mlp = true;
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd"), nullptr);
+  EXPECT_EQ(FindCompute(LayerBackward(m, c), "moe.glu_clamp.bwd"), nullptr);
+  EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "moe.glu_clamp.fwd"), 0);
+}
+
 // Multi-head latent attention: down projections to the latents, up projections per head, and
 // attention scoring with 192 dims and returning 128 (DeepSeek-V3).
 TEST(LayerOpsTest, LatentAttentionProjectsDownAndUp) {

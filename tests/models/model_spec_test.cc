@@ -258,6 +258,26 @@ TEST(ModelSpecTest, ParserErrorsNameTheLine) {
 
 // Group-limited routing needs experts, groups that divide them, and picked groups holding at
 // least top_k experts.
+// The clamped GLU needs gated experts; a negative bound is an error naming the field.
+TEST(ModelSpecTest, GluClampIsChecked) {
+  const std::string moe =
+      "name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nexperts: 16\ntop_k: 4\nmlp: swiglu\n";
+  auto ok = ParseModelYaml(moe + "glu_clamp: 7.0\n", "m.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_DOUBLE_EQ(ok->glu_clamp, 7.0);
+  EXPECT_DOUBLE_EQ(FindModelPreset("gpt-oss-120b")->glu_clamp, 7.0);
+  auto negative = ParseModelYaml(moe + "glu_clamp: -1\n", "m.yaml");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("glu_clamp must be 0 (off) or a positive bound"), std::string::npos)
+      << negative.status().message();
+  auto dense = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nmlp: swiglu\nglu_clamp: 7\n",
+                              "m.yaml");
+  ASSERT_FALSE(dense.ok());
+  EXPECT_NE(dense.status().message().find("glu_clamp clamps the experts' gated (swiglu) activation"),
+            std::string::npos)
+      << dense.status().message();
+}
+
 TEST(ModelSpecTest, RouterGroupsAreChecked) {
   const std::string moe = "name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nexperts: 16\ntop_k: 4\n";
   auto ok = ParseModelYaml(moe + "router_groups: 4\nrouter_group_topk: 2\n", "m.yaml");

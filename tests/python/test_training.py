@@ -211,6 +211,19 @@ def test_flex_dispatcher_from_python():
         echosim.train(**base, flex_sms=24)
 
 
+def test_clamped_glu_and_fused_expert_mlp_from_python():
+    # gpt-oss clamps its GLU with separate kernels unless the expert MLP is one fused op.
+    base = dict(model="gpt-oss-120b", gpu="h100-sxm", gpus=8, ep=8, global_batch=16, seq_len=2048)
+    eager = echosim.train(**base, timeline=True)
+    fused = echosim.train(**base, moe_fused_mlp=True, timeline=True)
+    assert "moe.glu_clamp.fwd" in set(eager.timeline["name"])
+    assert "moe.glu_clamp.fwd" not in set(fused.timeline["name"])
+    assert fused.step_time_s < eager.step_time_s
+    assert echosim.models().loc["gpt-oss-120b", "glu_clamp"] == 7.0
+    with pytest.raises(ValueError, match="moe_fused_mlp"):
+        echosim.train(model="llama3-8b", gpu="h100-sxm", gpus=8, global_batch=16, moe_fused_mlp=True)
+
+
 def test_grouped_gemm_choice_from_python():
     # 8 local experts of a small model: one grouped kernel fills the GPU better than
     # Transformer Engine's one GEMM per expert over 4 streams (the default).

@@ -106,6 +106,9 @@ parallelism: {ep: 8}
        "parallelism.flex_dispatcher_sms (--flex-sms) must be 1 to 131 (the h100-sxm's SMs but one; "
        "0 or unset: 32), got 132"},
       {moe, {"parallelism.moe_dispatcher=flex", "parallelism.flex_dispatcher_sms=24"}, ""},
+      {kMinimal, {"parallelism.moe_fused_mlp=true"},
+       "parallelism.moe_fused_mlp (--moe-fused-mlp) fuses the experts' MLP: it needs an MoE model"},
+      {moe, {"parallelism.moe_fused_mlp=true"}, ""},
       {kMinimal, {"workload.training.fp8_attention=true"},
        "workload.training.fp8_attention (--fp8-attention) needs dtype fp8 and attention flash; "
        "got dtype bf16, attention flash"},

@@ -719,9 +719,9 @@ MambaDims MakeMambaDims(const ModelSpec& m, const LayerContext& c) {
 // chunk states (heads x P x N per chunk) once and reads them twice (state passing, then the
 // output). It runs in 16-bit in every recipe. Backward: 2.5x the forward's FLOPs (the
 // forward's chunk states are recomputed, then dx, dB, dC and ddt) and twice its traffic, at
-// the forward's rate (no backward timing in the sources). Measured kernel times (--compute-backend gpu, kernel calibration samples) key on the
-// GEMM shape, so there the scan is timed as that batched tile GEMM: its matmul work, without
-// the chunk states' traffic.
+// the forward's rate (no backward timing in the sources). Measured kernel times
+// (--compute-backend gpu, kernel calibration samples) key on the GEMM shape, so there the scan
+// is timed as that batched tile GEMM: its matmul work, without the chunk states' traffic.
 ComputeOp MambaScan(const ModelSpec& m, const LayerContext& c, const Dims& d, const MambaDims& md,
                     bool backward) {
   const DType dt = c.dtype == DType::kFp16 ? DType::kFp16 : DType::kBf16;

@@ -511,8 +511,12 @@ ComputeOp MoeActFwd(const ModelSpec& m, double routed, int64_t f, double e) {
 // reads the incoming gradient and the saved input and writes its half (6f), and the split's
 // gradient concatenates the halves (4f): 10f.
 bool ClampsGlu(const ModelSpec& m, const LayerContext& c) { return m.glu_clamp > 0 && !c.fused_moe_mlp; }
-ComputeOp GluClampFwd(double routed, int64_t f, double e) { return Mem("moe.glu_clamp.fwd", routed * f * e * 8.0); }
-ComputeOp GluClampBwd(double routed, int64_t f, double e) { return Mem("moe.glu_clamp.bwd", routed * f * e * 10.0); }
+ComputeOp GluClampFwd(double routed, int64_t f, double e) {
+  return Mem("moe.glu_clamp.fwd", routed * f * e * 8.0);
+}
+ComputeOp GluClampBwd(double routed, int64_t f, double e) {
+  return Mem("moe.glu_clamp.bwd", routed * f * e * 10.0);
+}
 
 // Bytes of this rank's query and key heads (RoPE and QK-norm read and write them).
 double QkBytes(const Dims& d) { return d.tokens * (d.heads_local + d.kv_local) * d.d * d.e; }

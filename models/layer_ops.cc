@@ -518,6 +518,21 @@ ComputeOp GluClampBwd(double routed, int64_t f, double e) {
   return Mem("moe.glu_clamp.bwd", routed * f * e * 10.0);
 }
 
+// Expert fc2 biases (ModelSpec::expert_bias) outside a fused expert MLP: Megatron-Core
+// (TEGroupedMLP._apply_bias) splits the fc2 output by local expert and, for each, writes the
+// bias times the routing probability (h elements per routed token), adds it to the output
+// (reads 2h, writes h) and concatenates the pieces again (reads and writes h): 6h. Backward:
+// the bias gradient multiplies the gradient by the probability and sums it (3h), the
+// probability's gradient multiplies it by the bias and sums that (3h), and the split's gradient
+// concatenates the pieces (2h): 8h.
+bool AddsExpertBias(const ModelSpec& m, const LayerContext& c) { return m.expert_bias && !c.fused_moe_mlp; }
+ComputeOp ExpertBiasFwd(double routed, int64_t h, double e) {
+  return Mem("moe.fc2_bias.fwd", routed * static_cast<double>(h) * e * 6.0);
+}
+ComputeOp ExpertBiasBwd(double routed, int64_t h, double e) {
+  return Mem("moe.fc2_bias.bwd", routed * static_cast<double>(h) * e * 8.0);
+}
+
 // Bytes of this rank's query and key heads (RoPE and QK-norm read and write them).
 double QkBytes(const Dims& d) { return d.tokens * (d.heads_local + d.kv_local) * d.d * d.e; }
 
@@ -609,6 +624,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   push(MoeActFwd(m, routed, md.f, d.e));
   Quantize(s, c, "moe.fc2.input", routed * md.f, recompute);
   push(ExpertGemm("moe.fc2.fwd", c.dtype, md, d.h, md.f));
+  if (AddsExpertBias(m, c)) push(ExpertBiasFwd(routed, d.h, d.e));
   if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", routed * d.h * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
@@ -648,6 +664,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
                         DispatchBytes(m, c, md, d)));
     }
     if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", routed * d.h * d.e * 2.0));
+    if (AddsExpertBias(m, c)) s->push_back(ExpertBiasBwd(routed, d.h, d.e));
     Quantize(s, c, "moe.fc2.grad", routed * d.h);
     LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, d.h, md.f, md.local_experts,
               md.gemm_concurrency);

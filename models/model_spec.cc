@@ -263,6 +263,10 @@ Status ModelSpec::Validate() const {
     return InvalidArgument(StrCat("model '", name, "': glu_clamp must be 0 (off) or a positive bound up to 1e6, got ",
                                   glu_clamp));
   }
+  if (expert_bias && !is_moe()) {
+    return InvalidArgument(StrCat("model '", name, "': expert_bias needs experts > 1, got experts = ", experts,
+                                  "; expert_bias false turns it off"));
+  }
   if (glu_clamp > 0 && (!is_moe() || mlp != MlpKind::kSwiglu)) {
     return InvalidArgument(StrCat("model '", name, "': glu_clamp clamps the experts' gated (swiglu) activation: it "
                                   "needs experts > 1 and mlp swiglu; glu_clamp 0 turns it off"));
@@ -380,7 +384,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
                                  "sliding_window", "full_attention_every", "dropout", "qk_norm",
                                  "moe_ffn_hidden", "dense_layers", "shared_expert_ffn",
-                                 "router_groups", "router_group_topk", "glu_clamp", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
+                                 "router_groups", "router_group_topk", "glu_clamp", "expert_bias", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
                                  "mtp_layers", "layer_pattern", "mamba_heads", "mamba_head_dim",
                                  "mamba_state", "mamba_groups", "mamba_conv_kernel", "mamba_chunk"};
   for (const auto& kv : doc) {
@@ -425,6 +429,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_groups", source, &m.router_groups));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_group_topk", source, &m.router_group_topk));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "glu_clamp", source, &m.glu_clamp));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "expert_bias", source, &m.expert_bias));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "q_lora_rank", source, &m.q_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "kv_lora_rank", source, &m.kv_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "qk_rope_head_dim", source, &m.qk_rope_head_dim));

@@ -69,6 +69,10 @@ struct ModelSpec {
   // the gate half is clamped from above and the linear half to [-clamp, clamp] before the
   // activation. 0 = no clamp.
   double glu_clamp = 0;
+  // The experts' projections carry biases (gpt-oss; Megatron-Core add_bias_linear with grouped
+  // experts): Megatron-Core adds each local expert's fc2 bias, weighted by the routing
+  // probability, with separate kernels after the grouped GEMM (TEGroupedMLP._apply_bias).
+  bool expert_bias = false;
   // Multi-head latent attention (DeepSeek-V2/V3; on when kv_lora_rank > 0): keys and values
   // are projected down to a kv_lora_rank latent (plus qk_rope_head_dim rotary key dims shared
   // by the heads) and up again per head; queries likewise through q_lora_rank (0 = one full-rank

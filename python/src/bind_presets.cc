@@ -46,6 +46,7 @@ void RegisterPresets(py::module_& m) {
           d["router_groups"] = s.router_groups;
           d["router_group_topk"] = s.router_group_topk;
           d["glu_clamp"] = s.glu_clamp;
+          d["expert_bias"] = s.expert_bias;
           d["q_lora_rank"] = s.q_lora_rank;
           d["kv_lora_rank"] = s.kv_lora_rank;
           d["qk_rope_head_dim"] = s.qk_rope_head_dim;

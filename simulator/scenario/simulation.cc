@@ -56,6 +56,7 @@ void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape*
     out->set_router_groups(static_cast<uint32_t>(m.router_groups));
     out->set_router_group_topk(static_cast<uint32_t>(m.router_group_topk));
     out->set_glu_clamp(m.glu_clamp);
+    out->set_expert_bias(m.expert_bias);
   }
   if (every_field || m.is_mla()) {
     out->set_q_lora_rank(static_cast<uint32_t>(m.q_lora_rank));
@@ -144,6 +145,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.has_router_groups()) m.router_groups = sh.router_groups();
   if (sh.has_router_group_topk()) m.router_group_topk = sh.router_group_topk();
   if (sh.has_glu_clamp()) m.glu_clamp = sh.glu_clamp();
+  if (sh.has_expert_bias()) m.expert_bias = sh.expert_bias();
   if (sh.has_q_lora_rank()) m.q_lora_rank = sh.q_lora_rank();
   if (sh.has_kv_lora_rank()) m.kv_lora_rank = sh.kv_lora_rank();
   if (sh.has_qk_rope_head_dim()) m.qk_rope_head_dim = sh.qk_rope_head_dim();

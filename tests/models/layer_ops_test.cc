@@ -536,11 +536,11 @@ const ComputeOp* FindCompute(const std::vector<LayerStep>& steps, const std::str
   return nullptr;
 }
 
-// A clamped GLU (gpt-oss) outside a fused expert MLP: Megatron-Core clamps the two halves and
-// concatenates them again as separate kernels, 8 elements of the activation's width per routed
-// token forward and 10 backward, 2 bytes each; re-run with the activation when moe_act is
-// recomputed; nothing in a fused expert MLP or without a clamp.
-TEST(LayerOpsTest, ClampedGluPassesOutsideAFusedExpertMlp) {
+// A clamped GLU and expert biases (gpt-oss) outside a fused expert MLP. Megatron-Core clamps
+// the two halves and concatenates them again as separate kernels, 8 elements of the
+// activation's width per routed token forward and 10 backward, 2 bytes each, re-run with the
+// activation when moe_act is recomputed; nothing in a fused expert MLP or without a clamp.
+TEST(LayerOpsTest, ClampedGluAndExpertBiasPassesOutsideAFusedExpertMlp) {
   ModelSpec m = GptMoe(1024, 16, 16, 4);
   m.mlp = MlpKind::kSwiglu;
   m.moe_ffn_hidden = 512;
@@ -562,7 +562,19 @@ TEST(LayerOpsTest, ClampedGluPassesOutsideAFusedExpertMlp) {
   c.recompute = RecomputeMode::kSelective;
   c.recompute_modules = kRecomputeMoeAct;
   EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "moe.glu_clamp.fwd"), 1);
+  // Expert fc2 biases: weighted by the routing probability per local expert, then concatenated
+  // (6 elements of the model width per routed token forward, 8 backward).
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc2_bias.fwd"), nullptr);
+  m.expert_bias = true;
+  const ComputeOp* bias = FindCompute(LayerForward(m, c), "moe.fc2_bias.fwd");
+  ASSERT_NE(bias, nullptr);
+  EXPECT_DOUBLE_EQ(bias->bytes, routed * 1024 * 2.0 * 6.0);
+  const ComputeOp* bias_bwd = FindCompute(LayerBackward(m, c), "moe.fc2_bias.bwd");
+  ASSERT_NE(bias_bwd, nullptr);
+  EXPECT_DOUBLE_EQ(bias_bwd->bytes, routed * 1024 * 2.0 * 8.0);
   c.fused_moe_mlp = true;
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc2_bias.fwd"), nullptr);
+  EXPECT_EQ(FindCompute(LayerBackward(m, c), "moe.fc2_bias.bwd"), nullptr);
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd"), nullptr);
   EXPECT_EQ(FindCompute(LayerBackward(m, c), "moe.glu_clamp.bwd"), nullptr);
   EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "moe.glu_clamp.fwd"), 0);

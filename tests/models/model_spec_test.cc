@@ -270,6 +270,11 @@ TEST(ModelSpecTest, GluClampIsChecked) {
   ASSERT_FALSE(negative.ok());
   EXPECT_NE(negative.status().message().find("glu_clamp must be 0 (off) or a positive bound"), std::string::npos)
       << negative.status().message();
+  EXPECT_TRUE(FindModelPreset("gpt-oss-120b")->expert_bias);
+  auto biased = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nexpert_bias: true\n", "m.yaml");
+  ASSERT_FALSE(biased.ok());
+  EXPECT_NE(biased.status().message().find("expert_bias needs experts > 1"), std::string::npos)
+      << biased.status().message();
   auto dense = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nmlp: swiglu\nglu_clamp: 7\n",
                               "m.yaml");
   ASSERT_FALSE(dense.ok());

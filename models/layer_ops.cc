@@ -378,7 +378,14 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.n = static_cast<int64_t>(s_kv);
     op.k = a.qk;
     op.batch = bh;
-    op.flops = 2.5 * 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(c, s_q, s_kv);
+    // cuDNN's fp8 attention backward does not skip the key tiles outside a sliding window: its
+    // time grows with the square of the sequence like a full causal backward's (NVIDIA
+    // cudnn-frontend SDPA training benchmark, gpt-oss shape, head dim 64, window 128, cuDNN
+    // 9.22: fp8 backward 1.48 / 5.19 / 19.4 / 74.8 ms at 4K / 8K / 16K / 32K tokens on GB300,
+    // 0.44 / 0.86 / 1.71 / 3.45 ms in bf16), so it is priced on the full causal pairs.
+    LayerContext scored = c;
+    if (op.dtype == DType::kFp8) scored.attention_window = 0;
+    op.flops = 2.5 * 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(scored, s_q, s_kv);
     op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
                       2.0 * c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
     s->push_back(op);

@@ -515,6 +515,18 @@ TEST(LayerOpsTest, SlidingWindowAttentionScoresTheWindow) {
   c.attention_window = 0;
   EXPECT_LE(cp_windowed, attn_flops(LayerForward(m, c)));
   c.cp = 1;
+  // In fp8 the backward pays the full causal pairs (cuDNN does not skip the tiles outside the
+  // window there); the forward and the 16-bit backward score the window only.
+  c.attention_window = 128;
+  const double bwd16 = attn_flops(LayerBackward(m, c));
+  EXPECT_DOUBLE_EQ(bwd16, 2.5 * windowed);
+  c.dtype = DType::kFp8;
+  c.fp8_attention = true;
+  EXPECT_DOUBLE_EQ(attn_flops(LayerForward(m, c)), windowed);
+  EXPECT_DOUBLE_EQ(attn_flops(LayerBackward(m, c)), 2.5 * full);
+  c.dtype = DType::kBf16;
+  c.fp8_attention = false;
+  c.attention_window = 0;
 
   const double dense = m.TrainingFlops(4096, 4096);
   m.sliding_window = 128;

@@ -793,7 +793,8 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
         (system == "DGX-GB200" || system == "DGX-GB300") &&
         (short_release == "26.06" || short_release == "26.06.01" || short_release == "26.08")) {
       c.fused_moe_mlp = true;
-      notes.push_back("release recipe: the experts' fused grouped MLP (clamped GLU inside it)");
+      notes.push_back("release recipe: the experts' fused grouped MLP applies the clamped GLU and the biases "
+                      "(no kernels of their own; the fused kernel's speed is the grouped GEMMs')");
     }
     const int64_t micro_batches = c.mbs * c.dp > 0 ? gbs / (c.mbs * c.dp) : 0;
     if (ga > 0 && micro_batches * c.mbs * c.dp == gbs && ga != micro_batches) {

@@ -122,6 +122,12 @@ train options (each sets the scenario field in parentheses):
   --nic-gbps X            per-GPU NIC bandwidth, Gbit/s per direction (cluster.network.nic_gbps)
   --nvlink-gbps X         per-GPU NVLink bandwidth, Gbit/s per direction (cluster.network.nvlink_gbps)
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
+  --host-launch-us X      host (CPU) time per kernel launch: a host thread issues the kernels
+                          and the GPU idles where it falls behind or synchronises; 0 (default):
+                          not simulated (simulation.host_launch_us)
+  --cuda-graph-scope LIST comma-separated parts captured in CUDA graphs, one launch each: attn,
+                          mlp, moe, moe_router, moe_preprocess, mamba, full_iteration
+                          (parallelism.cuda_graph_scope, as Megatron-Core --cuda-graph-scope)
   --flex-traffic-factor X with --moe-dispatcher flex: its bytes inside one NVLink domain priced as
                           X times NCCL all_to_all bytes, in (0, 2]; 0 or unset: the calibration's
                           (1; simulation.flex_dispatch_traffic_factor)
@@ -260,6 +266,8 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},
+      {"--host-launch-us", {"simulation.host_launch_us", true}},
+      {"--cuda-graph-scope", {"parallelism.cuda_graph_scope", true}},
       {"--flex-traffic-factor", {"simulation.flex_dispatch_traffic_factor", true}},
       {"--full", {"simulation.full", false}},
       {"--oversubscription", {"cluster.network.oversubscription", true}},
@@ -333,7 +341,8 @@ int CmdTrain(const std::vector<std::string>& args) {
     if (it->second.takes_value) {
       if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
       // A list flag takes comma-separated names: the field is a YAML sequence.
-      assignment += a == "--recompute-modules" ? "[" + args[++i] + "]" : args[++i];
+      const bool list = a == "--recompute-modules" || a == "--cuda-graph-scope";
+      assignment += list ? "[" + args[++i] + "]" : args[++i];
     } else {
       assignment += a.rfind("--no-", 0) == 0 ? "false" : "true";
     }

@@ -65,8 +65,8 @@ NodeId ExecutionGraph::Builder::AddCompute(uint8_t stream, const std::string& na
   return Add(NodeKind::kCompute, category, stream, name, duration, nullptr, op_class);
 }
 NodeId ExecutionGraph::Builder::AddDelay(uint8_t stream, const std::string& name,
-                                         Duration duration) {
-  return Add(NodeKind::kDelay, NodeCategory::kOther, stream, name, duration, nullptr);
+                                         Duration duration, NodeCategory category) {
+  return Add(NodeKind::kDelay, category, stream, name, duration, nullptr);
 }
 NodeId ExecutionGraph::Builder::AddCollective(uint8_t stream, const std::string& name,
                                               const CommInfo& info, Duration duration) {

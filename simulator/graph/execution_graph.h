@@ -37,8 +37,9 @@ enum class NodeKind : uint8_t {
 };
 const char* NodeKindName(NodeKind k);
 
-// What a node counts as in the step-time breakdown.
-enum class NodeCategory : uint8_t { kCompute, kComm, kOther };
+// What a node counts as in the step-time breakdown. kHost: the host (CPU) issuing work, not
+// the GPU (the breakdown counts the GPU idle while only the host runs as host-bound time).
+enum class NodeCategory : uint8_t { kCompute, kComm, kOther, kHost };
 
 struct CommInfo {
   CollectiveKind kind = CollectiveKind::kAllReduce;
@@ -102,7 +103,8 @@ class ExecutionGraph::Builder {
   NodeId AddCompute(uint8_t stream, const std::string& name, Duration duration,
                     NodeCategory category = NodeCategory::kCompute,
                     OpClass op_class = OpClass::kGemm);
-  NodeId AddDelay(uint8_t stream, const std::string& name, Duration duration);
+  NodeId AddDelay(uint8_t stream, const std::string& name, Duration duration,
+                  NodeCategory category = NodeCategory::kOther);
   // `duration` is the transfer time once every member (or both peers) arrived.
   NodeId AddCollective(uint8_t stream, const std::string& name, const CommInfo& info,
                        Duration duration);

@@ -1,5 +1,7 @@
 #include "simulator/scenario/simulation.h"
 
+#include "models/host_launches.h"
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -8,6 +10,7 @@
 #include "hardware/gpu_spec.h"
 #include "hardware/kernel_calibration.h"
 #include "hardware/kernel_harness.h"
+#include "models/host_launches.h"
 #include "models/model_spec.h"
 #include "policies/pipeline_schedule.h"
 #include "simulator/interference/interference_model.h"
@@ -334,6 +337,14 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (sim->flex_dispatch_traffic_factor() == 0) {
     sim->set_flex_dispatch_traffic_factor(cal.flex_dispatch_traffic_factor);
   }
+  if (!(sim->host_launch_us() >= 0) || !std::isfinite(sim->host_launch_us())) {
+    return InvalidArgument(StrCat("simulation.host_launch_us (--host-launch-us) must be a non-negative number of "
+                                  "microseconds per kernel launch (0: no host model), got ",
+                                  sim->host_launch_us()));
+  }
+  ECHOSIM_RETURN_IF_ERROR(ParseGraphScopes({p->cuda_graph_scope().begin(), p->cuda_graph_scope().end()},
+                                           "parallelism.cuda_graph_scope (--cuda-graph-scope)")
+                              .status());
   if (!(sim->flex_dispatch_traffic_factor() > 0 && sim->flex_dispatch_traffic_factor() <= 2)) {
     return InvalidArgument(StrCat("simulation.flex_dispatch_traffic_factor (--flex-traffic-factor) must be in (0, 2] (1: as NCCL's all_to_all; 0: the calibration's), got ",
                                   sim->flex_dispatch_traffic_factor()));
@@ -429,6 +440,10 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.interference = sc.simulation().interference();
   s.contention = sc.simulation().contention();
   s.host_overhead_s = sc.simulation().host_overhead_per_step_ms() * 1e-3;
+  s.host_launch_s = sc.simulation().host_launch_us() * 1e-6;
+  ECHOSIM_ASSIGN_OR_RETURN(s.cuda_graph_scopes,
+                           ParseGraphScopes({p.cuda_graph_scope().begin(), p.cuda_graph_scope().end()},
+                                            "parallelism.cuda_graph_scope (--cuda-graph-scope)"));
   s.compute_sustained_factor = sc.simulation().compute_sustained_factor();
   s.flex_dispatch_traffic_factor = sc.simulation().flex_dispatch_traffic_factor();
   s.full = sc.simulation().full();
@@ -536,6 +551,7 @@ nlohmann::json SummaryJson(const TrainingRun& run) {
                     {"exposed_comm_s", r.breakdown.exposed_comm_s},
                     {"pipeline_bubble_s", r.breakdown.pipeline_bubble_s},
                     {"other_s", r.breakdown.other_s},
+                    {"host_bound_s", r.breakdown.host_bound_s},
                     {"rank", r.breakdown_rank}};
   nlohmann::json by_dim;
   for (GroupKind k : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kPp,
@@ -600,7 +616,9 @@ std::string SummaryTable(const TrainingRun& run) {
   o << "  breakdown (rank " << r.breakdown_rank << "): compute " << FormatDouble(r.breakdown.compute_s, 5)
     << " s, exposed comm " << FormatDouble(r.breakdown.exposed_comm_s, 5) << " s, bubble "
     << FormatDouble(r.breakdown.pipeline_bubble_s, 5) << " s, other "
-    << FormatDouble(r.breakdown.other_s, 5) << " s\n";
+    << FormatDouble(r.breakdown.other_s, 5) << " s";
+  if (run.setup.host_launch_s > 0) o << ", host-bound " << FormatDouble(r.breakdown.host_bound_s, 5) << " s";
+  o << "\n";
   o << "  peak memory          " << gib(r.peak_memory_bytes) << " of " << gib(r.memory_capacity_bytes)
     << " (stage " << r.peak_memory_stage << ")" << (r.fits_in_memory ? "" : "  DOES NOT FIT") << "\n";
   if (!r.fits_in_memory) {

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "hardware/compute_cost_model.h"
+#include "models/host_launches.h"
 #include "policies/pipeline_schedule.h"
 #include "simulator/core/engine.h"
 #include "simulator/core/strings.h"
@@ -63,10 +64,17 @@ bool EpOverlap(const TrainingSetup& s) {
   return s.ep_comm_overlap && s.plan.ep > 1 && s.model.is_moe();
 }
 
+// The host model (simulation.host_launch_us): a host thread per rank issues the kernels.
+// Full-iteration CUDA graphs replay the whole step from one launch: nothing to simulate.
+bool HostModel(const TrainingSetup& s) {
+  return s.host_launch_s > 0 && (s.cuda_graph_scopes & kGraphFullIteration) == 0;
+}
+
 std::vector<std::string> StreamNames(const TrainingSetup& s) {
   std::vector<std::string> names = {"compute",     "dp_comm",     "pp_send_fwd", "pp_recv_fwd",
                                     "pp_send_bwd", "pp_recv_bwd", "tp_comm",     "dp_reduce"};
   if (EpOverlap(s)) names.push_back("ep_comm");
+  if (HostModel(s)) names.push_back("host");
   return names;
 }
 
@@ -90,6 +98,13 @@ class StageGraphBuilder {
         costs_(costs),
         ctx_(MakeLayerContext(s)),
         b_(StreamNames(s)) {
+    if (HostModel(s)) {
+      host_stream_ = static_cast<int>(StreamNames(s).size()) - 1;
+      launch_ctx_.local_experts = s.model.experts > 0 ? std::max<int64_t>(1, s.model.experts / s.plan.ep) : 1;
+      launch_ctx_.grouped_gemm_single_kernel = s.grouped_gemm_single_kernel;
+      launch_ctx_.fused_moe_mlp = s.fused_moe_mlp;
+      launch_ctx_.flex_dispatch = s.flex_dispatch;
+    }
     const int64_t rep = RepresentativeRank(s.plan, stage);
     for (GroupKind g : {GroupKind::kTp, GroupKind::kCp, GroupKind::kEp, GroupKind::kDp, GroupKind::kEdp}) {
       shapes_[static_cast<int>(g)] = topo_->ShapeOf(s.plan.GroupMembers(rep, g));
@@ -112,6 +127,12 @@ class StageGraphBuilder {
     // An asynchronous all-gather (CommOp::overlaps_next_gemm): the GEMM after it runs beside
     // it, and the compute node after that GEMM waits for it (it becomes `join` then).
     NodeId deferred = first;
+    // Host model: the CUDA-graph scopes of the region being issued (0: eager), whether the
+    // list is an MoE or a Mamba layer (what its norms belong to), and a GPU node the host
+    // waits for before it issues the next kernel (a synchronisation).
+    uint32_t graph_region = 0;
+    bool scanned = false, moe_layer = false, mamba_layer = false;
+    NodeId sync_on = first;
   };
   // One layer (or embedding / head) of a schedule step, and what to add once it is lowered.
   struct Unit {
@@ -134,6 +155,11 @@ class StageGraphBuilder {
   // Lowers `run` to its end (true) or to its next EP collective (false, `yield_at_ep`).
   bool AdvanceStep(StepRun* run, bool yield_at_ep);
   NodeId AddComm(uint8_t stream, const CommOp& op);
+  // Host model: the host issues GPU node `id` (operator `name`) after everything issued before
+  // it, taking the launch time of its kernels (none for a kernel inside a CUDA graph already
+  // launched); `wait_for` (a GPU node, if any) must finish first (a synchronisation).
+  void Issue(LowerCursor* cur, NodeId id, const std::string& name,
+             NodeId wait_for = ExecutionGraph::Builder::kNoNode);
   // Parameters held by one rank, dense (reduced and sharded over the DP group) and expert
   // (over the expert-DP group: the ranks holding the same experts).
   struct LocalParams {
@@ -171,7 +197,39 @@ class StageGraphBuilder {
   ExecutionGraph::Builder b_;
   GroupShape shapes_[kNumGroupKinds];
   GroupShape next_shape_, prev_shape_;
+  int host_stream_ = -1;  // the host thread's stream (host model only)
+  LaunchContext launch_ctx_;
 };
+
+void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& name, NodeId wait_for) {
+  if (host_stream_ < 0) return;
+  constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
+  const uint8_t host = static_cast<uint8_t>(host_stream_);
+  int64_t launches = 0;
+  uint32_t region = 0;
+  if (cur != nullptr) {
+    region = GraphScopeOf(name, cur->moe_layer, cur->mamba_layer) & s_.cuda_graph_scopes;
+    if (region == 0) {
+      launches = KernelLaunches(name, launch_ctx_);
+    } else if (region != cur->graph_region) {
+      launches = 1;  // the graph's replay
+    }
+    cur->graph_region = region;
+    if (cur->sync_on != kNone) {
+      wait_for = cur->sync_on;
+      cur->sync_on = kNone;
+    }
+  } else {
+    launches = 1;
+  }
+  NodeId h = b_.LastOn(host);
+  if (launches > 0 || wait_for != kNone || h == kNone) {
+    h = b_.AddDelay(host, "host." + name, SecondsToDuration(static_cast<double>(launches) * s_.host_launch_s),
+                    NodeCategory::kHost);
+    if (wait_for != kNone) b_.AddDependency(wait_for, h);
+  }
+  b_.AddDependency(h, id);
+}
 
 // Parameters of layer `layer` held by one rank (dense / tp, experts / (expert tp * ep)).
 StageGraphBuilder::LocalParams StageGraphBuilder::LayerParamsLocal(int64_t layer) const {
@@ -288,13 +346,32 @@ bool StageGraphBuilder::Advance(LowerCursor* cur, bool yield_at_ep) {
       last = id;
     }
   };
+  if (host_stream_ >= 0 && !cur->scanned) {
+    cur->scanned = true;
+    for (const LayerStep& st : steps) {
+      const std::string& n = std::holds_alternative<ComputeOp>(st) ? std::get<ComputeOp>(st).name
+                                                                   : std::get<CommOp>(st).name;
+      if (n.rfind("moe.", 0) == 0) cur->moe_layer = true;
+      if (n.rfind("mamba.", 0) == 0) cur->mamba_layer = true;
+    }
+  }
+  // The forward token dispatch needs the per-expert token counts on the host (Megatron-Core,
+  // eager execution): the all-to-all dispatcher computes its split sizes before the
+  // all-to-all (the host waits for the kernel before it), the flex dispatcher (DeepEP,
+  // HybridEP) returns them with the dispatch (the host waits for the dispatch itself).
+  auto issue_comm = [&](const CommOp& c, NodeId id, NodeId before) {
+    const bool dispatch = host_stream_ >= 0 && c.name == "ep.all_to_all.dispatch";
+    Issue(cur, id, c.name, dispatch && !s_.flex_dispatch ? before : kNone);
+    if (dispatch && s_.flex_dispatch) cur->sync_on = id;
+  };
   while (cur->next < steps.size()) {
     const size_t i = cur->next++;
     const LayerStep& st = steps[i];
     if (const auto* op = std::get_if<ComputeOp>(&st)) {
-      add(b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op), NodeCategory::kCompute,
-                        op->cls),
-          true);
+      const NodeId id = b_.AddCompute(kStreamCompute, op->name, compute_->Estimate(*op),
+                                      NodeCategory::kCompute, op->cls);
+      Issue(cur, id, op->name);
+      add(id, true);
       continue;
     }
     const CommOp& c = std::get<CommOp>(st);
@@ -302,6 +379,7 @@ bool StageGraphBuilder::Advance(LowerCursor* cur, bool yield_at_ep) {
       // EP all-to-all on its own stream after this pass's previous kernel; the pass's next
       // kernel waits for it, and meanwhile the paired pass computes.
       const NodeId id = AddComm(kStreamEpComm, c);
+      issue_comm(c, id, last);
       if (last != kNone) b_.AddDependency(last, id);
       if (join != kNone) b_.AddDependency(join, id);
       if (deferred != kNone) {
@@ -321,6 +399,7 @@ bool StageGraphBuilder::Advance(LowerCursor* cur, bool yield_at_ep) {
         ((c.kind == CollectiveKind::kAllGather && next_is_gemm) ||
          (c.kind == CollectiveKind::kReduceScatter && prev_is_gemm))) {
       const NodeId id = AddComm(kStreamTpComm, c);
+      Issue(cur, id, c.name);
       // All-gather: starts with the GEMM after it (after `last`); reduce-scatter: starts
       // with the GEMM before it (after `before_last`).
       const bool gather = c.kind == CollectiveKind::kAllGather;
@@ -330,7 +409,9 @@ bool StageGraphBuilder::Advance(LowerCursor* cur, bool yield_at_ep) {
       (gather && c.overlaps_next_gemm ? deferred : join) = id;
       continue;
     }
-    add(AddComm(kStreamCompute, c), true);
+    const NodeId id = AddComm(kStreamCompute, c);
+    issue_comm(c, id, last);
+    add(id, true);
   }
   if (deferred != kNone) {
     // An all-gather with no GEMM after it in the block (not produced by the layer ops): a
@@ -623,6 +704,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   if (p.muon) first_opt = AddNewtonSchulz();
   const NodeId opt_id = b_.AddCompute(kStreamCompute, opt.name, compute_->Estimate(opt),
                                       NodeCategory::kOther, OpClass::kOptimizer);
+  Issue(nullptr, opt_id, opt.name);
   if (first_opt == ExecutionGraph::Builder::kNoNode) first_opt = opt_id;
   if (b_.LastOn(kStreamDpReduce) != ExecutionGraph::Builder::kNoNode) {
     b_.AddDependency(b_.LastOn(kStreamDpReduce), first_opt);
@@ -803,7 +885,8 @@ class TrainingCommResources : public CommResources {
 };
 
 // Attributes every instant of [0, end) on one rank to the most important thing
-// running: compute > other (optimizer, host) > communication > nothing (bubble).
+// running: compute > other (optimizer, host) > communication > the host issuing work (the
+// host model: GPU idle, host-bound) > nothing (bubble).
 StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>& spans, Time end) {
   struct Edge {
     Time t;
@@ -823,19 +906,20 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
         cat = 2;
         group = static_cast<int>(g.comm(s.node).group);
         break;
+      case NodeCategory::kHost: cat = 3; break;
     }
     edges.push_back({s.start, cat, group, +1});
     edges.push_back({s.end, cat, group, -1});
   }
   std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.t < b.t; });
-  Duration acc[4] = {0, 0, 0, 0};
+  Duration acc[5] = {0, 0, 0, 0, 0};
   double by_group[kNumGroupKinds] = {};
-  int active[3] = {0, 0, 0};
+  int active[4] = {0, 0, 0, 0};
   int active_group[kNumGroupKinds] = {};
   Time prev = 0;
   for (const Edge& e : edges) {
     if (e.t > prev) {
-      const int who = active[0] > 0 ? 0 : active[1] > 0 ? 1 : active[2] > 0 ? 2 : 3;
+      const int who = active[0] > 0 ? 0 : active[1] > 0 ? 1 : active[2] > 0 ? 2 : active[3] > 0 ? 3 : 4;
       acc[who] += e.t - prev;
       if (who == 2) {
         int kinds = 0;
@@ -849,12 +933,13 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
     active[e.cat] += e.delta;
     if (e.cat == 2) active_group[e.group] += e.delta;
   }
-  if (end > prev) acc[3] += end - prev;
+  if (end > prev) acc[4] += end - prev;
   StepBreakdown b;
   b.compute_s = DurationToSeconds(acc[0]);
   b.other_s = DurationToSeconds(acc[1]);
   b.exposed_comm_s = DurationToSeconds(acc[2]);
-  b.pipeline_bubble_s = DurationToSeconds(acc[3]);
+  b.host_bound_s = DurationToSeconds(acc[3]);
+  b.pipeline_bubble_s = DurationToSeconds(acc[4]);
   for (int k = 0; k < kNumGroupKinds; ++k) b.exposed_comm_by_group_s[k] = by_group[k];
   return b;
 }

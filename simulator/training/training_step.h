@@ -43,6 +43,10 @@ struct TrainingSetup {
   bool fp8_attention = false;        // flash attention matmuls in fp8 (dtype fp8 only)
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
+  // Host time per kernel launch (simulation.host_launch_us), seconds; 0: no host model.
+  double host_launch_s = 0;
+  // Parts of the step captured in CUDA graphs (parallelism.cuda_graph_scope, GraphScope bits).
+  uint32_t cuda_graph_scopes = 0;
   double compute_sustained_factor = 1.0;  // scales GEMM and attention throughput
   bool full = false;                 // simulate every rank
   bool overlap_grad_reduce = true;   // DP gradient reduction overlaps the backward pass
@@ -79,6 +83,8 @@ struct StepBreakdown {
   double exposed_comm_by_group_s[kNumGroupKinds] = {};
   double pipeline_bubble_s = 0;  // nothing running: waiting on other stages
   double other_s = 0;            // optimizer step and host overheads
+  // The GPU idle while the host issues work (simulation.host_launch_us; 0 without it).
+  double host_bound_s = 0;
 };
 
 struct TimelineTrack {

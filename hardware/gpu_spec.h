@@ -52,6 +52,10 @@ struct GpuSpec {
   // 81.7 TFLOP/s of 989, 0.083 (from 127 TFLOP/s at 16K tokens down to 58 at 65K). Other GPUs:
   // the same fraction of their own peak (assumption: no other measurement in the sources).
   double mamba_scan_efficiency = 0.083;
+  // Host (CPU) time per kernel launch of eager Megatron-Core / Transformer Engine training on
+  // this GPU's usual system (simulation.host_launch_us), microseconds; 0: not measured (the
+  // host is then not simulated).
+  double host_launch_us = 0;
   double nvlink_gbps = 0;      // per GPU, one direction, Gbit/s
   double nvlink_efficiency = 0.8;
   double nic_gbps = 0;         // per GPU, one direction, Gbit/s

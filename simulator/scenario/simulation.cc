@@ -337,6 +337,10 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (sim->flex_dispatch_traffic_factor() == 0) {
     sim->set_flex_dispatch_traffic_factor(cal.flex_dispatch_traffic_factor);
   }
+  if (!sim->has_host_launch_us()) {
+    ECHOSIM_ASSIGN_OR_RETURN(const GpuSpec gpu, FindGpuPreset(cl->gpu()));
+    sim->set_host_launch_us(gpu.host_launch_us);
+  }
   if (!(sim->host_launch_us() >= 0) || !std::isfinite(sim->host_launch_us())) {
     return InvalidArgument(StrCat("simulation.host_launch_us (--host-launch-us) must be a non-negative number of "
                                   "microseconds per kernel launch (0: no host model), got ",

@@ -119,8 +119,7 @@ const std::map<std::string, ModelMapping>& Models() {
                         "not simulated; the clamped SwiGLU and the experts' fc2 biases "
                         "simulated as Megatron-Core's separate kernels"}},
       {"Nemotron_3_Nano",
-       {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes; the "
-                          "recipe's CUDA graphs not simulated"}},
+       {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron_3_Super",
        {"", "Nemotron 3 Super: latent mixture of experts (experts in a projected latent space) "
             "and a repeated multi-token-prediction layer, which echosim does not represent"}},
@@ -737,6 +736,13 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.recompute_modules = {"moe", "layernorm", "core_attn", "moe_act"};
       notes.push_back("release recipe (Megatron-Bridge): recompute_modules moe, layernorm, "
                       "core_attn, moe_act");
+      // The same config with _NEMOTRON_3_NANO_PRETRAIN_CONFIG_H100 (cfeddcd94 (26.02.01) to
+      // 63b08b397 (26.06)): cuda_graph_impl transformer_engine, cuda_graph_scope ["mamba"].
+      c.cuda_graph_scope = {"mamba"};
+      notes.push_back("release recipe: the Mamba mixers captured in CUDA graphs (cuda_graph_scope "
+                      "mamba), which shortens the simulated host launch time");
+    } else if (model == "Nemotron_3_Nano") {
+      notes.push_back("the recipe's CUDA graphs not simulated (no host launch model for this GPU)");
     }
     if (spec.is_mla()) {
       c.recompute = ds.recompute.empty() ? "none" : "selective";

@@ -84,6 +84,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   if (c.flex) p->set_moe_dispatcher("flex");
   if (c.flex && c.flex_sms > 0) p->set_flex_dispatcher_sms(static_cast<uint32_t>(c.flex_sms));
   p->set_moe_fused_mlp(c.fused_moe_mlp);
+  for (const std::string& scope : c.cuda_graph_scope) p->add_cuda_graph_scope(scope);
   return s;
 }
 
@@ -101,6 +102,7 @@ std::string Describe(const RowConfig& c) {
                 c.ep_overlap ? " ep-overlap" : "",
                 c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "",
                 c.muon ? " muon" : "", c.flex ? " flex-dispatch" : "",
+                c.cuda_graph_scope.empty() ? "" : StrCat(" graphs=", Join(c.cuda_graph_scope, ",")),
                 " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),
                 " attn=",

@@ -70,6 +70,11 @@ TEST(SimulationTest, BadNamesListValidChoices) {
       {"cluster.network.topology=torus", "valid choices: nvswitch_fat_tree"},
       {"parallelism.tp=3", "--gpus (cluster.gpus): 16 GPUs are not divisible by tp*pp*cp = 3*2*1 = 6"},
       {"workload.training.model=custom", "workload.training.shape.layers (--layers) is required"},
+      {"parallelism.cuda_graph_scope=[attn,router]",
+       "parallelism.cuda_graph_scope (--cuda-graph-scope): unknown value 'router'; valid choices: "
+       "attn, mlp, moe, moe_router, moe_preprocess, mamba, full_iteration"},
+      {"simulation.host_launch_us=-5",
+       "simulation.host_launch_us (--host-launch-us) must be a non-negative number"},
   };
   for (const Case& c : cases) {
     scenario::Scenario s = Parse(kMinimal);

@@ -345,7 +345,7 @@ TEST(ApplyOverrideTest, ErrorsNameTheKeyAndLeaveMessageUnchanged) {
             "account_for_embedding_in_pipeline_split, account_for_loss_in_pipeline_split, "
             "ep_comm_overlap, expert_tp, recompute_modules, grad_reduce_in_fp32, "
             "fp8_param_gather, cpu_offload_layers, pipeline_layout, moe_dispatcher, "
-            "moe_grouped_gemm, flex_dispatcher_sms, moe_fused_mlp");
+            "moe_grouped_gemm, flex_dispatcher_sms, moe_fused_mlp, cuda_graph_scope");
   EXPECT_EQ(ApplyOverride("clusterr.gpus=4", &s).message(),
             "--set clusterr.gpus=4: unknown field 'clusterr'; valid fields of Scenario: name, "
             "seed, cluster, workload, parallelism, output, simulation");

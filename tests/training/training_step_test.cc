@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "models/host_launches.h"
 #include "simulator/training/timeline.h"
 
 namespace echosim {
@@ -523,6 +524,83 @@ TEST(TrainingStepTest, HostOverheadAtTheTailShiftsTheStepExactly) {
   auto none = SimulateTrainingStep(s);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->host_overhead_is_tail);
+}
+
+
+// The host model (TrainingSetup::host_launch_s): a host thread issues every kernel in program
+// order. Off (0), nothing changes; on, the step can only grow, by no more than the host's own
+// time, and the GPU idle while the host issues is reported as host-bound.
+TEST(TrainingStepTest, HostModelDelaysKernelsUntilIssued) {
+  TrainingSetup s = MoeSetup(8, 1, 1, 8);
+  auto off = SimulateTrainingStep(s);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->breakdown.host_bound_s, 0.0);
+  double prev = off->step_time_s;
+  for (double us : {5.0, 50.0, 500.0}) {
+    TrainingSetup t = s;
+    t.host_launch_s = us * 1e-6;
+    auto r = SimulateTrainingStep(t);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_GE(r->step_time_s, prev - 1e-9) << us << " us";
+    prev = r->step_time_s;
+    const StepBreakdown& b = r->breakdown;
+    EXPECT_NEAR(b.compute_s + b.exposed_comm_s + b.pipeline_bubble_s + b.other_s + b.host_bound_s,
+                r->step_time_s, 1e-9);
+    // The host stream is the graph's last, and every GPU kernel waits for its host node.
+    EXPECT_EQ(r->graphs[0]->stream_names().back(), "host");
+  }
+  // At 500 us per launch the host, not the GPU, sets the pace.
+  EXPECT_GT(prev, 1.5 * off->step_time_s);
+  TrainingSetup t = s;
+  t.host_launch_s = 500e-6;
+  auto slow = SimulateTrainingStep(t);
+  ASSERT_TRUE(slow.ok());
+  EXPECT_GT(slow->breakdown.host_bound_s, 0.3 * slow->step_time_s);
+}
+
+// CUDA graphs replace a captured region's launches by one; a full-iteration graph leaves
+// nothing for the host to do (and no synchronisation), so the step is the host-free one.
+TEST(TrainingStepTest, CudaGraphScopesShortenTheHostTime) {
+  TrainingSetup s = MoeSetup(8, 1, 1, 8);
+  s.host_launch_s = 100e-6;
+  auto eager = SimulateTrainingStep(s);
+  TrainingSetup g = s;
+  g.cuda_graph_scopes = kGraphAttn | kGraphMoeRouter | kGraphMoePreprocess;
+  auto scoped = SimulateTrainingStep(g);
+  g.cuda_graph_scopes = kGraphAttn | kGraphMoe;
+  auto whole_layer = SimulateTrainingStep(g);
+  g.cuda_graph_scopes = kGraphFullIteration;
+  auto full = SimulateTrainingStep(g);
+  TrainingSetup none = s;
+  none.host_launch_s = 0;
+  auto free = SimulateTrainingStep(none);
+  ASSERT_TRUE(eager.ok() && scoped.ok() && whole_layer.ok() && full.ok() && free.ok());
+  EXPECT_LT(scoped->step_time_s, eager->step_time_s);
+  EXPECT_LT(whole_layer->step_time_s, scoped->step_time_s);
+  EXPECT_EQ(full->step_time_s, free->step_time_s);
+  EXPECT_EQ(full->breakdown.host_bound_s, 0.0);
+}
+
+// The forward dispatch's token counts reach the host before it issues the experts' work:
+// with the all-to-all dispatcher the host waits for the permutation before the all-to-all,
+// with the flex dispatcher for the dispatch itself. Either way the GPU drains there, so a
+// host slower than the GPU's work after the sync shows up as host-bound time even at a
+// launch cost the GPU would otherwise hide. With EP overlap across nodes (the Qwen3-30B
+// profile of tests/validation/profiled_run_test.cc) the paired micro-batch's all-to-all
+// keeps the GPU busy across the wait.
+TEST(TrainingStepTest, DispatchSynchronisationDrainsTheGpuUnlessOverlapped) {
+  for (bool flex : {false, true}) {
+    TrainingSetup s = MoeSetup(16, 1, 1, 16);
+    s.flex_dispatch = flex;
+    s.host_launch_s = 40e-6;
+    s.interference = false;
+    auto serial = SimulateTrainingStep(s);
+    s.ep_comm_overlap = true;
+    auto overlapped = SimulateTrainingStep(s);
+    ASSERT_TRUE(serial.ok() && overlapped.ok()) << serial.status().ToString();
+    EXPECT_GT(serial->breakdown.host_bound_s, 0) << flex;
+    EXPECT_LT(overlapped->breakdown.host_bound_s, serial->breakdown.host_bound_s) << flex;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,65 @@
+#include "models/host_launches.h"
+
+#include <gtest/gtest.h>
+
+namespace echosim {
+namespace {
+
+TEST(HostLaunchesTest, GroupedExpertGemmsLaunchOnePerLocalExpertUnlessOneKernel) {
+  LaunchContext c;
+  c.local_experts = 16;
+  EXPECT_EQ(KernelLaunches("moe.fc1.fwd", c), 16);
+  EXPECT_EQ(KernelLaunches("moe.fc2.wgrad", c), 16);
+  EXPECT_EQ(KernelLaunches("moe.fc1.input.quantize", c), 16);
+  // The expert bias path loops over the experts in Python: 2 kernels each forward, 5 backward.
+  EXPECT_EQ(KernelLaunches("moe.fc2_bias.fwd", c), 34);
+  EXPECT_EQ(KernelLaunches("moe.fc2_bias.bwd", c), 82);
+  c.grouped_gemm_single_kernel = true;
+  EXPECT_EQ(KernelLaunches("moe.fc1.fwd", c), 1);
+  c.grouped_gemm_single_kernel = false;
+  c.fused_moe_mlp = true;
+  EXPECT_EQ(KernelLaunches("moe.fc2.dgrad", c), 1);
+}
+
+TEST(HostLaunchesTest, OtherOperatorsCountTheirKernels) {
+  LaunchContext c;
+  EXPECT_EQ(KernelLaunches("attn.qkv.fwd", c), 1);
+  EXPECT_EQ(KernelLaunches("attn.bwd", c), 2);
+  EXPECT_EQ(KernelLaunches("attn.rope.fwd", c), 2);
+  EXPECT_EQ(KernelLaunches("moe.router.fwd", c), 6);
+  EXPECT_EQ(KernelLaunches("moe.permute.fwd", c), 4);
+  EXPECT_EQ(KernelLaunches("ep.all_to_all.dispatch", c), 2);
+  c.flex_dispatch = true;
+  EXPECT_EQ(KernelLaunches("ep.all_to_all.dispatch", c), 3);
+  EXPECT_EQ(KernelLaunches("ep.all_to_all.combine", c), 2);
+}
+
+TEST(HostLaunchesTest, GraphScopesFollowTheBlocks) {
+  EXPECT_EQ(GraphScopeOf("attn.qkv.fwd", false, false), kGraphAttn);
+  EXPECT_EQ(GraphScopeOf("norm1.fwd", true, false), kGraphAttn);
+  EXPECT_EQ(GraphScopeOf("norm1.fwd", false, true), kGraphMamba);
+  EXPECT_EQ(GraphScopeOf("tp.all_gather.attn.grad", false, false), kGraphAttn);
+  EXPECT_EQ(GraphScopeOf("mamba.ssd.bwd", false, true), kGraphMamba);
+  EXPECT_EQ(GraphScopeOf("norm2.fwd", false, false), kGraphMlp);
+  EXPECT_EQ(GraphScopeOf("norm2.fwd", true, false), kGraphMoeRouter | kGraphMoe);
+  EXPECT_EQ(GraphScopeOf("moe.router.fwd", true, false), kGraphMoeRouter | kGraphMoe);
+  EXPECT_EQ(GraphScopeOf("moe.permute.fwd", true, false), kGraphMoePreprocess | kGraphMoe);
+  EXPECT_EQ(GraphScopeOf("moe.fc1.fwd", true, false), kGraphMoe);
+  EXPECT_EQ(GraphScopeOf("ep.all_to_all.dispatch", true, false), kGraphMoe);
+  EXPECT_EQ(GraphScopeOf("head.logits.fwd", false, false), 0u);
+  EXPECT_EQ(GraphScopeOf("loss.cross_entropy.fwd", false, false), 0u);
+}
+
+TEST(HostLaunchesTest, ParseGraphScopesNamesTheFieldAndTheChoices) {
+  auto ok = ParseGraphScopes({"attn", "moe_router"}, "parallelism.cuda_graph_scope");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, kGraphAttn | kGraphMoeRouter);
+  auto bad = ParseGraphScopes({"attn", "router"}, "parallelism.cuda_graph_scope");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "parallelism.cuda_graph_scope: unknown value 'router'; valid choices: attn, mlp, moe, "
+            "moe_router, moe_preprocess, mamba, full_iteration");
+}
+
+}  // namespace
+}  // namespace echosim

@@ -17,7 +17,8 @@ def test_summary_and_breakdown():
         assert key in s
     assert (s["gpus"], s["tp"], s["pp"], s["dp"]) == (16, 2, 2, 4)
     b = r.breakdown
-    parts = b["compute_s"] + b["exposed_comm_s"] + b["pipeline_bubble_s"] + b["other_s"]
+    parts = (b["compute_s"] + b["exposed_comm_s"] + b["pipeline_bubble_s"] + b["other_s"]
+             + b["host_bound_s"])
     # The breakdown partitions the step of the rank it describes.
     assert abs(parts - s["step_time_s"]) < 1e-6 * s["step_time_s"]
     assert r.step_time_s == s["step_time_s"] and 0 < r.mfu < 1
@@ -119,8 +120,9 @@ def test_hybrid_model_from_python():
 
 
 def test_moe_overlap_fp8_attention_and_folding_from_python():
+    # Without the host launch model: what overlap and fp8 attention do to the GPU's work.
     base = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, tp=2, ep=16, global_batch=32,
-                seq_len=2048, dtype="fp8", sequence_parallel=True, expert_tp=1)
+                seq_len=2048, dtype="fp8", sequence_parallel=True, expert_tp=1, host_launch_us=0)
     plain = echosim.train(**base)
     fast = echosim.train(**base, ep_comm_overlap=True, fp8_attention=True)
     assert fast.step_time_s < plain.step_time_s
@@ -184,9 +186,10 @@ def test_muon_optimizer_from_python():
     assert "optimizer.muon.newton_schulz" in set(muon.timeline["name"])
 
 
-# Qwen3-30B-A3B over 16 H100s with 8 experts per GPU: the MoE choices below are compared on it.
+# Qwen3-30B-A3B over 16 H100s with 8 experts per GPU: the MoE choices below are compared on it,
+# without the host launch model (what they change on the GPU).
 QWEN_MOE_EP16 = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,
-                     seq_len=2048)
+                     seq_len=2048, host_launch_us=0)
 
 
 def test_flex_dispatcher_from_python():
@@ -236,3 +239,18 @@ def test_grouped_gemm_choice_from_python():
     assert single.step_time_s < streams.step_time_s
     with pytest.raises(ValueError, match="moe_grouped_gemm.*multi_stream"):
         echosim.train(**base, moe_grouped_gemm="cutlass")
+
+
+def test_host_launch_model_from_python():
+    # The h100-sxm preset's host launch cost is on by default; 0 turns the host model off, and
+    # CUDA graphs over the MoE router and permutation shorten the host's work.
+    base = dict(QWEN_MOE_EP16, moe_dispatcher="flex")
+    base.pop("host_launch_us")
+    eager = echosim.train(**base)
+    off = echosim.train(**base, host_launch_us=0)
+    graphed = echosim.train(**base, cuda_graph_scope="moe_router,moe_preprocess")
+    assert off.breakdown["host_bound_s"] == 0 < eager.breakdown["host_bound_s"]
+    assert off.step_time_s < graphed.step_time_s <= eager.step_time_s
+    assert graphed.scenario.get("parallelism.cuda_graph_scope") == ["moe_router", "moe_preprocess"]
+    with pytest.raises(ValueError, match="valid choices: attn, mlp, moe"):
+        echosim.train(**base, cuda_graph_scope=["attention"])

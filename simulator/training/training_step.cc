@@ -889,8 +889,10 @@ class TrainingCommResources : public CommResources {
 };
 
 // Attributes every instant of [0, end) on one rank to the most important thing
-// running: compute > other (optimizer, host) > communication > the host issuing work (the
-// host model: GPU idle, host-bound) > nothing (bubble).
+// running: compute > other (optimizer, host) > communication > a kernel held back by the
+// host (the host model: its GPU-side inputs were ready, the host had not issued it yet) >
+// nothing (bubble). Host activity itself is not GPU time: a host running ahead of the GPU
+// while it waits for another stage is a pipeline bubble, not host-bound time.
 StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>& spans, Time end) {
   struct Edge {
     Time t;
@@ -900,7 +902,12 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
   };
   std::vector<Edge> edges;
   edges.reserve(spans.size() * 2);
+  bool host_model = false;
   for (const Span& s : spans) {
+    if (g.category(s.node) == NodeCategory::kHost) {
+      host_model = true;
+      continue;
+    }
     if (s.end <= s.start) continue;
     int cat = 2, group = static_cast<int>(GroupKind::kNone);
     switch (g.category(s.node)) {
@@ -910,10 +917,32 @@ StepBreakdown ComputeBreakdown(const ExecutionGraph& g, const std::vector<Span>&
         cat = 2;
         group = static_cast<int>(g.comm(s.node).group);
         break;
-      case NodeCategory::kHost: cat = 3; break;
+      case NodeCategory::kHost: break;
     }
     edges.push_back({s.start, cat, group, +1});
     edges.push_back({s.end, cat, group, -1});
+  }
+  if (host_model) {
+    // For each node the host issued: from when its GPU-side predecessors had finished to when
+    // its host node did, if the host was the later of the two.
+    std::vector<Time> end_of(g.num_nodes(), -1), gpu_ready(g.num_nodes(), 0), issued(g.num_nodes(), -1);
+    for (const Span& s : spans) end_of[s.node] = s.end;
+    for (NodeId v = 0; v < g.num_nodes(); ++v) {
+      if (end_of[v] < 0) continue;
+      const bool host = g.category(v) == NodeCategory::kHost;
+      for (NodeId w : g.successors(v)) {
+        if (host) {
+          issued[w] = std::max(issued[w], end_of[v]);
+        } else {
+          gpu_ready[w] = std::max(gpu_ready[w], end_of[v]);
+        }
+      }
+    }
+    for (NodeId v = 0; v < g.num_nodes(); ++v) {
+      if (g.category(v) == NodeCategory::kHost || issued[v] <= gpu_ready[v]) continue;
+      edges.push_back({gpu_ready[v], 3, static_cast<int>(GroupKind::kNone), +1});
+      edges.push_back({issued[v], 3, static_cast<int>(GroupKind::kNone), -1});
+    }
   }
   std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.t < b.t; });
   Duration acc[5] = {0, 0, 0, 0, 0};

@@ -558,6 +558,21 @@ TEST(TrainingStepTest, HostModelDelaysKernelsUntilIssued) {
   EXPECT_GT(slow->breakdown.host_bound_s, 0.3 * slow->step_time_s);
 }
 
+// A host that keeps ahead of the GPU bounds nothing: while the GPU waits for another pipeline
+// stage the host may be issuing later kernels, and that idle time stays a pipeline bubble.
+TEST(TrainingStepTest, HostRunningAheadLeavesBubblesAsBubbles) {
+  TrainingSetup s = MakeSetup("llama2-7b", 32, 2, 4, 1, 64);
+  auto off = SimulateTrainingStep(s);
+  s.host_launch_s = 5e-6;
+  auto on = SimulateTrainingStep(s);
+  ASSERT_TRUE(off.ok() && on.ok()) << on.status().ToString();
+  ASSERT_GT(off->breakdown.pipeline_bubble_s, 0);
+  EXPECT_NEAR(on->step_time_s, off->step_time_s, 1e-3 * off->step_time_s);
+  EXPECT_NEAR(on->breakdown.pipeline_bubble_s, off->breakdown.pipeline_bubble_s,
+              0.01 * off->breakdown.pipeline_bubble_s);
+  EXPECT_LT(on->breakdown.host_bound_s, 1e-4 * on->step_time_s);
+}
+
 // CUDA graphs replace a captured region's launches by one; a full-iteration graph leaves
 // nothing for the host to do (and no synchronisation), so the step is the host-free one.
 TEST(TrainingStepTest, CudaGraphScopesShortenTheHostTime) {

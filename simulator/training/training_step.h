@@ -83,7 +83,8 @@ struct StepBreakdown {
   double exposed_comm_by_group_s[kNumGroupKinds] = {};
   double pipeline_bubble_s = 0;  // nothing running: waiting on other stages
   double other_s = 0;            // optimizer step and host overheads
-  // The GPU idle while the host issues work (simulation.host_launch_us; 0 without it).
+  // Nothing running while a kernel whose GPU-side inputs were ready waited for the host to
+  // issue it (simulation.host_launch_us; 0 without it).
   double host_bound_s = 0;
 };
 

@@ -25,6 +25,13 @@ ExecutionGraph::Builder::Builder(std::vector<std::string> stream_names) {
 }
 
 uint32_t ExecutionGraph::Builder::Intern(const std::string& name) {
+  // Consecutive nodes often share a name (a kernel and the host node that issues it).
+  if (last_name_id_ != kNoNode && g_.names_[last_name_id_] == name) return last_name_id_;
+  last_name_id_ = InternSorted(name);
+  return last_name_id_;
+}
+
+uint32_t ExecutionGraph::Builder::InternSorted(const std::string& name) {
   auto it = std::lower_bound(name_lookup_.begin(), name_lookup_.end(), name,
                              [](const auto& a, const std::string& b) { return a.first < b; });
   if (it != name_lookup_.end() && it->first == name) return it->second;

@@ -129,6 +129,7 @@ class ExecutionGraph::Builder {
   NodeId Add(NodeKind kind, NodeCategory cat, uint8_t stream, const std::string& name,
              Duration duration, const CommInfo* info, OpClass op_class = OpClass::kGemm);
   uint32_t Intern(const std::string& name);
+  uint32_t InternSorted(const std::string& name);
 
   ExecutionGraph g_;
   std::vector<std::pair<NodeId, NodeId>> edges_;
@@ -136,6 +137,7 @@ class ExecutionGraph::Builder {
   int32_t layer_label_ = -1;
   int32_t microbatch_label_ = -1;
   std::vector<std::pair<std::string, uint32_t>> name_lookup_;  // sorted for binary search
+  uint32_t last_name_id_ = kNoNode;  // the name interned last
 };
 
 }  // namespace echosim

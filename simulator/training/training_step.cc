@@ -224,7 +224,7 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
   }
   NodeId h = b_.LastOn(host);
   if (launches > 0 || wait_for != kNone || h == kNone) {
-    h = b_.AddDelay(host, "host." + name, SecondsToDuration(static_cast<double>(launches) * s_.host_launch_s),
+    h = b_.AddDelay(host, name, SecondsToDuration(static_cast<double>(launches) * s_.host_launch_s),
                     NodeCategory::kHost);
     if (wait_for != kNone) b_.AddDependency(wait_for, h);
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace echosim {
 namespace {
 
@@ -67,6 +69,44 @@ TEST(ExecutorTest, StreamsOverlapAndWaitsDelay) {
 
 // A collective starts when its last member arrives: rank r computes for (r+1)*10 before
 // it, so the all-reduce of 5 starts at 40 on 4 ranks and everyone finishes at 45.
+// Host nodes (kDelay, NodeCategory::kHost) issue kernels: a kernel starts no earlier than its
+// host node ends, the host chain runs ahead in simulated time without events of its own, and
+// a host node that waits for a kernel (a synchronisation) starts when that kernel ends.
+TEST(ExecutorTest, HostNodesIssueKernelsAndWaitAtSynchronisations) {
+  ExecutionGraph::Builder b({"compute", "host"});
+  const NodeId h1 = b.AddDelay(1, "h1", 10, NodeCategory::kHost);
+  const NodeId g1 = b.AddCompute(0, "g1", 5);
+  b.AddDependency(h1, g1);
+  const NodeId h2 = b.AddDelay(1, "h2", 10, NodeCategory::kHost);
+  const NodeId g2 = b.AddCompute(0, "g2", 30);
+  b.AddDependency(h2, g2);
+  const NodeId h3 = b.AddDelay(1, "h3", 1, NodeCategory::kHost);  // host-ahead: g3 waits for g2
+  const NodeId g3 = b.AddCompute(0, "g3", 5);
+  b.AddDependency(h3, g3);
+  const NodeId h4 = b.AddDelay(1, "h4", 4, NodeCategory::kHost);  // waits for g3 to finish
+  b.AddDependency(g3, h4);
+  const NodeId g4 = b.AddCompute(0, "g4", 5);
+  b.AddDependency(h4, g4);
+  const ExecutionGraph g = std::move(b).Build().value();
+  TestRankMap map(1, true, 1);
+  Engine e;
+  Executor x({&g}, &map, &e);
+  x.RecordRank(0);
+  ASSERT_TRUE(x.Run().ok());
+  std::map<NodeId, std::pair<Time, Time>> at;
+  for (const Span& s : x.spans(0)) at[s.node] = {s.start, s.end};
+  EXPECT_EQ(at[h1], (std::pair<Time, Time>{0, 10}));
+  EXPECT_EQ(at[g1], (std::pair<Time, Time>{10, 15}));
+  EXPECT_EQ(at[h2], (std::pair<Time, Time>{10, 20}));
+  EXPECT_EQ(at[g2], (std::pair<Time, Time>{20, 50}));  // issued at 20, after g1
+  EXPECT_EQ(at[h3], (std::pair<Time, Time>{20, 21}));
+  EXPECT_EQ(at[g3], (std::pair<Time, Time>{50, 55}));  // issued long before g2 ends
+  EXPECT_EQ(at[h4], (std::pair<Time, Time>{55, 59}));  // the host waited for g3
+  EXPECT_EQ(at[g4], (std::pair<Time, Time>{59, 64}));
+  EXPECT_EQ(x.finish_time(), 64);
+  EXPECT_EQ(x.nodes_completed(), 8u);
+}
+
 TEST(ExecutorTest, CollectiveStartsWhenLastMemberArrives) {
   std::vector<ExecutionGraph> graphs;
   for (int r = 0; r < 4; ++r) {

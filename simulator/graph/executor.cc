@@ -12,7 +12,6 @@ Executor::Executor(std::vector<const ExecutionGraph*> classes, const RankMap* ra
     : classes_(std::move(classes)), ranks_(ranks), engine_(engine), options_(options) {
   done_kind_ = engine_->RegisterHandler(this);
   activity_kind_ = engine_->RegisterHandler(this);
-  start_kind_ = engine_->RegisterHandler(this);
   const int64_t n = ranks_->NumRanks();
   graph_of_rank_.resize(n);
   pending_.resize(n);
@@ -29,18 +28,11 @@ Executor::Executor(std::vector<const ExecutionGraph*> classes, const RankMap* ra
     seen_channels_.assign(n, 0);
     is_dirty_.assign(n, 0);
   }
-  std::vector<char> class_has_host(classes_.size(), 0);
-  for (size_t c = 0; c < classes_.size(); ++c) {
-    const ExecutionGraph& g = *classes_[c];
-    for (NodeId v = 0; v < g.num_nodes() && !class_has_host[c]; ++v) class_has_host[c] = IsHost(g, v);
-  }
-  not_before_.resize(n);
   for (int64_t r = 0; r < n; ++r) {
     const uint32_t c = ranks_->ClassOf(r);
     ECHOSIM_CHECK(c < classes_.size());
     graph_of_rank_[r] = classes_[c];
     pending_[r] = classes_[c]->in_degrees();
-    if (class_has_host[c]) not_before_[r].assign(classes_[c]->num_nodes(), Time{0});
   }
 }
 
@@ -96,51 +88,6 @@ void Executor::MakeReady(int64_t rank, NodeId node) {
   const ExecutionGraph& g = *graph_of_rank_[rank];
   // Mark "ready and not yet complete" so the deadlock report can find waiting nodes.
   pending_[rank][node] = 0;
-  if (!not_before_[rank].empty()) {
-    if (IsHost(g, node)) {
-      RunHostNodes(rank, node);
-      return;
-    }
-    const Time at = not_before_[rank][node];
-    if (at > engine_->Now()) {
-      engine_->ScheduleAt(at, start_kind_, Pack(rank, node));
-      return;
-    }
-  }
-  Start(rank, node);
-}
-
-void Executor::RunHostNodes(int64_t rank, NodeId first) {
-  const bool outer = host_work_.empty();
-  host_work_.emplace_back(rank, first);
-  if (!outer) return;  // the running loop below picks it up
-  const Time now = engine_->Now();
-  for (size_t i = 0; i < host_work_.size(); ++i) {
-    const auto [r, v] = host_work_[i];
-    const ExecutionGraph& g = *graph_of_rank_[r];
-    std::vector<Time>& nb = not_before_[r];
-    const Time start = std::max(now, nb[v]);
-    const Time end = start + g.duration(v);
-    ++nodes_completed_;
-    rank_finish_[r] = std::max(rank_finish_[r], end);
-    finish_time_ = std::max(finish_time_, end);
-    const int32_t ri = record_index_[r];
-    if (ri >= 0) {
-      start_[ri][v] = start;
-      spans_[ri].push_back(Span{start, end, v});
-    }
-    uint32_t* pending = pending_[r].data();
-    pending[v] = 0xffffffffu;  // completed
-    for (NodeId s : g.successors(v)) {
-      nb[s] = std::max(nb[s], end);
-      if (--pending[s] == 0) MakeReady(r, s);  // host successors join host_work_
-    }
-  }
-  host_work_.clear();
-}
-
-void Executor::Start(int64_t rank, NodeId node) {
-  const ExecutionGraph& g = *graph_of_rank_[rank];
   switch (g.kind(node)) {
     case NodeKind::kCompute:
       if (options_.interference != nullptr && comm_channels_[rank] == 0) {
@@ -469,12 +416,6 @@ void Executor::OnEvent(Engine& engine, const Event& event) {
   }
   const int64_t rank = static_cast<int64_t>(event.payload >> 32);
   const NodeId node = static_cast<NodeId>(event.payload & 0xffffffffu);
-  if (event.kind == start_kind_) {
-    // A kernel issued by its host node after its other inputs were ready.
-    Start(rank, node);
-    if (!dirty_.empty() || !unscheduled_.empty()) Flush();
-    return;
-  }
   if (event.aux == 1) {
     // A fast-path compute kernel: ignored if it was converted to an activity meanwhile.
     auto& v = fast_[rank];
@@ -498,10 +439,7 @@ void Executor::Complete(int64_t rank, NodeId node) {
   const ExecutionGraph& g = *graph_of_rank_[rank];
   uint32_t* pending = pending_[rank].data();
   pending[node] = 0xffffffffu;  // completed
-  std::vector<Time>& nb = not_before_[rank];
   for (NodeId s : g.successors(node)) {
-    // A host node waiting on this one (a synchronisation) starts no earlier than now.
-    if (!nb.empty() && IsHost(g, s)) nb[s] = std::max(nb[s], now);
     if (--pending[s] == 0) MakeReady(rank, s);
   }
 }

@@ -131,17 +131,6 @@ class Executor : public EventHandler {
   };
 
   void MakeReady(int64_t rank, NodeId node);
-  // Runs a ready node now (MakeReady, or a deferred start's event).
-  void Start(int64_t rank, NodeId node);
-  // Host nodes (kDelay, NodeCategory::kHost) take no event: a host node ready at `now` runs
-  // from max(now, its host predecessors' ends) for its duration, in simulated time that may
-  // lie ahead, and its successors learn that end as the earliest time they may start (a
-  // kernel the host has not issued yet waits for it with one deferred-start event). A host
-  // thread issuing ahead of its GPU thus costs nothing, whatever its length.
-  void RunHostNodes(int64_t rank, NodeId node);
-  bool IsHost(const ExecutionGraph& g, NodeId v) const {
-    return g.kind(v) == NodeKind::kDelay && g.category(v) == NodeCategory::kHost;
-  }
   void Complete(int64_t rank, NodeId node);
   void Arrive(uint64_t key, uint32_t expected, int64_t rank, NodeId node, Duration duration);
   // Starts the transfer of a matched communication instance (all members arrived).
@@ -170,11 +159,6 @@ class Executor : public EventHandler {
   ExecutorOptions options_;
   uint32_t done_kind_;
   uint32_t activity_kind_;
-  uint32_t start_kind_;
-  // Per rank with host nodes, per node: the earliest it may start (the end of its host
-  // predecessors, and for a host node of its GPU predecessors too); empty for other ranks.
-  std::vector<std::vector<Time>> not_before_;
-  std::vector<std::pair<int64_t, NodeId>> host_work_;  // RunHostNodes' worklist
   std::vector<const ExecutionGraph*> graph_of_rank_;
   std::vector<std::vector<uint32_t>> pending_;  // per rank, per node
   std::unordered_map<uint64_t, Rendezvous> collectives_;

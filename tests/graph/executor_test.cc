@@ -69,9 +69,9 @@ TEST(ExecutorTest, StreamsOverlapAndWaitsDelay) {
 
 // A collective starts when its last member arrives: rank r computes for (r+1)*10 before
 // it, so the all-reduce of 5 starts at 40 on 4 ranks and everyone finishes at 45.
-// Host nodes (kDelay, NodeCategory::kHost) issue kernels: a kernel starts no earlier than its
-// host node ends, the host chain runs ahead in simulated time without events of its own, and
-// a host node that waits for a kernel (a synchronisation) starts when that kernel ends.
+// Host nodes (kDelay, NodeCategory::kHost, on their own stream) issue kernels: a kernel starts
+// no earlier than its host node ends, the host chain runs ahead of the GPU, and a host node
+// that waits for a kernel (a synchronisation) starts when that kernel ends.
 TEST(ExecutorTest, HostNodesIssueKernelsAndWaitAtSynchronisations) {
   ExecutionGraph::Builder b({"compute", "host"});
   const NodeId h1 = b.AddDelay(1, "h1", 10, NodeCategory::kHost);

@@ -36,6 +36,9 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
   --optimizer adam|muon --moe-dispatcher alltoall|flex --moe-grouped-gemm multi_stream|single_kernel
   --flex-traffic-factor X --flex-sms N
+  --host-launch-us X      host time per kernel launch (0: no host model; default: the GPU preset's)
+  --cuda-graph-scope LIST parts captured in CUDA graphs (attn, mlp, moe, moe_router, moe_preprocess,
+                          mamba, full_iteration)
   --account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split
                           count the embedding / loss as a pipeline layer (parallelism.account_for_*)
   --set KEY=VALUE         any scenario field by dotted name
@@ -80,6 +83,8 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--nic-gbps", "cluster.network.nic_gbps"},
       {"--nvlink-gbps", "cluster.network.nvlink_gbps"},
       {"--host-overhead-ms", "simulation.host_overhead_per_step_ms"},
+      {"--host-launch-us", "simulation.host_launch_us"},
+      {"--cuda-graph-scope", "parallelism.cuda_graph_scope"},
       {"--flex-traffic-factor", "simulation.flex_dispatch_traffic_factor"},
       {"--optimizer", "workload.training.optimizer"},
       {"--moe-dispatcher", "parallelism.moe_dispatcher"},
@@ -182,7 +187,9 @@ int CmdSearch(const std::vector<std::string>& args) {
     if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
     const std::string& v = args[i + 1];
     if (auto it = JobFlags().find(a); it != JobFlags().end()) {
-      const std::string assignment = StrCat(it->second, "=", v);
+      // A list flag takes comma-separated names: the field is a YAML sequence.
+      const std::string assignment =
+          StrCat(it->second, "=", a == "--cuda-graph-scope" ? StrCat("[", v, "]") : v);
       Status st = ApplyOverride(assignment, &base);
       if (!st.ok()) {
         std::string msg = st.message();

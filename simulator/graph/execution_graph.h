@@ -38,7 +38,7 @@ enum class NodeKind : uint8_t {
 const char* NodeKindName(NodeKind k);
 
 // What a node counts as in the step-time breakdown. kHost: the host (CPU) issuing work, not
-// the GPU (the breakdown counts the GPU idle while only the host runs as host-bound time).
+// GPU time (the breakdown counts a kernel held back by its host node as host-bound time).
 enum class NodeCategory : uint8_t { kCompute, kComm, kOther, kHost };
 
 struct CommInfo {

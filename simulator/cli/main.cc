@@ -123,8 +123,9 @@ train options (each sets the scenario field in parentheses):
   --nvlink-gbps X         per-GPU NVLink bandwidth, Gbit/s per direction (cluster.network.nvlink_gbps)
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
   --host-launch-us X      host (CPU) time per kernel launch: a host thread issues the kernels
-                          and the GPU idles where it falls behind or synchronises; 0 (default):
-                          not simulated (simulation.host_launch_us)
+                          and the GPU idles where it falls behind or synchronises; default: the
+                          GPU preset's (h100-sxm 56, others 0); 0: not simulated
+                          (simulation.host_launch_us)
   --cuda-graph-scope LIST comma-separated parts captured in CUDA graphs, one launch each: attn,
                           mlp, moe, moe_router, moe_preprocess, mamba, full_iteration
                           (parallelism.cuda_graph_scope, as Megatron-Core --cuda-graph-scope)

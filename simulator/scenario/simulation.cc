@@ -1,7 +1,5 @@
 #include "simulator/scenario/simulation.h"
 
-#include "models/host_launches.h"
-
 #include <cmath>
 #include <fstream>
 #include <sstream>

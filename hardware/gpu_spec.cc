@@ -53,7 +53,8 @@ Status GpuSpec::Validate() const {
   }
   for (const Field& f : {Field{"gemm_min_dim_half", gemm_min_dim_half},
                          Field{"gemm_flops_half", gemm_flops_half},
-                         Field{"host_launch_us", host_launch_us}}) {
+                         Field{"host_launch_us", host_launch_us},
+                         Field{"host_loop_launch_us", host_loop_launch_us}}) {
     if (!(f.v >= 0) || !std::isfinite(f.v)) {
       return InvalidArgument(StrCat("gpu '", name, "': ", f.name, " must be a finite number >= 0, got ", f.v));
     }
@@ -90,6 +91,7 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       {"attention_efficiency", &g.attention_efficiency},
       {"mamba_scan_efficiency", &g.mamba_scan_efficiency},
       {"host_launch_us", &g.host_launch_us},
+      {"host_loop_launch_us", &g.host_loop_launch_us},
       {"nvlink_gbps", &g.nvlink_gbps},
       {"nvlink_efficiency", &g.nvlink_efficiency},
       {"nic_gbps", &g.nic_gbps},

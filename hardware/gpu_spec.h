@@ -56,6 +56,10 @@ struct GpuSpec {
   // this GPU's usual system (simulation.host_launch_us), microseconds; 0: not measured (the
   // host is then not simulated).
   double host_launch_us = 0;
+  // Host time per kernel a C++ loop inside one framework call launches (Transformer Engine's
+  // per-expert grouped GEMM and quantisation; simulation.host_loop_launch_us), microseconds;
+  // 0: host_launch_us.
+  double host_loop_launch_us = 0;
   double nvlink_gbps = 0;      // per GPU, one direction, Gbit/s
   double nvlink_efficiency = 0.8;
   double nic_gbps = 0;         // per GPU, one direction, Gbit/s

@@ -98,4 +98,11 @@ int64_t KernelLaunches(std::string_view name, const LaunchContext& c) {
   return 1;
 }
 
+int64_t LoopLaunches(std::string_view name, const LaunchContext& c) {
+  if ((Starts(name, "moe.fc1.") || Starts(name, "moe.fc2.")) && !Starts(name, "moe.fc2_bias")) {
+    return KernelLaunches(name, c) - 1;
+  }
+  return 0;
+}
+
 }  // namespace echosim

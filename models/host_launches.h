@@ -51,6 +51,12 @@ struct LaunchContext {
 // Kernels the framework launches for the operator `name` in eager execution (at least 1).
 int64_t KernelLaunches(std::string_view name, const LaunchContext& c);
 
+// How many of KernelLaunches(name, c) a C++ loop inside one framework call issues (Transformer
+// Engine's grouped GEMM and its fp8 quantisation: one Python-level call, then one cuBLAS GEMM
+// or quantisation per further local expert), costing the host a bare kernel launch
+// (simulation.host_loop_launch_us) instead of a Python-level operator's.
+int64_t LoopLaunches(std::string_view name, const LaunchContext& c);
+
 }  // namespace echosim
 
 #endif  // ECHOSIM_MODELS_HOST_LAUNCHES_H_

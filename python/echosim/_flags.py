@@ -84,6 +84,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "nvlink_gbps": _value("--nvlink-gbps", "cluster.network.nvlink_gbps"),
     "host_overhead_ms": _value("--host-overhead-ms", "simulation.host_overhead_per_step_ms"),
     "host_launch_us": _value("--host-launch-us", "simulation.host_launch_us"),
+    "host_loop_launch_us": _value("--host-loop-launch-us", "simulation.host_loop_launch_us"),
     "cuda_graph_scope": _value("--cuda-graph-scope", "parallelism.cuda_graph_scope"),
     "flex_traffic_factor": _value("--flex-traffic-factor", "simulation.flex_dispatch_traffic_factor"),
     "full": _switch("--full", "simulation.full"),

@@ -253,6 +253,7 @@ def train(
     nvlink_gbps: float | None = None,
     host_overhead_ms: float | None = None,
     host_launch_us: float | None = None,
+    host_loop_launch_us: float | None = None,
     cuda_graph_scope: str | Iterable[str] | None = None,
     flex_traffic_factor: float | None = None,
     full: bool | None = None,
@@ -329,7 +330,7 @@ def train(
         "account_for_loss_in_pipeline_split": account_for_loss_in_pipeline_split,
         "nic_gbps": nic_gbps,
         "nvlink_gbps": nvlink_gbps, "host_overhead_ms": host_overhead_ms,
-        "host_launch_us": host_launch_us,
+        "host_launch_us": host_launch_us, "host_loop_launch_us": host_loop_launch_us,
         "cuda_graph_scope": (cuda_graph_scope.split(",") if isinstance(cuda_graph_scope, str)
                              else None if cuda_graph_scope is None else list(cuda_graph_scope)),
         "flex_traffic_factor": flex_traffic_factor, "full": full,

@@ -124,8 +124,12 @@ train options (each sets the scenario field in parentheses):
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
   --host-launch-us X      host (CPU) time per kernel launch: a host thread issues the kernels
                           and the GPU idles where it falls behind or synchronises; default: the
-                          GPU preset's (h100-sxm 56, others 0); 0: not simulated
+                          GPU preset's (h100-sxm, b200 and b300 91, others 0); 0: not simulated
                           (simulation.host_launch_us)
+  --host-loop-launch-us X host time per kernel a C++ loop launches inside one framework call
+                          (the per-expert GEMMs and quantisations of a grouped GEMM); default:
+                          the GPU preset's (30 where the host model is on)
+                          (simulation.host_loop_launch_us)
   --cuda-graph-scope LIST comma-separated parts captured in CUDA graphs, one launch each: attn,
                           mlp, moe, moe_router, moe_preprocess, mamba, full_iteration
                           (parallelism.cuda_graph_scope, as Megatron-Core --cuda-graph-scope)
@@ -268,6 +272,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},
       {"--host-launch-us", {"simulation.host_launch_us", true}},
+      {"--host-loop-launch-us", {"simulation.host_loop_launch_us", true}},
       {"--cuda-graph-scope", {"parallelism.cuda_graph_scope", true}},
       {"--flex-traffic-factor", {"simulation.flex_dispatch_traffic_factor", true}},
       {"--full", {"simulation.full", false}},

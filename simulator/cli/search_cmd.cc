@@ -37,6 +37,7 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --optimizer adam|muon --moe-dispatcher alltoall|flex --moe-grouped-gemm multi_stream|single_kernel
   --flex-traffic-factor X --flex-sms N
   --host-launch-us X      host time per kernel launch (0: no host model; default: the GPU preset's)
+  --host-loop-launch-us X host time per kernel a C++ loop launches (per-expert grouped GEMMs)
   --cuda-graph-scope LIST parts captured in CUDA graphs (attn, mlp, moe, moe_router, moe_preprocess,
                           mamba, full_iteration)
   --account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split
@@ -84,6 +85,7 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--nvlink-gbps", "cluster.network.nvlink_gbps"},
       {"--host-overhead-ms", "simulation.host_overhead_per_step_ms"},
       {"--host-launch-us", "simulation.host_launch_us"},
+      {"--host-loop-launch-us", "simulation.host_loop_launch_us"},
       {"--cuda-graph-scope", "parallelism.cuda_graph_scope"},
       {"--flex-traffic-factor", "simulation.flex_dispatch_traffic_factor"},
       {"--optimizer", "workload.training.optimizer"},

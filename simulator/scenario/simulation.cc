@@ -335,14 +335,22 @@ Status ResolveScenario(scenario::Scenario* s) {
   if (sim->flex_dispatch_traffic_factor() == 0) {
     sim->set_flex_dispatch_traffic_factor(cal.flex_dispatch_traffic_factor);
   }
-  if (!sim->has_host_launch_us()) {
+  if (!sim->has_host_launch_us() || !sim->has_host_loop_launch_us()) {
     ECHOSIM_ASSIGN_OR_RETURN(const GpuSpec gpu, FindGpuPreset(cl->gpu()));
-    sim->set_host_launch_us(gpu.host_launch_us);
+    if (!sim->has_host_launch_us()) sim->set_host_launch_us(gpu.host_launch_us);
+    if (!sim->has_host_loop_launch_us()) {
+      sim->set_host_loop_launch_us(gpu.host_loop_launch_us > 0 ? gpu.host_loop_launch_us : sim->host_launch_us());
+    }
   }
   if (!(sim->host_launch_us() >= 0) || !std::isfinite(sim->host_launch_us())) {
     return InvalidArgument(StrCat("simulation.host_launch_us (--host-launch-us) must be a non-negative number of "
                                   "microseconds per kernel launch (0: no host model), got ",
                                   sim->host_launch_us()));
+  }
+  if (!(sim->host_loop_launch_us() >= 0) || !std::isfinite(sim->host_loop_launch_us())) {
+    return InvalidArgument(StrCat("simulation.host_loop_launch_us (--host-loop-launch-us) must be a non-negative "
+                                  "number of microseconds per kernel launch, got ",
+                                  sim->host_loop_launch_us()));
   }
   ECHOSIM_RETURN_IF_ERROR(ParseGraphScopes({p->cuda_graph_scope().begin(), p->cuda_graph_scope().end()},
                                            "parallelism.cuda_graph_scope (--cuda-graph-scope)")
@@ -443,6 +451,7 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   s.contention = sc.simulation().contention();
   s.host_overhead_s = sc.simulation().host_overhead_per_step_ms() * 1e-3;
   s.host_launch_s = sc.simulation().host_launch_us() * 1e-6;
+  s.host_loop_launch_s = sc.simulation().host_loop_launch_us() * 1e-6;
   ECHOSIM_ASSIGN_OR_RETURN(s.cuda_graph_scopes,
                            ParseGraphScopes({p.cuda_graph_scope().begin(), p.cuda_graph_scope().end()},
                                             "parallelism.cuda_graph_scope (--cuda-graph-scope)"));

@@ -206,11 +206,13 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
   constexpr NodeId kNone = ExecutionGraph::Builder::kNoNode;
   const uint8_t host = static_cast<uint8_t>(host_stream_);
   int64_t launches = 0;
+  int64_t loop_launches = 0;
   uint32_t region = 0;
   if (cur != nullptr) {
     region = GraphScopeOf(name, cur->moe_layer, cur->mamba_layer) & s_.cuda_graph_scopes;
     if (region == 0) {
-      launches = KernelLaunches(name, launch_ctx_);
+      loop_launches = LoopLaunches(name, launch_ctx_);
+      launches = KernelLaunches(name, launch_ctx_) - loop_launches;
     } else if (region != cur->graph_region) {
       launches = 1;  // the graph's replay
     }
@@ -223,9 +225,10 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
     launches = 1;
   }
   NodeId h = b_.LastOn(host);
-  if (launches > 0 || wait_for != kNone || h == kNone) {
-    h = b_.AddDelay(host, name, SecondsToDuration(static_cast<double>(launches) * s_.host_launch_s),
-                    NodeCategory::kHost);
+  if (launches > 0 || loop_launches > 0 || wait_for != kNone || h == kNone) {
+    const double busy = static_cast<double>(launches) * s_.host_launch_s +
+                        static_cast<double>(loop_launches) * s_.host_loop_launch_s;
+    h = b_.AddDelay(host, name, SecondsToDuration(busy), NodeCategory::kHost);
     if (wait_for != kNone) b_.AddDependency(wait_for, h);
   }
   b_.AddDependency(h, id);

@@ -45,6 +45,8 @@ struct TrainingSetup {
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
   // Host time per kernel launch (simulation.host_launch_us), seconds; 0: no host model.
   double host_launch_s = 0;
+  // Host time per kernel a C++ loop inside one framework call issues (LoopLaunches), seconds.
+  double host_loop_launch_s = 0;
   // Parts of the step captured in CUDA graphs (parallelism.cuda_graph_scope, GraphScope bits).
   uint32_t cuda_graph_scopes = 0;
   double compute_sustained_factor = 1.0;  // scales GEMM and attention throughput

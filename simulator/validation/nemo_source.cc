@@ -390,6 +390,57 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
   return r;
 }
 
+// The CUDA graphs of the release recipe of a row on a DGX system with an x86
+// host (H100, B200, B300: the GPU presets with a host launch model), as
+// parallelism.cuda_graph_scope; empty: eager. Read from Megatron-Bridge's workload base configs
+// (scripts/performance/configs/{qwen/qwen3,deepseek/deepseek,gpt_oss/gpt_oss,nemotronh/
+// nemotron_3}_workload_base_configs.py, cuda_graph_impl and cuda_graph_scope of the config the
+// row's plan matches) at 97ad8cc6f (25.11), c0b9a0003 (26.02), cfeddcd94 (26.02.01), 74695a06d
+// (26.04), 21d102f5e (26.04.01) and 63b08b397 (26.06); 25.09 (fa0315ae2) from the perf_matrix
+// cuda_graphs flag of configs/{deepseek,qwen3}/*_llm_pretrain.yaml, which turns on Megatron-Core's
+// per-layer graphs (enable_cuda_graph): with token dropping the whole layer, attention and MoE.
+std::vector<std::string> RecipeGraphScopes(const std::string& model, const std::string& system,
+                                           const std::string& precision, const std::string& release) {
+  const std::vector<std::string> kRouter = {"moe_router", "moe_preprocess"};
+  const std::vector<std::string> kAttnRouter = {"attn", "moe_router", "moe_preprocess"};
+  const bool b200 = system == "DGX-B200";
+  const bool b300 = system == "DGX-B300";
+  if (system == "DGX-H100") {
+    // NEMOTRON_3_NANO_PRETRAIN_CONFIG_H100_FP8_CS_V1 (cfeddcd94 to 63b08b397): mamba. Every other
+    // H100 MoE config of these rows (Qwen3-30B-A3B FP8, Qwen3-235B-A22B, gpt-oss-120b,
+    // DeepSeek-V3 at 25.09) has none.
+    if (model == "Nemotron_3_Nano") return {"mamba"};
+    return {};
+  }
+  if (!b200 && !b300) return {};
+  // Llama 3 8B on B200: perf_matrix b200 cuda_graphs true at 25.09 (whole layers); local
+  // full-iteration graphs in LLAMA3_8B_PRETRAIN_CONFIG_B200_FP8_CS_BASE_CONFIG at 25.11.
+  if (model == "LLAMA3_8B") {
+    return release == "25.09" ? std::vector<std::string>{"attn", "mlp"}
+                              : std::vector<std::string>{"full_iteration"};
+  }
+  if (release == "25.09") {
+    // perf_matrix b200: DeepSeek-V3 fp8_cs / fp8_mx and Qwen3-30B-A3B cuda_graphs true,
+    // Qwen3-235B-A22B false.
+    if ((model == "DeepSeekV3" && precision != "BF16") || model == "Qwen3_30B_a3B") return {"attn", "moe"};
+    return {};
+  }
+  if (model == "Qwen3_30B_a3B") {
+    // B300 FP8_MX V1: moe_router, moe_preprocess (26.02 to 26.04.01); full-iteration graphs at
+    // 26.06. B200 FP8_MX V1: moe_router, moe_preprocess at 25.11, with attn from 26.02.01.
+    if (b300) return release == "26.06" ? std::vector<std::string>{"full_iteration"} : kRouter;
+    return release == "25.11" || release == "26.02" ? kRouter : kAttnRouter;
+  }
+  if (model == "DeepSeekV3") {
+    // B200 / B300 FP8_MX: no graphs up to 26.04; the V2 configs of 26.04.01 and 26.06 (the rows'
+    // plans) capture attn, moe_router, moe_preprocess.
+    return release == "26.04.01" || release == "26.06" ? kAttnRouter : std::vector<std::string>{};
+  }
+  if (model == "GPT OSS 120B") return b300 ? kAttnRouter : std::vector<std::string>{};  // B200: none
+  if (model == "Nemotron_3_Nano") return {"attn", "mamba", "moe_router", "moe_preprocess"};
+  return {};  // Qwen3-235B-A22B: no graphs on B200 or B300
+}
+
 // Rows whose release's recipe runs Megatron-Core's flex token dispatcher (HybridEP backend),
 // read from NVIDIA-NeMo/Megatron-Bridge at each release's commit. 25.09: never (token drop
 // needs the all-to-all dispatcher; scripts/performance/run_script.py at fa0315ae2). 25.11
@@ -736,13 +787,6 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.recompute_modules = {"moe", "layernorm", "core_attn", "moe_act"};
       notes.push_back("release recipe (Megatron-Bridge): recompute_modules moe, layernorm, "
                       "core_attn, moe_act");
-      // The same config with _NEMOTRON_3_NANO_PRETRAIN_CONFIG_H100 (cfeddcd94 (26.02.01) to
-      // 63b08b397 (26.06)): cuda_graph_impl transformer_engine, cuda_graph_scope ["mamba"].
-      c.cuda_graph_scope = {"mamba"};
-      notes.push_back("release recipe: the Mamba mixers captured in CUDA graphs (cuda_graph_scope "
-                      "mamba), which shortens the simulated host launch time");
-    } else if (model == "Nemotron_3_Nano") {
-      notes.push_back("the recipe's CUDA graphs not simulated (no host launch model for this GPU)");
     }
     if (spec.is_mla()) {
       c.recompute = ds.recompute.empty() ? "none" : "selective";
@@ -787,9 +831,21 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.fp8_attention = rc->fp8_attention;
       notes.push_back(rc->fp8_attention
                           ? "release recipe (Megatron-Bridge): MoE all-to-all overlap and fp8 "
-                            "attention simulated; its full-iteration CUDA graphs and fused "
-                            "grouped-MLP kernel are not"
+                            "attention simulated; its fused grouped-MLP kernel is not"
                           : "release recipe (Megatron-Bridge): MoE all-to-all overlap simulated");
+    }
+    // The recipe's CUDA graphs, where the GPU preset has a host launch model (the x86 DGX
+    // systems): what they change is the host's launches.
+    if (system == "DGX-H100" || system == "DGX-B200" || system == "DGX-B300") {
+      c.cuda_graph_scope = RecipeGraphScopes(model, system, precision, short_release);
+      if (!c.cuda_graph_scope.empty()) {
+        notes.push_back(StrCat("release recipe: CUDA graphs over ", Join(c.cuda_graph_scope, ", "),
+                               " (one host launch per captured region)"));
+      } else if (spec.is_moe()) {
+        notes.push_back("release recipe: no CUDA graphs (every kernel launched from the host)");
+      }
+    } else if (spec.is_moe()) {
+      notes.push_back("the recipe's CUDA graphs not simulated (no host launch model for this GPU)");
     }
     // The expert MLP as Transformer Engine's fused op (use_transformer_engine_op_fuser with the
     // CuTe DSL grouped MLP), which applies gpt-oss's clamped GLU inside it: only the GB200 and

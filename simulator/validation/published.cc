@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "hardware/calibration.h"
+#include "hardware/gpu_spec.h"
 #include "simulator/core/stats.h"
 #include "simulator/core/strings.h"
 #include "simulator/scenario/simulation.h"
@@ -672,6 +673,12 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
   for (ValidationCase& c : cases) {
     c.row.moe = c.config.shape.is_moe();
     if (!c.row.skipped) c.row.model = c.config.shape.name;
+    if (!c.row.skipped && c.row.moe) {
+      const StatusOr<GpuSpec> gpu = FindGpuPreset(c.config.gpu);
+      const auto& sc = c.config.cuda_graph_scope;
+      const bool full = std::find(sc.begin(), sc.end(), "full_iteration") != sc.end();
+      if (gpu.ok() && gpu->host_launch_us > 0 && !full) c.row.fitted_by = "host_loop_launch_us";
+    }
     rep.rows.push_back(c.row);
   }
   // 3. Configurations measured by several rows (the same stated run in several releases,
@@ -719,6 +726,13 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
                                         [](const ValidationRow& r) { return !r.skipped && !r.moe; }));
   rep.summaries.push_back(SummarizeRows("all_moe", rep.rows, false,
                                         [](const ValidationRow& r) { return !r.skipped && r.moe; }));
+  // Rows some simulator constant was chosen on (ValidationRow::fitted_by) and the others.
+  rep.summaries.push_back(SummarizeRows("in_a_fit", rep.rows, false, [](const ValidationRow& r) {
+    return !r.skipped && !r.fitted_by.empty();
+  }));
+  rep.summaries.push_back(SummarizeRows("in_no_fit", rep.rows, false, [](const ValidationRow& r) {
+    return !r.skipped && r.fitted_by.empty();
+  }));
   rep.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return rep;
 }
@@ -752,7 +766,8 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
                                                   {"host_overhead_per_step_ms", r.fit_overhead_ms}}},
                           {"skipped", r.skipped}, {"assumptions", r.assumptions},
                           {"campaign", r.campaign.empty() ? r.source : r.campaign},
-                          {"precision", r.precision}, {"model", r.model}, {"moe", r.moe}};
+                          {"precision", r.precision}, {"model", r.model}, {"moe", r.moe},
+                          {"fitted_by", r.fitted_by}};
     if (r.skipped) {
       row["skip_reason"] = r.skip_reason;
     } else {

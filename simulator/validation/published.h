@@ -51,6 +51,10 @@ struct ValidationRow {
   int64_t gpus = 0;        // GPUs in the job
   double model_params = 0; // parameters of the model simulated (0 when skipped early)
   bool moe = false;         // the model is a mixture of experts
+  // A simulator constant chosen on this row, beyond the held-out ones: "host_loop_launch_us"
+  // for mixture-of-experts rows run with the host launch model (the GPU presets whose host is
+  // modelled: their host_loop_launch_us was chosen on these rows). Empty: no constant was.
+  std::string fitted_by;
   std::string model;        // model simulated (preset name), empty when skipped early
   double measured_step_s = 0;
   double predicted_step_s = 0;

@@ -7,10 +7,12 @@
 // simulates it, and compares the predicted with the measured step time. Rows echosim
 // cannot represent are kept in the report with the reason, never dropped.
 //
-// Nothing in the simulator is fitted to these rows: all constants come from datasheets
-// and micro-benchmarks (hardware/gpus/*.yaml) except two global constants (a sustained-
-// throughput factor and a per-step host overhead, hardware/calibration/training.yaml).
-// Those are refitted here leaving each source out in turn, and each table is predicted
+// The simulator's constants come from datasheets, micro-benchmarks and a published profile
+// (hardware/gpus/*.yaml) except two global constants (a sustained-throughput factor and a
+// per-step host overhead, hardware/calibration/training.yaml), fitted on these rows, and
+// one chosen on some of them (host_loop_launch_us of the presets with a host model, on
+// their mixture-of-experts rows: ValidationRow::fitted_by, summarised apart). The two global
+// constants are refitted here leaving each source out in turn, and each table is predicted
 // with the constants fitted on the others (the headline figures); the shipped constants
 // are a fit on every source and are reported as in-sample.
 //

@@ -14,8 +14,17 @@ TEST(HostLaunchesTest, GroupedExpertGemmsLaunchOnePerLocalExpertUnlessOneKernel)
   // The expert bias path loops over the experts in Python: 2 kernels each forward, 5 backward.
   EXPECT_EQ(KernelLaunches("moe.fc2_bias.fwd", c), 34);
   EXPECT_EQ(KernelLaunches("moe.fc2_bias.bwd", c), 82);
+  // After the first, each expert's GEMM and quantisation comes from TE's C++ loop; the bias
+  // path's Python loop and every other operator launch from Python.
+  EXPECT_EQ(LoopLaunches("moe.fc1.fwd", c), 15);
+  EXPECT_EQ(LoopLaunches("moe.fc2.wgrad", c), 15);
+  EXPECT_EQ(LoopLaunches("moe.fc1.input.quantize", c), 15);
+  EXPECT_EQ(LoopLaunches("moe.fc2_bias.fwd", c), 0);
+  EXPECT_EQ(LoopLaunches("moe.router.fwd", c), 0);
+  EXPECT_EQ(LoopLaunches("attn.bwd", c), 0);
   c.grouped_gemm_single_kernel = true;
   EXPECT_EQ(KernelLaunches("moe.fc1.fwd", c), 1);
+  EXPECT_EQ(LoopLaunches("moe.fc1.fwd", c), 0);
   c.grouped_gemm_single_kernel = false;
   c.fused_moe_mlp = true;
   EXPECT_EQ(KernelLaunches("moe.fc2.dgrad", c), 1);

@@ -252,5 +252,10 @@ def test_host_launch_model_from_python():
     assert off.breakdown["host_bound_s"] == 0 < eager.breakdown["host_bound_s"]
     assert off.step_time_s < graphed.step_time_s <= eager.step_time_s
     assert graphed.scenario.get("parallelism.cuda_graph_scope") == ["moe_router", "moe_preprocess"]
+    # The per-expert loop launches' cost: the preset's by default, settable on its own.
+    assert eager.scenario.get("simulation.host_loop_launch_us") == 30
+    cheap = echosim.train(**base, host_loop_launch_us=0)
+    assert cheap.scenario.get("simulation.host_loop_launch_us") == 0
+    assert cheap.step_time_s < eager.step_time_s
     with pytest.raises(ValueError, match="valid choices: attn, mlp, moe"):
         echosim.train(**base, cuda_graph_scope=["attention"])

@@ -75,6 +75,8 @@ TEST(SimulationTest, BadNamesListValidChoices) {
        "attn, mlp, moe, moe_router, moe_preprocess, mamba, full_iteration"},
       {"simulation.host_launch_us=-5",
        "simulation.host_launch_us (--host-launch-us) must be a non-negative number"},
+      {"simulation.host_loop_launch_us=-1",
+       "simulation.host_loop_launch_us (--host-loop-launch-us) must be a non-negative number"},
   };
   for (const Case& c : cases) {
     scenario::Scenario s = Parse(kMinimal);

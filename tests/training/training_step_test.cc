@@ -558,6 +558,31 @@ TEST(TrainingStepTest, HostModelDelaysKernelsUntilIssued) {
   EXPECT_GT(slow->breakdown.host_bound_s, 0.3 * slow->step_time_s);
 }
 
+// The per-expert launches of the grouped GEMMs (a C++ loop) have their own cost: with it at 0
+// only the Python-level launches remain, and raising it alone lengthens a host-bound step.
+// A dense model has no loop launches: the loop cost moves nothing.
+TEST(TrainingStepTest, LoopLaunchCostPricesThePerExpertLaunches) {
+  TrainingSetup s = MoeSetup(8, 1, 1, 8);
+  s.host_launch_s = 100e-6;
+  double prev = 0;
+  for (double loop_us : {0.0, 30.0, 300.0}) {
+    TrainingSetup t = s;
+    t.host_loop_launch_s = loop_us * 1e-6;
+    auto r = SimulateTrainingStep(t);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_GE(r->step_time_s, prev) << loop_us << " us";
+    if (loop_us == 300.0) EXPECT_GT(r->step_time_s, prev * 1.01);
+    prev = r->step_time_s;
+  }
+  TrainingSetup d = MakeSetup("llama2-7b", 8, 1, 1, 1, 16);
+  d.host_launch_s = 100e-6;
+  auto a = SimulateTrainingStep(d);
+  d.host_loop_launch_s = 300e-6;
+  auto b = SimulateTrainingStep(d);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->step_time_s, b->step_time_s);
+}
+
 // A host that keeps ahead of the GPU bounds nothing: while the GPU waits for another pipeline
 // stage the host may be issuing later kernels, and that idle time stays a pipeline bubble.
 TEST(TrainingStepTest, HostRunningAheadLeavesBubblesAsBubbles) {

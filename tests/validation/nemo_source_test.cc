@@ -334,6 +334,32 @@ TEST(NemoSourceTest, GptOssRecomputeFollowsTheRecipe) {
   EXPECT_EQ((*cases)[2].config.recompute, "none");
 }
 
+// The release recipe's CUDA graphs, on the systems whose preset models the host: gpt-oss on
+// B300 captures attention, router and permutation, on B200 nothing; Qwen3-30B-A3B on B300
+// runs full-iteration graphs from 26.06; a GB200 row carries none (no host model there).
+TEST(NemoSourceTest, CudaGraphScopesFollowTheRecipes) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-B300,GPT OSS 120B,64,BF16,1280,4,4096,"
+      "1,1,1,n/a,8,15114,410,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,GPT OSS 120B,64,BF16,1280,4,4096,"
+      "1,1,1,n/a,8,13000,350,0,,\n"
+      "d,26.06 NeMo Container,Pre-Training Performance,DGX-B300,Qwen3_30B_a3B,8,MXFP8,512,8,4096,"
+      "1,1,1,n/a,8,40000,700,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,GPT OSS 120B,64,BF16,1280,4,4096,"
+      "1,1,1,n/a,64,15938,433,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 4u);
+  EXPECT_EQ((*cases)[0].config.cuda_graph_scope,
+            (std::vector<std::string>{"attn", "moe_router", "moe_preprocess"}));
+  EXPECT_NE((*cases)[0].row.assumptions.find("CUDA graphs over attn, moe_router, moe_preprocess"),
+            std::string::npos);
+  EXPECT_TRUE((*cases)[1].config.cuda_graph_scope.empty());
+  EXPECT_NE((*cases)[1].row.assumptions.find("no CUDA graphs"), std::string::npos);
+  EXPECT_EQ((*cases)[2].config.cuda_graph_scope, (std::vector<std::string>{"full_iteration"}));
+  EXPECT_TRUE((*cases)[3].config.cuda_graph_scope.empty());
+  EXPECT_NE((*cases)[3].row.assumptions.find("no host launch model for this GPU"), std::string::npos);
+}
+
 // The page's footnote says the 26.06.01 gpt-oss rows measure a known regression: listed, not
 // simulated.
 TEST(NemoSourceTest, RowsTheSourceMarksAsARegressionAreListed) {

@@ -124,7 +124,7 @@ train options (each sets the scenario field in parentheses):
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
   --host-launch-us X      host (CPU) time per kernel launch: a host thread issues the kernels
                           and the GPU idles where it falls behind or synchronises; default: the
-                          GPU preset's (h100-sxm, b200 and b300 91, others 0); 0: not simulated
+                          GPU preset's (h100-sxm, b200 and b300 91.5, others 0); 0: not simulated
                           (simulation.host_launch_us)
   --host-loop-launch-us X host time per kernel a C++ loop launches inside one framework call
                           (the per-expert GEMMs and quantisations of a grouped GEMM); default:

@@ -390,15 +390,16 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
   return r;
 }
 
-// The CUDA graphs of the release recipe of a row on a DGX system with an x86
-// host (H100, B200, B300: the GPU presets with a host launch model), as
-// parallelism.cuda_graph_scope; empty: eager. Read from Megatron-Bridge's workload base configs
+// The CUDA graphs of the release recipe of a row on a DGX system with an x86 host (H100, B200,
+// B300: the GPU presets with a host launch model), as parallelism.cuda_graph_scope; empty:
+// eager. Read from Megatron-Bridge's workload base configs
 // (scripts/performance/configs/{qwen/qwen3,deepseek/deepseek,gpt_oss/gpt_oss,nemotronh/
 // nemotron_3}_workload_base_configs.py, cuda_graph_impl and cuda_graph_scope of the config the
 // row's plan matches) at 97ad8cc6f (25.11), c0b9a0003 (26.02), cfeddcd94 (26.02.01), 74695a06d
 // (26.04), 21d102f5e (26.04.01) and 63b08b397 (26.06); 25.09 (fa0315ae2) from the perf_matrix
-// cuda_graphs flag of configs/{deepseek,qwen3}/*_llm_pretrain.yaml, which turns on Megatron-Core's
-// per-layer graphs (enable_cuda_graph): with token dropping the whole layer, attention and MoE.
+// cuda_graphs flag of configs/{deepseek,qwen3,llama3}/*_llm_pretrain.yaml, which turns on
+// Megatron-Core's per-layer graphs (enable_cuda_graph): the whole layer, attention and MLP (or
+// MoE, which token dropping makes static).
 std::vector<std::string> RecipeGraphScopes(const std::string& model, const std::string& system,
                                            const std::string& precision, const std::string& release) {
   const std::vector<std::string> kRouter = {"moe_router", "moe_preprocess"};

@@ -61,14 +61,22 @@ uint32_t GraphScopeOf(std::string_view name, bool moe_layer, bool mamba_layer) {
   return 0;
 }
 
+namespace {
+
+// Transformer Engine's GroupedLinear (Megatron-Core TEGroupedMLP): one GEMM per local expert,
+// and with fp8 one quantisation per expert's slice of the input or gradient; one kernel when
+// the grouped GEMM is a single kernel or the expert MLP one fused op. 0: `name` is not one.
+int64_t GroupedGemmLaunches(std::string_view name, const LaunchContext& c) {
+  if (!(Starts(name, "moe.fc1.") || Starts(name, "moe.fc2.")) || Starts(name, "moe.fc2_bias")) return 0;
+  const bool per_expert = !c.grouped_gemm_single_kernel && !c.fused_moe_mlp;
+  return per_expert && c.local_experts > 1 ? c.local_experts : 1;
+}
+
+}  // namespace
+
 int64_t KernelLaunches(std::string_view name, const LaunchContext& c) {
   const int64_t experts = c.local_experts > 0 ? c.local_experts : 1;
-  const bool per_expert = !c.grouped_gemm_single_kernel && !c.fused_moe_mlp;
-  // Transformer Engine's GroupedLinear (Megatron-Core TEGroupedMLP): one GEMM per local expert,
-  // and with fp8 one quantisation per expert's slice of the input or gradient.
-  if ((Starts(name, "moe.fc1.") || Starts(name, "moe.fc2.")) && !Starts(name, "moe.fc2_bias")) {
-    return per_expert ? experts : 1;
-  }
+  if (const int64_t grouped = GroupedGemmLaunches(name, c); grouped > 0) return grouped;
   // TEGroupedMLP._apply_bias, eager: per local expert the bias times the routing probability
   // and its sum with the expert's output rows (2 kernels), then the concatenation and the
   // cast; backward: per expert the two products' gradients and their reductions (5 kernels).
@@ -99,10 +107,8 @@ int64_t KernelLaunches(std::string_view name, const LaunchContext& c) {
 }
 
 int64_t LoopLaunches(std::string_view name, const LaunchContext& c) {
-  if ((Starts(name, "moe.fc1.") || Starts(name, "moe.fc2.")) && !Starts(name, "moe.fc2_bias")) {
-    return KernelLaunches(name, c) - 1;
-  }
-  return 0;
+  const int64_t grouped = GroupedGemmLaunches(name, c);
+  return grouped > 1 ? grouped - 1 : 0;
 }
 
 }  // namespace echosim

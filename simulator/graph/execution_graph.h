@@ -119,6 +119,8 @@ class ExecutionGraph::Builder {
   void AddDependency(NodeId from, NodeId to);
   // Last node added to `stream`, or kNoNode.
   NodeId LastOn(uint8_t stream) const { return last_on_stream_[stream]; }
+  // The interned name of node `id` (an index into the built graph's names).
+  uint32_t NameIdOf(NodeId id) const { return g_.name_[id]; }
   size_t num_nodes() const { return g_.kind_.size(); }
 
   StatusOr<ExecutionGraph> Build() &&;

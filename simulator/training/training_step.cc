@@ -199,6 +199,16 @@ class StageGraphBuilder {
   GroupShape next_shape_, prev_shape_;
   int host_stream_ = -1;  // the host thread's stream (host model only)
   LaunchContext launch_ctx_;
+  // What the host does for an operator, by interned name (the same few names recur every
+  // layer and micro-batch): its Python-level and C++-loop launches, and its CUDA-graph scope
+  // for each (moe_layer, mamba_layer) pair (kScopeUnknown until first needed).
+  static constexpr uint32_t kScopeUnknown = 0xffffffffu;
+  struct HostOp {
+    int64_t launches = -1;
+    int64_t loop_launches = 0;
+    uint32_t scope[4] = {kScopeUnknown, kScopeUnknown, kScopeUnknown, kScopeUnknown};
+  };
+  std::vector<HostOp> host_ops_;
 };
 
 void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& name, NodeId wait_for) {
@@ -209,10 +219,19 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
   int64_t loop_launches = 0;
   uint32_t region = 0;
   if (cur != nullptr) {
-    region = GraphScopeOf(name, cur->moe_layer, cur->mamba_layer) & s_.cuda_graph_scopes;
+    const uint32_t name_id = b_.NameIdOf(id);
+    if (name_id >= host_ops_.size()) host_ops_.resize(name_id + 1);
+    HostOp& op = host_ops_[name_id];
+    uint32_t& scope = op.scope[(cur->moe_layer ? 1 : 0) | (cur->mamba_layer ? 2 : 0)];
+    if (scope == kScopeUnknown) scope = GraphScopeOf(name, cur->moe_layer, cur->mamba_layer);
+    region = scope & s_.cuda_graph_scopes;
     if (region == 0) {
-      loop_launches = LoopLaunches(name, launch_ctx_);
-      launches = KernelLaunches(name, launch_ctx_) - loop_launches;
+      if (op.launches < 0) {
+        op.loop_launches = LoopLaunches(name, launch_ctx_);
+        op.launches = KernelLaunches(name, launch_ctx_) - op.loop_launches;
+      }
+      launches = op.launches;
+      loop_launches = op.loop_launches;
     } else if (region != cur->graph_region) {
       launches = 1;  // the graph's replay
     }

@@ -22,6 +22,15 @@ const std::vector<std::pair<const char*, GraphScope>>& ScopeNames() {
   return *v;
 }
 
+// Transformer Engine's GroupedLinear (Megatron-Core TEGroupedMLP): one GEMM per local expert,
+// and with fp8 one quantisation per expert's slice of the input or gradient; one kernel when
+// the grouped GEMM is a single kernel or the expert MLP one fused op. 0: `name` is not one.
+int64_t GroupedGemmLaunches(std::string_view name, const LaunchContext& c) {
+  if (!(Starts(name, "moe.fc1.") || Starts(name, "moe.fc2.")) || Starts(name, "moe.fc2_bias")) return 0;
+  const bool per_expert = !c.grouped_gemm_single_kernel && !c.fused_moe_mlp;
+  return per_expert && c.local_experts > 1 ? c.local_experts : 1;
+}
+
 }  // namespace
 
 StatusOr<uint32_t> ParseGraphScopes(const std::vector<std::string>& names, const std::string& field) {
@@ -60,19 +69,6 @@ uint32_t GraphScopeOf(std::string_view name, bool moe_layer, bool mamba_layer) {
   }
   return 0;
 }
-
-namespace {
-
-// Transformer Engine's GroupedLinear (Megatron-Core TEGroupedMLP): one GEMM per local expert,
-// and with fp8 one quantisation per expert's slice of the input or gradient; one kernel when
-// the grouped GEMM is a single kernel or the expert MLP one fused op. 0: `name` is not one.
-int64_t GroupedGemmLaunches(std::string_view name, const LaunchContext& c) {
-  if (!(Starts(name, "moe.fc1.") || Starts(name, "moe.fc2.")) || Starts(name, "moe.fc2_bias")) return 0;
-  const bool per_expert = !c.grouped_gemm_single_kernel && !c.fused_moe_mlp;
-  return per_expert && c.local_experts > 1 ? c.local_experts : 1;
-}
-
-}  // namespace
 
 int64_t KernelLaunches(std::string_view name, const LaunchContext& c) {
   const int64_t experts = c.local_experts > 0 ? c.local_experts : 1;

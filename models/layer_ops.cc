@@ -44,6 +44,7 @@ struct MoeDims {
   int64_t local_experts;  // experts on this rank (MoE models)
   double routed;          // token-expert pairs this rank computes (balanced routing)
   int64_t per_expert;     // tokens per local expert
+  int64_t xh;             // width of the routed tokens (ModelSpec::expert_width: latent or hidden)
   // The expert GEMMs in flight at once. Transformer Engine's GroupedLinear (Megatron-Core's
   // TEGroupedMLP) issues one cuBLASLt GEMM per local expert, round-robin over its 4 compute
   // streams (nvte_multi_tensor_gemm; transformer_engine/common/util/multi_stream.h:
@@ -61,6 +62,7 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   md.local_experts = std::max<int64_t>(1, m.experts / c.ep);
   md.routed = md.tokens * m.top_k;
   md.per_expert = std::max<int64_t>(1, static_cast<int64_t>(md.routed / md.local_experts));
+  md.xh = m.expert_width();
   md.gemm_concurrency = c.grouped_gemm_single_kernel
                             ? 0
                             : std::min<int64_t>(md.local_experts, kGroupedGemmStreams);
@@ -146,12 +148,12 @@ double RoutedMissProbability(const ModelSpec& m, int64_t block) {
 // call for 1: HybridEP moves those bytes at NCCL all_to_all's efficiency). Across domains the
 // NIC bounds the transfer and the volume is not scaled.
 double DispatchBytes(const ModelSpec& m, const LayerContext& c, const MoeDims& md, const Dims& d) {
-  const double plain = md.routed * d.h * d.e;
+  const double plain = md.routed * md.xh * d.e;
   if (!c.flex_dispatch || c.ep <= 1) return plain;
   const int64_t n = c.ep;
   const int64_t r = c.ep_per_domain > 0 ? std::min(c.ep_per_domain, n) : n;
   const int64_t domains = n / r;
-  const double per_token = md.tokens * d.h * d.e;
+  const double per_token = md.tokens * md.xh * d.e;
   if (domains > 1) {
     const double remote = static_cast<double>(domains - 1) *
                           (1.0 - RoutedMissProbability(m, m.experts / domains));
@@ -619,25 +621,37 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   if (!md.folded) TpEnterFwd(s, c, d, "moe", d.e);
   push(Gemm("moe.router.fwd", HighPrecisionGemmDType(c), static_cast<int64_t>(md.tokens),
             m.experts, d.h));
-  push(Mem("moe.permute.fwd", routed * d.h * d.e * 2.0));
+  const int64_t xh = md.xh;  // routed token width: the latent, or hidden
+  const int64_t mt = static_cast<int64_t>(md.tokens);
+  if (m.moe_latent > 0) {
+    // Latent experts: project the block's tokens down before the dispatch (fc1_latent_proj).
+    Quantize(s, c, "moe.latent_down.input", md.tokens * d.h, recompute);
+    push(Gemm("moe.latent_down.fwd", c.dtype, mt, xh, d.h));
+  }
+  push(Mem("moe.permute.fwd", routed * xh * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
                       DispatchBytes(m, c, md, d)));
   }
-  if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", routed * d.h * d.e * 2.0));
-  Quantize(s, c, "moe.fc1.input", routed * d.h, recompute);
-  push(ExpertGemm("moe.fc1.fwd", c.dtype, md, md.up, d.h));
+  if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", routed * xh * d.e * 2.0));
+  Quantize(s, c, "moe.fc1.input", routed * xh, recompute);
+  push(ExpertGemm("moe.fc1.fwd", c.dtype, md, md.up, xh));
   if (ClampsGlu(m, c)) push(GluClampFwd(routed, md.f, d.e));
   push(MoeActFwd(m, routed, md.f, d.e));
   Quantize(s, c, "moe.fc2.input", routed * md.f, recompute);
-  push(ExpertGemm("moe.fc2.fwd", c.dtype, md, d.h, md.f));
-  if (AddsExpertBias(m, c)) push(ExpertBiasFwd(routed, d.h, d.e));
-  if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", routed * d.h * d.e * 2.0));
+  push(ExpertGemm("moe.fc2.fwd", c.dtype, md, xh, md.f));
+  if (AddsExpertBias(m, c)) push(ExpertBiasFwd(routed, xh, d.e));
+  if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", routed * xh * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
                       DispatchBytes(m, c, md, d)));
   }
-  push(Mem("moe.unpermute.fwd", routed * d.h * d.e * 2.0));
+  push(Mem("moe.unpermute.fwd", routed * xh * d.e * 2.0));
+  if (m.moe_latent > 0) {
+    // ... and the combined output back up to hidden (fc2_latent_proj).
+    Quantize(s, c, "moe.latent_up.input", md.tokens * xh, recompute);
+    push(Gemm("moe.latent_up.fwd", c.dtype, mt, d.h, xh));
+  }
   SharedExpertsFwd(s, m, c, d, md, recompute);
   if (!md.folded) TpExitFwd(s, c, d, "moe");
 }
@@ -665,28 +679,38 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   } else {
     const double routed = md.routed;
     SharedExpertsBwd(s, m, c, d, md);
-    s->push_back(Mem("moe.unpermute.bwd", routed * d.h * d.e * 2.0));
+    const int64_t xh = md.xh;
+    const int64_t mt = static_cast<int64_t>(md.tokens);
+    if (m.moe_latent > 0) {
+      Quantize(s, c, "moe.latent_up.grad", md.tokens * d.h);
+      LinearBwd(s, "moe.latent_up", c.dtype, mt, d.h, xh);
+    }
+    s->push_back(Mem("moe.unpermute.bwd", routed * xh * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         DispatchBytes(m, c, md, d)));
     }
-    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", routed * d.h * d.e * 2.0));
-    if (AddsExpertBias(m, c)) s->push_back(ExpertBiasBwd(routed, d.h, d.e));
-    Quantize(s, c, "moe.fc2.grad", routed * d.h);
-    LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, d.h, md.f, md.local_experts,
+    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", routed * xh * d.e * 2.0));
+    if (AddsExpertBias(m, c)) s->push_back(ExpertBiasBwd(routed, xh, d.e));
+    Quantize(s, c, "moe.fc2.grad", routed * xh);
+    LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, xh, md.f, md.local_experts,
               md.gemm_concurrency);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
                      routed * md.f * d.e * act_bytes));
     if (ClampsGlu(m, c)) s->push_back(GluClampBwd(routed, md.f, d.e));
     Quantize(s, c, "moe.fc1.grad", routed * md.up);
-    LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, d.h, md.local_experts,
+    LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, xh, md.local_experts,
               md.gemm_concurrency);
-    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", routed * d.h * d.e * 2.0));
+    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", routed * xh * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         DispatchBytes(m, c, md, d)));
     }
-    s->push_back(Mem("moe.permute.bwd", routed * d.h * d.e * 2.0));
+    s->push_back(Mem("moe.permute.bwd", routed * xh * d.e * 2.0));
+    if (m.moe_latent > 0) {
+      Quantize(s, c, "moe.latent_down.grad", md.tokens * xh);
+      LinearBwd(s, "moe.latent_down", c.dtype, mt, xh, d.h);
+    }
     LinearBwd(s, "moe.router", HighPrecisionGemmDType(c), static_cast<int64_t>(md.tokens),
               m.experts, d.h);
   }

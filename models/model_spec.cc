@@ -19,7 +19,7 @@ const char* PositionKindName(PositionKind k) {
 
 int64_t ModelSpec::LayerExpertParams() const {
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
-  return is_moe() ? experts * mats * hidden * expert_ffn() : 0;
+  return is_moe() ? experts * mats * expert_width() * expert_ffn() : 0;
 }
 
 int64_t ModelSpec::AttentionParams() const {
@@ -40,7 +40,7 @@ int64_t ModelSpec::AttentionParams() const {
 int64_t ModelSpec::LayerParams() const {
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
   const int64_t mlp_params = is_moe() ? LayerExpertParams() + hidden * experts  // + router
-                                            + mats * hidden * shared_expert_ffn
+                                            + mats * hidden * shared_expert_ffn + LatentProjParams()
                                       : mats * hidden * ffn_hidden;
   const int64_t norms = 2 * hidden + (qk_norm ? 2 * head_dim() : 0);
   return AttentionParams() + mlp_params + norms;
@@ -68,7 +68,8 @@ int64_t ModelSpec::LayerParamsAt(int64_t layer) const {
       case '*':
         return AttentionParams() + hidden + (qk_norm ? 2 * head_dim() : 0);
       case 'E':
-        return LayerExpertParams() + hidden * experts + mats * hidden * shared_expert_ffn + hidden;
+        return LayerExpertParams() + hidden * experts + mats * hidden * shared_expert_ffn + LatentProjParams() +
+               hidden;
       default:  // '-'
         return mats * hidden * ffn_hidden + hidden;
     }
@@ -111,8 +112,12 @@ std::vector<ModelSpec::Matrix> ModelSpec::LayerMatrices(int64_t layer) const {
     return out;
   }
   out.push_back({hidden, experts, 1});  // router
-  out.push_back({hidden, gate * expert_ffn(), experts});
-  out.push_back({expert_ffn(), hidden, experts});
+  if (moe_latent > 0) {
+    out.push_back({hidden, moe_latent, 1});  // fc1_latent_proj
+    out.push_back({moe_latent, hidden, 1});  // fc2_latent_proj
+  }
+  out.push_back({expert_width(), gate * expert_ffn(), experts});
+  out.push_back({expert_ffn(), expert_width(), experts});
   if (shared_expert_ffn > 0) {
     out.push_back({hidden, gate * shared_expert_ffn, 1});
     out.push_back({shared_expert_ffn, hidden, 1});
@@ -132,7 +137,7 @@ int64_t ModelSpec::EmbeddingParams() const {
 int64_t ModelSpec::TotalParams() const {
   // Every layer as it is (dense, MoE, or a hybrid model's block), the MTP depths, the
   // embeddings and the final norm.
-  int64_t p = mtp_layers * MtpLayerParams() + EmbeddingParams() + hidden;
+  int64_t p = MtpWeightDepths() * MtpLayerParams() + EmbeddingParams() + hidden;
   for (int64_t l = 0; l < layers; ++l) p += LayerParamsAt(l);
   return p;
 }
@@ -151,9 +156,10 @@ double ModelSpec::TrainingFlops(int64_t tokens, int64_t seq_len) const {
   const double attn_mm = static_cast<double>(AttentionParams()) -
                          (is_mla() ? static_cast<double>(q_lora_rank + kv_lora_rank) : 0.0);
   const double dense_mm = attn_mm + mats * h * static_cast<double>(ffn_hidden);
-  const double moe_mm = attn_mm + mats * h *
-                                      (static_cast<double>(top_k) * static_cast<double>(expert_ffn()) +
-                                       static_cast<double>(shared_expert_ffn));
+  const double moe_mm = attn_mm + mats * h * static_cast<double>(shared_expert_ffn) +
+                        mats * static_cast<double>(expert_width()) * static_cast<double>(top_k) *
+                            static_cast<double>(expert_ffn()) +
+                        static_cast<double>(LatentProjParams());
   const double moe_layers = static_cast<double>(MoeLayers());
   const double dense_layers_n = static_cast<double>(layers) - moe_layers;
   // Attention scores and weighted sum: 2 * seq * heads * (qk dims + v dims) FLOPs per token
@@ -246,6 +252,7 @@ Status ModelSpec::Validate() const {
   for (const auto& [field, v] : {std::pair<const char*, int64_t>{"moe_ffn_hidden", moe_ffn_hidden},
                                  {"dense_layers", dense_layers},
                                  {"shared_expert_ffn", shared_expert_ffn},
+                                 {"moe_latent", moe_latent},
                                  {"router_groups", router_groups},
                                  {"router_group_topk", router_group_topk},
                                  {"q_lora_rank", q_lora_rank},
@@ -262,6 +269,15 @@ Status ModelSpec::Validate() const {
   if (!(glu_clamp >= 0) || glu_clamp > 1e6) {
     return InvalidArgument(StrCat("model '", name, "': glu_clamp must be 0 (off) or a positive bound up to 1e6, got ",
                                   glu_clamp));
+  }
+  if (moe_latent > 0 && (!is_moe() || moe_latent >= hidden)) {
+    return InvalidArgument(StrCat("model '", name, "': moe_latent (", moe_latent,
+                                  ") needs experts > 1 and must be narrower than hidden (", hidden,
+                                  "); moe_latent 0 turns latent experts off"));
+  }
+  if (mtp_shared_weights && mtp_layers <= 0) {
+    return InvalidArgument(StrCat("model '", name, "': mtp_shared_weights needs mtp_layers > 0, got mtp_layers = ",
+                                  mtp_layers, "; mtp_shared_weights false turns it off"));
   }
   if (expert_bias && !is_moe()) {
     return InvalidArgument(StrCat("model '", name, "': expert_bias needs experts > 1, got experts = ", experts,
@@ -384,7 +400,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
                                  "sliding_window", "full_attention_every", "dropout", "qk_norm",
                                  "moe_ffn_hidden", "dense_layers", "shared_expert_ffn",
-                                 "router_groups", "router_group_topk", "glu_clamp", "expert_bias", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
+                                 "router_groups", "router_group_topk", "glu_clamp", "expert_bias", "moe_latent", "mtp_shared_weights", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
                                  "mtp_layers", "layer_pattern", "mamba_heads", "mamba_head_dim",
                                  "mamba_state", "mamba_groups", "mamba_conv_kernel", "mamba_chunk"};
   for (const auto& kv : doc) {
@@ -430,6 +446,8 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_group_topk", source, &m.router_group_topk));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "glu_clamp", source, &m.glu_clamp));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "expert_bias", source, &m.expert_bias));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "moe_latent", source, &m.moe_latent));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mtp_shared_weights", source, &m.mtp_shared_weights));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "q_lora_rank", source, &m.q_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "kv_lora_rank", source, &m.kv_lora_rank));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "qk_rope_head_dim", source, &m.qk_rope_head_dim));

@@ -59,6 +59,13 @@ struct ModelSpec {
   int64_t moe_ffn_hidden = 0;
   int64_t dense_layers = 0;
   int64_t shared_expert_ffn = 0;
+  // Latent mixture of experts (Nemotron 3 Super; Megatron-Core moe_latent_size; 0 = off): the
+  // routed experts work in a narrower space of moe_latent dims. Each MoE layer projects its
+  // tokens down (hidden -> moe_latent, fc1_latent_proj) before the dispatch, so the dispatch,
+  // the combine and the experts' GEMMs are moe_latent wide (moe_latent -> expert FFN ->
+  // moe_latent), and projects the combined output up again (moe_latent -> hidden,
+  // fc2_latent_proj). The router and the shared experts see the full hidden states.
+  int64_t moe_latent = 0;
   // Group-limited routing (DeepSeek-V3's node-limited routing; Megatron-Core
   // moe_router_num_groups / moe_router_group_topk, Hugging Face n_group / topk_group): the
   // experts form router_groups contiguous groups, each token first picks router_group_topk
@@ -88,6 +95,9 @@ struct ModelSpec {
   // (of the model's MoE kind) and its own output layer and loss. They sit on the last virtual
   // pipeline stage ('m' in a pipeline layout) and are not counted in `layers`.
   int64_t mtp_layers = 0;
+  // The MTP depths share one layer's weights (Megatron-Core mtp_use_repeated_layer): every
+  // depth runs, but only one depth's parameters, gradients and optimizer state exist.
+  bool mtp_shared_weights = false;
   // Hybrid state-space models (Nemotron-H, Nemotron 3; Megatron-Core hybrid_layer_pattern):
   // one character per layer, each layer one block behind its own pre-norm: 'M' a Mamba-2 mixer,
   // '*' self-attention, 'E' the routed experts (with the shared experts), '-' a dense MLP.
@@ -142,6 +152,12 @@ struct ModelSpec {
   int64_t attn_out_dim() const { return heads * v_dim(); }
   // The routed experts' FFN width.
   int64_t expert_ffn() const { return moe_ffn_hidden > 0 ? moe_ffn_hidden : ffn_hidden; }
+  // Width of the tokens the routed experts take and return: moe_latent, or hidden.
+  int64_t expert_width() const { return moe_latent > 0 ? moe_latent : hidden; }
+  // Parameters of an MoE block's latent projections (0 without moe_latent).
+  int64_t LatentProjParams() const { return moe_latent > 0 ? 2 * hidden * moe_latent : 0; }
+  // MTP depths whose weights exist (1 when they share one layer's).
+  int64_t MtpWeightDepths() const { return mtp_shared_weights ? std::min<int64_t>(mtp_layers, 1) : mtp_layers; }
   // Whether layer `layer` (from 0) routes through experts (false for dense models and for the
   // leading dense layers of an MoE model).
   bool MoeLayer(int64_t layer) const {

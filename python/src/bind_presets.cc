@@ -47,6 +47,8 @@ void RegisterPresets(py::module_& m) {
           d["router_group_topk"] = s.router_group_topk;
           d["glu_clamp"] = s.glu_clamp;
           d["expert_bias"] = s.expert_bias;
+          d["moe_latent"] = s.moe_latent;
+          d["mtp_shared_weights"] = s.mtp_shared_weights;
           d["q_lora_rank"] = s.q_lora_rank;
           d["kv_lora_rank"] = s.kv_lora_rank;
           d["qk_rope_head_dim"] = s.qk_rope_head_dim;

@@ -58,6 +58,7 @@ void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape*
     out->set_router_group_topk(static_cast<uint32_t>(m.router_group_topk));
     out->set_glu_clamp(m.glu_clamp);
     out->set_expert_bias(m.expert_bias);
+    out->set_moe_latent(static_cast<uint32_t>(m.moe_latent));
   }
   if (every_field || m.is_mla()) {
     out->set_q_lora_rank(static_cast<uint32_t>(m.q_lora_rank));
@@ -65,7 +66,10 @@ void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape*
     out->set_qk_rope_head_dim(static_cast<uint32_t>(m.qk_rope_head_dim));
     out->set_v_head_dim(static_cast<uint32_t>(m.v_head_dim));
   }
-  if (every_field || m.mtp_layers > 0) out->set_mtp_layers(static_cast<uint32_t>(m.mtp_layers));
+  if (every_field || m.mtp_layers > 0) {
+    out->set_mtp_layers(static_cast<uint32_t>(m.mtp_layers));
+    out->set_mtp_shared_weights(m.mtp_shared_weights);
+  }
   if (m.is_hybrid()) {
     out->set_layer_pattern(m.layer_pattern);
     out->set_mamba_heads(static_cast<uint32_t>(m.mamba_heads));
@@ -147,6 +151,8 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.has_router_group_topk()) m.router_group_topk = sh.router_group_topk();
   if (sh.has_glu_clamp()) m.glu_clamp = sh.glu_clamp();
   if (sh.has_expert_bias()) m.expert_bias = sh.expert_bias();
+  if (sh.has_moe_latent()) m.moe_latent = sh.moe_latent();
+  if (sh.has_mtp_shared_weights()) m.mtp_shared_weights = sh.mtp_shared_weights();
   if (sh.has_q_lora_rank()) m.q_lora_rank = sh.q_lora_rank();
   if (sh.has_kv_lora_rank()) m.kv_lora_rank = sh.kv_lora_rank();
   if (sh.has_qk_rope_head_dim()) m.qk_rope_head_dim = sh.qk_rope_head_dim();

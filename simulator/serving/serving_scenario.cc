@@ -26,13 +26,13 @@ StatusOr<ServingConfig> ServingConfigFromScenario(const scenario::Scenario& s, c
   auto model = FindModelPreset(v.model());
   if (!model.ok()) return InvalidArgument(StrCat("workload.serving.model (--model): ", model.status().message()));
   // Serving prices the KV cache and decode attention of grouped-query attention; a latent
-  // (MLA) cache and absorbed decode attention, leading dense layers, shared experts and MTP
-  // drafts are training-side model features only.
+  // (MLA) cache and absorbed decode attention, leading dense layers, shared experts, latent
+  // experts and MTP drafts are training-side model features only.
   if (model->is_mla() || model->dense_layers > 0 || model->shared_expert_ffn > 0 || model->mtp_layers > 0 ||
-      model->is_hybrid()) {
+      model->moe_latent > 0 || model->is_hybrid()) {
     return InvalidArgument(StrCat("workload.serving.model (--model): '", v.model(),
                                   "' has multi-head latent attention, leading dense layers, shared "
-                                  "experts, multi-token prediction or state-space (Mamba) layers, "
+                                  "experts, latent experts, multi-token prediction or state-space (Mamba) layers, "
                                   "which serving does not model "
                                   "(training does); serve a grouped-query-attention model"));
   }

@@ -287,7 +287,9 @@ NodeId StageGraphBuilder::AddNewtonSchulz() {
     }
   };
   p.ForEachStageLayer(m, stage_, add_layer);
-  for (int64_t i = 0; i < p.StageMtpLayers(m, stage_); ++i) add_layer(m.layers + i);
+  const int64_t mtp_weights = m.mtp_shared_weights ? std::min<int64_t>(p.StageMtpLayers(m, stage_), 1)
+                                                   : p.StageMtpLayers(m, stage_);
+  for (int64_t i = 0; i < mtp_weights; ++i) add_layer(m.layers + i);
   NodeId first_node = ExecutionGraph::Builder::kNoNode;
   for (const auto& [mn, count] : shapes) {
     const int64_t batch = static_cast<int64_t>(std::ceil(count * kIterations));
@@ -600,7 +602,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
         unit(fwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), LayerParamsLocal(first_layer + l));
       }
       for (int64_t i = 0; i < p.ChunkMtpLayers(m, v); ++i) {
-        unit(&mtp_fwd, static_cast<int32_t>(m.layers + i), mtp_params);
+        unit(&mtp_fwd, static_cast<int32_t>(m.layers + i), i > 0 && m.mtp_shared_weights ? no_params : mtp_params);
       }
       if (v == V - 1) unit(&head_fwd, -1, m.tied_embeddings && p.pp == 1 ? no_params : embed_params);
       run->finish = [&, recv, v, mb](NodeId first, NodeId last) {
@@ -649,7 +651,7 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
     };
     if (v == V - 1) unit(&head_bwd, -1, m.tied_embeddings && p.pp == 1 ? no_params : embed_params);
     for (int64_t i = p.ChunkMtpLayers(m, v) - 1; i >= 0; --i) {
-      unit(&mtp_bwd, static_cast<int32_t>(m.layers + i), mtp_params);
+      unit(&mtp_bwd, static_cast<int32_t>(m.layers + i), i > 0 && m.mtp_shared_weights ? no_params : mtp_params);
     }
     for (int64_t l = lpc - 1; l >= 0; --l) {
       unit(bwd_of(first_layer + l), static_cast<int32_t>(first_layer + l), LayerParamsLocal(first_layer + l));

@@ -121,11 +121,13 @@ const std::map<std::string, ModelMapping>& Models() {
       {"Nemotron_3_Nano",
        {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron_3_Super",
-       {"", "Nemotron 3 Super: latent mixture of experts (experts in a projected latent space) "
-            "and a repeated multi-token-prediction layer, which echosim does not represent"}},
+       {"nemotron3-super", "squared-ReLU latent experts simulated with GELU-MLP GEMM shapes; the "
+                           "MTP block in the run's precision (the recipe keeps it in bf16, "
+                           "keep_mtp_spec_in_bf16)"}},
       {"Nemotron_3_Ultra",
-       {"", "Nemotron 3 Ultra: latent mixture of experts (experts in a projected latent space) "
-            "and a repeated multi-token-prediction layer, which echosim does not represent"}},
+       {"", "Nemotron 3 Ultra: no configuration of its layers and experts in the sources the "
+            "rows' recipes are read from (Megatron-Bridge's recipes take it from the Hugging "
+            "Face checkpoint)"}},
       {"Nemotron_3_5_Lightning",
        {"", "Nemotron 3.5: hybrid Mamba / attention family with no public configuration echosim "
             "can be checked against"}},
@@ -439,6 +441,13 @@ std::vector<std::string> RecipeGraphScopes(const std::string& model, const std::
   }
   if (model == "GPT OSS 120B") return b300 ? kAttnRouter : std::vector<std::string>{};  // B200: none
   if (model == "Nemotron_3_Nano") return {"attn", "mamba", "moe_router", "moe_preprocess"};
+  if (model == "Nemotron_3_Super") {
+    // BASE_NEMOTRON_3_SUPER_CONFIG (attn, mamba, moe_router, moe_preprocess) on B300; on B200
+    // cuda_graph_impl "none", but the NVFP4 config captures the same four (74695a06d,
+    // 21d102f5e, 63b08b397; the B200 / B300 rows span 26.04 to 26.06).
+    if (b300 || precision == "NVFP4") return {"attn", "mamba", "moe_router", "moe_preprocess"};
+    return {};
+  }
   return {};  // Qwen3-235B-A22B: no graphs on B200 or B300
 }
 
@@ -472,6 +481,9 @@ bool FlexDispatch(const std::string& model, const std::string& system, const std
   // BASE_NEMOTRON_3_NANO_CONFIG at 74695a06d (26.04) and 63b08b397 (26.06); perf_recipes/
   // nemotronh at 4ab94dfad (26.08)); the 26.02.01 recipe is taken to be the same.
   if (model == "Nemotron_3_Nano") return true;
+  // Nemotron 3 Super: BASE_NEMOTRON_3_SUPER_CONFIG names HybridEP (74695a06d, 21d102f5e,
+  // 63b08b397), as every perf_recipes/nemotronh config does (381d0b825, 4ab94dfad).
+  if (model == "Nemotron_3_Super") return true;
   if (model == "GPT OSS 120B") {
     if (release == "26.04") return system == "DGX-GB200" || system == "DGX-B300" || system == "DGX-B200";
     if (release == "26.04.01") return system == "DGX-B300";
@@ -633,6 +645,17 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       skip(sys_it->second.note);
       continue;
     }
+    if (precision == "NVFP4" && model == "Nemotron_3_Super") {
+      // scripts/performance/configs/nemotronh/nemotron_3_llm_pretrain.py (74695a06d to
+      // 63b08b397; perf_recipes/nemotronh at 381d0b825 and 4ab94dfad): the NVFP4 runs use
+      // nemotron_3_super_bf16_with_nvfp4_mixed (the last 14 layers in bf16) and te_quant.cfg
+      // (attention projections, latent projections and MTP in bf16, the Mamba out_proj in
+      // MXFP8): a precision per module, where echosim gives a run one GEMM precision.
+      skip("Nemotron 3 Super NVFP4: the recipe sets a precision per module (bf16 attention and "
+           "latent projections, MTP and last 14 layers; MXFP8 Mamba output projection; NVFP4 "
+           "elsewhere), where echosim runs every GEMM of a job in one precision");
+      continue;
+    }
     if (precision == "NVFP4") {
       // Megatron-Bridge bf16_with_nvfp4_mixed (src/megatron/bridge/training/mixed_precision.py):
       // fp4 e2m1, the nvfp4 recipe, parameters gathered in fp4.
@@ -689,11 +712,11 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     c.cp = cp;
     c.vpp = vp;
     c.ep = ep;
-    // Every Qwen3, gpt-oss and Nemotron 3 Nano recipe sets expert_tensor_parallel_size = 1
-    // (Megatron-Bridge scripts/performance/configs/{qwen/qwen3,gpt_oss/gpt_oss,nemotronh/
-    // nemotron_3}_workload_base_configs.py, BASE_QWEN3_*, BASE_GPT_OSS_120B_CONFIG and
-    // BASE_NEMOTRON_3_NANO_CONFIG): under TP that is MoE parallel folding, EP spanning the TP
-    // ranks.
+    // Every Qwen3, gpt-oss and Nemotron 3 Nano / Super recipe sets expert_tensor_parallel_size
+    // = 1 (Megatron-Bridge scripts/performance/configs/{qwen/qwen3,gpt_oss/gpt_oss,nemotronh/
+    // nemotron_3}_workload_base_configs.py, BASE_QWEN3_*, BASE_GPT_OSS_120B_CONFIG,
+    // BASE_NEMOTRON_3_NANO_CONFIG and BASE_NEMOTRON_3_SUPER_CONFIG): under TP that is MoE
+    // parallel folding, EP spanning the TP ranks.
     if (spec.is_moe()) c.etp = 1;
     if (tp * pp * cp <= 0 || gpus % (tp * pp * cp) != 0) {
       skip(StrCat("#-GPUs ", gpus, " is not divisible by TP*PP*CP = ", tp * pp * cp));
@@ -738,6 +761,14 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     if (llama_nvfp4 && tp > 1) {
       c.tp_overlap = false;
       notes.push_back("release recipe (Megatron-Bridge): no TP communication overlap under NVFP4");
+    }
+    // Nemotron 3 Super's pre-training recipe (src/megatron/bridge/recipes/nemotronh/
+    // nemotron_3_super.py at 74695a06d, 21d102f5e and 63b08b397, and the perf_recipes/nemotronh
+    // configs over it at 381d0b825 and 4ab94dfad) sets no CommOverlapConfig: TP communication is
+    // not overlapped (its GB200 rows run TP 2 with sequence parallelism).
+    if (model == "Nemotron_3_Super" && tp > 1) {
+      c.tp_overlap = false;
+      notes.push_back("release recipe (Megatron-Bridge): no TP communication overlap (no comm_overlap config)");
     }
     // NeMo 24.07's rows were run with the NeMo Framework Launcher, whose GPT-3 175B config
     // (launcher_scripts/conf/training/gpt3/175b.yaml, tags 24.05 to 24.09; used unchanged in
@@ -789,6 +820,14 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       notes.push_back("release recipe (Megatron-Bridge): recompute_modules moe, layernorm, "
                       "core_attn, moe_act");
     }
+    if (model == "Nemotron_3_Super" && system == "DGX-B200" && precision == "MXFP8") {
+      // BASE_NEMOTRON_3_SUPER_CONFIG_B200 (74695a06d to 63b08b397), which the B200 FP8_MX config
+      // is: recompute_modules moe_act, layernorm. The B300 FP8_MX and the GB200 / GB300 configs
+      // recompute nothing.
+      c.recompute = "selective";
+      c.recompute_modules = {"moe_act", "layernorm"};
+      notes.push_back("release recipe (Megatron-Bridge): recompute_modules moe_act, layernorm");
+    }
     if (spec.is_mla()) {
       c.recompute = ds.recompute.empty() ? "none" : "selective";
       c.recompute_modules = ds.recompute;
@@ -813,7 +852,7 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       }
     }
     // The flex dispatcher: DeepSeek-V3 / Kimi K2 from their recipe (HybridEP, or DeepEP),
-    // Qwen3, gpt-oss and Nemotron 3 Nano from FlexDispatch() (HybridEP).
+    // Qwen3, gpt-oss and Nemotron 3 Nano / Super from FlexDispatch() (HybridEP).
     if (spec.is_moe() && ep > 1 && (spec.is_mla() ? ds.flex : FlexDispatch(model, system, short_release))) {
       c.flex = true;
       if (spec.is_mla()) c.flex_sms = ds.flex_sms;

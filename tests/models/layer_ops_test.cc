@@ -913,5 +913,53 @@ TEST(LayerOpsTest, HybridSingleBlockLayersSplitATransformerLayer) {
   }
 }
 
+
+// Latent experts (Nemotron 3 Super): the block projects its tokens to the latent before the
+// dispatch and back after the combine; the dispatch, the combine and the expert GEMMs are
+// latent wide, the router and the shared expert hidden wide.
+TEST(LayerOpsTest, LatentExpertsDispatchTheLatent) {
+  const ModelSpec m = FindModelPreset("nemotron3-super").value();
+  ModelSpec wide = m;
+  wide.moe_latent = 0;
+  LayerContext c;
+  c.seq_len = 8192;
+  c.ep = 64;
+  c.layer_kind = 'E';
+  auto find = [](const std::vector<LayerStep>& steps, const std::string& name) -> const LayerStep* {
+    for (const auto& st : steps) {
+      if (const auto* op = std::get_if<ComputeOp>(&st); op && op->name == name) return &st;
+      if (const auto* op = std::get_if<CommOp>(&st); op && op->name == name) return &st;
+    }
+    return nullptr;
+  };
+  const auto fwd = LayerForward(m, c), wide_fwd = LayerForward(wide, c);
+  const auto bwd = LayerBackward(m, c);
+  const double tokens = 8192;
+  const auto* down = find(fwd, "moe.latent_down.fwd");
+  const auto* up = find(fwd, "moe.latent_up.fwd");
+  ASSERT_NE(down, nullptr);
+  ASSERT_NE(up, nullptr);
+  EXPECT_DOUBLE_EQ(std::get<ComputeOp>(*down).flops, 2.0 * tokens * 4096 * 1024);
+  EXPECT_DOUBLE_EQ(std::get<ComputeOp>(*up).flops, 2.0 * tokens * 1024 * 4096);
+  EXPECT_EQ(find(wide_fwd, "moe.latent_down.fwd"), nullptr);
+  for (const char* name : {"moe.latent_down.dgrad", "moe.latent_down.wgrad", "moe.latent_up.dgrad",
+                           "moe.latent_up.wgrad"}) {
+    EXPECT_NE(find(bwd, name), nullptr) << name;
+  }
+  // The all-to-all carries a quarter of the bytes: 1024 of 4096 dims per routed copy.
+  const auto* d = find(fwd, "ep.all_to_all.dispatch");
+  const auto* wd = find(wide_fwd, "ep.all_to_all.dispatch");
+  ASSERT_NE(d, nullptr);
+  ASSERT_NE(wd, nullptr);
+  EXPECT_DOUBLE_EQ(std::get<CommOp>(*d).bytes, tokens * 22 * 1024 * 2.0);
+  EXPECT_DOUBLE_EQ(std::get<CommOp>(*d).bytes * 4, std::get<CommOp>(*wd).bytes);
+  // Expert GEMMs: 22 routed copies of latent x 2688 (up) and 2688 x latent (down).
+  EXPECT_DOUBLE_EQ(ExpertFlops(fwd), 2.0 * 2.0 * tokens * 22 * 1024 * 2688);
+  EXPECT_DOUBLE_EQ(ExpertFlops(wide_fwd) / ExpertFlops(fwd), 4.0);
+  // The router and the shared expert still read the hidden states.
+  EXPECT_EQ(std::get<ComputeOp>(*find(fwd, "moe.router.fwd")).k, 4096);
+  EXPECT_EQ(std::get<ComputeOp>(*find(fwd, "moe.shared.fc1.fwd")).k, 4096);
+}
+
 }  // namespace
 }  // namespace echosim

@@ -195,6 +195,52 @@ TEST(ModelSpecTest, HybridPresetCountsEachBlock) {
   EXPECT_EQ(FindModelPreset("llama3-8b").value().LayerKind(3), 'T');
 }
 
+// Nemotron 3 Super: 40 Mamba-2, 40 latent-expert and 8 attention layers and one MTP block run
+// twice. Megatron-Bridge's verification card (examples/model_verification_cards/
+// nemotron-3-super-120b-a12b/card.yaml) counts 123,611,033,088 checkpoint elements; of them
+// 41 x 512 = 20,992 are the routers' score-correction biases (40 MoE layers and the MTP
+// block), which echosim does not count as weights.
+TEST(ModelSpecTest, LatentExpertPresetMatchesTheCheckpoint) {
+  const ModelSpec m = FindModelPreset("nemotron3-super").value();
+  ASSERT_TRUE(m.Validate().ok());
+  EXPECT_EQ(m.MoeLayers(), 40);
+  EXPECT_EQ(m.expert_width(), 1024);
+  EXPECT_EQ(m.TotalParams() + 41 * 512, int64_t{123611033088});
+  // The repeated MTP block holds one set of weights; unshared, two.
+  ModelSpec unshared = m;
+  unshared.mtp_shared_weights = false;
+  EXPECT_EQ(unshared.TotalParams() - m.TotalParams(), m.MtpLayerParams());
+  // An expert layer: router, the two latent projections, the experts (latent wide), the
+  // shared expert.
+  const auto mats = m.LayerMatrices(1);
+  ASSERT_EQ(mats.size(), 7u);
+  EXPECT_EQ(mats[1].rows, 4096);
+  EXPECT_EQ(mats[1].cols, 1024);
+  EXPECT_EQ(mats[3].rows, 1024);
+  EXPECT_EQ(mats[3].cols, 2688);
+  EXPECT_EQ(mats[3].count, 512);
+  // Model FLOPs: the experts at the latent width, plus the projections.
+  ModelSpec wide = m;
+  wide.moe_latent = 0;
+  const double tokens = 8192, per_layer = 6.0 * tokens *
+                                          (2.0 * 22 * 2688 * (4096 - 1024) - 2.0 * 4096 * 1024);
+  EXPECT_NEAR(wide.TrainingFlops(8192, 8192) - m.TrainingFlops(8192, 8192), 42 * per_layer,
+              1e-9 * m.TrainingFlops(8192, 8192));
+}
+
+TEST(ModelSpecTest, LatentExpertFieldsAreChecked) {
+  ModelSpec m = FindModelPreset("nemotron3-super").value();
+  m.moe_latent = 4096;
+  EXPECT_NE(m.Validate().message().find("moe_latent (4096) needs experts > 1 and must be narrower than hidden (4096)"),
+            std::string::npos);
+  m = FindModelPreset("nemotron3-super").value();
+  m.mtp_layers = 0;
+  EXPECT_NE(m.Validate().message().find("mtp_shared_weights needs mtp_layers > 0"), std::string::npos);
+  auto parsed = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nmoe_latent: 16\n", "m.yaml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("moe_latent (16) needs experts > 1"), std::string::npos);
+}
+
 TEST(ModelSpecTest, HybridFieldsAreChecked) {
   const ModelSpec nano = FindModelPreset("nemotron3-nano").value();
   struct Case {

@@ -210,8 +210,8 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "2643,735,,,\n"
       "d,26.06 NeMo Container,SFT Performance,DGX-H100,LLAMA3_70B,32,FP8,32,1,4096,4,4,1,5,n/a,"
       "1638,710,,,\n"
-      "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Nemotron_3_Super,64,BF16,512,4,"
-      "4096,1,1,1,n/a,8,5000,200,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,Nemotron_3_Super,64,NVFP4,512,1,"
+      "8192,1,1,1,n/a,64,9623,815,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,DeepSeekV3 (w/o MTP),256,MXFP8,"
       "4096,1,4096,1,16,1,n/a,8,2815,732,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,LLAMA3.1_405B,1024,FP8,1536,1,8192,"
@@ -220,7 +220,7 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
   ASSERT_EQ(cases->size(), 8u);
-  const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "latent mixture of experts",
+  const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "a precision per module",
                           "no configuration without MTP", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {
@@ -229,6 +229,43 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
     EXPECT_NE(r.skip_reason.find(expect[i]), std::string::npos) << r.label << ": " << r.skip_reason;
     EXPECT_GT(r.measured_step_s, 0) << r.label;
   }
+}
+
+// Nemotron 3 Super's MXFP8 rows run their recipe: latent experts and the repeated MTP block
+// (the preset), HybridEP, no TP communication overlap (GB200's TP 2), B200's recomputation and
+// B300's CUDA graphs; Nemotron 3 Ultra stays listed.
+TEST(NemoSourceTest, NemotronSuperRowsFollowTheirRecipe) {
+  auto cases = Parse(
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,Nemotron_3_Super,64,MXFP8,512,1,"
+      "8192,2,1,1,n/a,64,6674,565,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,Nemotron_3_Super,64,MXFP8,512,1,"
+      "8192,1,1,1,n/a,64,6302,534,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-B300,Nemotron_3_Super,64,MXFP8,512,1,"
+      "8192,1,1,1,n/a,8,7009,594,0,,\n"
+      "d,26.08 NeMo Container,Pre-Training Performance,DGX-GB300,Nemotron_3_Ultra,256,MXFP8,2048,1,"
+      "8192,1,1,1,n/a,64,7104,2700,0,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    const ValidationCase& c = (*cases)[i];
+    EXPECT_FALSE(c.row.skipped) << c.row.label << ": " << c.row.skip_reason;
+    EXPECT_EQ(c.config.shape.moe_latent, 1024);
+    EXPECT_EQ(c.config.shape.mtp_layers, 2);
+    EXPECT_TRUE(c.config.shape.mtp_shared_weights);
+    EXPECT_TRUE(c.config.flex) << c.row.label;
+    EXPECT_EQ(c.config.etp, 1);
+  }
+  EXPECT_EQ((*cases)[0].config.tp, 2);
+  EXPECT_FALSE((*cases)[0].config.tp_overlap);
+  EXPECT_NE((*cases)[0].row.assumptions.find("no TP communication overlap"), std::string::npos);
+  EXPECT_TRUE((*cases)[0].config.cuda_graph_scope.empty());  // no host model on GB200
+  EXPECT_EQ((*cases)[1].config.recompute_modules, (std::vector<std::string>{"moe_act", "layernorm"}));
+  EXPECT_TRUE((*cases)[1].config.cuda_graph_scope.empty());  // B200 FP8_MX: cuda_graph_impl none
+  EXPECT_EQ((*cases)[2].config.cuda_graph_scope,
+            (std::vector<std::string>{"attn", "mamba", "moe_router", "moe_preprocess"}));
+  EXPECT_EQ((*cases)[2].config.recompute, "none");
+  EXPECT_TRUE((*cases)[3].row.skipped);
+  EXPECT_NE((*cases)[3].row.skip_reason.find("Nemotron 3 Ultra"), std::string::npos);
 }
 
 // DeepSeek-V3 rows run their release's recipe: the pipeline layout, one MTP depth, mla_up_proj

@@ -1058,6 +1058,10 @@ LayerContext MtpLayerContext(const LayerContext& c) {
   LayerContext lc = c;
   lc.dense_layer = false;
   lc.attention_window = 0;
+  if (c.mtp_bf16) {
+    lc.dtype = DType::kBf16;
+    lc.fp8_attention = false;
+  }
   return lc;
 }
 
@@ -1069,7 +1073,7 @@ std::vector<LayerStep> MtpForward(const ModelSpec& m, const LayerContext& c) {
   std::vector<LayerStep> s;
   AppendPrefixed(&s, EmbeddingForward(m, c));
   std::vector<LayerStep> proj;
-  MtpProjectionFwd(&proj, c, d);
+  MtpProjectionFwd(&proj, lc, d);
   AppendPrefixed(&s, std::move(proj));
   AppendPrefixed(&s, LayerForward(m, lc));
   AppendPrefixed(&s, HeadForward(m, c));
@@ -1083,7 +1087,7 @@ std::vector<LayerStep> MtpBackward(const ModelSpec& m, const LayerContext& c) {
   AppendPrefixed(&s, HeadBackward(m, c));
   AppendPrefixed(&s, LayerBackward(m, lc));
   std::vector<LayerStep> proj;
-  MtpProjectionBwd(&proj, c, d);
+  MtpProjectionBwd(&proj, lc, d);
   AppendPrefixed(&s, std::move(proj));
   AppendPrefixed(&s, EmbeddingBackward(m, c));
   return s;

@@ -60,6 +60,9 @@ struct LayerContext {
   // Flash attention in fp8 (dtype fp8 only); otherwise its matmuls run in 16-bit, also in
   // fp8 training (Transformer Engine's default).
   bool fp8_attention = false;
+  // The MTP depths (MtpForward / MtpBackward) run in bf16 whatever dtype says (Megatron-Core
+  // keep_mtp_spec_in_bf16).
+  bool mtp_bf16 = false;
   // Sliding-window attention for this layer: keys per query (0 = the whole causal prefix).
   // Flash attention only.
   int64_t attention_window = 0;

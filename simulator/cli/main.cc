@@ -80,6 +80,7 @@ train options (each sets the scenario field in parentheses):
   --dtype bf16|fp16|fp8|fp4  (workload.training.dtype; fp4 = NVFP4 GEMMs, Blackwell)
   --attention flash|unfused (workload.training.attention)
   --fp8-attention         flash attention matmuls in fp8, needs --dtype fp8 (workload.training.fp8_attention)
+  --mtp-bf16              the MTP depths' GEMMs in bf16 under fp8 / fp4 (workload.training.mtp_bf16)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
   --recompute none|selective|full (parallelism.recompute)
   --recompute-modules LIST  with --recompute selective: comma-separated modules re-run in the
@@ -283,6 +284,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--ep-comm-overlap", {"parallelism.ep_comm_overlap", false}},
       {"--expert-tp", {"parallelism.expert_tp", true}},
       {"--fp8-attention", {"workload.training.fp8_attention", false}},
+      {"--mtp-bf16", {"workload.training.mtp_bf16", false}},
       {"--account-for-embedding-in-pipeline-split",
        {"parallelism.account_for_embedding_in_pipeline_split", false}},
       {"--account-for-loss-in-pipeline-split", {"parallelism.account_for_loss_in_pipeline_split", false}},

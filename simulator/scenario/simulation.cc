@@ -391,6 +391,11 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                             {{"flash", AttentionImpl::kFlash},
                                              {"unfused", AttentionImpl::kUnfused}}));
   s.fp8_attention = t->fp8_attention();
+  s.mtp_bf16 = t->mtp_bf16();
+  if (s.mtp_bf16 && s.model.mtp_layers <= 0) {
+    return InvalidArgument(StrCat("workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths; '",
+                                  s.model.name, "' has mtp_layers 0 (set workload.training.shape.mtp_layers)"));
+  }
   if (s.model.sliding_window > 0 && s.attention != AttentionImpl::kFlash) {
     return InvalidArgument(StrCat("workload.training.attention (--attention) must be flash for a "
                                   "model with sliding-window attention ('", s.model.name,

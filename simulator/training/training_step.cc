@@ -41,6 +41,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.dtype = s.dtype;
   c.attention = s.attention;
   c.fp8_attention = s.fp8_attention;
+  c.mtp_bf16 = s.mtp_bf16;
   c.recompute = s.plan.recompute;
   c.recompute_modules = s.plan.recompute_modules;
   c.flex_dispatch = s.flex_dispatch;

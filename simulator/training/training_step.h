@@ -41,6 +41,7 @@ struct TrainingSetup {
   DType dtype = DType::kBf16;
   AttentionImpl attention = AttentionImpl::kFlash;
   bool fp8_attention = false;        // flash attention matmuls in fp8 (dtype fp8 only)
+  bool mtp_bf16 = false;             // the MTP depths' GEMMs in bf16 (keep_mtp_spec_in_bf16)
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
   // Host time per kernel launch (simulation.host_launch_us), seconds; 0: no host model.

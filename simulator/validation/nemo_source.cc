@@ -121,9 +121,7 @@ const std::map<std::string, ModelMapping>& Models() {
       {"Nemotron_3_Nano",
        {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron_3_Super",
-       {"nemotron3-super", "squared-ReLU latent experts simulated with GELU-MLP GEMM shapes; the "
-                           "MTP block in the run's precision (the recipe keeps it in bf16, "
-                           "keep_mtp_spec_in_bf16)"}},
+       {"nemotron3-super", "squared-ReLU latent experts simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron_3_Ultra",
        {"", "Nemotron 3 Ultra: no configuration of its layers and experts in the sources the "
             "rows' recipes are read from (Megatron-Bridge's recipes take it from the Hugging "
@@ -769,6 +767,11 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     if (model == "Nemotron_3_Super" && tp > 1) {
       c.tp_overlap = false;
       notes.push_back("release recipe (Megatron-Bridge): no TP communication overlap (no comm_overlap config)");
+    }
+    // The same recipe sets keep_mtp_spec_in_bf16 = True: the MTP block runs in bf16.
+    if (model == "Nemotron_3_Super") {
+      c.mtp_bf16 = true;
+      notes.push_back("release recipe (Megatron-Bridge): the MTP block in bf16 (keep_mtp_spec_in_bf16)");
     }
     // NeMo 24.07's rows were run with the NeMo Framework Launcher, whose GPT-3 175B config
     // (launcher_scripts/conf/training/gpt3/175b.yaml, tags 24.05 to 24.09; used unchanged in

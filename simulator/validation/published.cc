@@ -60,6 +60,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   t->set_dtype(c.dtype);
   t->set_attention(c.attention);
   t->set_fp8_attention(c.fp8_attention);
+  t->set_mtp_bf16(c.mtp_bf16);
   if (c.muon) t->set_optimizer("muon");
   auto* p = s.mutable_parallelism();
   p->set_tp(static_cast<uint32_t>(c.tp));
@@ -107,7 +108,7 @@ std::string Describe(const RowConfig& c) {
                 " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),
                 " attn=",
-                c.attention, c.fp8_attention ? "-fp8" : "");
+                c.attention, c.fp8_attention ? "-fp8" : "", c.mtp_bf16 ? " mtp-bf16" : "");
 }
 
 std::string ConfigKey(const RowConfig& c) { return ToScenario(c, "").SerializeAsString(); }

@@ -41,6 +41,7 @@ struct RowConfig {
   std::string pipeline_layout;           // Megatron-Core layout string; empty = even split
   bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)
   bool fp8_attention = false;  // flash attention matmuls in fp8
+  bool mtp_bf16 = false;       // the MTP depths in bf16 (keep_mtp_spec_in_bf16)
   bool fp8_params = false;     // fp8 primary weights (fp8_param_gather)
   int64_t cpu_offload = 0;     // layers whose activations go to host memory (pp 1)
   int64_t zero = 0;

@@ -1,5 +1,7 @@
 #include "models/layer_ops.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 namespace echosim {
@@ -959,6 +961,41 @@ TEST(LayerOpsTest, LatentExpertsDispatchTheLatent) {
   // The router and the shared expert still read the hidden states.
   EXPECT_EQ(std::get<ComputeOp>(*find(fwd, "moe.router.fwd")).k, 4096);
   EXPECT_EQ(std::get<ComputeOp>(*find(fwd, "moe.shared.fc1.fwd")).k, 4096);
+}
+
+
+// keep_mtp_spec_in_bf16 (LayerContext::mtp_bf16): the MTP depth's GEMMs run in bf16 with no
+// quantisation, the main layers keep the run's fp8.
+TEST(LayerOpsTest, MtpDepthsCanRunInBf16) {
+  const ModelSpec m = FindModelPreset("nemotron3-super").value();
+  LayerContext c;
+  c.seq_len = 8192;
+  c.dtype = DType::kFp8;
+  auto gemm_dtypes = [](const std::vector<LayerStep>& steps, int* quantize) {
+    std::set<DType> out;
+    *quantize = 0;
+    for (const auto& st : steps) {
+      const auto* op = std::get_if<ComputeOp>(&st);
+      if (!op) continue;
+      if (op->name.find("quantize") != std::string::npos) ++*quantize;
+      if (op->cls == OpClass::kGemm && op->name.find("router") == std::string::npos &&
+          op->name.find("head.") == std::string::npos) {
+        out.insert(op->dtype);
+      }
+    }
+    return out;
+  };
+  int quantize = 0;
+  EXPECT_EQ(gemm_dtypes(MtpForward(m, c), &quantize), std::set<DType>{DType::kFp8});
+  EXPECT_GT(quantize, 0);
+  c.mtp_bf16 = true;
+  EXPECT_EQ(gemm_dtypes(MtpForward(m, c), &quantize), std::set<DType>{DType::kBf16});
+  EXPECT_EQ(quantize, 0);
+  EXPECT_EQ(gemm_dtypes(MtpBackward(m, c), &quantize), std::set<DType>{DType::kBf16});
+  EXPECT_EQ(quantize, 0);
+  // The model's own layers are not affected.
+  LayerContext layer = LayerContextOf(m, c, 1);
+  EXPECT_EQ(gemm_dtypes(LayerForward(m, layer), &quantize), std::set<DType>{DType::kFp8});
 }
 
 }  // namespace

@@ -120,6 +120,9 @@ parallelism: {ep: 8}
        "workload.training.fp8_attention (--fp8-attention) needs dtype fp8 and attention flash; "
        "got dtype bf16, attention flash"},
       {kMinimal, {"workload.training.fp8_attention=true", "workload.training.dtype=fp8"}, ""},
+      {kMinimal, {"workload.training.mtp_bf16=true"},
+       "workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths"},
+      {kMinimal, {"workload.training.mtp_bf16=true", "workload.training.shape.mtp_layers=1"}, ""},
       {kMinimal, {"parallelism.recompute_modules=[layernorm]"},
        "parallelism.recompute_modules (--recompute-modules) needs parallelism.recompute: "
        "selective; got recompute 'none'"},

@@ -252,6 +252,7 @@ TEST(NemoSourceTest, NemotronSuperRowsFollowTheirRecipe) {
     EXPECT_EQ(c.config.shape.moe_latent, 1024);
     EXPECT_EQ(c.config.shape.mtp_layers, 2);
     EXPECT_TRUE(c.config.shape.mtp_shared_weights);
+    EXPECT_TRUE(c.config.mtp_bf16);
     EXPECT_TRUE(c.config.flex) << c.row.label;
     EXPECT_EQ(c.config.etp, 1);
   }

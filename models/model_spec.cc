@@ -37,11 +37,15 @@ int64_t ModelSpec::AttentionParams() const {
   return q + kv + attn_out_dim() * hidden;
 }
 
+int64_t ModelSpec::MoeBlockParams() const {
+  const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
+  return LayerExpertParams() + hidden * experts  // + router
+         + mats * hidden * shared_expert_ffn + LatentProjParams();
+}
+
 int64_t ModelSpec::LayerParams() const {
   const int64_t mats = mlp == MlpKind::kSwiglu ? 3 : 2;
-  const int64_t mlp_params = is_moe() ? LayerExpertParams() + hidden * experts  // + router
-                                            + mats * hidden * shared_expert_ffn + LatentProjParams()
-                                      : mats * hidden * ffn_hidden;
+  const int64_t mlp_params = is_moe() ? MoeBlockParams() : mats * hidden * ffn_hidden;
   const int64_t norms = 2 * hidden + (qk_norm ? 2 * head_dim() : 0);
   return AttentionParams() + mlp_params + norms;
 }
@@ -68,8 +72,7 @@ int64_t ModelSpec::LayerParamsAt(int64_t layer) const {
       case '*':
         return AttentionParams() + hidden + (qk_norm ? 2 * head_dim() : 0);
       case 'E':
-        return LayerExpertParams() + hidden * experts + mats * hidden * shared_expert_ffn + LatentProjParams() +
-               hidden;
+        return MoeBlockParams() + hidden;
       default:  // '-'
         return mats * hidden * ffn_hidden + hidden;
     }
@@ -137,7 +140,7 @@ int64_t ModelSpec::EmbeddingParams() const {
 int64_t ModelSpec::TotalParams() const {
   // Every layer as it is (dense, MoE, or a hybrid model's block), the MTP depths, the
   // embeddings and the final norm.
-  int64_t p = MtpWeightDepths() * MtpLayerParams() + EmbeddingParams() + hidden;
+  int64_t p = MtpWeightDepths(mtp_layers) * MtpLayerParams() + EmbeddingParams() + hidden;
   for (int64_t l = 0; l < layers; ++l) p += LayerParamsAt(l);
   return p;
 }

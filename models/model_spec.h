@@ -156,8 +156,11 @@ struct ModelSpec {
   int64_t expert_width() const { return moe_latent > 0 ? moe_latent : hidden; }
   // Parameters of an MoE block's latent projections (0 without moe_latent).
   int64_t LatentProjParams() const { return moe_latent > 0 ? 2 * hidden * moe_latent : 0; }
-  // MTP depths whose weights exist (1 when they share one layer's).
-  int64_t MtpWeightDepths() const { return mtp_shared_weights ? std::min<int64_t>(mtp_layers, 1) : mtp_layers; }
+  // Of `depths` MTP depths (the model's, or those one pipeline stage holds), how many have
+  // weights of their own: one when the depths share a layer's.
+  int64_t MtpWeightDepths(int64_t depths) const {
+    return mtp_shared_weights ? std::min<int64_t>(depths, 1) : depths;
+  }
   // Whether layer `layer` (from 0) routes through experts (false for dense models and for the
   // leading dense layers of an MoE model).
   bool MoeLayer(int64_t layer) const {
@@ -168,6 +171,9 @@ struct ModelSpec {
     if (is_hybrid()) return is_moe() ? static_cast<int64_t>(std::count(layer_pattern.begin(), layer_pattern.end(), 'E')) : 0;
     return is_moe() ? std::max<int64_t>(0, layers - dense_layers) : 0;
   }
+  // Parameters of an MoE block's weights: router, routed experts, shared experts and the latent
+  // projections (norms not included).
+  int64_t MoeBlockParams() const;
   // Parameters of the attention block's projections (and MLA's latent norms).
   int64_t AttentionParams() const;
   // Parameters of one transformer layer (attention + MLP/experts + norms), all experts counted:

@@ -26,17 +26,11 @@ double StageEmbeddingParams(const ModelSpec& m, const ParallelPlan& p, int64_t s
   return params;
 }
 
-// MTP depths on `stage` whose weights it holds: one set when the depths share their layer.
-int64_t StageMtpWeightDepths(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
-  const int64_t mtp = p.StageMtpLayers(m, stage);
-  return m.mtp_shared_weights ? std::min<int64_t>(mtp, 1) : mtp;
-}
-
 double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   double params = 0;
   p.ForEachStageLayer(m, stage, [&](int64_t l) { params += LocalLayerParams(m, p, l); });
   // MTP depths: their layer, projection and norms (one set when the depths share them).
-  if (const int64_t mtp = StageMtpWeightDepths(m, p, stage); mtp > 0) {
+  if (const int64_t mtp = m.MtpWeightDepths(p.StageMtpLayers(m, stage)); mtp > 0) {
     const double expert = static_cast<double>(m.LayerExpertParams());
     params += static_cast<double>(mtp) * ((static_cast<double>(m.MtpLayerParams()) - expert) / p.tp +
                                           expert / static_cast<double>(p.ExpertTp() * p.ep));
@@ -47,7 +41,8 @@ double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
 double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   double params = 0;
   p.ForEachStageLayer(m, stage, [&](int64_t l) { params += static_cast<double>(m.LayerExpertParamsAt(l)); });
-  params += static_cast<double>(StageMtpWeightDepths(m, p, stage)) * static_cast<double>(m.LayerExpertParams());
+  params += static_cast<double>(m.MtpWeightDepths(p.StageMtpLayers(m, stage))) *
+            static_cast<double>(m.LayerExpertParams());
   return params / static_cast<double>(p.ExpertTp() * p.ep);
 }
 

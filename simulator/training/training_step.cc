@@ -288,9 +288,7 @@ NodeId StageGraphBuilder::AddNewtonSchulz() {
     }
   };
   p.ForEachStageLayer(m, stage_, add_layer);
-  const int64_t mtp_weights = m.mtp_shared_weights ? std::min<int64_t>(p.StageMtpLayers(m, stage_), 1)
-                                                   : p.StageMtpLayers(m, stage_);
-  for (int64_t i = 0; i < mtp_weights; ++i) add_layer(m.layers + i);
+  for (int64_t i = 0; i < m.MtpWeightDepths(p.StageMtpLayers(m, stage_)); ++i) add_layer(m.layers + i);
   NodeId first_node = ExecutionGraph::Builder::kNoNode;
   for (const auto& [mn, count] : shapes) {
     const int64_t batch = static_cast<int64_t>(std::ceil(count * kIterations));

@@ -84,10 +84,12 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     // The gradient buffer: fp32 with grad_reduce_in_fp32, else the 16-bit training dtype.
     sm.gradient_bytes = sharded(p.grad_reduce_in_fp32 ? 4.0 : 2.0, 2);
     // Adam: fp32 master weight, m and v (12 bytes). Muon keeps one fp32 momentum (8 bytes)
-    // for the layers' matrices; the embeddings and the output layer stay with Adam.
-    sm.optimizer_bytes = sharded(p.muon ? 8.0 : 12.0, 1);
+    // for the layers' matrices; the embeddings and the output layer stay with Adam. bf16
+    // moments (optimizer_moments) take 2 bytes each instead of 4.
+    const double moment = p.moments_bf16 ? 2.0 : 4.0;
+    sm.optimizer_bytes = sharded(4.0 + (p.muon ? 1.0 : 2.0) * moment, 1);
     if (p.muon) {
-      sm.optimizer_bytes += StageEmbeddingParams(m, p, s) * 4.0 / (p.zero >= 1 ? dp : 1.0);
+      sm.optimizer_bytes += StageEmbeddingParams(m, p, s) * moment / (p.zero >= 1 ? dp : 1.0);
     }
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).

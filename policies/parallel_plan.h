@@ -58,6 +58,9 @@ struct ParallelPlan {
   int64_t cpu_offload_layers = 0;
   // The Muon optimizer (workload.training.optimizer: muon) instead of Adam.
   bool muon = false;
+  // The optimizer's moments in bf16 (workload.training.optimizer_moments), else fp32; the
+  // master weights stay fp32.
+  bool moments_bf16 = false;
   // Layers per virtual stage from a pipeline layout (parallelism.pipeline_layout); empty = the
   // even split above.
   std::vector<LayoutStage> layout;

@@ -137,6 +137,7 @@ StatusOr<PlanEnumeration> EnumerateTrainingPlans(const ModelSpec& model,
                   p.fp8_param_gather = space.fp8_param_gather;
                   p.cpu_offload_layers = pp == 1 ? space.cpu_offload_layers : 0;
                   p.muon = space.muon;
+                  p.moments_bf16 = space.moments_bf16;
                   p.loss_in_pipeline_split = space.loss_in_pipeline_split;
                   if (!ValidatePlan(p, model, space.seq_len).ok()) {
                     ++out.invalid;

@@ -58,6 +58,7 @@ struct PlanSearchSpace {
   bool fp8_param_gather = false;     // every plan's fp8 primary weights (ParallelPlan)
   int64_t cpu_offload_layers = 0;
   bool muon = false;                 // every plan's optimizer is Muon (workload.training.optimizer)    // every plan's activation offloading (pp 1 plans only)
+  bool moments_bf16 = false;         // every plan's optimizer moments in bf16 (workload.training.optimizer_moments)
   bool loss_in_pipeline_split = false;
 };
 

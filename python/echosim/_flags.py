@@ -67,6 +67,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "cpu_offload_layers": _value("--cpu-offload-layers", "parallelism.cpu_offload_layers"),
     "pipeline_layout": _value("--pipeline-layout", "parallelism.pipeline_layout"),
     "optimizer": _value("--optimizer", "workload.training.optimizer"),
+    "optimizer_moments": _value("--optimizer-moments", "workload.training.optimizer_moments"),
     "moe_dispatcher": _value("--moe-dispatcher", "parallelism.moe_dispatcher"),
     "flex_sms": _value("--flex-sms", "parallelism.flex_dispatcher_sms"),
     "moe_grouped_gemm": _value("--moe-grouped-gemm", "parallelism.moe_grouped_gemm"),

@@ -101,6 +101,9 @@ train options (each sets the scenario field in parentheses):
                           (DeepSeek-V3: 'Et*4|(t*4|)*14tmL'; parallelism.pipeline_layout)
   --optimizer NAME        adam (default) | muon: Newton-Schulz orthogonalisation of every layer
                           matrix each step, one momentum buffer (workload.training.optimizer)
+  --optimizer-moments T   fp32 (default) | bf16: the optimizer's moments in bf16, master weights
+                          fp32 (Megatron-Core precision-aware optimizer with bf16 exp_avg /
+                          exp_avg_sq; workload.training.optimizer_moments)
   --moe-dispatcher NAME   alltoall (default: one copy per routed expert) | flex (DeepEP / HybridEP:
                           one copy per destination GPU, per NVLink domain across domains;
                           parallelism.moe_dispatcher)
@@ -265,6 +268,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--cpu-offload-layers", {"parallelism.cpu_offload_layers", true}},
       {"--pipeline-layout", {"parallelism.pipeline_layout", true}},
       {"--optimizer", {"workload.training.optimizer", true}},
+      {"--optimizer-moments", {"workload.training.optimizer_moments", true}},
       {"--moe-dispatcher", {"parallelism.moe_dispatcher", true}},
       {"--flex-sms", {"parallelism.flex_dispatcher_sms", true}},
       {"--moe-grouped-gemm", {"parallelism.moe_grouped_gemm", true}},

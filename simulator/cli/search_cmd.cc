@@ -251,6 +251,7 @@ int CmdSearch(const std::vector<std::string>& args) {
   space.fp8_param_gather = setup->plan.fp8_param_gather;
   space.cpu_offload_layers = setup->plan.cpu_offload_layers;
   space.muon = setup->plan.muon;
+  space.moments_bf16 = setup->plan.moments_bf16;
   if (!setup->plan.layout.empty()) {
     return Fail(InvalidArgument("parallelism.pipeline_layout (--pipeline-layout) fixes one pipeline split; "
                                 "search explores the splits itself: leave it unset"));

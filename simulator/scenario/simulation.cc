@@ -429,6 +429,11 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
     ECHOSIM_ASSIGN_OR_RETURN(plan.muon, ParseChoice<bool>("workload.training.optimizer", t->optimizer(),
                                                           {{"adam", false}, {"muon", true}}));
   }
+  if (!t->optimizer_moments().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(plan.moments_bf16,
+                             ParseChoice<bool>("workload.training.optimizer_moments", t->optimizer_moments(),
+                                               {{"fp32", false}, {"bf16", true}}));
+  }
   if (!p.pipeline_layout().empty()) {
     auto layout = ParsePipelineLayout(p.pipeline_layout());
     if (!layout.ok()) return layout.status().WithContext("parallelism.pipeline_layout (--pipeline-layout)");

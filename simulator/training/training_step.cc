@@ -723,10 +723,14 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   // Adam: fp32 master weight, m and v read and written (24 B), fp32 grad read twice (norm,
   // update: 8 B), 16-bit weight written (2 B). Muon (the layers' matrices): master weight and
   // one momentum read and written (16 B), the gradient read and the orthogonalised update
-  // written and read (8 B), 16-bit weight written (2 B); the embeddings stay with Adam.
+  // written and read (8 B), 16-bit weight written (2 B); the embeddings stay with Adam. bf16
+  // moments (optimizer_moments) are read and written at 2 bytes each instead of 4.
   const double embed_shard = StageEmbeddingParams(m, p, stage_) /
                              (p.zero >= 1 ? static_cast<double>(dp_group) : 1.0);
-  opt.bytes = p.muon ? (shard - embed_shard) * 26.0 + embed_shard * 34.0 : shard * 34.0;
+  const double moment_rw = p.moments_bf16 ? 4.0 : 8.0;  // one moment read and written
+  const double adam_bytes = 8.0 + 2.0 * moment_rw + 8.0 + 2.0;
+  const double muon_bytes = 8.0 + moment_rw + 8.0 + 2.0;
+  opt.bytes = p.muon ? (shard - embed_shard) * muon_bytes + embed_shard * adam_bytes : shard * adam_bytes;
   NodeId first_opt = ExecutionGraph::Builder::kNoNode;
   if (p.muon) first_opt = AddNewtonSchulz();
   const NodeId opt_id = b_.AddCompute(kStreamCompute, opt.name, compute_->Estimate(opt),

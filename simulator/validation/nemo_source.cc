@@ -782,6 +782,18 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       notes.push_back("NeMo Framework Launcher 24.07 GPT-3 175B config: no TP communication overlap "
                       "(ub_tp_comm_overlap False)");
     }
+    // The Launcher's Nemotron-4 340B config (launcher_scripts/conf/training/nemotron/
+    // nemotron_340b.yaml, tag 24.07) recomputes selectively (activations_checkpoint_granularity:
+    // selective, the core attention) and keeps the optimizer state in bf16 (optim:
+    // distributed_fused_adam with dtype bf16, grad_sync_dtype bf16). Its other configs of
+    // these rows recompute nothing and keep the default fp32 state.
+    if (model == "Nemotron-340B" && short_release == "NeMo 24.07") {
+      c.recompute = "selective";
+      c.moments_bf16 = true;
+      notes.push_back("NeMo Framework Launcher 24.07 Nemotron-4 340B config: selective recompute (core "
+                      "attention) and the optimizer's moments in bf16 (distributed_fused_adam dtype bf16; "
+                      "master weights taken as fp32)");
+    }
     c.overlap_grad = true;
     c.overlap_param = true;
     if (fsdp > 0) {

@@ -62,6 +62,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   t->set_fp8_attention(c.fp8_attention);
   t->set_mtp_bf16(c.mtp_bf16);
   if (c.muon) t->set_optimizer("muon");
+  if (c.moments_bf16) t->set_optimizer_moments("bf16");
   auto* p = s.mutable_parallelism();
   p->set_tp(static_cast<uint32_t>(c.tp));
   p->set_pp(static_cast<uint32_t>(c.pp));
@@ -103,7 +104,7 @@ std::string Describe(const RowConfig& c) {
                 c.overlap_grad ? (c.overlap_param ? " dp-overlap" : " grad-overlap") : "",
                 c.ep_overlap ? " ep-overlap" : "",
                 c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "",
-                c.muon ? " muon" : "", c.flex ? " flex-dispatch" : "",
+                c.muon ? " muon" : "", c.moments_bf16 ? " moments-bf16" : "", c.flex ? " flex-dispatch" : "",
                 c.cuda_graph_scope.empty() ? "" : StrCat(" graphs=", Join(c.cuda_graph_scope, ",")),
                 " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),

@@ -46,6 +46,7 @@ struct RowConfig {
   int64_t cpu_offload = 0;     // layers whose activations go to host memory (pp 1)
   int64_t zero = 0;
   bool muon = false;           // the Muon optimizer (workload.training.optimizer)
+  bool moments_bf16 = false;   // the optimizer's moments in bf16 (workload.training.optimizer_moments)
   bool flex = false;           // the flex token dispatcher (parallelism.moe_dispatcher)
   int flex_sms = 0;            // SMs its kernels hold (parallelism.flex_dispatcher_sms; 0: 32)
   bool fused_moe_mlp = false;  // the expert MLP as one fused op (parallelism.moe_fused_mlp)

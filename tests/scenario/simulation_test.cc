@@ -123,6 +123,8 @@ parallelism: {ep: 8}
       {kMinimal, {"workload.training.mtp_bf16=true"},
        "workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths"},
       {kMinimal, {"workload.training.mtp_bf16=true", "workload.training.shape.mtp_layers=1"}, ""},
+      {kMinimal, {"workload.training.optimizer_moments=fp16"}, "workload.training.optimizer_moments"},
+      {kMinimal, {"workload.training.optimizer_moments=bf16"}, ""},
       {kMinimal, {"parallelism.recompute_modules=[layernorm]"},
        "parallelism.recompute_modules (--recompute-modules) needs parallelism.recompute: "
        "selective; got recompute 'none'"},

@@ -486,6 +486,21 @@ TEST(NemoSourceTest, Gpt3175bRowsOfNemo2407RunWithoutTpCommOverlap) {
   EXPECT_FALSE((*cases)[0].config.fp8_params);
 }
 
+// The Launcher's Nemotron-4 340B config recomputes the core attention and keeps the optimizer
+// state in bf16; its other 24.07 configs (Nemotron-22B here) do neither.
+TEST(NemoSourceTest, Nemotron340bRowOfNemo2407FollowsTheLauncherConfig) {
+  auto cases = Parse(
+      "d,NeMo 24.07,Pretraining,DGX-H100,Nemotron-340B,128,,32,1,4096,8,8,1,12,,322,678,,,\n"
+      "d,NeMo 24.07,Pretraining,DGX-H100,Nemotron-22B,64,,256,2,4096,2,4,1,10,,4256,554,,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_EQ((*cases)[0].config.recompute, "selective");
+  EXPECT_TRUE((*cases)[0].config.moments_bf16);
+  EXPECT_NE((*cases)[0].row.assumptions.find("moments in bf16"), std::string::npos);
+  EXPECT_EQ((*cases)[1].config.recompute, "none");
+  EXPECT_FALSE((*cases)[1].config.moments_bf16);
+}
+
 // Megatron-Bridge's fp8 mixed-precision configs (current scaling, MXFP8) set fp8_param_gather;
 // BF16 and NVFP4 rows keep 16-bit weights.
 // The FSDP Llama 3 70B recipes offload activations: GB200 fp8 40 layers, GB300 fp8 20.

@@ -659,8 +659,8 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       // fp4 e2m1, the nvfp4 recipe, parameters gathered in fp4.
       c.dtype = "fp4";
       notes.push_back("NVFP4 simulated as every transformer GEMM at the FP4 tensor-core rate with "
-                      "16-bit attention; its quantisation and Hadamard transforms are not "
-                      "simulated, nor fp4 parameter gathers");
+                      "16-bit attention, each input quantised by one pass (its amax pass and "
+                      "Hadamard transforms not priced apart), no fp4 parameter gathers");
     } else if (precision == "BF16") {
       c.dtype = "bf16";
     } else if (precision == "FP8" || precision == "FP8-CS" || precision.empty()) {

@@ -10,8 +10,9 @@
 // The simulator's constants come from datasheets, micro-benchmarks and a published profile
 // (hardware/gpus/*.yaml) except two global constants (a sustained-throughput factor and a
 // per-step host overhead, hardware/calibration/training.yaml), fitted on these rows, and
-// one chosen on some of them (host_loop_launch_us of the presets with a host model, on
-// their mixture-of-experts rows: ValidationRow::fitted_by, summarised apart). The two global
+// two chosen on some of them (host_loop_launch_us of the presets with a host model, on
+// their mixture-of-experts rows; the GB300 preset's fp4 GEMM efficiency, on its NVFP4 rows:
+// ValidationRow::fitted_by, summarised apart). The two global
 // constants are refitted here leaving each source out in turn, and each table is predicted
 // with the constants fitted on the others (the headline figures); the shipped constants
 // are a fit on every source and are reported as in-sample.

@@ -186,6 +186,22 @@ def test_muon_optimizer_from_python():
     assert "optimizer.muon.newton_schulz" in set(muon.timeline["name"])
 
 
+def test_bf16_optimizer_moments_from_python():
+    base = dict(model="llama3-8b", gpu="h100-sxm", gpus=8, global_batch=16, seq_len=2048)
+    fp32 = echosim.train(**base)
+    bf16 = echosim.train(**base, optimizer_moments="bf16")
+    # Adam's state: 12 bytes per parameter with fp32 moments, 8 with bf16 ones.
+    mem = lambda r: r.summary["memory_per_stage"][0]["optimizer_bytes"]
+    assert abs(mem(bf16) / mem(fp32) - 8.0 / 12.0) < 1e-6
+    assert bf16.step_time_s < fp32.step_time_s
+    try:
+        echosim.train(**base, optimizer_moments="fp16")
+    except Exception as e:  # noqa: BLE001 - the binding's error type
+        assert "workload.training.optimizer_moments" in str(e)
+    else:
+        raise AssertionError("expected an error")
+
+
 # Qwen3-30B-A3B over 16 H100s with 8 experts per GPU: the MoE choices below are compared on it,
 # without the host launch model (what they change on the GPU).
 QWEN_MOE_EP16 = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, global_batch=32,

@@ -38,12 +38,15 @@ double ComputeCostModel::EstimateSeconds(const ComputeOp& op) {
 
 Duration ComputeCostModel::Estimate(const ComputeOp& op) {
   // The kernel family (from the name) only matters where a calibration or measured times
-  // tell kernels apart; without them it stays empty so the memo stays small.
-  // The class, and whether a GEMM-class op is priced as a chunked scan (ComputeOp::chunked_scan).
-  const Key key{2 * static_cast<int>(op.cls) + (op.chunked_scan ? 1 : 0), static_cast<int>(op.dtype),
+  // tell kernels apart, or where the forward and backward differ (attention dropout);
+  // otherwise it stays empty so the memo stays small.
+  // The class, whether a GEMM-class op is priced as a chunked scan (ComputeOp::chunked_scan)
+  // and whether an attention kernel applies dropout (ComputeOp::dropout).
+  const Key key{4 * static_cast<int>(op.cls) + (op.chunked_scan ? 1 : 0) + (op.dropout ? 2 : 0),
+                static_cast<int>(op.dtype),
                 op.m, op.n, op.k, op.batch,
                 op.concurrency, op.flops, op.bytes,
-                calibration_ || measured_ || record_ ? KernelFamily(op) : std::string()};
+                calibration_ || measured_ || record_ || op.dropout ? KernelFamily(op) : std::string()};
   auto it = memo_.find(key);
   if (it != memo_.end()) return it->second;
   const double s = EstimateSeconds(op);

@@ -126,6 +126,11 @@ FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<Kerne
 // same way, and d0 is taken from H100 for every GPU.
 double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim = 128);
 
+// The FLOP rate of a flash-attention kernel with attention dropout relative to the same kernel
+// without it (forward or backward): the random number drawn per score costs the kernel a
+// fifth of its forward rate and a third of its backward.
+double AttentionDropoutRate(bool backward);
+
 // Fraction of `op`'s peak FLOP/s that the GEMM curve of `p` gives it (see ComputeCostModel).
 double GemmCurveEfficiency(const FittedComputeParams& p, const ComputeOp& op);
 // GEMMs of `op` running at once (ComputeOp::concurrency; all of a batched kernel's).

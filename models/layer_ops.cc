@@ -344,6 +344,7 @@ void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.batch = bh;
     // Scores (qk dims) and the weighted sum of values (v dims): 2 FLOPs per multiply-add.
     op.flops = 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(c, s_q, s_kv);
+    op.dropout = m.dropout;
     op.bytes = d.e * (c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
                       c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
     op.recompute = recompute;
@@ -388,6 +389,7 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     LayerContext scored = c;
     if (op.dtype == DType::kFp8) scored.attention_window = 0;
     op.flops = 2.5 * 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(scored, s_q, s_kv);
+    op.dropout = m.dropout;
     op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
                       2.0 * c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
     s->push_back(op);

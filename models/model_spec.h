@@ -34,8 +34,10 @@ struct ModelSpec {
   PositionKind position = PositionKind::kLearned;
   int64_t max_seq_len_tokens = 2048;
   bool tied_embeddings = true;
-  // Dropout after attention and MLP (Megatron-LM GPT: 0.1). Models trained without it (Llama,
-  // Qwen3, Mixtral, gpt-oss: attention and hidden dropout 0) keep no dropout masks.
+  // Dropout on the attention probabilities and after the attention and MLP blocks (Megatron-LM
+  // GPT: 0.1 each). Models trained without it (Llama, Qwen3, Mixtral, gpt-oss, Nemotron:
+  // attention and hidden dropout 0) keep no dropout masks, and their flash attention runs at its
+  // full rate (ComputeOp::dropout).
   bool dropout = true;
   // RMSNorm on each query and key head before the rotary embedding (Qwen3's QK-norm;
   // Megatron-Core qk_layernorm): two memory-bound passes over q and k in each direction.

@@ -43,6 +43,9 @@ struct ComputeOp {
   // Mamba-2's chunked scan, a GEMM-class op priced by the rate measured for that kernel as a
   // whole (GpuSpec::mamba_scan_efficiency) instead of the GEMM size curve of its tiles.
   bool chunked_scan = false;
+  // Flash attention with attention dropout (a Philox random number per score): the kernel runs
+  // below its no-dropout rate (AttentionDropoutRate).
+  bool dropout = false;
 };
 
 enum class CollectiveKind : uint8_t {

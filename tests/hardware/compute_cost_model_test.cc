@@ -84,6 +84,32 @@ TEST(ComputeCostModelTest, AttentionUsesItsEfficiency) {
   EXPECT_EQ(m.Estimate(op), SecondsToDuration(4e12 / (100e12 * 0.4) + ComputeCostModel::kKernelOverheadS));
 }
 
+// Attention dropout: the forward at 0.80 of its no-dropout rate, the backward at 0.65
+// (FlashAttention-4 on GB200, Dao-AILab/flash-attention pull request 2597); a kernel of its own
+// in the memo and in measured-time lookups.
+TEST(ComputeCostModelTest, AttentionDropoutSlowsTheKernel) {
+  ComputeCostModel m(Simple());
+  ComputeOp op;
+  op.cls = OpClass::kAttention;
+  op.flops = 4e12;
+  op.m = op.n = 4096;
+  op.k = 128;
+  op.name = "attn.fwd";
+  const double overhead = ComputeCostModel::kKernelOverheadS;
+  const double fwd = DurationToSeconds(m.Estimate(op)) - overhead;
+  op.dropout = true;
+  EXPECT_NEAR((DurationToSeconds(m.Estimate(op)) - overhead) / fwd, 1.0 / 0.80, 1e-6);
+  op.name = "attn.bwd";
+  EXPECT_NEAR((DurationToSeconds(m.Estimate(op)) - overhead) / fwd, 1.0 / 0.65, 1e-6);
+  op.dropout = false;
+  EXPECT_NEAR(DurationToSeconds(m.Estimate(op)) - overhead, fwd, 1e-12);
+  EXPECT_NE(KernelShapeKey(op), [&] {
+    ComputeOp d = op;
+    d.dropout = true;
+    return KernelShapeKey(d);
+  }());
+}
+
 // Head dim 64 runs at 0.670 of the head-dim-128 rate (cuDNN 408 vs 609 TFLOP/s on H100); from
 // 128 up the GPU's efficiency applies unchanged; the datasheet and calibrated paths agree.
 TEST(ComputeCostModelTest, SmallHeadDimAttentionIsSlower) {

@@ -543,6 +543,7 @@ TEST(LayerOpsTest, SlidingWindowAttentionScoresTheWindow) {
 }
 
 
+// The op named `name` in `steps` (a pointer into `steps`: keep the vector alive).
 const ComputeOp* FindCompute(const std::vector<LayerStep>& steps, const std::string& name) {
   for (const LayerStep& st : steps) {
     if (const auto* op = std::get_if<ComputeOp>(&st); op != nullptr && op->name == name) return op;
@@ -564,7 +565,8 @@ TEST(LayerOpsTest, ClampedGluAndExpertBiasPassesOutsideAFusedExpertMlp) {
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd"), nullptr);
   m.glu_clamp = 7.0;
   const double routed = 1024.0 * 4;  // tokens x top_k, kept by the rank under balanced routing
-  const ComputeOp* fwd = FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd");
+  const auto clamp_fwd = LayerForward(m, c);  // FindCompute points into it
+  const ComputeOp* fwd = FindCompute(clamp_fwd, "moe.glu_clamp.fwd");
   ASSERT_NE(fwd, nullptr);
   EXPECT_DOUBLE_EQ(fwd->bytes, routed * 512 * 2.0 * 8.0);
   EXPECT_EQ(fwd->cls, OpClass::kMemoryBound);
@@ -580,10 +582,12 @@ TEST(LayerOpsTest, ClampedGluAndExpertBiasPassesOutsideAFusedExpertMlp) {
   // (6 elements of the model width per routed token forward, 8 backward).
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc2_bias.fwd"), nullptr);
   m.expert_bias = true;
-  const ComputeOp* bias = FindCompute(LayerForward(m, c), "moe.fc2_bias.fwd");
+  const auto bias_steps = LayerForward(m, c);
+  const ComputeOp* bias = FindCompute(bias_steps, "moe.fc2_bias.fwd");
   ASSERT_NE(bias, nullptr);
   EXPECT_DOUBLE_EQ(bias->bytes, routed * 1024 * 2.0 * 6.0);
-  const ComputeOp* bias_bwd = FindCompute(LayerBackward(m, c), "moe.fc2_bias.bwd");
+  const auto bias_back_steps = LayerBackward(m, c);
+  const ComputeOp* bias_bwd = FindCompute(bias_back_steps, "moe.fc2_bias.bwd");
   ASSERT_NE(bias_bwd, nullptr);
   EXPECT_DOUBLE_EQ(bias_bwd->bytes, routed * 1024 * 2.0 * 8.0);
   c.fused_moe_mlp = true;
@@ -592,6 +596,23 @@ TEST(LayerOpsTest, ClampedGluAndExpertBiasPassesOutsideAFusedExpertMlp) {
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd"), nullptr);
   EXPECT_EQ(FindCompute(LayerBackward(m, c), "moe.glu_clamp.bwd"), nullptr);
   EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "moe.glu_clamp.fwd"), 0);
+}
+
+// A model trained with dropout (GPT-3 as NeMo and Megatron-LM configure it) runs its flash
+// attention with dropout, forward and backward; one without (Llama, Nemotron) does not.
+TEST(LayerOpsTest, FlashAttentionCarriesTheModelsDropout) {
+  LayerContext c;
+  c.seq_len = 2048;
+  for (const char* name : {"gpt3-5b", "llama3-8b", "nemotron3-8b"}) {
+    const ModelSpec m = FindModelPreset(name).value();
+    const auto fwd_steps = LayerForward(m, c);
+    const auto bwd_steps = LayerBackward(m, c);
+    const ComputeOp* fwd = FindCompute(fwd_steps, "attn.fwd");
+    const ComputeOp* bwd = FindCompute(bwd_steps, "attn.bwd");
+    ASSERT_TRUE(fwd && bwd) << name;
+    EXPECT_EQ(fwd->dropout, std::string(name) == "gpt3-5b") << name;
+    EXPECT_EQ(bwd->dropout, fwd->dropout) << name;
+  }
 }
 
 // Multi-head latent attention: down projections to the latents, up projections per head, and
@@ -674,7 +695,8 @@ TEST(LayerOpsTest, LeadingDenseLayersAndSharedExperts) {
   EXPECT_EQ(fc1->concurrency, 4);
   EXPECT_EQ(shared->concurrency, 0);
   for (const char* grad : {"moe.fc1.dgrad", "moe.fc1.wgrad", "moe.fc2.dgrad", "moe.fc2.wgrad"}) {
-    const ComputeOp* g = FindCompute(LayerBackward(m, c), grad);
+    const auto grad_steps = LayerBackward(m, c);
+    const ComputeOp* g = FindCompute(grad_steps, grad);
     ASSERT_NE(g, nullptr) << grad;
     EXPECT_EQ(g->concurrency, 4) << grad;
   }

@@ -84,16 +84,22 @@ TEST(ComputeCostModelTest, AttentionUsesItsEfficiency) {
   EXPECT_EQ(m.Estimate(op), SecondsToDuration(4e12 / (100e12 * 0.4) + ComputeCostModel::kKernelOverheadS));
 }
 
-// Attention dropout: the forward at 0.80 of its no-dropout rate, the backward at 0.65
-// (FlashAttention-4 on GB200, Dao-AILab/flash-attention pull request 2597); a kernel of its own
-// in the memo and in measured-time lookups.
-TEST(ComputeCostModelTest, AttentionDropoutSlowsTheKernel) {
-  ComputeCostModel m(Simple());
+// A compute-bound attention kernel: 4 TFLOP over 4096 x 4096 scores at head dim 128.
+ComputeOp Attention4k() {
   ComputeOp op;
   op.cls = OpClass::kAttention;
   op.flops = 4e12;
   op.m = op.n = 4096;
   op.k = 128;
+  return op;
+}
+
+// Attention dropout: the forward at 0.80 of its no-dropout rate, the backward at 0.65
+// (FlashAttention-4 on GB200, Dao-AILab/flash-attention pull request 2597); a kernel of its own
+// in the memo and in measured-time lookups.
+TEST(ComputeCostModelTest, AttentionDropoutSlowsTheKernel) {
+  ComputeCostModel m(Simple());
+  ComputeOp op = Attention4k();
   op.name = "attn.fwd";
   const double overhead = ComputeCostModel::kKernelOverheadS;
   const double fwd = DurationToSeconds(m.Estimate(op)) - overhead;
@@ -119,11 +125,7 @@ TEST(ComputeCostModelTest, SmallHeadDimAttentionIsSlower) {
   EXPECT_GT(AttentionHeadDimFactor(96), AttentionHeadDimFactor(64));
   EXPECT_LT(AttentionHeadDimFactor(96), 1.0);
   ComputeCostModel m(Simple());
-  ComputeOp op;
-  op.cls = OpClass::kAttention;
-  op.flops = 4e12;
-  op.m = op.n = 4096;
-  op.k = 128;
+  ComputeOp op = Attention4k();
   const double t128 = DurationToSeconds(m.Estimate(op));
   op.k = 64;
   const double t64 = DurationToSeconds(m.Estimate(op));

@@ -56,8 +56,8 @@ struct PlanSearchSpace {
   bool embedding_in_pipeline_split = false;
   bool grad_reduce_in_fp32 = false;  // every plan's gradient precision (ParallelPlan)
   bool fp8_param_gather = false;     // every plan's fp8 primary weights (ParallelPlan)
-  int64_t cpu_offload_layers = 0;
-  bool muon = false;                 // every plan's optimizer is Muon (workload.training.optimizer)    // every plan's activation offloading (pp 1 plans only)
+  int64_t cpu_offload_layers = 0;    // every plan's activation offloading (pp 1 plans only)
+  bool muon = false;                 // every plan's optimizer is Muon (workload.training.optimizer)
   bool moments_bf16 = false;         // every plan's optimizer moments in bf16 (workload.training.optimizer_moments)
   bool loss_in_pipeline_split = false;
 };

@@ -34,7 +34,8 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --model NAME --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --head-dim D --experts E --top-k K
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
-  --optimizer adam|muon --moe-dispatcher alltoall|flex --moe-grouped-gemm multi_stream|single_kernel
+  --optimizer adam|muon --optimizer-moments fp32|bf16 --moe-dispatcher alltoall|flex
+  --moe-grouped-gemm multi_stream|single_kernel
   --flex-traffic-factor X --flex-sms N
   --host-launch-us X      host time per kernel launch (0: no host model; default: the GPU preset's)
   --host-loop-launch-us X host time per kernel a C++ loop launches (per-expert grouped GEMMs)
@@ -89,6 +90,7 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--cuda-graph-scope", "parallelism.cuda_graph_scope"},
       {"--flex-traffic-factor", "simulation.flex_dispatch_traffic_factor"},
       {"--optimizer", "workload.training.optimizer"},
+      {"--optimizer-moments", "workload.training.optimizer_moments"},
       {"--moe-dispatcher", "parallelism.moe_dispatcher"},
       {"--flex-sms", "parallelism.flex_dispatcher_sms"},
       {"--moe-grouped-gemm", "parallelism.moe_grouped_gemm"},

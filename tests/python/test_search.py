@@ -49,3 +49,18 @@ def test_matches_the_cli(cli):
     cols = ["tp", "pp", "vpp", "cp", "dp", "micro_batch", "zero", "recompute", "step_time_s"]
     pd.testing.assert_frame_equal(cli_df[cols].reset_index(drop=True),
                                   df[cols].reset_index(drop=True), check_dtype=False)
+
+
+def test_bf16_optimizer_moments_let_more_plans_fit(cli):
+    # gpt-39b on 8 GPUs: Adam's fp32 moments push plans over memory that bf16 ones fit.
+    args = ["search", "--model", "gpt-39b", "--gpu", "h100-sxm", "--gpus", "8",
+            "--global-batch", "32", "--top", "0", "--threads", "2", "--json",
+            "--tp", "1,2,4,8", "--pp", "1,2,4", "--vpp", "1", "--cp", "1", "--micro-batch", "1",
+            "--recompute", "none"]
+    runs = {}
+    for moments in ("fp32", "bf16"):
+        out = subprocess.run([cli, *args, "--optimizer-moments", moments], capture_output=True,
+                             text=True, check=True).stdout
+        runs[moments] = json.loads(out)
+    assert runs["bf16"]["over_memory"] < runs["fp32"]["over_memory"]
+    assert runs["bf16"]["considered"] == runs["fp32"]["considered"]

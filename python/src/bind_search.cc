@@ -31,24 +31,7 @@ void RegisterSearch(py::module_& m) {
         ThrowIfError(ResolveScenario(&s));
         const TrainingSetup setup = ValueOrThrow(MakeTrainingSetup(s));
         PlanSearchSpace space;
-        space.gpus = setup.plan.gpus;
-        space.gpus_per_node = setup.plan.gpus_per_node;
-        space.global_batch = setup.plan.global_batch;
-        space.seq_len = setup.seq_len;
-        space.dtype = setup.dtype;
-        space.attention = setup.attention;
-        space.memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
-        space.reserved_bytes = setup.gpu.memory_reserved_gb * 1e9;
-        space.embedding_in_pipeline_split = setup.plan.embedding_in_pipeline_split;
-        space.grad_reduce_in_fp32 = setup.plan.grad_reduce_in_fp32;
-        space.fp8_param_gather = setup.plan.fp8_param_gather;
-        space.cpu_offload_layers = setup.plan.cpu_offload_layers;
-        space.muon = setup.plan.muon;
-        if (!setup.plan.layout.empty()) {
-          throw std::invalid_argument("parallelism.pipeline_layout fixes one pipeline split; search "
-                                      "explores the splits itself: leave it unset");
-        }
-        space.loss_in_pipeline_split = setup.plan.loss_in_pipeline_split;
+        ThrowIfError(SetPlanSearchJob(setup, &space));
         space.tp = tp;
         space.pp = pp;
         space.vpp = vpp;

@@ -528,6 +528,29 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   return s;
 }
 
+Status SetPlanSearchJob(const TrainingSetup& setup, PlanSearchSpace* space) {
+  if (!setup.plan.layout.empty()) {
+    return InvalidArgument("parallelism.pipeline_layout (--pipeline-layout) fixes one pipeline split; "
+                           "search explores the splits itself: leave it unset");
+  }
+  space->gpus = setup.plan.gpus;
+  space->gpus_per_node = setup.plan.gpus_per_node;
+  space->global_batch = setup.plan.global_batch;
+  space->seq_len = setup.seq_len;
+  space->dtype = setup.dtype;
+  space->attention = setup.attention;
+  space->memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
+  space->reserved_bytes = setup.gpu.memory_reserved_gb * 1e9;
+  space->embedding_in_pipeline_split = setup.plan.embedding_in_pipeline_split;
+  space->loss_in_pipeline_split = setup.plan.loss_in_pipeline_split;
+  space->grad_reduce_in_fp32 = setup.plan.grad_reduce_in_fp32;
+  space->fp8_param_gather = setup.plan.fp8_param_gather;
+  space->cpu_offload_layers = setup.plan.cpu_offload_layers;
+  space->muon = setup.plan.muon;
+  space->moments_bf16 = setup.plan.moments_bf16;
+  return Status::Ok();
+}
+
 StatusOr<TrainingRun> RunTrainingScenario(scenario::Scenario s) {
   ECHOSIM_RETURN_IF_ERROR(ResolveScenario(&s));
   TrainingRun run;

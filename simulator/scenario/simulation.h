@@ -12,6 +12,7 @@
 #include "models/model_spec.h"
 #include "scenario.pb.h"
 #include "simulator/core/status.h"
+#include "policies/plan_search.h"
 #include "simulator/training/training_step.h"
 
 namespace echosim {
@@ -33,6 +34,12 @@ Status ResolveCluster(scenario::Scenario* s);
 void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape* out);
 // Builds the training setup from a resolved scenario.
 StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& resolved);
+
+// Writes into `space` the plan search's job as `setup` states it (GPUs, batch, sequence,
+// precision, memory, and the choices every plan keeps: gradient and weight precision,
+// offloading, optimizer, pipeline split flags), leaving its candidate lists as they are. An
+// error when the setup fixes what the search explores (a pipeline layout).
+Status SetPlanSearchJob(const TrainingSetup& setup, PlanSearchSpace* space);
 // Resolves and simulates.
 struct TrainingRun {
   scenario::Scenario resolved;

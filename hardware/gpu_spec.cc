@@ -35,6 +35,7 @@ Status GpuSpec::Validate() const {
                          Field{"gemm_max_efficiency_bf16", gemm_max_efficiency_bf16},
                          Field{"attention_efficiency", attention_efficiency},
                          Field{"mamba_scan_efficiency", mamba_scan_efficiency},
+                         Field{"sustained_tensor_rate", sustained_tensor_rate},
                          Field{"nvlink_efficiency", nvlink_efficiency},
                          Field{"nic_efficiency", nic_efficiency}}) {
     if (!(f.v > 0)) {
@@ -45,6 +46,7 @@ Status GpuSpec::Validate() const {
                          Field{"gemm_max_efficiency_bf16", gemm_max_efficiency_bf16},
                          Field{"attention_efficiency", attention_efficiency},
                          Field{"mamba_scan_efficiency", mamba_scan_efficiency},
+                         Field{"sustained_tensor_rate", sustained_tensor_rate},
                          Field{"nvlink_efficiency", nvlink_efficiency},
                          Field{"nic_efficiency", nic_efficiency}}) {
     if (f.v > 1.0) {
@@ -90,6 +92,7 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       {"gemm_flops_half_fp4", &g.gemm_flops_half_fp4},
       {"attention_efficiency", &g.attention_efficiency},
       {"mamba_scan_efficiency", &g.mamba_scan_efficiency},
+      {"sustained_tensor_rate", &g.sustained_tensor_rate},
       {"host_launch_us", &g.host_launch_us},
       {"host_loop_launch_us", &g.host_loop_launch_us},
       {"nvlink_gbps", &g.nvlink_gbps},

@@ -149,9 +149,8 @@ const std::map<std::string, SystemMapping>& Systems() {
                      "whole domains of the largest size <= 72 that divides them"}},
       {"DGX-GB300",
        {"gb300", 72, "GB300 NVL72: one NVLink domain of up to 72 GPUs, as GB200; the gb300 "
-                     "preset's GEMM efficiencies are GB200's (no GB300 GEMM measurement in the "
-                     "sources) and its attention twice GB200's, an effective rate: cuDNN's "
-                     "attention benchmark measures GB300 1.12x GB200"}},
+                     "preset's GEMM plateaus are B300's measured ratios (no GB300 GEMM "
+                     "measurement in the sources), its attention cuDNN's measured GB300 rate"}},
   };
   return *m;
 }

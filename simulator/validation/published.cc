@@ -688,9 +688,17 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
       const bool full = std::find(sc.begin(), sc.end(), "full_iteration") != sc.end();
       if (gpu.ok() && gpu->host_launch_us > 0 && !full) c.row.fitted_by = "host_loop_launch_us";
     }
-    // The GB300 preset's fp4 GEMM efficiency is an effective rate chosen on its NVFP4 rows
-    // (hardware/gpus/gb300.yaml).
-    if (!c.row.skipped && c.config.gpu == "gb300" && c.config.dtype == "fp4") {
+    // The Blackwell presets' sustained clock is chosen on their dense fp8 and bf16 rows
+    // (hardware/gpus/gb200.yaml and gb300.yaml).
+    if (!c.row.skipped && !c.row.moe && c.config.dtype != "fp4") {
+      const StatusOr<GpuSpec> gpu = FindGpuPreset(c.config.gpu);
+      if (gpu.ok() && gpu->sustained_tensor_rate < 1.0) {
+        c.row.fitted_by = c.row.fitted_by.empty() ? "sustained_tensor_rate" : c.row.fitted_by + ", sustained_tensor_rate";
+      }
+    }
+    // The GB200 and GB300 presets' fp4 GEMM efficiencies are effective rates chosen on their
+    // NVFP4 rows (hardware/gpus/gb200.yaml and gb300.yaml).
+    if (!c.row.skipped && (c.config.gpu == "gb200" || c.config.gpu == "gb300") && c.config.dtype == "fp4") {
       c.row.fitted_by = c.row.fitted_by.empty() ? "gemm_max_efficiency_fp4"
                                                 : c.row.fitted_by + ", gemm_max_efficiency_fp4";
     }

@@ -94,6 +94,35 @@ ComputeOp Attention4k() {
   return op;
 }
 
+// GpuSpec::sustained_tensor_rate scales the tensor-core work (GEMMs, fused attention) of the
+// datasheet model and nothing else: memory-bound kernels and the Mamba scan keep their times.
+TEST(ComputeCostModelTest, SustainedTensorRateSlowsTensorCoreWorkOnly) {
+  GpuSpec held = Simple();
+  held.sustained_tensor_rate = 0.5;
+  ComputeCostModel full(Simple()), half(held);
+  const double overhead = ComputeCostModel::kKernelOverheadS;
+  auto ratio = [&](const ComputeOp& op) {
+    return (DurationToSeconds(half.Estimate(op)) - overhead) / (DurationToSeconds(full.Estimate(op)) - overhead);
+  };
+  ComputeOp gemm;
+  gemm.cls = OpClass::kGemm;
+  gemm.m = gemm.n = gemm.k = 4096;
+  gemm.flops = 2.0 * 4096 * 4096 * 4096;
+  gemm.bytes = 3.0 * 4096 * 4096 * 2;
+  EXPECT_NEAR(ratio(gemm), 2.0, 1e-6);
+  EXPECT_NEAR(ratio(Attention4k()), 2.0, 1e-6);
+  ComputeOp scan = gemm;
+  scan.chunked_scan = true;
+  EXPECT_NEAR(ratio(scan), 1.0, 1e-9);
+  ComputeOp norm;
+  norm.cls = OpClass::kMemoryBound;
+  norm.bytes = 1e9;
+  EXPECT_DOUBLE_EQ(DurationToSeconds(half.Estimate(norm)), DurationToSeconds(full.Estimate(norm)));
+  // The calibrated path starts from the same datasheet parameters.
+  EXPECT_NEAR(RooflineSeconds(held, DatasheetParams(held), gemm) - overhead,
+              2.0 * (RooflineSeconds(Simple(), DatasheetParams(Simple()), gemm) - overhead), 1e-9);
+}
+
 // Attention dropout: the forward at 0.80 of its no-dropout rate, the backward at 0.65
 // (FlashAttention-4 on GB200, Dao-AILab/flash-attention pull request 2597); a kernel of its own
 // in the memo and in measured-time lookups.

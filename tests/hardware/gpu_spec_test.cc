@@ -21,6 +21,10 @@ TEST(GpuSpecTest, PresetsParse) {
   EXPECT_DOUBLE_EQ(h100->PeakFlopsPerS(DType::kFp8), 1979e12);
   // A100 has no FP8 tensor cores: fp8 falls back to the 16-bit peak.
   EXPECT_DOUBLE_EQ(FindGpuPreset("a100-80gb")->PeakFlopsPerS(DType::kFp8), 312e12);
+  // The sustained tensor rate: fitted on the Blackwell presets, absent (1) elsewhere.
+  EXPECT_DOUBLE_EQ(h100->sustained_tensor_rate, 1.0);
+  EXPECT_DOUBLE_EQ(FindGpuPreset("gb200")->sustained_tensor_rate, 0.77);
+  EXPECT_DOUBLE_EQ(FindGpuPreset("gb300")->sustained_tensor_rate, 0.93);
 }
 
 // Maps where plain words or strings belong (found by the data-file fuzz target) are errors,
@@ -82,6 +86,14 @@ TEST(GpuSpecTest, Errors) {
   ASSERT_FALSE(scan.ok());
   EXPECT_NE(scan.status().message().find("mamba_scan_efficiency must be positive"), std::string::npos)
       << scan.status().message();
+  auto rate = ParseGpuYaml(
+      "name: g\npeak_tflops_bf16: 1\npeak_tflops_fp16: 1\nhbm_capacity_gb: 1\nhbm_tbps: 1\n"
+      "nvlink_gbps: 1\nnic_gbps: 1\nsustained_tensor_rate: 1.2\n",
+      "g.yaml");
+  ASSERT_FALSE(rate.ok());
+  EXPECT_NE(rate.status().message().find("sustained_tensor_rate is a fraction of peak and must be <= 1"),
+            std::string::npos)
+      << rate.status().message();
   auto dim = ParseGpuYaml("name: g\nattention_head_dim: 0\n", "g.yaml");
   ASSERT_FALSE(dim.ok());
   EXPECT_NE(dim.status().message().find("g.yaml:2: field 'attention_head_dim': expected a positive integer"),

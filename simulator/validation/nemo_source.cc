@@ -22,6 +22,7 @@
 #include <cmath>
 #include <map>
 
+#include "hardware/gpu_spec.h"
 #include "simulator/core/strings.h"
 #include "simulator/validation/validation_case.h"
 
@@ -389,9 +390,67 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
   return r;
 }
 
-// The CUDA graphs of the release recipe of a row on a DGX system with an x86 host (H100, B200,
-// B300: the GPU presets with a host launch model), as parallelism.cuda_graph_scope; empty:
-// eager. Read from Megatron-Bridge's workload base configs
+// The CUDA graphs of the release recipe of a GB200 / GB300 row (see RecipeGraphScopes).
+// Read from Megatron-Bridge's workload base configs at the commits below (the default config
+// variant, V2 where one exists from 26.02 to 26.06; the per-GPU-count perf_recipes from
+// 26.06.01), following each config's replace() chain: "none" where a config leaves the base
+// recipe's cuda_graph_impl. 25.09 (fa0315ae2): the cuda_graphs flag of
+// configs/{qwen3,deepseek,llama3,llama31}/*_llm_pretrain.yaml (Megatron-Core's per-layer
+// graphs). From 26.06 every MXFP8 MoE config of Qwen3, DeepSeek-V3 and gpt-oss captures the
+// full iteration (cuda_graph_impl "full_iteration").
+std::vector<std::string> GraceRecipeGraphScopes(const std::string& model, const std::string& system,
+                                                const std::string& precision, const std::string& release) {
+  const std::vector<std::string> kRouter = {"moe_router", "moe_preprocess"};
+  const std::vector<std::string> kAttnRouter = {"attn", "moe_router", "moe_preprocess"};
+  const std::vector<std::string> kFull = {"full_iteration"};
+  const bool gb300 = system == "DGX-GB300";
+  const bool mxfp8 = precision == "MXFP8" || precision == "FP8-MX";
+  const bool from_2606 = release == "26.06" || release == "26.06.01" || release == "26.08";
+  if (release == "25.09") {
+    // cuda_graphs true for Qwen3-30B-A3B, Qwen3-235B-A22B and Llama 3 8B on GB200; false for
+    // DeepSeek-V3, Llama 3 70B and Llama 3.1 405B.
+    if (model == "Qwen3_30B_a3B" || model == "Qwen3_235B_a22B") return {"attn", "moe"};
+    if (model == "LLAMA3_8B") return {"attn", "mlp"};
+    return {};
+  }
+  // Llama 3 8B: local full-iteration graphs (LLAMA3_8B_PRETRAIN_CONFIG_GB{2,3}00_*, 97ad8cc6f
+  // to 4ab94dfad); Llama 3 70B and Llama 3.1 405B: none.
+  if (model == "LLAMA3_8B") return kFull;
+  if (model == "Qwen3_30B_a3B") {
+    // QWEN3_30B_A3B_PRETRAIN_CONFIG_GB{2,3}00_FP8_MX_V1: moe_router, moe_preprocess up to
+    // 26.04.01 (GB200's BF16 / FP8_CS configs add attn); full iteration from 26.06.
+    if (mxfp8) return from_2606 ? kFull : kRouter;
+    return gb300 ? kRouter : kAttnRouter;
+  }
+  if (model == "Qwen3_235B_a22B") {
+    // 25.11: GB300 moe_router, moe_preprocess, GB200 with attn; the 256-GPU V2 configs of
+    // 26.02 to 26.04.01 (the rows' plans) capture attn, moe_router, moe_preprocess on both;
+    // full iteration for MXFP8 from 26.06.
+    if (release == "25.11") return gb300 ? kRouter : kAttnRouter;
+    return mxfp8 && from_2606 ? kFull : kAttnRouter;
+  }
+  if (model == "DeepSeekV3") {
+    // DEEPSEEK_V3_PRETRAIN_CONFIG_GB200_*: attn, moe_router, moe_preprocess (26.02 to
+    // 26.04.01); GB300 FP8_MX: none; both full iteration for MXFP8 from 26.06.
+    if (mxfp8 && from_2606) return kFull;
+    return gb300 ? std::vector<std::string>{} : kAttnRouter;
+  }
+  if (model == "GPT OSS 120B") {
+    // GB300 BF16 / FP8_MX: attn, moe_router, moe_preprocess; GB200: none; the FP8_MX V2
+    // configs of 26.06 and the 26.08 recipe: full iteration.
+    if (mxfp8 && from_2606) return kFull;
+    return gb300 ? kAttnRouter : std::vector<std::string>{};
+  }
+  // NEMOTRON_3_{NANO,SUPER}_PRETRAIN_CONFIG_GB{2,3}00_*: attn, mamba, moe_router, moe_preprocess
+  // (from 26.02.01 for Nano, 26.04 for Super; the rows span those releases).
+  if (model == "Nemotron_3_Nano" || model == "Nemotron_3_Super") {
+    return {"attn", "mamba", "moe_router", "moe_preprocess"};
+  }
+  return {};  // Kimi K2 on GB300 from 26.02.01, Llama 3 70B, Llama 3.1 405B: none
+}
+
+// The CUDA graphs of the release recipe of a row on a system whose GPU preset has a host
+// launch model, as parallelism.cuda_graph_scope; empty: eager. Read from Megatron-Bridge's workload base configs
 // (scripts/performance/configs/{qwen/qwen3,deepseek/deepseek,gpt_oss/gpt_oss,nemotronh/
 // nemotron_3}_workload_base_configs.py, cuda_graph_impl and cuda_graph_scope of the config the
 // row's plan matches) at 97ad8cc6f (25.11), c0b9a0003 (26.02), cfeddcd94 (26.02.01), 74695a06d
@@ -412,6 +471,7 @@ std::vector<std::string> RecipeGraphScopes(const std::string& model, const std::
     if (model == "Nemotron_3_Nano") return {"mamba"};
     return {};
   }
+  if (system == "DGX-GB200" || system == "DGX-GB300") return GraceRecipeGraphScopes(model, system, precision, release);
   if (!b200 && !b300) return {};
   // Llama 3 8B on B200: perf_matrix b200 cuda_graphs true at 25.09 (whole layers); local
   // full-iteration graphs in LLAMA3_8B_PRETRAIN_CONFIG_B200_FP8_CS_BASE_CONFIG at 25.11.
@@ -888,9 +948,10 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
                             "attention simulated; its fused grouped-MLP kernel is not"
                           : "release recipe (Megatron-Bridge): MoE all-to-all overlap simulated");
     }
-    // The recipe's CUDA graphs, where the GPU preset has a host launch model (the x86 DGX
-    // systems): what they change is the host's launches.
-    if (system == "DGX-H100" || system == "DGX-B200" || system == "DGX-B300") {
+    // The recipe's CUDA graphs, where the GPU preset has a host launch model: what they change
+    // is the host's launches.
+    if (const StatusOr<GpuSpec> gpu_spec = FindGpuPreset(sys_it->second.gpu);
+        gpu_spec.ok() && gpu_spec->host_launch_us > 0) {
       c.cuda_graph_scope = RecipeGraphScopes(model, system, precision, short_release);
       if (!c.cuda_graph_scope.empty()) {
         notes.push_back(StrCat("release recipe: CUDA graphs over ", Join(c.cuda_graph_scope, ", "),

@@ -259,7 +259,8 @@ TEST(NemoSourceTest, NemotronSuperRowsFollowTheirRecipe) {
   EXPECT_EQ((*cases)[0].config.tp, 2);
   EXPECT_FALSE((*cases)[0].config.tp_overlap);
   EXPECT_NE((*cases)[0].row.assumptions.find("no TP communication overlap"), std::string::npos);
-  EXPECT_TRUE((*cases)[0].config.cuda_graph_scope.empty());  // no host model on GB200
+  EXPECT_EQ((*cases)[0].config.cuda_graph_scope,
+            (std::vector<std::string>{"attn", "mamba", "moe_router", "moe_preprocess"}));  // GB200's recipe
   EXPECT_EQ((*cases)[1].config.recompute_modules, (std::vector<std::string>{"moe_act", "layernorm"}));
   EXPECT_TRUE((*cases)[1].config.cuda_graph_scope.empty());  // B200 FP8_MX: cuda_graph_impl none
   EXPECT_EQ((*cases)[2].config.cuda_graph_scope,
@@ -373,8 +374,9 @@ TEST(NemoSourceTest, GptOssRecomputeFollowsTheRecipe) {
 }
 
 // The release recipe's CUDA graphs, on the systems whose preset models the host: gpt-oss on
-// B300 captures attention, router and permutation, on B200 nothing; Qwen3-30B-A3B on B300
-// runs full-iteration graphs from 26.06; a GB200 row carries none (no host model there).
+// B300 and GB300 captures attention, router and permutation, on B200 and GB200 nothing;
+// Qwen3-30B-A3B MXFP8 on B300 and GB200 runs full-iteration graphs from 26.06, on GB200
+// before that the router and permutation.
 TEST(NemoSourceTest, CudaGraphScopesFollowTheRecipes) {
   auto cases = Parse(
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-B300,GPT OSS 120B,64,BF16,1280,4,4096,"
@@ -384,9 +386,15 @@ TEST(NemoSourceTest, CudaGraphScopesFollowTheRecipes) {
       "d,26.06 NeMo Container,Pre-Training Performance,DGX-B300,Qwen3_30B_a3B,8,MXFP8,512,8,4096,"
       "1,1,1,n/a,8,40000,700,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,GPT OSS 120B,64,BF16,1280,4,4096,"
-      "1,1,1,n/a,64,15938,433,0,,\n");
+      "1,1,1,n/a,64,15938,433,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,GPT OSS 120B,64,BF16,1280,4,4096,"
+      "1,1,1,n/a,64,19275,523,0,,\n"
+      "d,26.06 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,MXFP8,512,4,4096,"
+      "1,1,1,n/a,8,40000,700,0,,\n"
+      "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,Qwen3_30B_a3B,8,MXFP8,512,4,4096,"
+      "1,1,1,n/a,8,26000,450,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
-  ASSERT_EQ(cases->size(), 4u);
+  ASSERT_EQ(cases->size(), 7u);
   EXPECT_EQ((*cases)[0].config.cuda_graph_scope,
             (std::vector<std::string>{"attn", "moe_router", "moe_preprocess"}));
   EXPECT_NE((*cases)[0].row.assumptions.find("CUDA graphs over attn, moe_router, moe_preprocess"),
@@ -395,7 +403,11 @@ TEST(NemoSourceTest, CudaGraphScopesFollowTheRecipes) {
   EXPECT_NE((*cases)[1].row.assumptions.find("no CUDA graphs"), std::string::npos);
   EXPECT_EQ((*cases)[2].config.cuda_graph_scope, (std::vector<std::string>{"full_iteration"}));
   EXPECT_TRUE((*cases)[3].config.cuda_graph_scope.empty());
-  EXPECT_NE((*cases)[3].row.assumptions.find("no host launch model for this GPU"), std::string::npos);
+  EXPECT_NE((*cases)[3].row.assumptions.find("no CUDA graphs"), std::string::npos);
+  EXPECT_EQ((*cases)[4].config.cuda_graph_scope,
+            (std::vector<std::string>{"attn", "moe_router", "moe_preprocess"}));
+  EXPECT_EQ((*cases)[5].config.cuda_graph_scope, (std::vector<std::string>{"full_iteration"}));
+  EXPECT_EQ((*cases)[6].config.cuda_graph_scope, (std::vector<std::string>{"moe_router", "moe_preprocess"}));
 }
 
 // The page's footnote says the 26.06.01 gpt-oss rows measure a known regression: listed, not

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "hardware/calibration.h"
 
 namespace echosim {
@@ -72,28 +76,19 @@ TEST(GpuSpecTest, Errors) {
   auto typo = ParseGpuYaml("name: g\nhbm_tbs: 3\n", "g.yaml");
   ASSERT_FALSE(typo.ok());
   EXPECT_NE(typo.status().message().find("g.yaml:2: unknown field 'hbm_tbs'"), std::string::npos);
-  auto frac = ParseGpuYaml(
+  // A field out of its range, after the required ones: the error names the field and the range.
+  const std::string required =
       "name: g\npeak_tflops_bf16: 1\npeak_tflops_fp16: 1\nhbm_capacity_gb: 1\nhbm_tbps: 1\n"
-      "nvlink_gbps: 1\nnic_gbps: 1\nnic_efficiency: 1.5\n",
-      "g.yaml");
-  ASSERT_FALSE(frac.ok());
-  EXPECT_NE(frac.status().message().find("nic_efficiency is a fraction of peak and must be <= 1"),
-            std::string::npos);
-  auto scan = ParseGpuYaml(
-      "name: g\npeak_tflops_bf16: 1\npeak_tflops_fp16: 1\nhbm_capacity_gb: 1\nhbm_tbps: 1\n"
-      "nvlink_gbps: 1\nnic_gbps: 1\nmamba_scan_efficiency: 0\n",
-      "g.yaml");
-  ASSERT_FALSE(scan.ok());
-  EXPECT_NE(scan.status().message().find("mamba_scan_efficiency must be positive"), std::string::npos)
-      << scan.status().message();
-  auto rate = ParseGpuYaml(
-      "name: g\npeak_tflops_bf16: 1\npeak_tflops_fp16: 1\nhbm_capacity_gb: 1\nhbm_tbps: 1\n"
-      "nvlink_gbps: 1\nnic_gbps: 1\nsustained_tensor_rate: 1.2\n",
-      "g.yaml");
-  ASSERT_FALSE(rate.ok());
-  EXPECT_NE(rate.status().message().find("sustained_tensor_rate is a fraction of peak and must be <= 1"),
-            std::string::npos)
-      << rate.status().message();
+      "nvlink_gbps: 1\nnic_gbps: 1\n";
+  for (const auto& [line, want] : std::vector<std::pair<std::string, std::string>>{
+           {"nic_efficiency: 1.5", "nic_efficiency is a fraction of peak and must be <= 1"},
+           {"mamba_scan_efficiency: 0", "mamba_scan_efficiency must be positive"},
+           {"sustained_tensor_rate: 1.2", "sustained_tensor_rate is a fraction of peak and must be <= 1"},
+           {"sustained_tensor_rate: 0", "sustained_tensor_rate must be positive"}}) {
+    auto bad = ParseGpuYaml(required + line + "\n", "g.yaml");
+    ASSERT_FALSE(bad.ok()) << line;
+    EXPECT_NE(bad.status().message().find(want), std::string::npos) << bad.status().message();
+  }
   auto dim = ParseGpuYaml("name: g\nattention_head_dim: 0\n", "g.yaml");
   ASSERT_FALSE(dim.ok());
   EXPECT_NE(dim.status().message().find("g.yaml:2: field 'attention_head_dim': expected a positive integer"),

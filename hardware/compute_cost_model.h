@@ -12,8 +12,8 @@
 // Fused attention uses attention_efficiency; memory-bound ops and the optimizer only the
 // bandwidth term. Without a kernel calibration, GpuSpec::sustained_tensor_rate multiplies the
 // GEMM plateaus and attention_efficiency (the part of those benchmark rates a training step
-// holds on that GPU; 1 unless its preset states a fitted value). Results are memoised per distinct op shape, so a 96-layer model costs
-// a dozen evaluations. Deterministic.
+// holds on that GPU; 1 unless its preset states a fitted value). Results are memoised per
+// distinct op shape, so a 96-layer model costs a dozen evaluations. Deterministic.
 //
 // With a kernel calibration (hardware/kernel_calibration.h) the curve's parameters are the
 // ones fitted to kernels measured on the GPU, and an op whose shape was measured takes the

@@ -55,12 +55,11 @@ struct GpuSpec {
   // faster on H200 than on A100 and 1.51x faster on GB200 than on H200 (state-spaces/mamba
   // issue 904; tests/validation/mamba_scaling_test.cc), where the peaks differ by 3.2x and 2.5x.
   double mamba_scan_efficiency = 0.083;
-  // Fraction of the datasheet (boost-clock) rate that this GPU's SMs hold through a training
-  // step, on the compute-bound kernels the datasheet roofline prices: GEMMs, fused attention
-  // and the Mamba scan. It multiplies the efficiencies above, which are short benchmarks (best
-  // GEMM shape, attention sweep); memory-bound kernels do not follow the clock. 1: the
-  // benchmarks hold (Hopper and Ampere, whose training rows the global sustained factor
-  // calibrates). A kernel calibration measured on the GPU (FitKernelSamples) replaces it.
+  // Fraction of the benchmark tensor-core rates above (the GEMM plateaus, attention_efficiency:
+  // short benchmarks, best shapes) that this GPU holds through a training step; it multiplies
+  // them. Memory-bound kernels and the Mamba scan do not take it. 1: the benchmarks hold
+  // (Hopper and Ampere, whose training rows the global sustained factor calibrates). A kernel
+  // calibration measured on the GPU (FitKernelSamples) replaces it for the classes it fits.
   double sustained_tensor_rate = 1.0;
   // Host (CPU) time per kernel launch of eager Megatron-Core / Transformer Engine training on
   // this GPU's usual system (simulation.host_launch_us), microseconds; 0: not measured (the

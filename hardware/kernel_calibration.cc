@@ -356,7 +356,7 @@ std::string KernelShapeKey(const ComputeOp& op) {
 
 FittedComputeParams DatasheetParams(const GpuSpec& gpu) {
   FittedComputeParams p;
-  // The presets' efficiencies come from short benchmarks; a training step holds a lower clock
+  // The presets' efficiencies come from short benchmarks; a training step holds a lower rate
   // on some GPUs (GpuSpec::sustained_tensor_rate).
   for (int d = 0; d < kNumDTypes; ++d) {
     const double benchmark = d == static_cast<int>(DType::kFp4)   ? gpu.gemm_max_efficiency_fp4
@@ -366,7 +366,8 @@ FittedComputeParams DatasheetParams(const GpuSpec& gpu) {
     p.gemm[d].min_dim_half = gpu.GemmMinDimHalf(static_cast<DType>(d));
     p.gemm[d].flops_half = gpu.GemmFlopsHalf(static_cast<DType>(d));
   }
-  p.attention_efficiency[0] = p.attention_efficiency[1] = gpu.attention_efficiency * gpu.sustained_tensor_rate;
+  p.attention_efficiency[0] = p.attention_efficiency[1] =
+      gpu.attention_efficiency * gpu.sustained_tensor_rate;
   p.memory.efficiency = p.optimizer.efficiency = gpu.memory_efficiency;
   p.memory.overhead_s = p.optimizer.overhead_s = 2e-6;
   p.kernel_overhead_s = 2e-6;

@@ -103,8 +103,10 @@ ComputeScaler::ComputeScaler(const GpuSpec& traced, const GpuSpec& target)
 double ComputeScaler::SpecRatio(OpClass c) const {
   auto rate = [&](const GpuSpec& g) {
     switch (c) {
-      case OpClass::kGemm: return g.PeakFlopsPerS(DType::kBf16) * g.gemm_max_efficiency_bf16 * g.sustained_tensor_rate;
-      case OpClass::kAttention: return g.PeakFlopsPerS(DType::kBf16) * g.attention_efficiency * g.sustained_tensor_rate;
+      case OpClass::kGemm:
+        return g.PeakFlopsPerS(DType::kBf16) * g.gemm_max_efficiency_bf16 * g.sustained_tensor_rate;
+      case OpClass::kAttention:
+        return g.PeakFlopsPerS(DType::kBf16) * g.attention_efficiency * g.sustained_tensor_rate;
       case OpClass::kMemoryBound:
       case OpClass::kOptimizer: return g.HbmBytesPerS() * g.memory_efficiency;
     }

@@ -398,8 +398,10 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
 // configs/{qwen3,deepseek,llama3,llama31}/*_llm_pretrain.yaml (Megatron-Core's per-layer
 // graphs). From 26.06 every MXFP8 MoE config of Qwen3, DeepSeek-V3 and gpt-oss captures the
 // full iteration (cuda_graph_impl "full_iteration").
-std::vector<std::string> GraceRecipeGraphScopes(const std::string& model, const std::string& system,
-                                                const std::string& precision, const std::string& release) {
+std::vector<std::string> GraceRecipeGraphScopes(const std::string& model,
+                                                const std::string& system,
+                                                const std::string& precision,
+                                                const std::string& release) {
   const std::vector<std::string> kRouter = {"moe_router", "moe_preprocess"};
   const std::vector<std::string> kAttnRouter = {"attn", "moe_router", "moe_preprocess"};
   const std::vector<std::string> kFull = {"full_iteration"};
@@ -450,7 +452,8 @@ std::vector<std::string> GraceRecipeGraphScopes(const std::string& model, const 
 }
 
 // The CUDA graphs of the release recipe of a row on a system whose GPU preset has a host
-// launch model, as parallelism.cuda_graph_scope; empty: eager. Read from Megatron-Bridge's workload base configs
+// launch model, as parallelism.cuda_graph_scope; empty: eager. Read from Megatron-Bridge's
+// workload base configs
 // (scripts/performance/configs/{qwen/qwen3,deepseek/deepseek,gpt_oss/gpt_oss,nemotronh/
 // nemotron_3}_workload_base_configs.py, cuda_graph_impl and cuda_graph_scope of the config the
 // row's plan matches) at 97ad8cc6f (25.11), c0b9a0003 (26.02), cfeddcd94 (26.02.01), 74695a06d
@@ -471,7 +474,9 @@ std::vector<std::string> RecipeGraphScopes(const std::string& model, const std::
     if (model == "Nemotron_3_Nano") return {"mamba"};
     return {};
   }
-  if (system == "DGX-GB200" || system == "DGX-GB300") return GraceRecipeGraphScopes(model, system, precision, release);
+  if (system == "DGX-GB200" || system == "DGX-GB300") {
+    return GraceRecipeGraphScopes(model, system, precision, release);
+  }
   if (!b200 && !b300) return {};
   // Llama 3 8B on B200: perf_matrix b200 cuda_graphs true at 25.09 (whole layers); local
   // full-iteration graphs in LLAMA3_8B_PRETRAIN_CONFIG_B200_FP8_CS_BASE_CONFIG at 25.11.

@@ -102,7 +102,8 @@ TEST(ComputeCostModelTest, SustainedTensorRateSlowsTensorCoreWorkOnly) {
   ComputeCostModel full(Simple()), half(held);
   const double overhead = ComputeCostModel::kKernelOverheadS;
   auto ratio = [&](const ComputeOp& op) {
-    return (DurationToSeconds(half.Estimate(op)) - overhead) / (DurationToSeconds(full.Estimate(op)) - overhead);
+    return (DurationToSeconds(half.Estimate(op)) - overhead) /
+           (DurationToSeconds(full.Estimate(op)) - overhead);
   };
   ComputeOp gemm;
   gemm.cls = OpClass::kGemm;

@@ -260,7 +260,7 @@ TEST(NemoSourceTest, NemotronSuperRowsFollowTheirRecipe) {
   EXPECT_FALSE((*cases)[0].config.tp_overlap);
   EXPECT_NE((*cases)[0].row.assumptions.find("no TP communication overlap"), std::string::npos);
   EXPECT_EQ((*cases)[0].config.cuda_graph_scope,
-            (std::vector<std::string>{"attn", "mamba", "moe_router", "moe_preprocess"}));  // GB200's recipe
+            (std::vector<std::string>{"attn", "mamba", "moe_router", "moe_preprocess"}));  // GB200
   EXPECT_EQ((*cases)[1].config.recompute_modules, (std::vector<std::string>{"moe_act", "layernorm"}));
   EXPECT_TRUE((*cases)[1].config.cuda_graph_scope.empty());  // B200 FP8_MX: cuda_graph_impl none
   EXPECT_EQ((*cases)[2].config.cuda_graph_scope,
@@ -407,7 +407,8 @@ TEST(NemoSourceTest, CudaGraphScopesFollowTheRecipes) {
   EXPECT_EQ((*cases)[4].config.cuda_graph_scope,
             (std::vector<std::string>{"attn", "moe_router", "moe_preprocess"}));
   EXPECT_EQ((*cases)[5].config.cuda_graph_scope, (std::vector<std::string>{"full_iteration"}));
-  EXPECT_EQ((*cases)[6].config.cuda_graph_scope, (std::vector<std::string>{"moe_router", "moe_preprocess"}));
+  EXPECT_EQ((*cases)[6].config.cuda_graph_scope,
+            (std::vector<std::string>{"moe_router", "moe_preprocess"}));
 }
 
 // The page's footnote says the 26.06.01 gpt-oss rows measure a known regression: listed, not

@@ -679,37 +679,33 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
                      return kx < ky;
                    });
   rep.whatif_summaries = SummarizeWhatIfs(rep.whatif_pairs);
+  // The GPU-preset constants chosen on these rows, named in each row they were chosen on.
+  auto fitted_by = [](ValidationRow& row, const char* constant) {
+    row.fitted_by = row.fitted_by.empty() ? constant : StrCat(row.fitted_by, ", ", constant);
+  };
   for (ValidationCase& c : cases) {
     c.row.moe = c.config.shape.is_moe();
     if (!c.row.skipped) c.row.model = c.config.shape.name;
-    if (!c.row.skipped && c.row.moe) {
-      const StatusOr<GpuSpec> gpu = FindGpuPreset(c.config.gpu);
+    const StatusOr<GpuSpec> gpu = FindGpuPreset(c.config.gpu);
+    const bool simulated = !c.row.skipped && gpu.ok();
+    if (simulated && c.row.moe) {
       const auto& sc = c.config.cuda_graph_scope;
       const bool full = std::find(sc.begin(), sc.end(), "full_iteration") != sc.end();
       // host_loop_launch_us was chosen on the MoE rows of H100, B200 and B300 (h100-sxm.yaml);
       // the Grace systems take it as an assumption.
       const bool in_choice =
           c.config.gpu == "h100-sxm" || c.config.gpu == "b200" || c.config.gpu == "b300";
-      if (gpu.ok() && gpu->host_launch_us > 0 && !full && in_choice) {
-        c.row.fitted_by = "host_loop_launch_us";
-      }
+      if (gpu->host_launch_us > 0 && !full && in_choice) fitted_by(c.row, "host_loop_launch_us");
     }
     // The Blackwell presets' sustained tensor rate is chosen on their dense fp8 and bf16 rows
     // (hardware/gpus/gb200.yaml and gb300.yaml).
-    if (!c.row.skipped && !c.row.moe && c.config.dtype != "fp4") {
-      const StatusOr<GpuSpec> gpu = FindGpuPreset(c.config.gpu);
-      if (gpu.ok() && gpu->sustained_tensor_rate < 1.0) {
-        c.row.fitted_by = c.row.fitted_by.empty() ? "sustained_tensor_rate"
-                                                  : c.row.fitted_by + ", sustained_tensor_rate";
-      }
+    if (simulated && !c.row.moe && c.config.dtype != "fp4" && gpu->sustained_tensor_rate < 1.0) {
+      fitted_by(c.row, "sustained_tensor_rate");
     }
     // The GB200 and GB300 presets' fp4 GEMM efficiencies are effective rates chosen on their
     // NVFP4 rows (hardware/gpus/gb200.yaml and gb300.yaml).
     const bool grace = c.config.gpu == "gb200" || c.config.gpu == "gb300";
-    if (!c.row.skipped && grace && c.config.dtype == "fp4") {
-      c.row.fitted_by = c.row.fitted_by.empty() ? "gemm_max_efficiency_fp4"
-                                                : c.row.fitted_by + ", gemm_max_efficiency_fp4";
-    }
+    if (simulated && grace && c.config.dtype == "fp4") fitted_by(c.row, "gemm_max_efficiency_fp4");
     rep.rows.push_back(c.row);
   }
   // 3. Configurations measured by several rows (the same stated run in several releases,

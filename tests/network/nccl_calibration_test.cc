@@ -177,6 +177,53 @@ TEST(NcclCalibrationTest, EchoHeldOutThirtyTwoGpus) {
   EXPECT_LE(s.max_error_from_64mib, 0.25);
 }
 
+// rows.max_nodes keeps a system to the rows of at most that many nodes: the b200 default
+// calibration is fitted inside one AWS p6-b200 node, without the 4-node EFA rows.
+TEST(NcclCalibrationTest, MaxNodesKeepsOneNodesRows) {
+  const std::string head = R"(systems:
+  - id: one-node
+    gpu: b200
+    gpus_per_node: 8
+    nic_gbps: 400
+    nccl_version: "2.27"
+    calibration: x.yaml
+)";
+  auto ok = ParseMeasuredSystemsYaml(head + "    rows: {system: \"AWS p6-b200.48xlarge\", max_nodes: 1}\n", "s.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->systems[0].max_nodes, 1);
+  for (const auto& [rows, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"{system: a, max_nodes: 0}", "rows.max_nodes must be a positive integer"},
+           {"{system: a, max_nodes: 1.5}", "rows.max_nodes must be a positive integer"},
+           {"{system: a, nodes: 1}", "unknown rows key 'nodes'; valid keys: collective, max_nodes"}}) {
+    auto bad = ParseMeasuredSystemsYaml(head + "    rows: " + rows + "\n", "s.yaml");
+    ASSERT_FALSE(bad.ok()) << rows;
+    EXPECT_NE(bad.status().message().find(needle), std::string::npos) << bad.status().message();
+  }
+
+  const std::string dir = CollectivesDir();
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
+  auto cat = LoadMeasuredSystems();
+  ASSERT_TRUE(cat.ok()) << cat.status().message();
+  const MeasuredSystem* all = FindMeasuredSystem(*cat, "aws-p6-b200");
+  const MeasuredSystem* node = FindMeasuredSystem(*cat, "aws-p6-b200-node");
+  ASSERT_NE(all, nullptr);
+  ASSERT_NE(node, nullptr);
+  std::vector<ExcludedRow> excluded;
+  auto every = SamplesForSystem(*all, dir);
+  auto inside = SamplesForSystem(*node, dir, &excluded);
+  ASSERT_TRUE(every.ok() && inside.ok());
+  int64_t multi = 0;
+  for (const CollectiveSample& s : *every) multi += s.nodes > 1 ? 1 : 0;
+  EXPECT_GT(multi, 0);
+  EXPECT_EQ(inside->size() + static_cast<size_t>(multi), every->size());
+  for (const CollectiveSample& s : *inside) EXPECT_EQ(s.nodes, 1) << s.source;
+  ASSERT_FALSE(excluded.empty());
+  EXPECT_NE(excluded[0].why.find("this system takes rows of at most 1"), std::string::npos) << excluded[0].why;
+  auto cal = LoadNcclCalibration(node->calibration);
+  ASSERT_TRUE(cal.ok()) << cal.status().message();
+  EXPECT_EQ(cal->default_for_gpus, std::vector<std::string>{"b200"});
+}
+
 // The committed calibration files are what `echosim calibrate` produces today (a refit of the
 // same measurements gives the same predictions).
 TEST(NcclCalibrationTest, CommittedCalibrationsAreReproducible) {

@@ -129,6 +129,21 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
       m.match_system = Str(r, "system");
       m.match_source_prefix = Str(r, "source_prefix");
       m.match_collective = Str(r, "collective");
+      static const std::set<std::string> kRowKeys = {"system", "source_prefix", "collective", "max_nodes"};
+      for (const auto& kv : r) {
+        if (!kRowKeys.count(kv.first.Scalar())) {
+          return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": system '", m.id,
+                                        "': unknown rows key '", kv.first.Scalar(),
+                                        "'; valid keys: ", Join(kRowKeys.begin(), kRowKeys.end(), ", ")));
+        }
+      }
+      if (r["max_nodes"]) {
+        if (!ParseNumber(Str(r, "max_nodes"), &v) || v < 1 || v != std::floor(v)) {
+          return InvalidArgument(
+              StrCat(source, ":", line, ": system '", m.id, "': rows.max_nodes must be a positive integer"));
+        }
+        m.max_nodes = static_cast<int64_t>(v);
+      }
     }
     if (m.logs.empty() && m.match_system.empty() && m.match_source_prefix.empty()) {
       return InvalidArgument(StrCat(source, ":", line, ": system '", m.id, "' names neither logs nor rows"));
@@ -227,7 +242,10 @@ void AddFittedOn(const MeasuredSystem& system, const std::vector<CollectiveSampl
     if (std::find(fitted_on->begin(), fitted_on->end(), line) == fitted_on->end()) fitted_on->push_back(line);
   };
   for (const CollectiveSample& c : samples) add(c.source.substr(0, c.source.rfind(':')));
-  if (!system.match_system.empty()) add(StrCat("rows with system '", system.match_system, "'"));
+  if (!system.match_system.empty()) {
+    add(StrCat("rows with system '", system.match_system, "'",
+               system.max_nodes > 0 ? StrCat(" on at most ", system.max_nodes, " node(s)") : std::string()));
+  }
   if (!system.match_source_prefix.empty()) add(StrCat("rows whose source starts '", system.match_source_prefix, "'"));
 }
 
@@ -267,6 +285,10 @@ StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& s
     if (!ParseNumber(r.n_gpus, &n) || (N <= 0 && !ParseNumber(r.n_nodes, &N)) || n < 1 || N < 1 ||
         n != std::floor(n)) {
       reject("GPU or node count is not a number");
+      continue;
+    }
+    if (system.max_nodes > 0 && N > static_cast<double>(system.max_nodes)) {
+      reject(StrCat(static_cast<int64_t>(N), " nodes: this system takes rows of at most ", system.max_nodes));
       continue;
     }
     if (bytes <= 0 && (!ParseNumber(r.msg_bytes, &bytes) || bytes <= 0)) {

@@ -38,6 +38,9 @@ struct MeasuredSystem {
   std::string match_system, match_source_prefix, match_collective;
   double size_override_bytes = 0;  // for rows whose size column is prose ("4GiB peak")
   int64_t nodes_override = 0;      // for rows whose node column is prose ("NVL72 domain")
+  // rows.max_nodes: only rows of at most this many nodes belong to the system (0: any), so a
+  // calibration can be fitted on one node's links alone.
+  int64_t max_nodes = 0;
 };
 
 struct UnknownRule {
@@ -76,7 +79,7 @@ void AddFittedOn(const MeasuredSystem& system, const std::vector<CollectiveSampl
                  std::vector<std::string>* fitted_on);
 
 // Measurements of `system` under `collectives_dir`; rows of it that cannot be used (no numeric
-// size) go to `excluded` when given.
+// size) or that span more nodes than rows.max_nodes go to `excluded` when given.
 StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system,
                                                          const std::string& collectives_dir,
                                                          std::vector<ExcludedRow>* excluded = nullptr);

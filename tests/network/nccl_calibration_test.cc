@@ -217,8 +217,7 @@ TEST(NcclCalibrationTest, MaxNodesKeepsOneNodesRows) {
   EXPECT_GT(multi, 0);
   EXPECT_EQ(inside->size() + static_cast<size_t>(multi), every->size());
   for (const CollectiveSample& s : *inside) EXPECT_EQ(s.nodes, 1) << s.source;
-  ASSERT_FALSE(excluded.empty());
-  EXPECT_NE(excluded[0].why.find("this system takes rows of at most 1"), std::string::npos) << excluded[0].why;
+  EXPECT_TRUE(excluded.empty()) << "the 4-node rows are compared under aws-p6-b200, not unusable";
   auto cal = LoadNcclCalibration(node->calibration);
   ASSERT_TRUE(cal.ok()) << cal.status().message();
   EXPECT_EQ(cal->default_for_gpus, std::vector<std::string>{"b200"});

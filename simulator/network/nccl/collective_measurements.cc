@@ -287,10 +287,8 @@ StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& s
       reject("GPU or node count is not a number");
       continue;
     }
-    if (system.max_nodes > 0 && N > static_cast<double>(system.max_nodes)) {
-      reject(StrCat(static_cast<int64_t>(N), " nodes: this system takes rows of at most ", system.max_nodes));
-      continue;
-    }
+    // Not this view's row, but not an unusable one: the system without the limit compares it.
+    if (system.max_nodes > 0 && N > static_cast<double>(system.max_nodes)) continue;
     if (bytes <= 0 && (!ParseNumber(r.msg_bytes, &bytes) || bytes <= 0)) {
       reject(StrCat("message size '", r.msg_bytes, "' is not a byte count"));
       continue;

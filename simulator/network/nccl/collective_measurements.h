@@ -79,7 +79,7 @@ void AddFittedOn(const MeasuredSystem& system, const std::vector<CollectiveSampl
                  std::vector<std::string>* fitted_on);
 
 // Measurements of `system` under `collectives_dir`; rows of it that cannot be used (no numeric
-// size) or that span more nodes than rows.max_nodes go to `excluded` when given.
+// size) go to `excluded` when given; rows on more nodes than rows.max_nodes are left out.
 StatusOr<std::vector<CollectiveSample>> SamplesForSystem(const MeasuredSystem& system,
                                                          const std::string& collectives_dir,
                                                          std::vector<ExcludedRow>* excluded = nullptr);

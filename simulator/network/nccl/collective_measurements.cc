@@ -66,6 +66,19 @@ std::string SizeLabel(double bytes) {
   return buf;
 }
 
+// An error naming the first key of `map` not in `keys` ("<source>:<line>: <what> 'k'; valid
+// keys: ..."); OK when every key is known.
+Status CheckKeys(const YAML::Node& map, const std::set<std::string>& keys, const std::string& source,
+                 const std::string& what) {
+  for (const auto& kv : map) {
+    if (!keys.count(kv.first.Scalar())) {
+      return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": ", what, " '", kv.first.Scalar(),
+                                    "'; valid keys: ", Join(keys.begin(), keys.end(), ", ")));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, const std::string& source) {
@@ -83,12 +96,7 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
                                                 "nccl_version", "calibration",    "calibration_from",
                                                 "logs",         "log_collective", "rows",
                                                 "size_bytes",   "nodes"};
-    for (const auto& kv : s) {
-      if (!kKeys.count(kv.first.Scalar())) {
-        return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": unknown key '", kv.first.Scalar(),
-                                      "'; valid keys: ", Join(kKeys.begin(), kKeys.end(), ", ")));
-      }
-    }
+    ECHOSIM_RETURN_IF_ERROR(CheckKeys(s, kKeys, source, "unknown key"));
     MeasuredSystem m;
     m.id = Str(s, "id");
     m.description = Str(s, "description");
@@ -130,13 +138,7 @@ StatusOr<MeasuredSystems> ParseMeasuredSystemsYaml(const std::string& text, cons
       m.match_source_prefix = Str(r, "source_prefix");
       m.match_collective = Str(r, "collective");
       static const std::set<std::string> kRowKeys = {"system", "source_prefix", "collective", "max_nodes"};
-      for (const auto& kv : r) {
-        if (!kRowKeys.count(kv.first.Scalar())) {
-          return InvalidArgument(StrCat(source, ":", kv.first.Mark().line + 1, ": system '", m.id,
-                                        "': unknown rows key '", kv.first.Scalar(),
-                                        "'; valid keys: ", Join(kRowKeys.begin(), kRowKeys.end(), ", ")));
-        }
-      }
+      ECHOSIM_RETURN_IF_ERROR(CheckKeys(r, kRowKeys, source, StrCat("system '", m.id, "': unknown rows key")));
       if (r["max_nodes"]) {
         if (!ParseNumber(Str(r, "max_nodes"), &v) || v < 1 || v != std::floor(v)) {
           return InvalidArgument(

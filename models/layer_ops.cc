@@ -42,8 +42,12 @@ struct MoeDims {
   int64_t f;              // expert FFN width on this rank
   int64_t up;             // first expert GEMM's output width (2f for SwiGLU)
   int64_t local_experts;  // experts on this rank (MoE models)
-  double routed;          // token-expert pairs this rank computes (balanced routing)
-  int64_t per_expert;     // tokens per local expert
+  double routed;          // token-expert pairs this rank's tokens make (its permute, its sends)
+  // Token-expert pairs this rank's experts compute: routed under balanced routing; times
+  // LayerContext::moe_load_imbalance under EP, as the busiest rank, which the combine waits for.
+  double received;
+  double imbalance;       // received / routed
+  int64_t per_expert;     // tokens per local expert (of `received`)
   int64_t xh;             // width of the routed tokens (ModelSpec::expert_width: latent or hidden)
   // The expert GEMMs in flight at once. Transformer Engine's GroupedLinear (Megatron-Core's
   // TEGroupedMLP) issues one cuBLASLt GEMM per local expert, round-robin over its 4 compute
@@ -53,6 +57,36 @@ struct MoeDims {
   int64_t gemm_concurrency;
 };
 
+// The expected maximum of n independent standard normal draws, by Blom's approximation of the
+// largest order statistic: Phi^-1((n - 0.375) / (n + 0.25)) (Blom 1958; within about 1% of the
+// exact value for n >= 2). Phi^-1 by bisection on erfc: deterministic and exact to 1e-12.
+double ExpectedMaxOfNormals(int64_t n) {
+  if (n <= 1) return 0;
+  const double p = (static_cast<double>(n) - 0.375) / (static_cast<double>(n) + 0.25);
+  double lo = 0, hi = 10;
+  for (int i = 0; i < 64; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+}  // namespace
+
+double RandomRoutingImbalance(int64_t experts, int64_t top_k, int64_t ep, double routed_per_rank) {
+  if (ep <= 1 || experts <= top_k || routed_per_rank <= 0) return 1.0;
+  // Each of the group's ep * T tokens picks top_k distinct experts of E uniformly; the number
+  // landing on one rank's E / ep experts is hypergeometric with variance
+  // k (1/ep)(1 - 1/ep)(E - k)/(E - 1), so a rank's load (mean T k) has the relative spread
+  // sqrt((1 - 1/ep)(E - k)/(E - 1) / (T k)), and the busiest of ep ranks sits the expected
+  // maximum of ep normals above the mean.
+  const double n = static_cast<double>(ep), e = static_cast<double>(experts), k = static_cast<double>(top_k);
+  const double spread = std::sqrt((1.0 - 1.0 / n) * (e - k) / (e - 1.0) / routed_per_rank);
+  return 1.0 + ExpectedMaxOfNormals(ep) * spread;
+}
+
+namespace {
+
 MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   MoeDims md;
   md.folded = m.is_moe() && !c.dense_layer && c.tp > 1 && c.ExpertTp() == 1;
@@ -61,7 +95,11 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   md.up = m.mlp == MlpKind::kSwiglu ? 2 * md.f : md.f;
   md.local_experts = std::max<int64_t>(1, m.experts / c.ep);
   md.routed = md.tokens * m.top_k;
-  md.per_expert = std::max<int64_t>(1, static_cast<int64_t>(md.routed / md.local_experts));
+  md.imbalance = c.ep <= 1                    ? 1.0
+                 : c.moe_load_imbalance >= 1.0 ? c.moe_load_imbalance
+                                               : RandomRoutingImbalance(m.experts, m.top_k, c.ep, md.routed);
+  md.received = md.routed * md.imbalance;
+  md.per_expert = std::max<int64_t>(1, static_cast<int64_t>(md.received / md.local_experts));
   md.xh = m.expert_width();
   md.gemm_concurrency = c.grouped_gemm_single_kernel
                             ? 0
@@ -134,7 +172,8 @@ double RoutedMissProbability(const ModelSpec& m, int64_t block) {
   return total / static_cast<double>(blocks);
 }
 
-// Bytes one rank's dispatch (and combine) all-to-all moves. Megatron-Core's all-to-all
+// Bytes one rank's dispatch (and combine) all-to-all moves: those the busiest rank receives
+// (times MoeDims::imbalance), as the collective ends when it has. Megatron-Core's all-to-all
 // dispatcher sends a copy per routed expert: routed tokens x hidden. The flex dispatcher
 // (DeepEP, HybridEP) sends a token once to each other NVLink domain holding one of its experts
 // (then forwards it over NVLink) and once to each other GPU of its own domain holding one
@@ -148,7 +187,7 @@ double RoutedMissProbability(const ModelSpec& m, int64_t block) {
 // call for 1: HybridEP moves those bytes at NCCL all_to_all's efficiency). Across domains the
 // NIC bounds the transfer and the volume is not scaled.
 double DispatchBytes(const ModelSpec& m, const LayerContext& c, const MoeDims& md, const Dims& d) {
-  const double plain = md.routed * md.xh * d.e;
+  const double plain = md.received * md.xh * d.e;
   if (!c.flex_dispatch || c.ep <= 1) return plain;
   const int64_t n = c.ep;
   const int64_t r = c.ep_per_domain > 0 ? std::min(c.ep_per_domain, n) : n;
@@ -157,10 +196,11 @@ double DispatchBytes(const ModelSpec& m, const LayerContext& c, const MoeDims& m
   if (domains > 1) {
     const double remote = static_cast<double>(domains - 1) *
                           (1.0 - RoutedMissProbability(m, m.experts / domains));
-    return per_token * remote * static_cast<double>(n) / static_cast<double>(n - r);
+    return per_token * remote * static_cast<double>(n) / static_cast<double>(n - r) * md.imbalance;
   }
   const double peers = static_cast<double>(r - 1) * (1.0 - RoutedMissProbability(m, m.experts / n));
-  return per_token * peers * static_cast<double>(n) / static_cast<double>(n - 1) * c.flex_traffic_factor;
+  return per_token * peers * static_cast<double>(n) / static_cast<double>(n - 1) * c.flex_traffic_factor *
+         md.imbalance;
 }
 
 // Whether this layer's MLP block routes through experts (not for dense models, nor for the
@@ -619,7 +659,7 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   // With expert TP 1 under TP (MoE parallel folding) each rank routes its own sequence shard
   // through whole experts, with no TP collective around the block.
   const MoeDims md = MakeMoeDims(m, c, d);
-  const double routed = md.routed;
+  const double routed = md.routed, recv = md.received;
   if (!md.folded) TpEnterFwd(s, c, d, "moe", d.e);
   push(Gemm("moe.router.fwd", HighPrecisionGemmDType(c), static_cast<int64_t>(md.tokens),
             m.experts, d.h));
@@ -635,15 +675,15 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     s->push_back(Comm("ep.all_to_all.dispatch", CollectiveKind::kAllToAll, GroupKind::kEp,
                       DispatchBytes(m, c, md, d)));
   }
-  if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", routed * xh * d.e * 2.0));
-  Quantize(s, c, "moe.fc1.input", routed * xh, recompute);
+  if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", recv * xh * d.e * 2.0));
+  Quantize(s, c, "moe.fc1.input", recv * xh, recompute);
   push(ExpertGemm("moe.fc1.fwd", c.dtype, md, md.up, xh));
-  if (ClampsGlu(m, c)) push(GluClampFwd(routed, md.f, d.e));
-  push(MoeActFwd(m, routed, md.f, d.e));
-  Quantize(s, c, "moe.fc2.input", routed * md.f, recompute);
+  if (ClampsGlu(m, c)) push(GluClampFwd(recv, md.f, d.e));
+  push(MoeActFwd(m, recv, md.f, d.e));
+  Quantize(s, c, "moe.fc2.input", recv * md.f, recompute);
   push(ExpertGemm("moe.fc2.fwd", c.dtype, md, xh, md.f));
-  if (AddsExpertBias(m, c)) push(ExpertBiasFwd(routed, xh, d.e));
-  if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", routed * xh * d.e * 2.0));
+  if (AddsExpertBias(m, c)) push(ExpertBiasFwd(recv, xh, d.e));
+  if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", recv * xh * d.e * 2.0));
   if (c.ep > 1) {
     s->push_back(Comm("ep.all_to_all.combine", CollectiveKind::kAllToAll, GroupKind::kEp,
                       DispatchBytes(m, c, md, d)));
@@ -679,7 +719,7 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     TpRegatherInput(s, c, d, "mlp", GatheredBytes(c, d));
     LinearBwd(s, "mlp.fc1", c.dtype, t, up, d.h);
   } else {
-    const double routed = md.routed;
+    const double routed = md.routed, recv = md.received;
     SharedExpertsBwd(s, m, c, d, md);
     const int64_t xh = md.xh;
     const int64_t mt = static_cast<int64_t>(md.tokens);
@@ -692,18 +732,18 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
       s->push_back(Comm("ep.all_to_all.combine.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         DispatchBytes(m, c, md, d)));
     }
-    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", routed * xh * d.e * 2.0));
-    if (AddsExpertBias(m, c)) s->push_back(ExpertBiasBwd(routed, xh, d.e));
-    Quantize(s, c, "moe.fc2.grad", routed * xh);
+    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.unsort.bwd", recv * xh * d.e * 2.0));
+    if (AddsExpertBias(m, c)) s->push_back(ExpertBiasBwd(recv, xh, d.e));
+    Quantize(s, c, "moe.fc2.grad", recv * xh);
     LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, xh, md.f, md.local_experts,
               md.gemm_concurrency);
     s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
-                     routed * md.f * d.e * act_bytes));
-    if (ClampsGlu(m, c)) s->push_back(GluClampBwd(routed, md.f, d.e));
-    Quantize(s, c, "moe.fc1.grad", routed * md.up);
+                     recv * md.f * d.e * act_bytes));
+    if (ClampsGlu(m, c)) s->push_back(GluClampBwd(recv, md.f, d.e));
+    Quantize(s, c, "moe.fc1.grad", recv * md.up);
     LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, xh, md.local_experts,
               md.gemm_concurrency);
-    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", routed * xh * d.e * 2.0));
+    if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", recv * xh * d.e * 2.0));
     if (c.ep > 1) {
       s->push_back(Comm("ep.all_to_all.dispatch.grad", CollectiveKind::kAllToAll, GroupKind::kEp,
                         DispatchBytes(m, c, md, d)));
@@ -924,9 +964,9 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
       MlpFwd(&s, m, c, d, true);  // with its TP / EP communication
     } else if (MoeHere(m, c) && c.Recomputes(kRecomputeMoeAct)) {
       const MoeDims md = MakeMoeDims(m, c, d);
-      if (ClampsGlu(m, c)) recomputed(GluClampFwd(md.routed, md.f, d.e));
-      recomputed(MoeActFwd(m, md.routed, md.f, d.e));
-      Quantize(&s, c, "moe.fc2.input", md.routed * md.f, true);
+      if (ClampsGlu(m, c)) recomputed(GluClampFwd(md.received, md.f, d.e));
+      recomputed(MoeActFwd(m, md.received, md.f, d.e));
+      Quantize(&s, c, "moe.fc2.input", md.received * md.f, true);
     }
   }
   if (kind == 'M') {
@@ -1124,8 +1164,10 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   double scores = 5.0 * m.heads * static_cast<double>(c.seq_len) / m.hidden / t;
   if (c.Recomputes(kRecomputeCoreAttn) || c.attention == AttentionImpl::kFlash) scores = 0;
   // Wider MLPs (SwiGLU, ffn != 4h) scale the MLP share (19 of the 34 bytes/element at ffn = 4h).
-  // An MoE layer keeps the activations of its top_k routed experts and its shared experts.
-  const double mlp_width = MoeHere(m, c) ? static_cast<double>(m.expert_ffn()) * m.top_k +
+  // An MoE layer keeps the activations of its top_k routed experts and its shared experts
+  // (the busiest EP rank's, under a routing imbalance).
+  const double routed_share = MoeHere(m, c) ? MakeMoeDims(m, c, MakeDims(m, c)).imbalance : 1.0;
+  const double mlp_width = MoeHere(m, c) ? static_cast<double>(m.expert_ffn()) * m.top_k * routed_share +
                                                static_cast<double>(m.shared_expert_ffn)
                                          : static_cast<double>(m.ffn_hidden);
   const double mlp_scale = mlp_width / (4.0 * m.hidden) * (m.mlp == MlpKind::kSwiglu ? 1.5 : 1.0);

@@ -71,6 +71,10 @@ struct LayerContext {
   // once per routed expert. ep_per_domain: the EP group's GPUs in one NVLink domain (0 = all).
   bool flex_dispatch = false;
   int64_t ep_per_domain = 0;
+  // The busiest EP rank's token-expert pairs over the mean (workload.training.moe_load_imbalance):
+  // every rank is priced as that rank, whose expert work the all-to-alls wait for. Below 1
+  // (the default 0): uniformly random routing's expected busiest rank (RandomRoutingImbalance).
+  double moe_load_imbalance = 0;
   // Inside one NVLink domain the flex dispatcher's bytes are priced as NCCL all_to_all bytes
   // times this factor (simulation.flex_dispatch_traffic_factor; 1 by calibration).
   double flex_traffic_factor = 1.0;
@@ -96,6 +100,13 @@ struct LayerContext {
 };
 
 using LayerStep = std::variant<ComputeOp, CommOp>;
+
+// The busiest rank's load over the mean in an EP group of `ep` ranks when every token picks
+// `top_k` of `experts` experts uniformly at random and independently (Megatron-Core's
+// moe_router_force_load_balancing: random router logits, a seed per EP rank), each rank routing
+// `routed_per_rank` token-expert pairs: 1 + z(ep) * sqrt((1 - 1/ep)(E - k)/(E - 1) / routed),
+// z(n) the expected maximum of n standard normals. 1 for ep <= 1.
+double RandomRoutingImbalance(int64_t experts, int64_t top_k, int64_t ep, double routed_per_rank);
 
 // `base` (the plan's shapes) for layer `layer` of `model`: its attention window, whether it is
 // a dense layer of an MoE model, and its block kind (ModelSpec::LayerKind).

@@ -72,6 +72,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "flex_sms": _value("--flex-sms", "parallelism.flex_dispatcher_sms"),
     "moe_grouped_gemm": _value("--moe-grouped-gemm", "parallelism.moe_grouped_gemm"),
     "moe_fused_mlp": _switch("--moe-fused-mlp", "parallelism.moe_fused_mlp"),
+    "moe_load_imbalance": _value("--moe-load-imbalance", "workload.training.moe_load_imbalance"),
     "tp_comm_overlap": _switch("--tp-comm-overlap", "parallelism.tp_comm_overlap"),
     "ep_comm_overlap": _switch("--ep-comm-overlap", "parallelism.ep_comm_overlap"),
     "expert_tp": _value("--expert-tp", "parallelism.expert_tp"),

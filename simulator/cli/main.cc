@@ -113,6 +113,11 @@ train options (each sets the scenario field in parentheses):
   --moe-grouped-gemm NAME multi_stream (default: one GEMM per local expert over 4 streams, as
                           Transformer Engine's GroupedLinear) | single_kernel (one grouped-GEMM
                           kernel over all local experts; parallelism.moe_grouped_gemm)
+  --moe-load-imbalance X  MoE: the busiest EP rank's routed tokens over the mean, 1 to ep; that
+                          rank's expert work and all-to-all bytes set each MoE layer's time
+                          (default: uniformly random routing's expected busiest rank, as
+                          Megatron-Core's moe_router_force_load_balancing;
+                          workload.training.moe_load_imbalance)
   --moe-fused-mlp         the expert MLP as Transformer Engine's fused op: a clamped GLU (gpt-oss)
                           costs no clamp kernels of its own (parallelism.moe_fused_mlp)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
@@ -128,7 +133,7 @@ train options (each sets the scenario field in parentheses):
   --host-overhead-ms X    fixed host time per step (simulation.host_overhead_per_step_ms)
   --host-launch-us X      host (CPU) time per kernel launch: a host thread issues the kernels
                           and the GPU idles where it falls behind or synchronises; default: the
-                          GPU preset's (h100-sxm, b200 and b300 91.5, others 0); 0: not simulated
+                          GPU preset's (h100-sxm, b200, b300, gb200, gb300 90.5, others 0); 0: not simulated
                           (simulation.host_launch_us)
   --host-loop-launch-us X host time per kernel a C++ loop launches inside one framework call
                           (the per-expert GEMMs and quantisations of a grouped GEMM); default:
@@ -273,6 +278,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--flex-sms", {"parallelism.flex_dispatcher_sms", true}},
       {"--moe-grouped-gemm", {"parallelism.moe_grouped_gemm", true}},
       {"--moe-fused-mlp", {"parallelism.moe_fused_mlp", false}},
+      {"--moe-load-imbalance", {"workload.training.moe_load_imbalance", true}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

@@ -511,6 +511,20 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                   "MoE model (experts > 1), got ", s.model.experts, " experts"));
   }
   s.fused_moe_mlp = p.moe_fused_mlp();
+  const double imbalance = t->moe_load_imbalance();
+  if (imbalance != 0 && imbalance != 1) {
+    if (s.plan.ep <= 1 || !s.model.is_moe()) {
+      return InvalidArgument(StrCat("workload.training.moe_load_imbalance (--moe-load-imbalance) needs an MoE "
+                                    "model (experts > 1) and parallelism.ep > 1; got ep ", s.plan.ep, " and ",
+                                    s.model.experts, " experts"));
+    }
+    if (!(imbalance >= 1 && imbalance <= static_cast<double>(s.plan.ep))) {
+      return InvalidArgument(StrCat("workload.training.moe_load_imbalance (--moe-load-imbalance) is the busiest "
+                                    "EP rank's routed tokens over the mean: it must be in [1, ep = ", s.plan.ep,
+                                    "] (0 or unset: uniformly random routing's), got ", imbalance));
+    }
+  }
+  s.moe_load_imbalance = imbalance;  // 1: exactly balanced; 0: random routing's (LayerContext)
   if (s.ep_comm_overlap && (s.plan.ep <= 1 || !s.model.is_moe())) {
     return InvalidArgument(StrCat("parallelism.ep_comm_overlap (--ep-comm-overlap) needs an MoE "
                                   "model (experts > 1) and parallelism.ep > 1; got ep ", s.plan.ep,

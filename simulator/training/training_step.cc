@@ -42,6 +42,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.attention = s.attention;
   c.fp8_attention = s.fp8_attention;
   c.mtp_bf16 = s.mtp_bf16;
+  c.moe_load_imbalance = s.moe_load_imbalance;
   c.recompute = s.plan.recompute;
   c.recompute_modules = s.plan.recompute_modules;
   c.flex_dispatch = s.flex_dispatch;

@@ -42,6 +42,7 @@ struct TrainingSetup {
   AttentionImpl attention = AttentionImpl::kFlash;
   bool fp8_attention = false;        // flash attention matmuls in fp8 (dtype fp8 only)
   bool mtp_bf16 = false;             // the MTP depths' GEMMs in bf16 (keep_mtp_spec_in_bf16)
+  double moe_load_imbalance = 0;     // busiest EP rank's routed tokens over the mean; 0: random routing's
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
   // Host time per kernel launch (simulation.host_launch_us), seconds; 0: no host model.

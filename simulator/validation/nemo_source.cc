@@ -832,6 +832,18 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.tp_overlap = false;
       notes.push_back("release recipe (Megatron-Bridge): no TP communication overlap (no comm_overlap config)");
     }
+    // Token drop (the "(tokendrop)" rows): Megatron-Bridge's apply_moe_token_drop caps every
+    // expert at capacity factor 1 and pads its input to that capacity
+    // (moe_pad_expert_input_to_capacity), so every expert computes exactly the mean load.
+    // The other rows route randomly (moe_router_force_load_balancing), the default.
+    if (c.ep > 1 && model_cell.find("(tokendrop)") != std::string::npos) {
+      c.moe_load_imbalance = 1.0;
+      notes.push_back("token drop at capacity factor 1, padded to capacity (Megatron-Bridge "
+                      "apply_moe_token_drop): every expert computes the mean load");
+    } else if (c.ep > 1) {
+      notes.push_back("random routing (the recipes' moe_router_force_load_balancing): each MoE "
+                      "layer waits for the busiest EP rank's expected load");
+    }
     // The same recipe sets keep_mtp_spec_in_bf16 = True: the MTP block runs in bf16.
     if (model == "Nemotron_3_Super") {
       c.mtp_bf16 = true;

@@ -61,6 +61,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   t->set_attention(c.attention);
   t->set_fp8_attention(c.fp8_attention);
   t->set_mtp_bf16(c.mtp_bf16);
+  t->set_moe_load_imbalance(c.moe_load_imbalance);
   if (c.muon) t->set_optimizer("muon");
   if (c.moments_bf16) t->set_optimizer_moments("bf16");
   auto* p = s.mutable_parallelism();

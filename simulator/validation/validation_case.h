@@ -42,6 +42,9 @@ struct RowConfig {
   bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)
   bool fp8_attention = false;  // flash attention matmuls in fp8
   bool mtp_bf16 = false;       // the MTP depths in bf16 (keep_mtp_spec_in_bf16)
+  // The busiest EP rank's routed tokens over the mean (workload.training.moe_load_imbalance);
+  // 0: uniformly random routing's (the recipes' moe_router_force_load_balancing).
+  double moe_load_imbalance = 0;
   bool fp8_params = false;     // fp8 primary weights (fp8_param_gather)
   int64_t cpu_offload = 0;     // layers whose activations go to host memory (pp 1)
   int64_t zero = 0;

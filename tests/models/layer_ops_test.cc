@@ -1,5 +1,6 @@
 #include "models/layer_ops.h"
 
+#include <cmath>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -371,6 +372,7 @@ TEST(LayerOpsTest, ActivationMemoryFollowsHeadDim) {
 TEST(LayerOpsTest, MoeDispatchesOverExpertParallelGroup) {
   const ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;
+  c.moe_load_imbalance = 1.0;  // exactly balanced routing (unset: random routing's)
   c.ep = 4;
   EXPECT_EQ(CountComm(LayerForward(m, c), CollectiveKind::kAllToAll), 2);
   EXPECT_EQ(CountComm(LayerBackward(m, c), CollectiveKind::kAllToAll), 2);
@@ -397,6 +399,7 @@ TEST(LayerOpsTest, AllToAllDispatcherSortsTokensByLocalExpert) {
   };
   const ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;
+  c.moe_load_imbalance = 1.0;  // exactly balanced routing (unset: random routing's)
   c.seq_len = 2048;
   c.ep = 4;  // 2 experts per rank
   for (const char* name : {"moe.sort.fwd", "moe.unsort.fwd"}) EXPECT_EQ(count(LayerForward(m, c), name), 1);
@@ -411,6 +414,7 @@ TEST(LayerOpsTest, AllToAllDispatcherSortsTokensByLocalExpert) {
 TEST(LayerOpsTest, MoeWithExpertTpOneSkipsTensorParallelCollectives) {
   const ModelSpec m = GptMoe(1024, 16, 8, 2);
   LayerContext c;
+  c.moe_load_imbalance = 1.0;  // exactly balanced routing (unset: random routing's)
   c.tp = 4;
   c.ep = 4;
   c.sequence_parallel = true;
@@ -560,6 +564,7 @@ TEST(LayerOpsTest, ClampedGluAndExpertBiasPassesOutsideAFusedExpertMlp) {
   m.mlp = MlpKind::kSwiglu;
   m.moe_ffn_hidden = 512;
   LayerContext c;
+  c.moe_load_imbalance = 1.0;  // exactly balanced routing (unset: random routing's)
   c.seq_len = 1024;
   c.ep = 4;
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd"), nullptr);
@@ -759,6 +764,7 @@ TEST(LayerOpsTest, FlexDispatcherSendsOneCopyPerDestination) {
     return q;
   };
   LayerContext c;
+  c.moe_load_imbalance = 1.0;  // exactly balanced routing (unset: random routing's)
   c.seq_len = 4096;
   c.ep = 32;
   c.ep_per_domain = 8;
@@ -771,6 +777,77 @@ TEST(LayerOpsTest, FlexDispatcherSendsOneCopyPerDestination) {
   c.ep_per_domain = 8;
   EXPECT_NEAR(dispatch(c) * 7 / 8, 4096.0 * 7168 * 2 * 7 * (1 - miss(32)), 1.0);
   EXPECT_LT(dispatch(c), plain);
+}
+
+// A routing imbalance (workload.training.moe_load_imbalance) prices every rank as the busiest
+// of its EP group: its experts compute, sort and receive `imbalance` times the mean token-expert
+// pairs, and keep that many activations; the rank's own permute and its sends do not grow.
+// Under EP 1 the rank holds every expert and the knob changes nothing.
+TEST(LayerOpsTest, LoadImbalancePricesTheBusiestExpertParallelRank) {
+  const ModelSpec m = GptMoe(1024, 16, 8, 2);
+  auto named = [](const std::vector<LayerStep>& steps, const std::string& name) {
+    for (const LayerStep& st : steps) {
+      if (const auto* op = std::get_if<ComputeOp>(&st); op && op->name == name) return op->bytes;
+      if (const auto* op = std::get_if<CommOp>(&st); op && op->name == name) return op->bytes;
+    }
+    ADD_FAILURE() << "no op " << name;
+    return -1.0;
+  };
+  LayerContext c;
+  c.seq_len = 2048;
+  c.ep = 4;  // 2 experts per rank
+  c.moe_load_imbalance = 1.0;  // exactly balanced
+  const auto fwd = LayerForward(m, c), bwd = LayerBackward(m, c);
+  const double act = LayerActivationBytes(m, c);
+  c.moe_load_imbalance = 1.25;
+  const auto hot_fwd = LayerForward(m, c), hot_bwd = LayerBackward(m, c);
+  EXPECT_DOUBLE_EQ(ExpertFlops(hot_fwd), 1.25 * ExpertFlops(fwd));
+  EXPECT_DOUBLE_EQ(ExpertFlops(hot_bwd), 1.25 * ExpertFlops(bwd));
+  for (const char* name : {"moe.sort.fwd", "moe.unsort.fwd", "moe.gelu.fwd", "ep.all_to_all.dispatch",
+                           "ep.all_to_all.combine"}) {
+    EXPECT_DOUBLE_EQ(named(hot_fwd, name), 1.25 * named(fwd, name)) << name;
+  }
+  for (const char* name : {"moe.sort.bwd", "moe.gelu.bwd", "ep.all_to_all.dispatch.grad"}) {
+    EXPECT_DOUBLE_EQ(named(hot_bwd, name), 1.25 * named(bwd, name)) << name;
+  }
+  EXPECT_DOUBLE_EQ(named(hot_fwd, "moe.permute.fwd"), named(fwd, "moe.permute.fwd"));
+  EXPECT_DOUBLE_EQ(named(hot_bwd, "moe.unpermute.bwd"), named(bwd, "moe.unpermute.bwd"));
+  // The dense attention block is untouched: only the routed experts' activations grow.
+  EXPECT_GT(LayerActivationBytes(m, c), act);
+  EXPECT_LT(LayerActivationBytes(m, c), 1.25 * act);
+  // The flex dispatcher's buffer grows alike.
+  c.flex_dispatch = true;
+  const double flex_hot = named(LayerForward(m, c), "ep.all_to_all.dispatch");
+  c.moe_load_imbalance = 1.0;
+  EXPECT_DOUBLE_EQ(flex_hot, 1.25 * named(LayerForward(m, c), "ep.all_to_all.dispatch"));
+  c.flex_dispatch = false;
+  // Unset (0): uniformly random routing's expected busiest rank, a little above balanced.
+  c.moe_load_imbalance = 0;
+  const double random = RandomRoutingImbalance(8, 2, 4, 2048.0 * 2);
+  EXPECT_GT(random, 1.0);
+  // (tokens per expert are whole tokens)
+  EXPECT_NEAR(ExpertFlops(LayerForward(m, c)) / ExpertFlops(fwd), random, 1e-3);
+  EXPECT_GT(ExpertFlops(LayerForward(m, c)), ExpertFlops(fwd));
+  c.ep = 1;
+  const double all_local = ExpertFlops(LayerForward(m, c));
+  c.moe_load_imbalance = 1.25;
+  EXPECT_DOUBLE_EQ(ExpertFlops(LayerForward(m, c)), all_local);
+}
+
+// Random routing (Megatron-Core's moe_router_force_load_balancing): a rank's share of the
+// group's token-expert pairs is hypergeometric per token, so with T k pairs per rank its load
+// spreads by sqrt((1 - 1/ep)(E - k)/(E - 1) / (T k)); the busiest of ep ranks sits Blom's
+// expected maximum of ep normals above the mean (ep 8: Phi^-1(7.625 / 8.25) = 1.4338; the exact
+// expected maximum of 8 standard normals is 1.4236).
+TEST(LayerOpsTest, RandomRoutingImbalanceIsTheExpectedBusiestRank) {
+  const double spread = std::sqrt(0.875 * 120.0 / 127.0 / 32768.0);
+  EXPECT_NEAR(RandomRoutingImbalance(128, 8, 8, 32768), 1.0 + 1.4338 * spread, 1e-5);
+  EXPECT_DOUBLE_EQ(RandomRoutingImbalance(128, 8, 1, 32768), 1.0);
+  // Fewer pairs per rank spread more; a larger group has a busier maximum.
+  EXPECT_GT(RandomRoutingImbalance(128, 8, 8, 8192), RandomRoutingImbalance(128, 8, 8, 32768));
+  EXPECT_GT(RandomRoutingImbalance(128, 8, 64, 32768), RandomRoutingImbalance(128, 8, 8, 32768));
+  // Every expert picked by every token: no spread.
+  EXPECT_DOUBLE_EQ(RandomRoutingImbalance(8, 8, 4, 1000), 1.0);
 }
 
 // DeepSeek-V3's node-limited routing (8 groups of 32 experts, 4 picked per token, then the top-8
@@ -796,6 +873,7 @@ TEST(LayerOpsTest, GroupLimitedRoutingReachesFewerDestinations) {
   ModelSpec unlimited = m;
   unlimited.router_groups = unlimited.router_group_topk = 0;
   LayerContext c;
+  c.moe_load_imbalance = 1.0;  // exactly balanced routing (unset: random routing's)
   c.seq_len = 4096;
   c.flex_dispatch = true;
   c.ep = 8;
@@ -946,6 +1024,7 @@ TEST(LayerOpsTest, LatentExpertsDispatchTheLatent) {
   ModelSpec wide = m;
   wide.moe_latent = 0;
   LayerContext c;
+  c.moe_load_imbalance = 1.0;  // exactly balanced routing (unset: random routing's)
   c.seq_len = 8192;
   c.ep = 64;
   c.layer_kind = 'E';

@@ -204,6 +204,17 @@ QWEN_MOE_EP16 = dict(model="qwen3-30b-a3b", gpu="h100-sxm", gpus=16, ep=16, glob
                      seq_len=2048, host_launch_us=0)
 
 
+def test_moe_load_imbalance_from_python():
+    # The busiest EP rank's load sets the MoE layers' time: a 1.3x imbalance lengthens the
+    # step of a GPU-bound plan (no host model); out of [1, ep] it is refused with the field.
+    node = dict(QWEN_MOE_EP16, gpus=8, ep=8, global_batch=16, host_launch_us=0, host_loop_launch_us=0)
+    balanced = echosim.train(**node)
+    skewed = echosim.train(**node, moe_load_imbalance=1.3)
+    assert skewed.step_time_s > balanced.step_time_s * 1.03
+    with pytest.raises(ValueError, match="workload.training.moe_load_imbalance"):
+        echosim.train(**node, moe_load_imbalance=0.5)
+
+
 def test_flex_dispatcher_from_python():
     base = QWEN_MOE_EP16
     plain = echosim.train(**base)

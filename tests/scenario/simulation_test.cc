@@ -125,6 +125,14 @@ parallelism: {ep: 8}
       {kMinimal, {"workload.training.mtp_bf16=true", "workload.training.shape.mtp_layers=1"}, ""},
       {kMinimal, {"workload.training.optimizer_moments=fp16"}, "workload.training.optimizer_moments"},
       {kMinimal, {"workload.training.optimizer_moments=bf16"}, ""},
+      {kMinimal, {"workload.training.moe_load_imbalance=1.2"},
+       "workload.training.moe_load_imbalance (--moe-load-imbalance) needs an MoE model (experts > 1) and "
+       "parallelism.ep > 1; got ep 1 and 1 experts"},
+      {moe, {"workload.training.moe_load_imbalance=0.9"},
+       "it must be in [1, ep = 8] (0 or unset: uniformly random routing's), got 0.9"},
+      {moe, {"workload.training.moe_load_imbalance=8.5"}, "must be in [1, ep = 8]"},
+      {moe, {"workload.training.moe_load_imbalance=1.2"}, ""},
+      {kMinimal, {"workload.training.moe_load_imbalance=1"}, ""},
       {kMinimal, {"parallelism.recompute_modules=[layernorm]"},
        "parallelism.recompute_modules (--recompute-modules) needs parallelism.recompute: "
        "selective; got recompute 'none'"},

@@ -57,8 +57,8 @@ TEST(ProfiledRunTest, Qwen3MoeOnH100StepWithHostLaunchesMatchesMeasured) {
   ASSERT_TRUE(off.ok()) << off.status().ToString();
   EXPECT_GT(off->resolved.simulation().host_launch_us(), 0) << "h100-sxm preset's host_launch_us";
   constexpr double kMeasuredStepS = 24.7138;
-  // Within 3% (24.69 s with the preset's 91.5 us per Python-level launch and 30 us per
-  // per-expert loop launch, fitted to this step; 1.80 s host-bound against the profile's
+  // Within 3% (24.71 s with the preset's 90.5 us per Python-level launch and 30 us per
+  // per-expert loop launch, fitted to this step; 1.71 s host-bound against the profile's
   // 1.89 s of idle GPU).
   EXPECT_NEAR(off->result.step_time_s, kMeasuredStepS, 0.03 * kMeasuredStepS);
   EXPECT_NEAR(off->result.breakdown.host_bound_s, kMeasuredStepS - 22.821, 0.3);

@@ -36,6 +36,8 @@ job options (each sets the scenario field in parentheses, as in `echosim train`)
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
   --optimizer adam|muon --optimizer-moments fp32|bf16 --moe-dispatcher alltoall|flex
   --moe-grouped-gemm multi_stream|single_kernel
+  --moe-load-imbalance X  the busiest EP rank's routed tokens over the mean (default: random
+                          routing's); applied to the plans with ep > 1, which need ep >= X
   --flex-traffic-factor X --flex-sms N
   --host-launch-us X      host time per kernel launch (0: no host model; default: the GPU preset's)
   --host-loop-launch-us X host time per kernel a C++ loop launches (per-expert grouped GEMMs)
@@ -94,6 +96,7 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--moe-dispatcher", "parallelism.moe_dispatcher"},
       {"--flex-sms", "parallelism.flex_dispatcher_sms"},
       {"--moe-grouped-gemm", "parallelism.moe_grouped_gemm"},
+      {"--moe-load-imbalance", "workload.training.moe_load_imbalance"},
   };
   return flags;
 }
@@ -147,6 +150,8 @@ scenario::Scenario CandidateScenario(const scenario::Scenario& base, const Paral
   par->set_recompute(RecomputeModeName(p.recompute));
   par->set_pipeline_schedule(p.pipeline_schedule);
   sc.mutable_workload()->mutable_training()->set_micro_batch_seqs(static_cast<uint32_t>(p.micro_batch));
+  // A routing imbalance is between EP ranks: a plan without EP has none to price.
+  if (p.ep <= 1) sc.mutable_workload()->mutable_training()->clear_moe_load_imbalance();
   sc.clear_name();
   return sc;
 }
@@ -238,8 +243,18 @@ int CmdSearch(const std::vector<std::string>& args) {
   scenario::Scenario resolved = base;
   Status st = ResolveScenario(&resolved);
   if (!st.ok()) return Fail(st);
+  // The job is checked without a plan (ep 1): a routing imbalance is checked here for what it
+  // can be checked without one, and by each plan with EP against its ep.
+  const double imbalance = resolved.workload().training().moe_load_imbalance();
+  resolved.mutable_workload()->mutable_training()->clear_moe_load_imbalance();
   auto setup = MakeTrainingSetup(resolved);
   if (!setup.ok()) return Fail(setup.status());
+  if (imbalance != 0 && (!(imbalance >= 1) || !setup->model.is_moe())) {
+    return Fail(InvalidArgument(StrCat("workload.training.moe_load_imbalance (--moe-load-imbalance) must be >= 1 "
+                                       "(the busiest EP rank's routed tokens over the mean) for an MoE model; got ",
+                                       imbalance, " for '", setup->model.name, "' (", setup->model.experts,
+                                       " experts)")));
+  }
   st = SetPlanSearchJob(*setup, &space);
   if (!st.ok()) return Fail(st);
   auto plans = EnumerateTrainingPlans(setup->model, space);

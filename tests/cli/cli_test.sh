@@ -53,6 +53,14 @@ expect 0 '"invalid": 0' -- "$bin" search "${s405[@]}" --account-for-embedding-in
 expect 0 '"invalid": 0' -- "$bin" search "${s405[@]}" --set parallelism.account_for_embedding_in_pipeline_split=true \
   --set parallelism.account_for_loss_in_pipeline_split=true
 expect 0 '"invalid": 1' -- "$bin" search "${s405[@]}"
+# search with a routing imbalance: checked up front for what needs no plan, then applied to the
+# plans with EP (a small MoE job, a fixed plan: tp 1, pp 1, ep 8 or 1).
+sq=(--model qwen3-30b-a3b --gpu b200 --gpus 8 --global-batch 16 --seq-len 1024 --tp 1 --pp 1 --vpp 1
+    --cp 1 --micro-batch 1 --zero 1 --recompute none --json)
+expect 0 '"simulated": 2' -- "$bin" search "${sq[@]}" --ep 1,8 --moe-load-imbalance 1.5
+expect 2 "moe_load_imbalance (--moe-load-imbalance) must be >= 1" -- "$bin" search "${sq[@]}" --moe-load-imbalance 0.5
+expect 2 "for an MoE model; got 1.5 for 'llama3-8b'" -- "$bin" search --model llama3-8b --gpu h100-sxm --gpus 8 \
+  --global-batch 16 --moe-load-imbalance 1.5
 
 # Bad input: exit 2, one clear message naming the flag or field and the valid choices.
 expect 2 "unknown model 'gpt4'; valid models: custom" -- "$bin" train --model gpt4 --gpu h100-sxm --gpus 8 --global-batch 8

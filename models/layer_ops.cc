@@ -87,6 +87,19 @@ double RandomRoutingImbalance(int64_t experts, int64_t top_k, int64_t ep, double
 
 namespace {
 
+MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d);
+
+}  // namespace
+
+double MoeLoadImbalance(const ModelSpec& m, const LayerContext& c) {
+  if (!m.is_moe() || c.ep <= 1) return 1.0;
+  LayerContext moe = c;
+  moe.dense_layer = false;
+  return MakeMoeDims(m, moe, MakeDims(m, moe)).imbalance;
+}
+
+namespace {
+
 MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   MoeDims md;
   md.folded = m.is_moe() && !c.dense_layer && c.tp > 1 && c.ExpertTp() == 1;

@@ -107,6 +107,9 @@ using LayerStep = std::variant<ComputeOp, CommOp>;
 // `routed_per_rank` token-expert pairs: 1 + z(ep) * sqrt((1 - 1/ep)(E - k)/(E - 1) / routed),
 // z(n) the expected maximum of n standard normals. 1 for ep <= 1.
 double RandomRoutingImbalance(int64_t experts, int64_t top_k, int64_t ep, double routed_per_rank);
+// The busiest EP rank's load over the mean that `ctx` prices in the MoE layers of `model`
+// (LayerContext::moe_load_imbalance, or random routing's); 1 without experts or EP.
+double MoeLoadImbalance(const ModelSpec& model, const LayerContext& ctx);
 
 // `base` (the plan's shapes) for layer `layer` of `model`: its attention window, whether it is
 // a dense layer of an MoE model, and its block kind (ModelSpec::LayerKind).

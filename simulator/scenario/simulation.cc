@@ -605,6 +605,7 @@ nlohmann::json SummaryJson(const TrainingRun& run) {
   j["model"] = run.setup.model.name;
   j["gpu"] = run.setup.gpu.name;
   j["step_time_s"] = r.step_time_s;
+  j["moe_load_imbalance"] = r.moe_load_imbalance;
   j["tokens_per_s_per_gpu"] = r.tokens_per_s_per_gpu;
   j["model_tflops_per_gpu"] = r.model_tflops_per_gpu;
   j["mfu"] = r.mfu;
@@ -683,6 +684,10 @@ std::string SummaryTable(const TrainingRun& run) {
     << FormatDouble(r.breakdown.other_s, 5) << " s";
   if (run.setup.host_launch_s > 0) o << ", host-bound " << FormatDouble(r.breakdown.host_bound_s, 5) << " s";
   o << "\n";
+  if (run.setup.model.is_moe() && p.ep > 1) {
+    o << "  MoE routing          busiest EP rank " << FormatDouble(r.moe_load_imbalance, 4) << "x the mean load ("
+      << (run.setup.moe_load_imbalance >= 1 ? "stated" : "random routing's expected maximum") << ")\n";
+  }
   o << "  peak memory          " << gib(r.peak_memory_bytes) << " of " << gib(r.memory_capacity_bytes)
     << " (stage " << r.peak_memory_stage << ")" << (r.fits_in_memory ? "" : "  DOES NOT FIT") << "\n";
   if (!r.fits_in_memory) {

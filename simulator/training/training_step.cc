@@ -1157,6 +1157,7 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   }
   r.memory = EstimateMemory(setup.model, p, MakeLayerContext(setup), in_flight,
                             setup.gpu.memory_reserved_gb * 1e9);
+  r.moe_load_imbalance = MoeLoadImbalance(setup.model, MakeLayerContext(setup));
   r.memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
   for (const StageMemory& sm : r.memory) {
     if (sm.total_bytes() > r.peak_memory_bytes) {

@@ -110,6 +110,8 @@ struct StepResult {
   double mfu = 0;
   double peak_memory_bytes = 0;
   double memory_capacity_bytes = 0;
+  // The busiest EP rank's routed load over the mean its MoE layers were priced at (1: no EP).
+  double moe_load_imbalance = 1.0;
   bool fits_in_memory = true;
   int64_t peak_memory_stage = 0;
   std::vector<StageMemory> memory;

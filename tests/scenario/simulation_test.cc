@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "models/layer_ops.h"
 #include "simulator/scenario/yaml_proto.h"
 
 namespace echosim {
@@ -164,6 +165,34 @@ parallelism: {ep: 8}
     EXPECT_NE(run.status().message().find(c.expected), std::string::npos)
         << c.overrides.front() << " -> " << run.status().message();
   }
+}
+
+// The routing imbalance an MoE run was priced at is reported: random routing's expected busiest
+// rank by default (a little above 1), a stated one as given; a dense run reports 1.
+TEST(SimulationTest, MoeRunsReportTheirRoutingImbalance) {
+  scenario::Scenario s = Parse(R"(cluster: {gpu: h100-sxm, gpus: 16}
+workload: {training: {model: qwen3-30b-a3b, global_batch_seqs: 32, seq_len_tokens: 1024}}
+parallelism: {ep: 8}
+)");
+  auto random = RunTrainingScenario(s);
+  ASSERT_TRUE(random.ok()) << random.status().ToString();
+  // One sequence of 1024 tokens per rank and micro-batch, 8 experts each of 128, EP 8.
+  EXPECT_DOUBLE_EQ(random->result.moe_load_imbalance, RandomRoutingImbalance(128, 8, 8, 1024.0 * 8));
+  EXPECT_GT(random->result.moe_load_imbalance, 1.005);
+  EXPECT_NE(SummaryTable(*random).find("MoE routing          busiest EP rank 1.0"), std::string::npos)
+      << SummaryTable(*random);
+  EXPECT_NE(SummaryTable(*random).find("(random routing's expected maximum)"), std::string::npos);
+  EXPECT_DOUBLE_EQ(SummaryJson(*random)["moe_load_imbalance"].get<double>(), random->result.moe_load_imbalance);
+  ASSERT_TRUE(ApplyOverride("workload.training.moe_load_imbalance=1.25", &s).ok());
+  auto stated = RunTrainingScenario(s);
+  ASSERT_TRUE(stated.ok()) << stated.status().ToString();
+  EXPECT_DOUBLE_EQ(stated->result.moe_load_imbalance, 1.25);
+  EXPECT_NE(SummaryTable(*stated).find("1.25x the mean load (stated)"), std::string::npos) << SummaryTable(*stated);
+  EXPECT_GT(stated->result.breakdown.compute_s, random->result.breakdown.compute_s);  // (the step is host-bound)
+  auto dense = RunTrainingScenario(Parse(kMinimal));
+  ASSERT_TRUE(dense.ok());
+  EXPECT_EQ(dense->result.moe_load_imbalance, 1.0);
+  EXPECT_EQ(SummaryTable(*dense).find("MoE routing"), std::string::npos);
 }
 
 TEST(SimulationTest, CustomModelFromShape) {

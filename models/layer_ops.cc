@@ -43,10 +43,11 @@ struct MoeDims {
   int64_t up;             // first expert GEMM's output width (2f for SwiGLU)
   int64_t local_experts;  // experts on this rank (MoE models)
   double routed;          // token-expert pairs this rank's tokens make (its permute, its sends)
-  // Token-expert pairs this rank's experts compute: routed under balanced routing; times
-  // LayerContext::moe_load_imbalance under EP, as the busiest rank, which the combine waits for.
+  // Token-expert pairs this rank's experts compute: routed times `imbalance`, the busiest EP
+  // rank's load over the mean (the combine waits for it): LayerContext::moe_load_imbalance when
+  // stated, else random routing's (RandomRoutingImbalance); 1 without EP.
   double received;
-  double imbalance;       // received / routed
+  double imbalance;
   int64_t per_expert;     // tokens per local expert (of `received`)
   int64_t xh;             // width of the routed tokens (ModelSpec::expert_width: latent or hidden)
   // The expert GEMMs in flight at once. Transformer Engine's GroupedLinear (Megatron-Core's
@@ -83,19 +84,6 @@ double RandomRoutingImbalance(int64_t experts, int64_t top_k, int64_t ep, double
   const double n = static_cast<double>(ep), e = static_cast<double>(experts), k = static_cast<double>(top_k);
   const double spread = std::sqrt((1.0 - 1.0 / n) * (e - k) / (e - 1.0) / routed_per_rank);
   return 1.0 + ExpectedMaxOfNormals(ep) * spread;
-}
-
-namespace {
-
-MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d);
-
-}  // namespace
-
-double MoeLoadImbalance(const ModelSpec& m, const LayerContext& c) {
-  if (!m.is_moe() || c.ep <= 1) return 1.0;
-  LayerContext moe = c;
-  moe.dense_layer = false;
-  return MakeMoeDims(m, moe, MakeDims(m, moe)).imbalance;
 }
 
 namespace {
@@ -1148,6 +1136,13 @@ std::vector<LayerStep> MtpBackward(const ModelSpec& m, const LayerContext& c) {
   return s;
 }
 
+double MoeLoadImbalance(const ModelSpec& m, const LayerContext& c) {
+  if (!m.is_moe() || c.ep <= 1) return 1.0;
+  LayerContext moe = c;
+  moe.dense_layer = false;
+  return MakeMoeDims(m, moe, MakeDims(m, moe)).imbalance;
+}
+
 double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // Korthikanti et al. eq. 1: per layer s*b*h*(34 + 5*a*s/h) bytes with 16-bit activations,
   // without parallelism. Under TP with SP every term divides by t (eq. 4); without SP the
@@ -1179,7 +1174,7 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
   // Wider MLPs (SwiGLU, ffn != 4h) scale the MLP share (19 of the 34 bytes/element at ffn = 4h).
   // An MoE layer keeps the activations of its top_k routed experts and its shared experts
   // (the busiest EP rank's, under a routing imbalance).
-  const double routed_share = MoeHere(m, c) ? MakeMoeDims(m, c, MakeDims(m, c)).imbalance : 1.0;
+  const double routed_share = MoeHere(m, c) ? MoeLoadImbalance(m, c) : 1.0;
   const double mlp_width = MoeHere(m, c) ? static_cast<double>(m.expert_ffn()) * m.top_k * routed_share +
                                                static_cast<double>(m.shared_expert_ffn)
                                          : static_cast<double>(m.ffn_hidden);

@@ -211,6 +211,9 @@ def test_moe_load_imbalance_from_python():
     balanced = echosim.train(**node)
     skewed = echosim.train(**node, moe_load_imbalance=1.3)
     assert skewed.step_time_s > balanced.step_time_s * 1.03
+    # The summary says what each run was priced at: random routing's busiest rank, or the value.
+    assert 1.0 < balanced.summary["moe_load_imbalance"] < 1.05
+    assert skewed.summary["moe_load_imbalance"] == 1.3
     with pytest.raises(ValueError, match="workload.training.moe_load_imbalance"):
         echosim.train(**node, moe_load_imbalance=0.5)
 

@@ -812,11 +812,28 @@ MambaDims MakeMambaDims(const ModelSpec& m, const LayerContext& c) {
 // kernel (ComputeOp::chunked_scan, GpuSpec::mamba_scan_efficiency: far below what a GEMM of
 // that tile would reach); its traffic reads x, B, C and dt, writes y, and writes the fp32
 // chunk states (heads x P x N per chunk) once and reads them twice (state passing, then the
-// output). It runs in 16-bit in every recipe. Backward: 2.5x the forward's FLOPs (the
-// forward's chunk states are recomputed, then dx, dB, dC and ddt) and twice its traffic, at
-// the forward's rate (no backward timing in the sources). Measured kernel times
+// output). It runs in 16-bit in every recipe. Backward (the forward's chunk states
+// recomputed, then dx, dB, dC and ddt): MambaScanBackwardRatio times the forward's FLOPs and
+// twice its traffic, at the forward's rate. Measured kernel times
 // (--compute-backend gpu, kernel calibration samples) key on the GEMM shape, so there the scan
 // is timed as that batched tile GEMM: its matmul work, without the chunk states' traffic.
+// The chunked scan's backward time over its forward's, for chunks of `chunk` tokens. Two
+// timings of mamba_ssm's Triton kernels (_mamba_chunk_scan_combined_fwd / _bwd) give it:
+// 4.66x at chunk 32 (NVIDIA/cudnn-frontend pull request 1133,
+// benchmark/linear_attention/results/mamba2/b200: B200, 2 x 2048 tokens, 64 heads of 64, state
+// 64; 674.5 / 141.1 us without the gate, 720.0 / 158.7 us with it, 4.78x and 4.54x) and 2.75x
+// at chunk 256 (halide/Halide apps/inductive_benchmarks_results.md, cuda_mamba2 baseline rows:
+// RTX 5060 Ti, 4096 tokens, 128 heads of 64, state 128; 4.4 / 1.6 ms). Smaller chunks leave
+// more of the work to the state passing, which the backward runs twice. Between the two the
+// ratio is interpolated in log2(chunk), outside them held at the nearer one: chunk 128 (the
+// Nemotron-H recipes) 3.39x.
+double MambaScanBackwardRatio(int64_t chunk) {
+  constexpr double kAt32 = 4.66, kAt256 = 2.75;
+  const double t =
+      std::clamp((std::log2(static_cast<double>(std::max<int64_t>(chunk, 1))) - 5.0) / 3.0, 0.0, 1.0);
+  return kAt32 + (kAt256 - kAt32) * t;
+}
+
 ComputeOp MambaScan(const ModelSpec& m, const LayerContext& c, const Dims& d, const MambaDims& md,
                     bool backward) {
   const DType dt = c.dtype == DType::kFp16 ? DType::kFp16 : DType::kBf16;
@@ -824,7 +841,8 @@ ComputeOp MambaScan(const ModelSpec& m, const LayerContext& c, const Dims& d, co
   ModelSpec local = m;
   local.mamba_heads = md.heads;
   local.mamba_groups = md.groups;
-  const double flops = d.tokens * local.MambaScanFlopsPerToken() * (backward ? 2.5 : 1.0);
+  const double flops =
+      d.tokens * local.MambaScanFlopsPerToken() * (backward ? MambaScanBackwardRatio(q) : 1.0);
   const double tile = 2.0 * static_cast<double>(q) * p * q;
   ComputeOp op = Gemm(backward ? "mamba.ssd.bwd" : "mamba.ssd.fwd", dt, q, p, q,
                       std::max<int64_t>(1, static_cast<int64_t>(flops / tile)));

@@ -40,7 +40,8 @@ StatusOr<std::vector<int64_t>> Candidates(const char* field, std::vector<int64_t
 }  // namespace
 
 double PlanPeakMemoryBytes(const ModelSpec& model, const ParallelPlan& plan, int64_t seq_len,
-                           DType dtype, AttentionImpl attention, double reserved_bytes) {
+                           DType dtype, AttentionImpl attention, double reserved_bytes,
+                           double moe_load_imbalance) {
   // The same layer context and in-flight counts as SimulateTrainingStep.
   LayerContext ctx;
   ctx.micro_batch = plan.micro_batch;
@@ -52,6 +53,7 @@ double PlanPeakMemoryBytes(const ModelSpec& model, const ParallelPlan& plan, int
   ctx.dtype = dtype;
   ctx.attention = attention;
   ctx.recompute = plan.recompute;
+  ctx.moe_load_imbalance = plan.ep > 1 ? moe_load_imbalance : 0;
   auto schedule = FindPipelineSchedule(plan.pipeline_schedule);
   ECHOSIM_CHECK(schedule.ok());
   std::vector<int64_t> in_flight;
@@ -147,8 +149,9 @@ StatusOr<PlanEnumeration> EnumerateTrainingPlans(const ModelSpec& model,
                     ++out.dominated;
                     continue;
                   }
-                  const double peak = PlanPeakMemoryBytes(model, p, space.seq_len, space.dtype,
-                                                          space.attention, space.reserved_bytes);
+                  const double peak =
+                      PlanPeakMemoryBytes(model, p, space.seq_len, space.dtype, space.attention,
+                                          space.reserved_bytes, space.moe_load_imbalance);
                   if (peak > space.memory_capacity_bytes) {
                     ++out.over_memory;
                     continue;

@@ -59,6 +59,9 @@ struct PlanSearchSpace {
   int64_t cpu_offload_layers = 0;    // every plan's activation offloading (pp 1 plans only)
   bool muon = false;                 // every plan's optimizer is Muon (workload.training.optimizer)
   bool moments_bf16 = false;         // every plan's optimizer moments in bf16 (workload.training.optimizer_moments)
+  // The busiest EP rank's routed load over the mean for the plans with EP
+  // (workload.training.moe_load_imbalance; 0: random routing's), in their activation memory.
+  double moe_load_imbalance = 0;
   bool loss_in_pipeline_split = false;
 };
 
@@ -83,7 +86,8 @@ StatusOr<PlanEnumeration> EnumerateTrainingPlans(const ModelSpec& model,
 // Peak memory per rank of `plan` (the largest pipeline stage), as the simulator reports it.
 // The plan must be valid (ValidatePlan).
 double PlanPeakMemoryBytes(const ModelSpec& model, const ParallelPlan& plan, int64_t seq_len,
-                           DType dtype, AttentionImpl attention, double reserved_bytes);
+                           DType dtype, AttentionImpl attention, double reserved_bytes,
+                           double moe_load_imbalance = 0);
 
 }  // namespace echosim
 

@@ -257,6 +257,7 @@ int CmdSearch(const std::vector<std::string>& args) {
   }
   st = SetPlanSearchJob(*setup, &space);
   if (!st.ok()) return Fail(st);
+  space.moe_load_imbalance = imbalance;
   auto plans = EnumerateTrainingPlans(setup->model, space);
   if (!plans.ok()) return Fail(plans.status());
 

@@ -95,6 +95,39 @@ TEST(PlanSearchTest, PeakMemoryMatchesTheSimulator) {
   }
 }
 
+// An MoE job's stated routing imbalance reaches the memory filter as the simulator prices it:
+// the plans with EP hold the busiest rank's routed activations, the plans without EP none.
+TEST(PlanSearchTest, PeakMemoryOfMoePlansFollowsTheRoutingImbalance) {
+  const ModelSpec m = FindModelPreset("qwen3-30b-a3b").value();
+  PlanSearchSpace s = H100Space(16, 32, 2048);
+  s.tp = {1};
+  s.pp = {1, 2};
+  s.vpp = {1};
+  s.ep = {1, 8};
+  s.micro_batch = {1};
+  s.recompute = {RecomputeMode::kNone};
+  s.memory_capacity_bytes = 1e15;  // every plan kept
+  s.moe_load_imbalance = 1.5;
+  const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
+  const GpuSpec gpu = FindGpuPreset("h100-sxm").value();
+  int with_ep = 0;
+  for (const PlanCandidate& c : e.plans) {
+    TrainingSetup setup;
+    setup.model = m;
+    setup.gpu = gpu;
+    setup.plan = c.plan;
+    setup.seq_len = s.seq_len;
+    setup.moe_load_imbalance = c.plan.ep > 1 ? 1.5 : 0;
+    EXPECT_DOUBLE_EQ(SimulateTrainingStep(setup).value().peak_memory_bytes, c.peak_memory_bytes);
+    if (c.plan.ep > 1) {
+      ++with_ep;
+      EXPECT_GT(c.peak_memory_bytes, PlanPeakMemoryBytes(m, c.plan, s.seq_len, s.dtype, s.attention,
+                                                         s.reserved_bytes));
+    }
+  }
+  EXPECT_GE(with_ep, 1);
+}
+
 // Pruning keeps, for each plan that differs only in recompute mode, the least
 // recomputation that fits; keeping everything gives a superset.
 TEST(PlanSearchTest, RecomputePruningKeepsTheLeastThatFits) {

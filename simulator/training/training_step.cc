@@ -1155,9 +1155,9 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   for (int64_t s = 0; s < p.pp; ++s) {
     in_flight.push_back(schedule->InFlight(s, p.pp, p.vpp, p.num_microbatches()));
   }
-  r.memory = EstimateMemory(setup.model, p, MakeLayerContext(setup), in_flight,
-                            setup.gpu.memory_reserved_gb * 1e9);
-  r.moe_load_imbalance = MoeLoadImbalance(setup.model, MakeLayerContext(setup));
+  const LayerContext layer = MakeLayerContext(setup);
+  r.memory = EstimateMemory(setup.model, p, layer, in_flight, setup.gpu.memory_reserved_gb * 1e9);
+  r.moe_load_imbalance = MoeLoadImbalance(setup.model, layer);
   r.memory_capacity_bytes = setup.gpu.HbmCapacityBytes();
   for (const StageMemory& sm : r.memory) {
     if (sm.total_bytes() > r.peak_memory_bytes) {

@@ -21,6 +21,18 @@ PlanSearchSpace H100Space(int64_t gpus, int64_t global_batch, int64_t seq_len) {
   return s;
 }
 
+// What the simulator reports for `plan` of `m` on H100 (the memory the search filter predicts).
+StepResult SimulateOnH100(const ModelSpec& m, const ParallelPlan& plan, int64_t seq_len,
+                          double moe_load_imbalance = 0) {
+  TrainingSetup setup;
+  setup.model = m;
+  setup.gpu = FindGpuPreset("h100-sxm").value();
+  setup.plan = plan;
+  setup.seq_len = seq_len;
+  setup.moe_load_imbalance = moe_load_imbalance;
+  return SimulateTrainingStep(setup).value();
+}
+
 auto Key(const ParallelPlan& p) {
   return std::make_tuple(p.tp, p.pp, p.vpp, p.cp, p.ep, p.micro_batch, p.zero, p.recompute);
 }
@@ -82,14 +94,8 @@ TEST(PlanSearchTest, PeakMemoryMatchesTheSimulator) {
   s.micro_batch = {1, 2};
   const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
   ASSERT_GE(e.plans.size(), 4u);
-  const GpuSpec gpu = FindGpuPreset("h100-sxm").value();
   for (const PlanCandidate& c : e.plans) {
-    TrainingSetup setup;
-    setup.model = m;
-    setup.gpu = gpu;
-    setup.plan = c.plan;
-    setup.seq_len = s.seq_len;
-    const StepResult r = SimulateTrainingStep(setup).value();
+    const StepResult r = SimulateOnH100(m, c.plan, s.seq_len);
     EXPECT_DOUBLE_EQ(r.peak_memory_bytes, c.peak_memory_bytes);
     EXPECT_TRUE(r.fits_in_memory);
   }
@@ -109,16 +115,10 @@ TEST(PlanSearchTest, PeakMemoryOfMoePlansFollowsTheRoutingImbalance) {
   s.memory_capacity_bytes = 1e15;  // every plan kept
   s.moe_load_imbalance = 1.5;
   const PlanEnumeration e = EnumerateTrainingPlans(m, s).value();
-  const GpuSpec gpu = FindGpuPreset("h100-sxm").value();
   int with_ep = 0;
   for (const PlanCandidate& c : e.plans) {
-    TrainingSetup setup;
-    setup.model = m;
-    setup.gpu = gpu;
-    setup.plan = c.plan;
-    setup.seq_len = s.seq_len;
-    setup.moe_load_imbalance = c.plan.ep > 1 ? 1.5 : 0;
-    EXPECT_DOUBLE_EQ(SimulateTrainingStep(setup).value().peak_memory_bytes, c.peak_memory_bytes);
+    EXPECT_DOUBLE_EQ(SimulateOnH100(m, c.plan, s.seq_len, c.plan.ep > 1 ? 1.5 : 0).peak_memory_bytes,
+                     c.peak_memory_bytes);
     if (c.plan.ep > 1) {
       ++with_ep;
       EXPECT_GT(c.peak_memory_bytes, PlanPeakMemoryBytes(m, c.plan, s.seq_len, s.dtype, s.attention,

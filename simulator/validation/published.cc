@@ -698,10 +698,11 @@ StatusOr<ValidationReport> RunPublishedValidation(const ValidationOptions& o) {
           c.config.gpu == "h100-sxm" || c.config.gpu == "b200" || c.config.gpu == "b300";
       if (gpu->host_launch_us > 0 && !full && in_choice) fitted_by(c.row, "host_loop_launch_us");
     }
-    // The Blackwell presets' sustained tensor rate is chosen on their dense fp8 and bf16 rows
-    // (hardware/gpus/gb200.yaml and gb300.yaml).
-    if (simulated && !c.row.moe && c.config.dtype != "fp4" && gpu->sustained_tensor_rate < 1.0) {
+    // The Blackwell presets' sustained tensor rate and memory efficiency are chosen together on
+    // their fp8 and bf16 rows, dense and MoE (hardware/gpus/gb200.yaml and gb300.yaml).
+    if (simulated && c.config.dtype != "fp4" && gpu->sustained_tensor_rate < 1.0) {
       fitted_by(c.row, "sustained_tensor_rate");
+      fitted_by(c.row, "memory_efficiency");
     }
     // The GB200 and GB300 presets' fp4 GEMM efficiencies are effective rates chosen on their
     // NVFP4 rows (hardware/gpus/gb200.yaml and gb300.yaml).

@@ -416,7 +416,9 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
   switch (op.cls) {
     case OpClass::kGemm: {
       const double eff = op.chunked_scan ? gpu.mamba_scan_efficiency : GemmCurveEfficiency(p, op);
-      const double t_c = eff > 0 ? op.flops / (gpu.PeakFlopsPerS(op.dtype) * eff * sustained) : 0;
+      const double scaled = op.block_scaled ? kBlockScaledGemmTimeRatio : 1.0;
+      const double t_c =
+          eff > 0 ? scaled * op.flops / (gpu.PeakFlopsPerS(op.dtype) * eff * sustained) : 0;
       return std::max(t_c, op.bytes / (bw * p.memory.efficiency)) +
              static_cast<double>(KernelLaunches(op)) * p.kernel_overhead_s;
     }

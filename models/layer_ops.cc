@@ -316,10 +316,18 @@ DType HighPrecisionGemmDType(const LayerContext& c) {
 // pass of their own; under sequence parallelism the output gradient of a row-parallel GEMM is
 // quantized on the rank's sequence shard before it is all-gathered in fp8. Nothing for 16-bit
 // recipes.
+//
+// The fp8 recipe adds to that pass (Transformer Engine docs/features/low_precision_training):
+// current scaling reads the tensor once more first, for its amax (fp8_current_scaling.rst: two
+// reads, amax then cast); MXFP8 writes an e8m0 scale per 32 elements for each copy; delayed
+// scaling takes its scale from the amax history and computes the next amax in the cast.
 void Quantize(std::vector<LayerStep>* s, const LayerContext& c, const std::string& name,
               double elements, bool recompute = false) {
   if (c.dtype != DType::kFp8 && c.dtype != DType::kFp4) return;
-  ComputeOp op = Mem(name + ".quantize", elements * (2.0 + 2.0 * ElementBytes(c.dtype)));
+  double bytes = 2.0 + 2.0 * ElementBytes(c.dtype);
+  if (c.dtype == DType::kFp8 && c.fp8_recipe == Fp8Recipe::kCurrent) bytes += 2.0;
+  if (c.dtype == DType::kFp8 && c.fp8_recipe == Fp8Recipe::kMxfp8) bytes += 2.0 / 32.0;
+  ComputeOp op = Mem(name + ".quantize", elements * bytes);
   op.recompute = recompute;
   s->push_back(std::move(op));
 }
@@ -938,14 +946,27 @@ LayerContext LayerContextOf(const ModelSpec& m, const LayerContext& base, int64_
   return c;
 }
 
+// Under MXFP8 every fp8 GEMM of a layer runs on block-scaled operands (the 16-bit ones, such
+// as a bf16 MTP depth's, do not).
+static void MarkBlockScaled(std::vector<LayerStep>* s, const LayerContext& c) {
+  if (c.dtype != DType::kFp8 || c.fp8_recipe != Fp8Recipe::kMxfp8) return;
+  for (LayerStep& st : *s) {
+    auto* op = std::get_if<ComputeOp>(&st);
+    if (op && op->cls == OpClass::kGemm && op->dtype == DType::kFp8 && !op->chunked_scan) {
+      op->block_scaled = true;
+    }
+  }
+}
+
 std::vector<LayerStep> LayerForward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
   std::vector<LayerStep> s;
   KindForward(&s, m, c, d, false);
+  MarkBlockScaled(&s, c);
   return s;
 }
 
-std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) {
+static std::vector<LayerStep> LayerBackwardSteps(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
   std::vector<LayerStep> s;
   const int64_t t = static_cast<int64_t>(d.tokens);
@@ -1025,6 +1046,12 @@ std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) 
     TpEnterBwd(&s, c, d, "attn");
   }
   s.push_back(Mem("norm1.bwd", d.sp_tokens * d.h * d.e * 4.0));
+  return s;
+}
+
+std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) {
+  std::vector<LayerStep> s = LayerBackwardSteps(m, c);
+  MarkBlockScaled(&s, c);
   return s;
 }
 
@@ -1135,6 +1162,7 @@ std::vector<LayerStep> MtpForward(const ModelSpec& m, const LayerContext& c) {
   AppendPrefixed(&s, EmbeddingForward(m, c));
   std::vector<LayerStep> proj;
   MtpProjectionFwd(&proj, lc, d);
+  MarkBlockScaled(&proj, lc);
   AppendPrefixed(&s, std::move(proj));
   AppendPrefixed(&s, LayerForward(m, lc));
   AppendPrefixed(&s, HeadForward(m, c));
@@ -1149,6 +1177,7 @@ std::vector<LayerStep> MtpBackward(const ModelSpec& m, const LayerContext& c) {
   AppendPrefixed(&s, LayerBackward(m, lc));
   std::vector<LayerStep> proj;
   MtpProjectionBwd(&proj, lc, d);
+  MarkBlockScaled(&proj, lc);
   AppendPrefixed(&s, std::move(proj));
   AppendPrefixed(&s, EmbeddingBackward(m, c));
   return s;

@@ -45,6 +45,10 @@ struct RecomputeModuleName {
 };
 const std::vector<RecomputeModuleName>& RecomputeModuleNames();
 
+// How fp8 training scales its tensors (workload.training.fp8_recipe; Transformer Engine's
+// DelayedScaling, Float8CurrentScaling and MXFP8BlockScaling recipes).
+enum class Fp8Recipe : uint8_t { kDelayed, kCurrent, kMxfp8 };
+
 // What shapes one rank sees: the parallel plan's effect on a layer.
 struct LayerContext {
   int64_t micro_batch = 1;  // sequences per micro-batch
@@ -60,6 +64,9 @@ struct LayerContext {
   // Flash attention in fp8 (dtype fp8 only); otherwise its matmuls run in 16-bit, also in
   // fp8 training (Transformer Engine's default).
   bool fp8_attention = false;
+  // The fp8 recipe (dtype fp8 only): an amax pass before each quantisation under current
+  // scaling; block-scaled GEMMs and their scales under MXFP8.
+  Fp8Recipe fp8_recipe = Fp8Recipe::kDelayed;
   // The MTP depths (MtpForward / MtpBackward) run in bf16 whatever dtype says (Megatron-Core
   // keep_mtp_spec_in_bf16).
   bool mtp_bf16 = false;

@@ -46,6 +46,9 @@ struct ComputeOp {
   // Flash attention with attention dropout (a Philox random number per score): the kernel runs
   // below its no-dropout rate (AttentionDropoutRate).
   bool dropout = false;
+  // A GEMM on MXFP8 operands (an e8m0 scale per 32 elements along k): priced at the fp8 rate
+  // times kBlockScaledGemmTimeRatio (hardware/kernel_calibration.h).
+  bool block_scaled = false;
 };
 
 enum class CollectiveKind : uint8_t {

@@ -77,6 +77,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "ep_comm_overlap": _switch("--ep-comm-overlap", "parallelism.ep_comm_overlap"),
     "expert_tp": _value("--expert-tp", "parallelism.expert_tp"),
     "fp8_attention": _switch("--fp8-attention", "workload.training.fp8_attention"),
+    "fp8_recipe": _value("--fp8-recipe", "workload.training.fp8_recipe"),
     "mtp_bf16": _switch("--mtp-bf16", "workload.training.mtp_bf16"),
     "account_for_embedding_in_pipeline_split": _switch(
         "--account-for-embedding-in-pipeline-split",

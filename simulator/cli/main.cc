@@ -80,6 +80,8 @@ train options (each sets the scenario field in parentheses):
   --dtype bf16|fp16|fp8|fp4  (workload.training.dtype; fp4 = NVFP4 GEMMs, Blackwell)
   --attention flash|unfused (workload.training.attention)
   --fp8-attention         flash attention matmuls in fp8, needs --dtype fp8 (workload.training.fp8_attention)
+  --fp8-recipe delayed|current|mxfp8  how fp8 scales tensors, needs --dtype fp8; default delayed;
+                          mxfp8 needs a Blackwell GPU (workload.training.fp8_recipe)
   --mtp-bf16              the MTP depths' GEMMs in bf16 under fp8 / fp4 (workload.training.mtp_bf16)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
   --recompute none|selective|full (parallelism.recompute)
@@ -279,6 +281,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--moe-grouped-gemm", {"parallelism.moe_grouped_gemm", true}},
       {"--moe-fused-mlp", {"parallelism.moe_fused_mlp", false}},
       {"--moe-load-imbalance", {"workload.training.moe_load_imbalance", true}},
+      {"--fp8-recipe", {"workload.training.fp8_recipe", true}},
       {"--nic-gbps", {"cluster.network.nic_gbps", true}},
       {"--nvlink-gbps", {"cluster.network.nvlink_gbps", true}},
       {"--host-overhead-ms", {"simulation.host_overhead_per_step_ms", true}},

@@ -33,6 +33,7 @@ and those that do not fit in GPU memory, simulates the rest and ranks them by st
 job options (each sets the scenario field in parentheses, as in `echosim train`):
   --model NAME --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --head-dim D --experts E --top-k K
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
+  --fp8-recipe delayed|current|mxfp8
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
   --optimizer adam|muon --optimizer-moments fp32|bf16 --moe-dispatcher alltoall|flex
   --moe-grouped-gemm multi_stream|single_kernel
@@ -97,6 +98,7 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--flex-sms", "parallelism.flex_dispatcher_sms"},
       {"--moe-grouped-gemm", "parallelism.moe_grouped_gemm"},
       {"--moe-load-imbalance", "workload.training.moe_load_imbalance"},
+      {"--fp8-recipe", "workload.training.fp8_recipe"},
   };
   return flags;
 }

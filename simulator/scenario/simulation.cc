@@ -391,6 +391,22 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                             {{"flash", AttentionImpl::kFlash},
                                              {"unfused", AttentionImpl::kUnfused}}));
   s.fp8_attention = t->fp8_attention();
+  if (!t->fp8_recipe().empty()) {
+    ECHOSIM_ASSIGN_OR_RETURN(s.fp8_recipe, ParseChoice<Fp8Recipe>(
+                                               "workload.training.fp8_recipe", t->fp8_recipe(),
+                                               {{"delayed", Fp8Recipe::kDelayed},
+                                                {"current", Fp8Recipe::kCurrent},
+                                                {"mxfp8", Fp8Recipe::kMxfp8}}));
+  }
+  if (!t->fp8_recipe().empty() && s.dtype != DType::kFp8) {
+    return InvalidArgument(StrCat("workload.training.fp8_recipe (--fp8-recipe) needs dtype fp8; got "
+                                  "dtype ", t->dtype().empty() ? "bf16 (the default)" : t->dtype()));
+  }
+  if (s.fp8_recipe == Fp8Recipe::kMxfp8 && s.gpu.sm_arch < 100) {
+    return InvalidArgument(StrCat("workload.training.fp8_recipe (--fp8-recipe) mxfp8 needs a Blackwell "
+                                  "GPU (block-scaled fp8 GEMMs, sm_arch >= 100); gpu '", s.gpu.name,
+                                  "' has sm_arch ", s.gpu.sm_arch, ". Choices there: delayed, current"));
+  }
   s.mtp_bf16 = t->mtp_bf16();
   if (s.mtp_bf16 && s.model.mtp_layers <= 0) {
     return InvalidArgument(StrCat("workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths; '",

@@ -41,6 +41,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.dtype = s.dtype;
   c.attention = s.attention;
   c.fp8_attention = s.fp8_attention;
+  c.fp8_recipe = s.fp8_recipe;
   c.mtp_bf16 = s.mtp_bf16;
   c.moe_load_imbalance = s.moe_load_imbalance;
   c.recompute = s.plan.recompute;

@@ -41,6 +41,7 @@ struct TrainingSetup {
   DType dtype = DType::kBf16;
   AttentionImpl attention = AttentionImpl::kFlash;
   bool fp8_attention = false;        // flash attention matmuls in fp8 (dtype fp8 only)
+  Fp8Recipe fp8_recipe = Fp8Recipe::kDelayed;  // how fp8 scales its tensors (dtype fp8 only)
   bool mtp_bf16 = false;             // the MTP depths' GEMMs in bf16 (keep_mtp_spec_in_bf16)
   double moe_load_imbalance = 0;     // busiest EP rank's routed tokens over the mean; 0: random routing's
   TopologyConfig topology;

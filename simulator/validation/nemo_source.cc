@@ -729,13 +729,19 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.dtype = "bf16";
     } else if (precision == "FP8" || precision == "FP8-CS" || precision.empty()) {
       c.dtype = "fp8";
+      // Megatron-Bridge's performance scripts run "FP8" as fp8_cs (Float8CurrentScaling;
+      // scripts/performance/argument_parser.py compute dtypes bf16, fp8_cs, fp8_mx, ...); NeMo
+      // 24.07 trained fp8 with Transformer Engine's DelayedScaling (its fp8 amax history).
+      c.fp8_recipe = short_release == "NeMo 24.07" ? "delayed" : "current";
       if (precision.empty()) notes.push_back("precision blank: FP8 per the page header");
       if (precision_cell.find('(') != std::string::npos) {
         notes.push_back("primary precision " + precision + " (alternative in parentheses)");
       }
     } else if (precision == "MXFP8" || precision == "FP8-MX") {
       c.dtype = "fp8";
-      notes.push_back("MXFP8 (block-scaled FP8) simulated as fp8 GEMMs at the FP8 tensor-core rate");
+      c.fp8_recipe = "mxfp8";
+      notes.push_back("MXFP8 (block-scaled FP8): fp8 GEMMs at the block-scaled rate "
+                      "(kBlockScaledGemmTimeRatio), scales written with each quantisation");
     } else {
       skip(StrCat("precision '", precision_cell, "' has no echosim dtype (bf16, fp16, fp8, fp4)"));
       continue;

@@ -60,6 +60,7 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   t->set_dtype(c.dtype);
   t->set_attention(c.attention);
   t->set_fp8_attention(c.fp8_attention);
+  if (c.dtype == "fp8") t->set_fp8_recipe(c.fp8_recipe);
   t->set_mtp_bf16(c.mtp_bf16);
   t->set_moe_load_imbalance(c.moe_load_imbalance);
   if (c.muon) t->set_optimizer("muon");
@@ -97,7 +98,9 @@ std::string Describe(const RowConfig& c) {
                 " tp", c.tp, " pp", c.pp, c.vpp > 1 ? StrCat(" vpp", c.vpp) : "",
                 c.cp > 1 ? StrCat(" cp", c.cp) : "", c.ep > 1 ? StrCat(" ep", c.ep) : "",
                 c.ep > 1 && c.tp > 1 && c.etp == 1 ? " etp1" : "", " dp",
-                c.dp, " gbs", c.gbs, " mb", c.mbs, " ", c.dtype, c.sp ? " sp" : "",
+                c.dp, " gbs", c.gbs, " mb", c.mbs, " ", c.dtype,
+                c.dtype == "fp8" && !c.fp8_recipe.empty() ? StrCat("(", c.fp8_recipe, ")") : "",
+                c.sp ? " sp" : "",
                 c.tp_overlap && c.sp && c.tp > 1 ? " tp-overlap" : "",
                 c.zero > 0 ? StrCat(" zero", c.zero) : "",
                 c.embedding_loss_in_split ? " emb+loss-in-split" : "",
@@ -133,7 +136,8 @@ std::string WhatIfKind(const ValidationRow& ra, const RowConfig& a, const Valida
   };
   const bool gpu = a.gpu != b.gpu || a.gpus_per_node != b.gpus_per_node;
   const bool precision =
-      ra.precision != rb.precision || a.dtype != b.dtype || a.fp8_attention != b.fp8_attention;
+      ra.precision != rb.precision || a.dtype != b.dtype || a.fp8_attention != b.fp8_attention ||
+      a.fp8_recipe != b.fp8_recipe;
   const bool planned = plan(a) != plan(b);
   // A precision with the plan its recipe runs it with is one choice too (NeMo publishes the best
   // plan of each precision).

@@ -41,6 +41,9 @@ struct RowConfig {
   std::string pipeline_layout;           // Megatron-Core layout string; empty = even split
   bool ep_overlap = false;     // MoE all-to-all overlapped with another micro-batch (combined 1F1B)
   bool fp8_attention = false;  // flash attention matmuls in fp8
+  // The fp8 recipe (workload.training.fp8_recipe): delayed, current or mxfp8; empty: the
+  // simulator's default (delayed).
+  std::string fp8_recipe;
   bool mtp_bf16 = false;       // the MTP depths in bf16 (keep_mtp_spec_in_bf16)
   // The busiest EP rank's routed tokens over the mean (workload.training.moe_load_imbalance);
   // 0: uniformly random routing's (the recipes' moe_router_force_load_balancing).

@@ -61,6 +61,12 @@ expect 0 '"simulated": 2' -- "$bin" search "${sq[@]}" --ep 1,8 --moe-load-imbala
 expect 2 "moe_load_imbalance (--moe-load-imbalance) must be >= 1" -- "$bin" search "${sq[@]}" --moe-load-imbalance 0.5
 expect 2 "for an MoE model; got 1.5 for 'llama3-8b'" -- "$bin" search --model llama3-8b --gpu h100-sxm --gpus 8 \
   --global-batch 16 --moe-load-imbalance 1.5
+# The fp8 recipe: a flag of train and search, checked like the field.
+expect 0 "step time" -- "$bin" train --model llama3-8b --gpu b200 --gpus 8 --global-batch 16 --dtype fp8 \
+  --fp8-recipe mxfp8
+expect 2 "fp8_recipe: unknown value 'tensorwise'; valid choices: delayed, current, mxfp8" -- "$bin" train \
+  --model llama3-8b --gpu b200 --gpus 8 --global-batch 16 --dtype fp8 --fp8-recipe tensorwise
+expect 0 '"simulated": 1' -- "$bin" search "${sq[@]}" --ep 8 --dtype fp8 --fp8-recipe current
 
 # Bad input: exit 2, one clear message naming the flag or field and the valid choices.
 expect 2 "unknown model 'gpt4'; valid models: custom" -- "$bin" train --model gpt4 --gpu h100-sxm --gpus 8 --global-batch 8

@@ -94,6 +94,29 @@ ComputeOp Attention4k() {
   return op;
 }
 
+// An MXFP8 GEMM (ComputeOp::block_scaled) takes kBlockScaledGemmTimeRatio (1.051) times a
+// per-tensor-scaled fp8 GEMM's compute time; a memory-bound one is not slowed.
+TEST(ComputeCostModelTest, BlockScaledGemmsRunAtTheMeasuredRatio) {
+  ComputeCostModel model(Simple());
+  const double overhead = ComputeCostModel::kKernelOverheadS;
+  ComputeOp gemm;
+  gemm.cls = OpClass::kGemm;
+  gemm.dtype = DType::kFp8;
+  gemm.m = gemm.n = gemm.k = 8192;
+  gemm.flops = 2.0 * 8192 * 8192 * 8192;
+  gemm.bytes = 3.0 * 8192 * 8192;
+  ComputeOp mx = gemm;
+  mx.block_scaled = true;
+  const double plain = DurationToSeconds(model.Estimate(gemm)) - overhead;
+  EXPECT_NEAR((DurationToSeconds(model.Estimate(mx)) - overhead) / plain, 7.161 / 6.812, 1e-6);
+  EXPECT_NEAR(kBlockScaledGemmTimeRatio, 1.0512, 1e-4);
+  ComputeOp heavy = gemm;  // bound by its (here inflated) traffic, not its FLOPs
+  heavy.bytes = 1e12;
+  ComputeOp heavy_mx = heavy;
+  heavy_mx.block_scaled = true;
+  EXPECT_DOUBLE_EQ(DurationToSeconds(model.Estimate(heavy_mx)), DurationToSeconds(model.Estimate(heavy)));
+}
+
 // GpuSpec::sustained_tensor_rate scales the tensor-core work (GEMMs, fused attention) of the
 // datasheet model and nothing else: memory-bound kernels and the Mamba scan keep their times.
 TEST(ComputeCostModelTest, SustainedTensorRateSlowsTensorCoreWorkOnly) {

@@ -27,8 +27,8 @@ TEST(GpuSpecTest, PresetsParse) {
   EXPECT_DOUBLE_EQ(FindGpuPreset("a100-80gb")->PeakFlopsPerS(DType::kFp8), 312e12);
   // The sustained tensor rate: fitted on the Blackwell presets, absent (1) elsewhere.
   EXPECT_DOUBLE_EQ(h100->sustained_tensor_rate, 1.0);
-  EXPECT_DOUBLE_EQ(FindGpuPreset("gb200")->sustained_tensor_rate, 0.80);
-  EXPECT_DOUBLE_EQ(FindGpuPreset("gb300")->sustained_tensor_rate, 0.94);
+  EXPECT_DOUBLE_EQ(FindGpuPreset("gb200")->sustained_tensor_rate, 0.83);
+  EXPECT_DOUBLE_EQ(FindGpuPreset("gb300")->sustained_tensor_rate, 0.96);
 }
 
 // Maps where plain words or strings belong (found by the data-file fuzz target) are errors,

@@ -201,6 +201,52 @@ TEST(LayerOpsTest, LowPrecisionQuantizesGemmInputsAndGradients) {
   EXPECT_DOUBLE_EQ(QuantizeBytes(LayerBackward(m, c)), 4.0 * th * (1 + 4 + 1 + 4 + 1 + 3) / 4);
 }
 
+// The fp8 recipe prices its own passes: current scaling reads each quantized tensor once more
+// (its amax), MXFP8 writes a scale per 32 elements for each copy and runs every fp8 GEMM on
+// block-scaled operands; delayed scaling is the bare cast. 16-bit GEMMs stay unscaled.
+TEST(LayerOpsTest, Fp8RecipesPriceTheirPasses) {
+  const ModelSpec m = GptMoe(1024, 16, 8, 2);
+  LayerContext c;
+  c.seq_len = 512;
+  c.ep = 4;
+  c.dtype = DType::kFp8;
+  auto quantized = [&] { return QuantizeBytes(LayerForward(m, c)) + QuantizeBytes(LayerBackward(m, c)); };
+  auto scaled_gemms = [&](const std::vector<LayerStep>& steps, int* low, int* high) {
+    int scaled = 0;
+    for (const auto& s : steps) {
+      const auto* op = std::get_if<ComputeOp>(&s);
+      if (!op || op->cls != OpClass::kGemm) continue;
+      if (op->dtype == DType::kFp8) ++*low; else ++*high;
+      if (op->block_scaled) {
+        ++scaled;
+        EXPECT_EQ(op->dtype, DType::kFp8) << op->name;
+      }
+    }
+    return scaled;
+  };
+  const double delayed = quantized();
+  ASSERT_GT(delayed, 0.0);
+  c.fp8_recipe = Fp8Recipe::kCurrent;
+  EXPECT_DOUBLE_EQ(quantized(), delayed * 6.0 / 4.0);
+  c.fp8_recipe = Fp8Recipe::kMxfp8;
+  EXPECT_DOUBLE_EQ(quantized(), delayed * (4.0 + 2.0 / 32.0) / 4.0);
+  for (Fp8Recipe r : {Fp8Recipe::kDelayed, Fp8Recipe::kCurrent, Fp8Recipe::kMxfp8}) {
+    c.fp8_recipe = r;
+    for (const auto& steps : {LayerForward(m, c), LayerBackward(m, c)}) {
+      int low = 0, high = 0;
+      const int scaled = scaled_gemms(steps, &low, &high);
+      EXPECT_GT(low, 0);
+      EXPECT_GT(high, 0);  // the router's GEMMs, in 16 bits
+      EXPECT_EQ(scaled, r == Fp8Recipe::kMxfp8 ? low : 0);
+    }
+  }
+  // A 16-bit run ignores the recipe.
+  c.dtype = DType::kBf16;
+  int low = 0, high = 0;
+  EXPECT_EQ(scaled_gemms(LayerForward(m, c), &low, &high), 0);
+  EXPECT_EQ(QuantizeBytes(LayerBackward(m, c)), 0.0);
+}
+
 // The output (logits) layer and the MoE router run outside Transformer Engine's fp8 region:
 // their GEMMs stay in 16 bits under fp8 and fp4 recipes.
 TEST(LayerOpsTest, OutputLayerAndRouterStayIn16Bit) {

@@ -218,6 +218,23 @@ def test_moe_load_imbalance_from_python():
         echosim.train(**node, moe_load_imbalance=0.5)
 
 
+def test_fp8_recipe_from_python():
+    # MXFP8's block-scaled GEMMs and current scaling's amax passes cost time over delayed
+    # scaling's bare casts; MXFP8 needs Blackwell, and a recipe needs dtype fp8.
+    job = dict(model="llama3-8b", gpu="b200", gpus=8, global_batch=16, seq_len=2048, dtype="fp8",
+               host_launch_us=0)
+    delayed = echosim.train(**job, fp8_recipe="delayed")
+    current = echosim.train(**job, fp8_recipe="current")
+    mxfp8 = echosim.train(**job, fp8_recipe="mxfp8")
+    assert echosim.train(**job).step_time_s == delayed.step_time_s
+    assert current.step_time_s > delayed.step_time_s
+    assert mxfp8.step_time_s > delayed.step_time_s
+    with pytest.raises(ValueError, match="mxfp8 needs a Blackwell GPU"):
+        echosim.train(**dict(job, gpu="h100-sxm"), fp8_recipe="mxfp8")
+    with pytest.raises(ValueError, match="needs dtype fp8"):
+        echosim.train(**dict(job, dtype="bf16"), fp8_recipe="current")
+
+
 def test_flex_dispatcher_from_python():
     base = QWEN_MOE_EP16
     plain = echosim.train(**base)

@@ -121,6 +121,17 @@ parallelism: {ep: 8}
        "workload.training.fp8_attention (--fp8-attention) needs dtype fp8 and attention flash; "
        "got dtype bf16, attention flash"},
       {kMinimal, {"workload.training.fp8_attention=true", "workload.training.dtype=fp8"}, ""},
+      {kMinimal, {"workload.training.fp8_recipe=current"},
+       "workload.training.fp8_recipe (--fp8-recipe) needs dtype fp8; got dtype bf16"},
+      {kMinimal, {"workload.training.dtype=fp8", "workload.training.fp8_recipe=tensorwise"},
+       "workload.training.fp8_recipe: unknown value 'tensorwise'; valid choices: delayed, current, "
+       "mxfp8"},
+      {kMinimal, {"workload.training.dtype=fp8", "workload.training.fp8_recipe=mxfp8"},
+       "workload.training.fp8_recipe (--fp8-recipe) mxfp8 needs a Blackwell GPU (block-scaled fp8 "
+       "GEMMs, sm_arch >= 100); gpu 'h100-sxm' has sm_arch 90. Choices there: delayed, current"},
+      {kMinimal, {"workload.training.dtype=fp8", "workload.training.fp8_recipe=current"}, ""},
+      {kMinimal,
+       {"cluster.gpu=b200", "workload.training.dtype=fp8", "workload.training.fp8_recipe=mxfp8"}, ""},
       {kMinimal, {"workload.training.mtp_bf16=true"},
        "workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths"},
       {kMinimal, {"workload.training.mtp_bf16=true", "workload.training.shape.mtp_layers=1"}, ""},

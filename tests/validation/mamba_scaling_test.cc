@@ -56,13 +56,13 @@ TEST(MambaScalingTest, Mamba2StepRatiosAcrossGpusMatchMeasured) {
   // assumed before): the scan, which follows SMs x clock, takes a larger share of the step,
   // and the ratios move to 2.300 and 0.705 (6.1% slow). The measured GB200 step is faster
   // than SMs x clock and the fitted GEMM rate say together.
-  // GB200 within 8% since its memory-bound kernels run at a fitted 0.65 of the 7.928 TB/s the
-  // device reports (0.85 of 8 TB/s assumed before), chosen with its sustained tensor rate
-  // (0.80) on the published Blackwell rows (hardware/gpus/gb200.yaml): the ratio moves to 0.716
-  // (7.8% slow). This one-GPU bf16 run on mamba_ssm's kernels reaches more of the GPU than the
-  // multi-GPU Megatron-Bridge steps do; DEVELOPERS.md records the disagreement.
+  // Its memory-bound kernels now run at a fitted 0.65 of the 7.928 TB/s the device reports
+  // (0.85 of 8 TB/s assumed before), chosen with its sustained tensor rate (0.83) on the
+  // published Blackwell rows (hardware/gpus/gb200.yaml): the ratio is 0.706 (6.4% slow). This
+  // one-GPU bf16 run on mamba_ssm's kernels reaches more of the GPU than the multi-GPU
+  // Megatron-Bridge steps do; DEVELOPERS.md records the disagreement.
   EXPECT_NEAR(a100 / h200, kA100OverH200, 0.05 * kA100OverH200);
-  EXPECT_NEAR(gb200 / h200, kGb200OverH200, 0.08 * kGb200OverH200);
+  EXPECT_NEAR(gb200 / h200, kGb200OverH200, 0.07 * kGb200OverH200);
 }
 
 }  // namespace

@@ -397,10 +397,10 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                                {{"delayed", Fp8Recipe::kDelayed},
                                                 {"current", Fp8Recipe::kCurrent},
                                                 {"mxfp8", Fp8Recipe::kMxfp8}}));
-  }
-  if (!t->fp8_recipe().empty() && s.dtype != DType::kFp8) {
-    return InvalidArgument(StrCat("workload.training.fp8_recipe (--fp8-recipe) needs dtype fp8; got "
-                                  "dtype ", t->dtype().empty() ? "bf16 (the default)" : t->dtype()));
+    if (s.dtype != DType::kFp8) {
+      return InvalidArgument(StrCat("workload.training.fp8_recipe (--fp8-recipe) needs dtype fp8; got "
+                                    "dtype ", t->dtype().empty() ? "bf16 (the default)" : t->dtype()));
+    }
   }
   if (s.fp8_recipe == Fp8Recipe::kMxfp8 && s.gpu.sm_arch < 100) {
     return InvalidArgument(StrCat("workload.training.fp8_recipe (--fp8-recipe) mxfp8 needs a Blackwell "

@@ -41,13 +41,13 @@ Duration ComputeCostModel::Estimate(const ComputeOp& op) {
   // tell kernels apart, or where the forward and backward differ (attention dropout);
   // otherwise it stays empty so the memo stays small.
   // The class, whether a GEMM-class op is priced as a chunked scan (ComputeOp::chunked_scan)
-  // or runs on block-scaled operands (ComputeOp::block_scaled), and whether an attention
-  // kernel applies dropout (ComputeOp::dropout).
+  // or runs on block-scaled operands (ComputeOp::block_scaled), whether an attention
+  // kernel applies dropout (ComputeOp::dropout), and its sliding window.
   const Key key{8 * static_cast<int>(op.cls) + (op.chunked_scan ? 1 : 0) + (op.dropout ? 2 : 0) +
                     (op.block_scaled ? 4 : 0),
                 static_cast<int>(op.dtype),
                 op.m, op.n, op.k, op.batch,
-                op.concurrency, op.flops, op.bytes,
+                op.concurrency, op.attention_window, op.flops, op.bytes,
                 calibration_ || measured_ || record_ || op.dropout ? KernelFamily(op) : std::string()};
   auto it = memo_.find(key);
   if (it != memo_.end()) return it->second;

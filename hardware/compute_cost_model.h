@@ -70,7 +70,7 @@ class ComputeCostModel {
   std::shared_ptr<const MeasuredKernelTimes> measured_;
   FittedComputeParams params_;
   using Key =
-      std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, double, double, std::string>;
+      std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, double, std::string>;
   std::map<Key, Duration> memo_;
   std::vector<ComputeOp> distinct_;
   int64_t measured_misses_ = 0;

@@ -97,12 +97,21 @@ int64_t KernelLaunches(std::string_view name, const LaunchContext& c) {
   // Fused attention backward (and its dQ conversion); RoPE and QK-norm on queries and keys.
   if (name == "attn.bwd") return 2;
   if (Starts(name, "attn.rope.") || Starts(name, "attn.qk_norm.")) return 2;
+  // Megatron-Core's unfused RoPE (a YaRN factor), on the queries and on the keys: forward the
+  // table's cos, sin, scalings and casts (6) and the negation, two concatenations, two
+  // products and the sum (6); backward two products, the negation, a concatenation, two
+  // zero fills, a copy and two sums (9). See layer_ops.cc, RopeFwd / RopeBwd.
+  if (name == "attn.rope_unfused.fwd") return 2 * 12;
+  if (name == "attn.rope_unfused.bwd") return 2 * 9;
   if (name == "loss.cross_entropy.fwd") return 4;
   if (name == "loss.cross_entropy.bwd") return 2;
   return 1;
 }
 
 int64_t LoopLaunches(std::string_view name, const LaunchContext& c) {
+  // The unfused RoPE's tensor operations, issued back to back by one function: all but one at
+  // the loop cost.
+  if (Starts(name, "attn.rope_unfused.")) return KernelLaunches(name, c) - 1;
   const int64_t grouped = GroupedGemmLaunches(name, c);
   return grouped > 1 ? grouped - 1 : 0;
 }

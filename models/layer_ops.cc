@@ -362,6 +362,12 @@ double CausalScorePairs(const LayerContext& c, double s_q, double s_kv) {
   return s_q * w - 0.5 * w * w / static_cast<double>(std::max<int64_t>(1, c.cp));
 }
 
+// The sliding window a flash-attention kernel runs (ComputeOp::attention_window): the layer's,
+// when it is shorter than the keys.
+int64_t KernelWindow(const LayerContext& c, double s_kv) {
+  return c.attention_window > 0 && static_cast<double>(c.attention_window) < s_kv ? c.attention_window : 0;
+}
+
 // Per-head dims the attention kernel works with: query/key (MLA: head_dim plus the rotary
 // dims) and value; and the key/value heads one rank holds (MLA: every head has its own).
 struct AttnDims {
@@ -393,6 +399,7 @@ void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.batch = bh;
     // Scores (qk dims) and the weighted sum of values (v dims): 2 FLOPs per multiply-add.
     op.flops = 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(c, s_q, s_kv);
+    op.attention_window = KernelWindow(c, s_kv);
     op.dropout = m.dropout;
     op.bytes = d.e * (c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
                       c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
@@ -438,6 +445,7 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     LayerContext scored = c;
     if (op.dtype == DType::kFp8) scored.attention_window = 0;
     op.flops = 2.5 * 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(scored, s_q, s_kv);
+    op.attention_window = KernelWindow(scored, s_kv);
     op.dropout = m.dropout;
     op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
                       2.0 * c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
@@ -595,6 +603,24 @@ ComputeOp ExpertBiasBwd(double routed, int64_t h, double e) {
 
 // Bytes of this rank's query and key heads (RoPE and QK-norm read and write them).
 double QkBytes(const Dims& d) { return d.tokens * (d.heads_local + d.kv_local) * d.d * d.e; }
+
+// RoPE on the queries and keys. Transformer Engine's fused kernel reads and writes each once.
+// With a YaRN factor (ModelSpec::rope_mscale != 1) Megatron-Core runs its unfused PyTorch RoPE
+// (rope_utils.py, _apply_rotary_pos_emb_bshd) on the queries and on the keys, in units of the
+// tensor's bytes: rotate_half's negation of one half (1) and concatenation (2), the products
+// with cos and sin (2 + 2), their sum (3) and the final concatenation with the empty
+// pass-through part (2): 12. Its backward, by autograd: the products' gradients (2 + 2), the
+// negation's (1), the halves concatenated again (2), the two uses of the input summed (3),
+// and the slices' gradients made full size (zeros and copy, 3; zeros for the empty part, 1)
+// and summed (3): 17. The rotation tables (cos and sin of the frequencies times the factor,
+// cast) are tiny. Launch counts: models/host_launches.cc.
+bool UnfusedRope(const ModelSpec& m) { return m.rope_mscale != 1.0; }
+ComputeOp RopeFwd(const ModelSpec& m, const Dims& d) {
+  return UnfusedRope(m) ? Mem("attn.rope_unfused.fwd", QkBytes(d) * 12.0) : Mem("attn.rope.fwd", QkBytes(d) * 2.0);
+}
+ComputeOp RopeBwd(const ModelSpec& m, const Dims& d) {
+  return UnfusedRope(m) ? Mem("attn.rope_unfused.bwd", QkBytes(d) * 17.0) : Mem("attn.rope.bwd", QkBytes(d) * 2.0);
+}
 
 ComputeOp NormFwd(const char* name, const Dims& d) { return Mem(name, d.sp_tokens * d.h * d.e * 2.0); }
 
@@ -785,9 +811,7 @@ void AttentionBlockFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Laye
     // QK-norm (Qwen3): one RMSNorm kernel over the query heads and one over the key heads, each
     // reading and writing its tensor once.
     if (m.qk_norm) push(Mem("attn.qk_norm.fwd", QkBytes(d) * 2.0));
-    if (m.position == PositionKind::kRope) {
-      push(Mem("attn.rope.fwd", QkBytes(d) * 2.0));
-    }
+    if (m.position == PositionKind::kRope) push(RopeFwd(m, d));
   }
   AttentionCoreFwd(s, m, c, d, recompute_all);
   const int64_t out_local = d.heads_local * m.v_dim();
@@ -1033,9 +1057,7 @@ static std::vector<LayerStep> LayerBackwardSteps(const ModelSpec& m, const Layer
     MlaProjectionsBwd(&s, m, c, d);
   } else {
     AttentionCoreBwd(&s, m, c, d);
-    if (m.position == PositionKind::kRope) {
-      s.push_back(Mem("attn.rope.bwd", QkBytes(d) * 2.0));
-    }
+    if (m.position == PositionKind::kRope) s.push_back(RopeBwd(m, d));
     // QK-norm backward, priced as the layer norms' backward (norm1.bwd / norm2.bwd).
     if (m.qk_norm) {
       s.push_back(Mem("attn.qk_norm.bwd", QkBytes(d) * 4.0));

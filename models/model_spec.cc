@@ -273,6 +273,15 @@ Status ModelSpec::Validate() const {
     return InvalidArgument(StrCat("model '", name, "': glu_clamp must be 0 (off) or a positive bound up to 1e6, got ",
                                   glu_clamp));
   }
+  if (!(rope_mscale > 0) || rope_mscale > 100) {
+    return InvalidArgument(StrCat("model '", name, "': rope_mscale must be a positive factor up to 100 (1 = plain RoPE), got ",
+                                  rope_mscale));
+  }
+  if (rope_mscale != 1.0 && (position != PositionKind::kRope || is_mla())) {
+    return InvalidArgument(StrCat("model '", name, "': rope_mscale (", rope_mscale,
+                                  ") scales RoPE's cos and sin: it needs position rope and standard (not multi-head latent) "
+                                  "attention; rope_mscale 1 turns it off"));
+  }
   if (moe_latent > 0 && (!is_moe() || moe_latent >= hidden)) {
     return InvalidArgument(StrCat("model '", name, "': moe_latent (", moe_latent,
                                   ") needs experts > 1 and must be narrower than hidden (", hidden,
@@ -403,7 +412,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
                                  "position", "max_seq_len_tokens", "tied_embeddings", "head_dim",
                                  "sliding_window", "full_attention_every", "dropout", "qk_norm",
                                  "moe_ffn_hidden", "dense_layers", "shared_expert_ffn",
-                                 "router_groups", "router_group_topk", "glu_clamp", "expert_bias", "moe_latent", "mtp_shared_weights", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
+                                 "router_groups", "router_group_topk", "glu_clamp", "rope_mscale", "expert_bias", "moe_latent", "mtp_shared_weights", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
                                  "mtp_layers", "layer_pattern", "mamba_heads", "mamba_head_dim",
                                  "mamba_state", "mamba_groups", "mamba_conv_kernel", "mamba_chunk"};
   for (const auto& kv : doc) {
@@ -448,6 +457,7 @@ StatusOr<ModelSpec> ParseModelYaml(const std::string& text, const std::string& s
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_groups", source, &m.router_groups));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "router_group_topk", source, &m.router_group_topk));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "glu_clamp", source, &m.glu_clamp));
+  ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "rope_mscale", source, &m.rope_mscale));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "expert_bias", source, &m.expert_bias));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "moe_latent", source, &m.moe_latent));
   ECHOSIM_RETURN_IF_ERROR(ReadScalar(doc, "mtp_shared_weights", source, &m.mtp_shared_weights));

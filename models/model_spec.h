@@ -78,6 +78,13 @@ struct ModelSpec {
   // the gate half is clamped from above and the linear half to [-clamp, clamp] before the
   // activation. 0 = no clamp.
   double glu_clamp = 0;
+  // YaRN's attention (concentration) factor on RoPE's cos and sin (gpt-oss: 0.1 ln 32 + 1 =
+  // 1.3466; Megatron-Core _yarn_get_concentration_factor); 1 = plain RoPE. Megatron-Core's
+  // apply_rotary_pos_emb hands a factor other than 1 to its unfused PyTorch RoPE instead of
+  // Transformer Engine's fused kernel (megatron/core/models/common/embeddings/rope_utils.py:
+  // "mscale=... is not supported by TE's fused RoPE"), so the rotation costs several
+  // elementwise passes over the queries and keys (layer_ops.cc, RopeFwd / RopeBwd).
+  double rope_mscale = 1.0;
   // The experts' projections carry biases (gpt-oss; Megatron-Core add_bias_linear with grouped
   // experts): Megatron-Core adds each local expert's fc2 bias, weighted by the routing
   // probability, with separate kernels after the grouped GEMM (TEGroupedMLP._apply_bias).

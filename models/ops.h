@@ -49,6 +49,10 @@ struct ComputeOp {
   // A GEMM on MXFP8 operands (an e8m0 scale per 32 elements along k): priced at the fp8 rate
   // times kBlockScaledGemmTimeRatio (hardware/kernel_calibration.h).
   bool block_scaled = false;
+  // Flash attention over a sliding window of this many keys per query (0 = none): priced at
+  // WindowedAttentionRate of the causal kernel's rate (hardware/kernel_calibration.h). The
+  // window also shows in `flops` (only the scored pairs count).
+  int64_t attention_window = 0;
 };
 
 enum class CollectiveKind : uint8_t {

@@ -46,6 +46,7 @@ void RegisterPresets(py::module_& m) {
           d["router_groups"] = s.router_groups;
           d["router_group_topk"] = s.router_group_topk;
           d["glu_clamp"] = s.glu_clamp;
+          d["rope_mscale"] = s.rope_mscale;
           d["expert_bias"] = s.expert_bias;
           d["moe_latent"] = s.moe_latent;
           d["mtp_shared_weights"] = s.mtp_shared_weights;

@@ -50,6 +50,7 @@ void WriteModelShape(const ModelSpec& m, bool every_field, scenario::ModelShape*
   out->set_tied_embeddings(m.tied_embeddings);
   out->set_dropout(m.dropout);
   out->set_qk_norm(m.qk_norm);
+  if (every_field || m.rope_mscale != 1.0) out->set_rope_mscale(m.rope_mscale);
   if (every_field || m.is_moe()) {
     out->set_moe_ffn_hidden(static_cast<uint32_t>(m.moe_ffn_hidden));
     out->set_dense_layers(static_cast<uint32_t>(m.dense_layers));
@@ -150,6 +151,7 @@ StatusOr<ModelSpec> ResolveModel(scenario::Training* t) {
   if (sh.has_router_groups()) m.router_groups = sh.router_groups();
   if (sh.has_router_group_topk()) m.router_group_topk = sh.router_group_topk();
   if (sh.has_glu_clamp()) m.glu_clamp = sh.glu_clamp();
+  if (sh.has_rope_mscale()) m.rope_mscale = sh.rope_mscale();
   if (sh.has_expert_bias()) m.expert_bias = sh.expert_bias();
   if (sh.has_moe_latent()) m.moe_latent = sh.moe_latent();
   if (sh.has_mtp_shared_weights()) m.mtp_shared_weights = sh.mtp_shared_weights();

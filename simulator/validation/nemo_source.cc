@@ -118,7 +118,9 @@ const std::map<std::string, ModelMapping>& Models() {
       {"GPT OSS 120B",
        {"gpt-oss-120b", "the learned attention sinks and the attention projections' biases "
                         "not simulated; the clamped SwiGLU and the experts' fc2 biases "
-                        "simulated as Megatron-Core's separate kernels"}},
+                        "simulated as Megatron-Core's separate kernels; YaRN RoPE simulated as "
+                        "Megatron-Core's unfused PyTorch RoPE; the 128-token windows at cuDNN's "
+                        "measured window rate"}},
       {"Nemotron_3_Nano",
        {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron_3_Super",

@@ -188,6 +188,27 @@ TEST(ComputeCostModelTest, SmallHeadDimAttentionIsSlower) {
               1e-9);
 }
 
+// A 128-key sliding window runs at the measured fraction of the causal kernel's FLOP rate
+// (cuDNN 9.22 on GB200, head dim 64, 4K tokens: 161 / 182 TFLOP/s against 943 / 769), longer
+// windows faster, and fp8 windowed kernels at the bf16 rate (173 / 161 TFLOP/s measured).
+TEST(ComputeCostModelTest, SlidingWindowAttentionRunsAtTheMeasuredRate) {
+  EXPECT_DOUBLE_EQ(WindowedAttentionRate(0, false), 1.0);
+  EXPECT_NEAR(WindowedAttentionRate(128, false), 161.0 / 943.0, 0.002);
+  EXPECT_NEAR(WindowedAttentionRate(128, true), 182.0 / 769.0, 0.002);
+  EXPECT_GT(WindowedAttentionRate(1024, false), WindowedAttentionRate(128, false));
+  EXPECT_LT(WindowedAttentionRate(1024, false), 1.0);
+  ComputeCostModel m(Simple());
+  ComputeOp op = Attention4k();
+  op.flops = 1e11;
+  const double overhead = ComputeCostModel::kKernelOverheadS;
+  const double full = DurationToSeconds(m.Estimate(op)) - overhead;
+  op.attention_window = 128;
+  const double banded = DurationToSeconds(m.Estimate(op)) - overhead;
+  EXPECT_NEAR(banded / full, 1.0 / WindowedAttentionRate(128, false), 1e-6);
+  op.dtype = DType::kFp8;
+  EXPECT_NEAR(DurationToSeconds(m.Estimate(op)) - overhead, banded, 1e-12);
+}
+
 // A GPU whose efficiency was measured at head dim 64 keeps it from 64 up and slows below.
 TEST(ComputeCostModelTest, HeadDimFactorIsRelativeToTheMeasuredHeadDim) {
   EXPECT_DOUBLE_EQ(AttentionHeadDimFactor(64, 64), 1.0);

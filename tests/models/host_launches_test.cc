@@ -35,6 +35,13 @@ TEST(HostLaunchesTest, OtherOperatorsCountTheirKernels) {
   EXPECT_EQ(KernelLaunches("attn.qkv.fwd", c), 1);
   EXPECT_EQ(KernelLaunches("attn.bwd", c), 2);
   EXPECT_EQ(KernelLaunches("attn.rope.fwd", c), 2);
+  // Megatron-Core's unfused RoPE (a YaRN factor): 12 tensor operations forward and 9 backward,
+  // on the queries and on the keys, all but one at the loop cost.
+  EXPECT_EQ(KernelLaunches("attn.rope_unfused.fwd", c), 24);
+  EXPECT_EQ(KernelLaunches("attn.rope_unfused.bwd", c), 18);
+  EXPECT_EQ(LoopLaunches("attn.rope_unfused.fwd", c), 23);
+  EXPECT_EQ(LoopLaunches("attn.rope_unfused.bwd", c), 17);
+  EXPECT_EQ(LoopLaunches("attn.rope.fwd", c), 0);
   EXPECT_EQ(KernelLaunches("moe.router.fwd", c), 6);
   EXPECT_EQ(KernelLaunches("moe.permute.fwd", c), 4);
   EXPECT_EQ(KernelLaunches("ep.all_to_all.dispatch", c), 2);

@@ -649,6 +649,55 @@ TEST(LayerOpsTest, ClampedGluAndExpertBiasPassesOutsideAFusedExpertMlp) {
   EXPECT_EQ(CountRecomputed(LayerBackward(m, c), "moe.glu_clamp.fwd"), 0);
 }
 
+// RoPE with a YaRN factor runs Megatron-Core's unfused PyTorch RoPE: 12 passes over the query
+// and key bytes forward and 17 backward, where the fused kernel makes 2 each way.
+TEST(LayerOpsTest, YarnRopeRunsTheUnfusedPasses) {
+  ModelSpec m = Gpt(1024, 16);
+  m.position = PositionKind::kRope;
+  LayerContext c;
+  c.seq_len = 2048;
+  const double qk_bytes = 2048.0 * (16 + 16) * 64 * 2.0;
+  const auto fused_fwd = LayerForward(m, c);
+  const auto fused_bwd = LayerBackward(m, c);
+  ASSERT_NE(FindCompute(fused_fwd, "attn.rope.fwd"), nullptr);
+  EXPECT_DOUBLE_EQ(FindCompute(fused_fwd, "attn.rope.fwd")->bytes, qk_bytes * 2.0);
+  EXPECT_DOUBLE_EQ(FindCompute(fused_bwd, "attn.rope.bwd")->bytes, qk_bytes * 2.0);
+  EXPECT_EQ(FindCompute(fused_fwd, "attn.rope_unfused.fwd"), nullptr);
+  m.rope_mscale = 1.3466;
+  const auto fwd = LayerForward(m, c);
+  const auto bwd = LayerBackward(m, c);
+  EXPECT_EQ(FindCompute(fwd, "attn.rope.fwd"), nullptr);
+  ASSERT_NE(FindCompute(fwd, "attn.rope_unfused.fwd"), nullptr);
+  ASSERT_NE(FindCompute(bwd, "attn.rope_unfused.bwd"), nullptr);
+  EXPECT_DOUBLE_EQ(FindCompute(fwd, "attn.rope_unfused.fwd")->bytes, qk_bytes * 12.0);
+  EXPECT_DOUBLE_EQ(FindCompute(bwd, "attn.rope_unfused.bwd")->bytes, qk_bytes * 17.0);
+}
+
+// A banded layer's flash attention carries its window (priced at WindowedAttentionRate); a
+// dense layer's, or a window as long as the sequence, carries none.
+TEST(LayerOpsTest, SlidingWindowLayersCarryTheirWindow) {
+  const ModelSpec m = FindModelPreset("gpt-oss-120b").value();
+  LayerContext c;
+  c.seq_len = 4096;
+  c.attention_window = 128;
+  const auto fwd = LayerForward(m, c);
+  const auto bwd = LayerBackward(m, c);
+  ASSERT_NE(FindCompute(fwd, "attn.fwd"), nullptr);
+  EXPECT_EQ(FindCompute(fwd, "attn.fwd")->attention_window, 128);
+  EXPECT_EQ(FindCompute(bwd, "attn.bwd")->attention_window, 128);
+  // cuDNN's fp8 backward does not skip the keys outside the window: full causal pairs, no window.
+  c.dtype = DType::kFp8;
+  c.fp8_attention = true;
+  const auto fp8_bwd = LayerBackward(m, c);
+  EXPECT_EQ(FindCompute(fp8_bwd, "attn.bwd")->attention_window, 0);
+  c.dtype = DType::kBf16;
+  c.fp8_attention = false;
+  c.attention_window = 4096;
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "attn.fwd")->attention_window, 0);
+  c.attention_window = 0;
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "attn.fwd")->attention_window, 0);
+}
+
 // A model trained with dropout (GPT-3 as NeMo and Megatron-LM configure it) runs its flash
 // attention with dropout, forward and backward; one without (Llama, Nemotron) does not.
 TEST(LayerOpsTest, FlashAttentionCarriesTheModelsDropout) {

@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace echosim {
@@ -327,6 +329,26 @@ TEST(ModelSpecTest, GluClampIsChecked) {
   EXPECT_NE(dense.status().message().find("glu_clamp clamps the experts' gated (swiglu) activation"),
             std::string::npos)
       << dense.status().message();
+}
+
+// YaRN's RoPE factor: gpt-oss's is 0.1 ln 32 + 1; it needs RoPE and standard attention, and a
+// factor outside (0, 100] is an error naming the field.
+TEST(ModelSpecTest, RopeMscaleIsChecked) {
+  EXPECT_NEAR(FindModelPreset("gpt-oss-120b")->rope_mscale, 0.1 * std::log(32.0) + 1.0, 1e-4);
+  EXPECT_DOUBLE_EQ(FindModelPreset("llama3-8b")->rope_mscale, 1.0);
+  const std::string rope = "name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nposition: rope\n";
+  auto ok = ParseModelYaml(rope + "rope_mscale: 1.35\n", "m.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_DOUBLE_EQ(ok->rope_mscale, 1.35);
+  for (const char* bad : {"rope_mscale: 0\n", "rope_mscale: -1\n", "rope_mscale: 1000\n"}) {
+    auto r = ParseModelYaml(rope + bad, "m.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("rope_mscale must be a positive factor up to 100"), std::string::npos)
+        << r.status().message();
+  }
+  auto learned = ParseModelYaml("name: x\nlayers: 2\nhidden: 64\nheads: 4\nvocab: 10\nrope_mscale: 1.35\n", "m.yaml");
+  ASSERT_FALSE(learned.ok());
+  EXPECT_NE(learned.status().message().find("needs position rope"), std::string::npos) << learned.status().message();
 }
 
 TEST(ModelSpecTest, RouterGroupsAreChecked) {

@@ -266,6 +266,7 @@ def test_clamped_glu_and_fused_expert_mlp_from_python():
     assert "moe.glu_clamp.fwd" not in set(fused.timeline["name"])
     assert fused.step_time_s < eager.step_time_s
     assert echosim.models().loc["gpt-oss-120b", "glu_clamp"] == 7.0
+    assert abs(echosim.models().loc["gpt-oss-120b", "rope_mscale"] - 1.3466) < 1e-9
     assert echosim.models().loc["gpt-oss-120b", "expert_bias"]
     assert "moe.fc2_bias.fwd" in set(eager.timeline["name"])
     assert "moe.fc2_bias.fwd" not in set(fused.timeline["name"])

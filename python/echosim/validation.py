@@ -79,7 +79,8 @@ class ValidationReport:
         s = held.iloc[0]
         return (f"ValidationReport({s['rows']} rows, {s['skipped']} skipped; held out over all "
                 f"sources: median {100 * s['median_abs_error']:.1f}%, "
-                f"worst {100 * s['worst_abs_error']:.1f}%)")
+                f"worst {100 * s['worst_abs_error']:.1f}%, "
+                f"{s['rows_beyond_target']} rows worse than 15%)")
 
 
 def validate(data_dir: str | Path | None = None, threads: int = 0,

@@ -470,6 +470,7 @@ ValidationSummary SummarizeRows(const std::string& name, const std::vector<Valid
     }
     const double a = std::fabs(shipped ? r.error_shipped : r.error);
     errs.push_back(a);
+    if (a > kRowErrorTarget) ++s.rows_beyond_target;
     if (a > s.worst_abs_error) {
       s.worst_abs_error = a;
       s.worst_label = r.source + ": " + r.label;
@@ -819,7 +820,8 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
                               {"rows", s.rows}, {"skipped", s.skipped},
                               {"median_abs_error", s.median_abs_error},
                               {"mean_abs_error", s.mean_abs_error},
-                              {"worst_abs_error", s.worst_abs_error}, {"worst_row", s.worst_label}});
+                              {"worst_abs_error", s.worst_abs_error}, {"worst_row", s.worst_label},
+                              {"rows_beyond_target", s.rows_beyond_target}});
   }
   j["repeated_configurations"] = nlohmann::json::array();
   for (const RepeatedConfiguration& g : rep.repeated) {
@@ -969,10 +971,12 @@ std::string ValidationReportText(const ValidationReport& rep) {
   o << "\nsummary (absolute step-time error)\n";
   for (const ValidationSummary& s : rep.summaries) {
     std::snprintf(line, sizeof(line),
-                  "%-24s %-9s rows %3d  skipped %3d  median %5.1f%%  mean %5.1f%%  worst %5.1f%% (%s)\n",
+                  "%-24s %-9s rows %3d  skipped %3d  median %5.1f%%  mean %5.1f%%  worst %5.1f%%  "
+                  "beyond %2.0f%% %3d (%s)\n",
                   s.source.c_str(), s.shipped_constants ? "in-sample" : "held-out", s.rows,
                   s.skipped, 100 * s.median_abs_error, 100 * s.mean_abs_error,
-                  100 * s.worst_abs_error, s.worst_label.c_str());
+                  100 * s.worst_abs_error, 100 * kRowErrorTarget, s.rows_beyond_target,
+                  s.worst_label.c_str());
     o << line;
   }
   o << "\n" << MemoryCheckText(rep);

@@ -63,6 +63,8 @@ def test_tables(report):
     assert set(report.summaries["source"]) >= {"all", "all_dense", "nemo_megatron_bridge"}
     assert {"shipped", "fit_all_rows"} <= set(report.constants)
     assert "held out over all sources" in repr(report)
+    assert "rows worse than 15%" in repr(report)
+    assert (report.summaries["rows_beyond_target"] >= 0).all()
 
 
 def test_whatif_pair(report):

@@ -72,6 +72,25 @@ TEST(AccuracyPageTest, ListsSourcesRowsSkipsAndPlots) {
   EXPECT_NE(plots[0].second.find("alpha"), std::string::npos);
 }
 
+// The summaries count the simulated rows worse than the 15% row target (skipped rows never),
+// and the page states the count beside the worst row.
+TEST(AccuracyPageTest, CountsRowsBeyondTheRowTarget) {
+  ValidationReport rep = SmallReport();
+  ValidationRow r = rep.rows[0];
+  for (double err : {-0.30, 0.16, -0.15, 0.02}) {
+    r.error = err;
+    rep.rows.push_back(r);
+  }
+  rep.rows[1].error = 0.9;  // skipped: not counted
+  auto all = [](const ValidationRow&) { return true; };
+  const ValidationSummary s = SummarizeRows("all", rep.rows, false, all);
+  EXPECT_EQ(s.rows_beyond_target, 2);
+  rep.summaries = {s};
+  const std::string md = AccuracyMarkdown(rep, "", "c");
+  EXPECT_NE(md.find("worst 30.0% (not met), 2 of 5 simulated rows beyond it."), std::string::npos) << md;
+  EXPECT_NE(md.find("| rows worse than 15.0% |"), std::string::npos) << md;
+}
+
 // The model x GPU table: each cell the median signed error of that model's rows on that GPU
 // and their count; a model not run on a GPU leaves the cell empty.
 TEST(AccuracyPageTest, SignedErrorByModelAndGpu) {

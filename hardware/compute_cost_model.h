@@ -56,7 +56,8 @@ class ComputeCostModel {
   const FittedComputeParams& params() const { return params_; }
   // Keeps every distinct op shape (kernel family included) for distinct_ops(); call first.
   void RecordDistinctOps() { record_ = true; }
-  // Every distinct op shape estimated so far, in first-seen order (what a run would measure).
+  // Every distinct op shape estimated so far, in first-seen order (what a run would measure;
+  // sliding-window attention, which the kernel harness does not run, is left out).
   const std::vector<ComputeOp>& distinct_ops() const { return distinct_; }
   // Ops estimated from the curve although measured times were given (not found there).
   int64_t measured_misses() const { return measured_misses_; }
@@ -69,8 +70,8 @@ class ComputeCostModel {
   std::shared_ptr<const ComputeCalibration> calibration_;
   std::shared_ptr<const MeasuredKernelTimes> measured_;
   FittedComputeParams params_;
-  using Key =
-      std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, double, std::string>;
+  using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, double,
+                         std::string>;
   std::map<Key, Duration> memo_;
   std::vector<ComputeOp> distinct_;
   int64_t measured_misses_ = 0;

@@ -390,10 +390,11 @@ double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim) {
   return d / (d + kD0) * (r + kD0) / r;
 }
 
-double WindowedAttentionRate(int64_t window, bool backward) {
-  if (window <= 0) return 1.0;
-  const double w = static_cast<double>(window);
-  return w / (w + (backward ? 410.0 : 620.0));
+double WindowedAttentionRate(int64_t window, int64_t keys, bool backward) {
+  if (window <= 0 || keys <= 0) return 1.0;
+  const double c = backward ? 560.0 : 980.0;
+  const double w = static_cast<double>(window), causal = 0.5 * static_cast<double>(keys);
+  return std::min(1.0, w / (w + c) * (causal + c) / causal);
 }
 
 int64_t GemmsInFlight(const ComputeOp& op) {
@@ -432,7 +433,7 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
       const bool backward = KernelFamily(op) == "bwd";
       const double eff = p.attention_efficiency[backward ? 1 : 0] *
                          AttentionHeadDimFactor(op.k, gpu.attention_head_dim) *
-                         WindowedAttentionRate(op.attention_window, backward);
+                         WindowedAttentionRate(op.attention_window, op.n, backward);
       // The op's dtype is its matmul precision (16-bit unless fp8 attention was asked for).
       // FP8 attention is taken to reach the same fraction of the fp8 peak as 16-bit attention
       // does of the 16-bit peak: cuDNN's causal forward, head dim 256, 4K tokens on H100

@@ -126,19 +126,22 @@ FittedComputeParams FitKernelSamples(const GpuSpec& gpu, const std::vector<Kerne
 // same way, and d0 is taken from H100 for every GPU.
 double AttentionHeadDimFactor(int64_t head_dim, int64_t reference_dim = 128);
 
-// The FLOP rate of a sliding-window attention kernel (each query sees `window` keys; 0 = no
-// window) relative to the causal kernel of the same head dim, counting only the scored pairs:
-// w / (w + c). A window of a few tiles leaves per-tile work (loading the query tile, the
-// masked part of the diagonal tile, the softmax rescaling and the output) amortised over few
-// keys. c is fitted on cuDNN 9.22's window-128 kernels on GB200 (NVIDIA/cudnn-frontend
+// The FLOP rate of a sliding-window attention kernel (each query sees `window` of `keys`
+// keys; window 0 = no window) relative to the causal kernel of the same shape and head dim,
+// counting only the scored pairs. A query tile of a narrow band does the per-tile work
+// (loading the query tile, the masked part of the diagonal tile, the softmax rescaling, the
+// output) for few keys; the causal kernel amortises it over keys / 2 on average. With c keys'
+// worth of such work per query: [w / (w + c)] / [(keys / 2) / (keys / 2 + c)], and 1 from a
+// band of keys / 2 up (as much work per query as the causal kernel). c is fitted on cuDNN
+// 9.22's window-128 kernels on GB200 (NVIDIA/cudnn-frontend
 // benchmark/sdpa_benchmark_training/results/gpt_oss/gb200, 4K tokens, head dim 64, bf16:
-// 161 / 182 TFLOP/s forward / backward against 943 / 769 for the causal kernel at head dim 64,
-// the Llama-shape 1408 / 1148 times AttentionHeadDimFactor(64)): c = 620 keys forward and 410
-// backward. Checks: cuDNN 9.19's window-1024 kernels there (574 / 617 TFLOP/s) give 0.61 /
-// 0.80 against 0.62 / 0.71 from the formula; GB300's window-128 ones 0.15 / 0.23 against 0.17
-// / 0.24. Applied on every GPU (Hopper's window-1024 kernels, H200 9.19, run relatively
+// 161 / 182 TFLOP/s forward / backward against 943 / 769 for the causal kernel at head dim
+// 64, the Llama-shape 1408 / 1148 times AttentionHeadDimFactor(64)): c = 980 keys forward and
+// 560 backward. Checks: cuDNN 9.19's window-1024 kernels there (574 / 617 TFLOP/s) give 0.61
+// / 0.80 against 0.76 / 0.82 from the formula; GB300's window-128 ones 0.15 / 0.23 against
+// 0.17 / 0.24. Applied on every GPU (Hopper's window-1024 kernels, H200 9.19, run relatively
 // faster: 0.81 / 0.73).
-double WindowedAttentionRate(int64_t window, bool backward);
+double WindowedAttentionRate(int64_t window, int64_t keys, bool backward);
 
 // The FLOP rate of a flash-attention kernel with attention dropout relative to the same kernel
 // without it (forward or backward): the random number drawn per score costs the kernel a

@@ -109,8 +109,8 @@ int64_t KernelLaunches(std::string_view name, const LaunchContext& c) {
 }
 
 int64_t LoopLaunches(std::string_view name, const LaunchContext& c) {
-  // The unfused RoPE's tensor operations, issued back to back by one function: all but one at
-  // the loop cost.
+  // The unfused RoPE's tensor operations, issued back to back by two consecutive calls of one
+  // function (queries, then keys): all but the first at the loop cost.
   if (Starts(name, "attn.rope_unfused.")) return KernelLaunches(name, c) - 1;
   const int64_t grouped = GroupedGemmLaunches(name, c);
   return grouped > 1 ? grouped - 1 : 0;

@@ -365,7 +365,8 @@ double CausalScorePairs(const LayerContext& c, double s_q, double s_kv) {
 // The sliding window a flash-attention kernel runs (ComputeOp::attention_window): the layer's,
 // when it is shorter than the keys.
 int64_t KernelWindow(const LayerContext& c, double s_kv) {
-  return c.attention_window > 0 && static_cast<double>(c.attention_window) < s_kv ? c.attention_window : 0;
+  const bool banded = c.attention_window > 0 && static_cast<double>(c.attention_window) < s_kv;
+  return banded ? c.attention_window : 0;
 }
 
 // Per-head dims the attention kernel works with: query/key (MLA: head_dim plus the rotary
@@ -616,10 +617,12 @@ double QkBytes(const Dims& d) { return d.tokens * (d.heads_local + d.kv_local) *
 // cast) are tiny. Launch counts: models/host_launches.cc.
 bool UnfusedRope(const ModelSpec& m) { return m.rope_mscale != 1.0; }
 ComputeOp RopeFwd(const ModelSpec& m, const Dims& d) {
-  return UnfusedRope(m) ? Mem("attn.rope_unfused.fwd", QkBytes(d) * 12.0) : Mem("attn.rope.fwd", QkBytes(d) * 2.0);
+  return UnfusedRope(m) ? Mem("attn.rope_unfused.fwd", QkBytes(d) * 12.0)
+                        : Mem("attn.rope.fwd", QkBytes(d) * 2.0);
 }
 ComputeOp RopeBwd(const ModelSpec& m, const Dims& d) {
-  return UnfusedRope(m) ? Mem("attn.rope_unfused.bwd", QkBytes(d) * 17.0) : Mem("attn.rope.bwd", QkBytes(d) * 2.0);
+  return UnfusedRope(m) ? Mem("attn.rope_unfused.bwd", QkBytes(d) * 17.0)
+                        : Mem("attn.rope.bwd", QkBytes(d) * 2.0);
 }
 
 ComputeOp NormFwd(const char* name, const Dims& d) { return Mem(name, d.sp_tokens * d.h * d.e * 2.0); }

@@ -274,13 +274,14 @@ Status ModelSpec::Validate() const {
                                   glu_clamp));
   }
   if (!(rope_mscale > 0) || rope_mscale > 100) {
-    return InvalidArgument(StrCat("model '", name, "': rope_mscale must be a positive factor up to 100 (1 = plain RoPE), got ",
+    return InvalidArgument(StrCat("model '", name,
+                                  "': rope_mscale must be a positive factor up to 100 (1 = plain RoPE), got ",
                                   rope_mscale));
   }
   if (rope_mscale != 1.0 && (position != PositionKind::kRope || is_mla())) {
     return InvalidArgument(StrCat("model '", name, "': rope_mscale (", rope_mscale,
-                                  ") scales RoPE's cos and sin: it needs position rope and standard (not multi-head latent) "
-                                  "attention; rope_mscale 1 turns it off"));
+                                  ") scales RoPE's cos and sin: it needs position rope and standard "
+                                  "(not multi-head latent) attention; rope_mscale 1 turns it off"));
   }
   if (moe_latent > 0 && (!is_moe() || moe_latent >= hidden)) {
     return InvalidArgument(StrCat("model '", name, "': moe_latent (", moe_latent,

@@ -5,7 +5,8 @@ tables rebuilt and simulated, each source predicted with constants fitted on the
 returns its report as pandas tables::
 
     v = echosim.validate()
-    v.summaries                     # median / mean / worst absolute error per source
+    v.summaries                     # median / mean / worst absolute error per source, and
+                                    # the rows worse than the 15% row target
     v.rows.query("gpu == 'gb200'")  # one row per table row, skipped ones with the reason
     v.whatif_summary                # GPU / precision / plan comparisons, ratio errors
     v.scenario(253).run().timeline  # a row as a scenario: where its predicted time goes
@@ -80,7 +81,8 @@ class ValidationReport:
         return (f"ValidationReport({s['rows']} rows, {s['skipped']} skipped; held out over all "
                 f"sources: median {100 * s['median_abs_error']:.1f}%, "
                 f"worst {100 * s['worst_abs_error']:.1f}%, "
-                f"{s['rows_beyond_target']} rows worse than 15%)")
+                f"{s['rows_beyond_target']} rows worse than "
+                f"{100 * s['row_error_target']:.0f}%)")
 
 
 def validate(data_dir: str | Path | None = None, threads: int = 0,

@@ -81,7 +81,8 @@ std::string SummaryRow(const ValidationSummary& s) {
   return StrCat("| ", s.source, " | ", s.shipped_constants ? "in-sample" : "held-out", " | ",
                 s.rows, " | ", s.rows - s.skipped, " | ", s.skipped, " | ",
                 Pct(s.median_abs_error), " | ", Pct(s.mean_abs_error), " | ",
-                Pct(s.worst_abs_error), " | ", Cell(s.worst_label), " | ", s.rows_beyond_target, " |\n");
+                Pct(s.worst_abs_error), " | ", Cell(s.worst_label), " | ", s.rows_beyond_target,
+                " |\n");
 }
 
 }  // namespace
@@ -183,7 +184,8 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
 
   o += "## Summary\n\n";
   o += StrCat("| source | constants | rows | simulated | skipped | median abs error | mean abs error | "
-              "worst | worst row | rows worse than ", Pct(kTargetWorst), " |\n|---|---|---|---|---|---|---|---|---|---|\n");
+              "worst | worst row | rows worse than ", Pct(kTargetWorst),
+              " |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (const ValidationSummary& s : rep.summaries) o += SummaryRow(s);
   for (const ValidationSummary& s : rep.summaries) {
     if (s.source != "all" || s.shipped_constants) continue;
@@ -277,7 +279,8 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
 
   o += "\n## Held-out error by GPU\n\n";
   o += StrCat("| GPU | constants | rows | simulated | skipped | median abs error | mean abs error | "
-              "worst | worst row | rows worse than ", Pct(kTargetWorst), " |\n|---|---|---|---|---|---|---|---|---|---|\n");
+              "worst | worst row | rows worse than ", Pct(kTargetWorst),
+              " |\n|---|---|---|---|---|---|---|---|---|---|\n");
   std::set<std::string> gpus;
   for (const ValidationRow& r : rep.rows) {
     if (!r.skipped) gpus.insert(r.gpu);

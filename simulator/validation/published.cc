@@ -821,7 +821,8 @@ nlohmann::json ValidationReportJson(const ValidationReport& rep) {
                               {"median_abs_error", s.median_abs_error},
                               {"mean_abs_error", s.mean_abs_error},
                               {"worst_abs_error", s.worst_abs_error}, {"worst_row", s.worst_label},
-                              {"rows_beyond_target", s.rows_beyond_target}});
+                              {"rows_beyond_target", s.rows_beyond_target},
+                              {"row_error_target", kRowErrorTarget}});
   }
   j["repeated_configurations"] = nlohmann::json::array();
   for (const RepeatedConfiguration& g : rep.repeated) {

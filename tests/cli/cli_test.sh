@@ -70,8 +70,14 @@ expect 0 '"simulated": 1' -- "$bin" search "${sq[@]}" --ep 8 --dtype fp8 --fp8-r
 # YaRN's RoPE factor, a model shape field: checked like the preset's.
 expect 2 "rope_mscale must be a positive factor up to 100" -- "$bin" train --model gpt-oss-120b --gpu h100-sxm \
   --gpus 8 --ep 8 --global-batch 16 --seq-len 2048 --set workload.training.shape.rope_mscale=-2
-expect 0 "step time" -- "$bin" train --model gpt-oss-120b --gpu h100-sxm --gpus 8 --ep 8 --global-batch 16 \
-  --seq-len 2048 --set workload.training.shape.rope_mscale=1
+oss=(--model gpt-oss-120b --gpu h100-sxm --gpus 8 --ep 8 --global-batch 16 --seq-len 2048)
+yarn=$("$bin" train "${oss[@]}" 2>&1 | grep "step time")
+plain=$("$bin" train "${oss[@]}" --set workload.training.shape.rope_mscale=1 2>&1 | grep "step time")
+if [ -z "$plain" ] || [ "$yarn" = "$plain" ]; then
+  fail "rope_mscale=1 should run the fused RoPE and change the step time: '$yarn' vs '$plain'"
+else
+  echo "ok: rope_mscale=1 runs the fused RoPE ($yarn -> $plain)"
+fi
 
 # Bad input: exit 2, one clear message naming the flag or field and the valid choices.
 expect 2 "unknown model 'gpt4'; valid models: custom" -- "$bin" train --model gpt4 --gpu h100-sxm --gpus 8 --global-batch 8

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace echosim {
 namespace {
 
@@ -190,13 +192,17 @@ TEST(ComputeCostModelTest, SmallHeadDimAttentionIsSlower) {
 
 // A 128-key sliding window runs at the measured fraction of the causal kernel's FLOP rate
 // (cuDNN 9.22 on GB200, head dim 64, 4K tokens: 161 / 182 TFLOP/s against 943 / 769), longer
-// windows faster, and fp8 windowed kernels at the bf16 rate (173 / 161 TFLOP/s measured).
+// windows faster, up to the causal rate from a band of half the keys, and fp8 windowed kernels
+// at the bf16 rate (173 / 161 TFLOP/s measured).
 TEST(ComputeCostModelTest, SlidingWindowAttentionRunsAtTheMeasuredRate) {
-  EXPECT_DOUBLE_EQ(WindowedAttentionRate(0, false), 1.0);
-  EXPECT_NEAR(WindowedAttentionRate(128, false), 161.0 / 943.0, 0.002);
-  EXPECT_NEAR(WindowedAttentionRate(128, true), 182.0 / 769.0, 0.002);
-  EXPECT_GT(WindowedAttentionRate(1024, false), WindowedAttentionRate(128, false));
-  EXPECT_LT(WindowedAttentionRate(1024, false), 1.0);
+  EXPECT_DOUBLE_EQ(WindowedAttentionRate(0, 4096, false), 1.0);
+  EXPECT_NEAR(WindowedAttentionRate(128, 4096, false), 161.0 / 943.0, 0.002);
+  EXPECT_NEAR(WindowedAttentionRate(128, 4096, true), 182.0 / 769.0, 0.002);
+  EXPECT_GT(WindowedAttentionRate(1024, 4096, false), WindowedAttentionRate(128, 4096, false));
+  EXPECT_LT(WindowedAttentionRate(1024, 4096, false), 1.0);
+  // No jump where a band becomes as wide as the causal kernel's mean.
+  EXPECT_NEAR(WindowedAttentionRate(2047, 4096, false), 1.0, 1e-3);
+  EXPECT_DOUBLE_EQ(WindowedAttentionRate(4095, 4096, true), 1.0);
   ComputeCostModel m(Simple());
   ComputeOp op = Attention4k();
   op.flops = 1e11;
@@ -204,9 +210,28 @@ TEST(ComputeCostModelTest, SlidingWindowAttentionRunsAtTheMeasuredRate) {
   const double full = DurationToSeconds(m.Estimate(op)) - overhead;
   op.attention_window = 128;
   const double banded = DurationToSeconds(m.Estimate(op)) - overhead;
-  EXPECT_NEAR(banded / full, 1.0 / WindowedAttentionRate(128, false), 1e-6);
+  EXPECT_NEAR(banded / full, 1.0 / WindowedAttentionRate(128, 4096, false), 1e-6);
   op.dtype = DType::kFp8;
   EXPECT_NEAR(DurationToSeconds(m.Estimate(op)) - overhead, banded, 1e-12);
+}
+
+// Measured kernel times do not price a sliding-window kernel (the harness runs attention
+// causal, without a band), and it is not among the distinct ops a run would measure.
+TEST(ComputeCostModelTest, BandedAttentionIsNotTakenFromMeasuredTimes) {
+  ComputeOp op = Attention4k();
+  op.flops = 1e11;
+  op.attention_window = 128;
+  auto measured = std::make_shared<MeasuredKernelTimes>();
+  measured->seconds[KernelShapeKey(op)] = 1.0;  // what a causal run of the shape would give
+  ComputeCostModel with(Simple(), 1.0, nullptr, measured);
+  with.RecordDistinctOps();
+  ComputeCostModel without(Simple());
+  EXPECT_DOUBLE_EQ(DurationToSeconds(with.Estimate(op)), DurationToSeconds(without.Estimate(op)));
+  EXPECT_EQ(with.measured_misses(), 0);
+  EXPECT_TRUE(with.distinct_ops().empty());
+  op.attention_window = 0;
+  with.Estimate(op);
+  EXPECT_EQ(with.distinct_ops().size(), 1u);
 }
 
 // A GPU whose efficiency was measured at head dim 64 keeps it from 64 up and slows below.

@@ -1,8 +1,7 @@
 #include "models/model_spec.h"
 
-#include <functional>
-
 #include <cmath>
+#include <functional>
 
 #include <gtest/gtest.h>
 

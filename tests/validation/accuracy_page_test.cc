@@ -85,6 +85,9 @@ TEST(AccuracyPageTest, CountsRowsBeyondTheRowTarget) {
   auto all = [](const ValidationRow&) { return true; };
   const ValidationSummary s = SummarizeRows("all", rep.rows, false, all);
   EXPECT_EQ(s.rows_beyond_target, 2);
+  // In-sample, the errors of the shipped constants count.
+  rep.rows[2].error_shipped = 0.2;
+  EXPECT_EQ(SummarizeRows("all", rep.rows, true, all).rows_beyond_target, 1);
   rep.summaries = {s};
   const std::string md = AccuracyMarkdown(rep, "", "c");
   EXPECT_NE(md.find("worst 30.0% (not met), 2 of 5 simulated rows beyond it."), std::string::npos) << md;

@@ -965,8 +965,17 @@ void KindForward(std::vector<LayerStep>* s, const ModelSpec& m, const LayerConte
 
 }  // namespace
 
+bool HighPrecisionEdgeLayer(const ModelSpec& m, const LayerContext& c, int64_t layer) {
+  const bool low_precision = c.dtype == DType::kFp8 || c.dtype == DType::kFp4;
+  return low_precision && (layer < c.bf16_layers_at_start || layer >= m.layers - c.bf16_layers_at_end);
+}
+
 LayerContext LayerContextOf(const ModelSpec& m, const LayerContext& base, int64_t layer) {
   LayerContext c = base;
+  if (HighPrecisionEdgeLayer(m, base, layer)) {
+    c.dtype = DType::kBf16;  // bf16 GEMMs and attention, no quantisation
+    c.fp8_attention = false;
+  }
   c.attention_window = m.WindowedLayer(layer) ? m.sliding_window : 0;
   c.dense_layer = m.is_moe() && !m.MoeLayer(layer);
   c.layer_kind = m.LayerKind(layer);

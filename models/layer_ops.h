@@ -70,6 +70,10 @@ struct LayerContext {
   // The MTP depths (MtpForward / MtpBackward) run in bf16 whatever dtype says (Megatron-Core
   // keep_mtp_spec_in_bf16).
   bool mtp_bf16 = false;
+  // Layers kept in bf16 under fp8 / fp4, from the first and from the last layer
+  // (workload.training.bf16_layers_at_start / _at_end): LayerContextOf gives them dtype bf16.
+  int64_t bf16_layers_at_start = 0;
+  int64_t bf16_layers_at_end = 0;
   // Sliding-window attention for this layer: keys per query (0 = the whole causal prefix).
   // Flash attention only.
   int64_t attention_window = 0;
@@ -119,8 +123,12 @@ double RandomRoutingImbalance(int64_t experts, int64_t top_k, int64_t ep, double
 double MoeLoadImbalance(const ModelSpec& model, const LayerContext& ctx);
 
 // `base` (the plan's shapes) for layer `layer` of `model`: its attention window, whether it is
-// a dense layer of an MoE model, and its block kind (ModelSpec::LayerKind).
+// a dense layer of an MoE model, its block kind (ModelSpec::LayerKind), and bf16 for an edge
+// layer kept in high precision.
 LayerContext LayerContextOf(const ModelSpec& model, const LayerContext& base, int64_t layer);
+// Whether `layer` is one of the edge layers kept in bf16 under fp8 / fp4
+// (LayerContext::bf16_layers_at_start / _at_end).
+bool HighPrecisionEdgeLayer(const ModelSpec& model, const LayerContext& base, int64_t layer);
 
 // Forward of one transformer layer (attention block + MLP or MoE block).
 std::vector<LayerStep> LayerForward(const ModelSpec& model, const LayerContext& ctx);

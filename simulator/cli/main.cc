@@ -83,6 +83,8 @@ train options (each sets the scenario field in parentheses):
   --fp8-recipe delayed|current|mxfp8  how fp8 scales tensors, needs --dtype fp8; default delayed;
                           mxfp8 needs a Blackwell GPU (workload.training.fp8_recipe)
   --mtp-bf16              the MTP depths' GEMMs in bf16 under fp8 / fp4 (workload.training.mtp_bf16)
+  --bf16-layers-at-start N, --bf16-layers-at-end N  layers kept in bf16 under fp8 / fp4, from the
+                          first / last layer (workload.training.bf16_layers_at_start / _at_end)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
   --recompute none|selective|full (parallelism.recompute)
   --recompute-modules LIST  with --recompute selective: comma-separated modules re-run in the
@@ -298,6 +300,8 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--expert-tp", {"parallelism.expert_tp", true}},
       {"--fp8-attention", {"workload.training.fp8_attention", false}},
       {"--mtp-bf16", {"workload.training.mtp_bf16", false}},
+      {"--bf16-layers-at-start", {"workload.training.bf16_layers_at_start", true}},
+      {"--bf16-layers-at-end", {"workload.training.bf16_layers_at_end", true}},
       {"--account-for-embedding-in-pipeline-split",
        {"parallelism.account_for_embedding_in_pipeline_split", false}},
       {"--account-for-loss-in-pipeline-split", {"parallelism.account_for_loss_in_pipeline_split", false}},

@@ -33,7 +33,7 @@ and those that do not fit in GPU memory, simulates the rest and ranks them by st
 job options (each sets the scenario field in parentheses, as in `echosim train`):
   --model NAME --layers L --hidden H --heads A --ffn F --vocab V --kv-heads K --head-dim D --experts E --top-k K
   --gpu NAME --gpus N --gpus-per-node N --global-batch N --seq-len N --dtype bf16|fp16|fp8
-  --fp8-recipe delayed|current|mxfp8
+  --fp8-recipe delayed|current|mxfp8 --bf16-layers-at-start N --bf16-layers-at-end N
   --attention flash|unfused --nic-gbps X --nvlink-gbps X --host-overhead-ms X
   --optimizer adam|muon --optimizer-moments fp32|bf16 --moe-dispatcher alltoall|flex
   --moe-grouped-gemm multi_stream|single_kernel
@@ -99,6 +99,8 @@ const std::map<std::string, const char*>& JobFlags() {
       {"--moe-grouped-gemm", "parallelism.moe_grouped_gemm"},
       {"--moe-load-imbalance", "workload.training.moe_load_imbalance"},
       {"--fp8-recipe", "workload.training.fp8_recipe"},
+      {"--bf16-layers-at-start", "workload.training.bf16_layers_at_start"},
+      {"--bf16-layers-at-end", "workload.training.bf16_layers_at_end"},
   };
   return flags;
 }

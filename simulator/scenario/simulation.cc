@@ -409,6 +409,21 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                   "GPU (block-scaled fp8 GEMMs, sm_arch >= 100); gpu '", s.gpu.name,
                                   "' has sm_arch ", s.gpu.sm_arch, ". Choices there: delayed, current"));
   }
+  s.bf16_layers_at_start = t->bf16_layers_at_start();
+  s.bf16_layers_at_end = t->bf16_layers_at_end();
+  if (s.bf16_layers_at_start + s.bf16_layers_at_end > 0) {
+    if (s.dtype != DType::kFp8 && s.dtype != DType::kFp4) {
+      return InvalidArgument(StrCat("workload.training.bf16_layers_at_start / bf16_layers_at_end "
+                                    "(--bf16-layers-at-start / --bf16-layers-at-end) keep layers in bf16 "
+                                    "under dtype fp8 or fp4; got dtype ",
+                                    t->dtype().empty() ? "bf16 (the default)" : t->dtype()));
+    }
+    if (s.bf16_layers_at_start + s.bf16_layers_at_end > s.model.layers) {
+      return InvalidArgument(StrCat("workload.training.bf16_layers_at_start + bf16_layers_at_end (",
+                                    s.bf16_layers_at_start, " + ", s.bf16_layers_at_end, ") exceeds the ",
+                                    s.model.layers, " layers of model '", s.model.name, "'"));
+    }
+  }
   s.mtp_bf16 = t->mtp_bf16();
   if (s.mtp_bf16 && s.model.mtp_layers <= 0) {
     return InvalidArgument(StrCat("workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths; '",

@@ -43,6 +43,8 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.fp8_attention = s.fp8_attention;
   c.fp8_recipe = s.fp8_recipe;
   c.mtp_bf16 = s.mtp_bf16;
+  c.bf16_layers_at_start = s.bf16_layers_at_start;
+  c.bf16_layers_at_end = s.bf16_layers_at_end;
   c.moe_load_imbalance = s.moe_load_imbalance;
   c.recompute = s.plan.recompute;
   c.recompute_modules = s.plan.recompute_modules;
@@ -510,14 +512,15 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
 
   // Operator sequences depend on a layer only through its kind: sliding-window layers differ
   // in their attention kernels, the leading dense layers of an MoE model in their MLP, and the
-  // layers of a hybrid model in their block (ModelSpec::LayerKind). Each kind is generated once.
-  constexpr int kKinds = 5 * 4;
+  // layers of a hybrid model in their block (ModelSpec::LayerKind), the bf16 edge layers of an
+  // fp8 / fp4 run in their precision. Each kind is generated once.
+  constexpr int kKinds = 5 * 4 * 2;
   std::vector<LayerStep> kind_fwd[kKinds], kind_bwd[kKinds];
   bool generated[kKinds] = {};
   auto block_of = [](char k) { return k == 'T' ? 0 : k == 'M' ? 1 : k == '*' ? 2 : k == 'E' ? 3 : 4; };
   auto kind_of = [&](int64_t layer) {
     return block_of(m.LayerKind(layer)) * 4 + (m.WindowedLayer(layer) ? 1 : 0) +
-           (m.is_moe() && !m.MoeLayer(layer) ? 2 : 0);
+           (m.is_moe() && !m.MoeLayer(layer) ? 2 : 0) + (HighPrecisionEdgeLayer(m, ctx_, layer) ? 20 : 0);
   };
   for (int64_t layer = 0; layer < m.layers; ++layer) {
     const int k = kind_of(layer);

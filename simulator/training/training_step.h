@@ -43,6 +43,9 @@ struct TrainingSetup {
   bool fp8_attention = false;        // flash attention matmuls in fp8 (dtype fp8 only)
   Fp8Recipe fp8_recipe = Fp8Recipe::kDelayed;  // how fp8 scales its tensors (dtype fp8 only)
   bool mtp_bf16 = false;             // the MTP depths' GEMMs in bf16 (keep_mtp_spec_in_bf16)
+  // Layers kept in bf16 under fp8 / fp4, from the first and from the last layer.
+  int64_t bf16_layers_at_start = 0;
+  int64_t bf16_layers_at_end = 0;
   double moe_load_imbalance = 0;     // busiest EP rank's routed tokens over the mean; 0: random routing's
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)

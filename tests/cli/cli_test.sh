@@ -67,6 +67,12 @@ expect 0 "step time" -- "$bin" train --model llama3-8b --gpu b200 --gpus 8 --glo
 expect 2 "fp8_recipe: unknown value 'tensorwise'; valid choices: delayed, current, mxfp8" -- "$bin" train \
   --model llama3-8b --gpu b200 --gpus 8 --global-batch 16 --dtype fp8 --fp8-recipe tensorwise
 expect 0 '"simulated": 1' -- "$bin" search "${sq[@]}" --ep 8 --dtype fp8 --fp8-recipe current
+# Edge layers in bf16 under fp8 / fp4: flags of train and search, checked like the fields.
+expect 0 "step time" -- "$bin" train --model llama3-8b --gpu b200 --gpus 8 --global-batch 16 --dtype fp4 \
+  --bf16-layers-at-start 1 --bf16-layers-at-end 2
+expect 2 "keep layers in bf16 under dtype fp8 or fp4; got dtype bf16" -- "$bin" train --model llama3-8b \
+  --gpu b200 --gpus 8 --global-batch 16 --bf16-layers-at-end 2
+expect 0 '"simulated": 1' -- "$bin" search "${sq[@]}" --ep 8 --dtype fp8 --bf16-layers-at-end 2
 # YaRN's RoPE factor, a model shape field: checked like the preset's.
 expect 2 "rope_mscale must be a positive factor up to 100" -- "$bin" train --model gpt-oss-120b --gpu h100-sxm \
   --gpus 8 --ep 8 --global-batch 16 --seq-len 2048 --set workload.training.shape.rope_mscale=-2

@@ -673,6 +673,37 @@ TEST(LayerOpsTest, YarnRopeRunsTheUnfusedPasses) {
   EXPECT_DOUBLE_EQ(FindCompute(bwd, "attn.rope_unfused.bwd")->bytes, qk_bytes * 17.0);
 }
 
+// Under fp8 or fp4 the edge layers kept in bf16 run bf16 GEMMs and attention without
+// quantisation; the others keep the run's precision; a bf16 run has no edge layers.
+TEST(LayerOpsTest, Bf16EdgeLayersRunInBf16) {
+  const ModelSpec m = FindModelPreset("llama3-8b").value();  // 32 layers
+  LayerContext base;
+  base.seq_len = 2048;
+  base.dtype = DType::kFp8;
+  base.fp8_attention = true;
+  base.bf16_layers_at_start = 2;
+  base.bf16_layers_at_end = 1;
+  for (int64_t layer : {0, 1, 31}) {
+    EXPECT_TRUE(HighPrecisionEdgeLayer(m, base, layer)) << layer;
+    const LayerContext c = LayerContextOf(m, base, layer);
+    EXPECT_EQ(c.dtype, DType::kBf16);
+    EXPECT_FALSE(c.fp8_attention);
+    const auto fwd = LayerForward(m, c);
+    EXPECT_EQ(FindCompute(fwd, "attn.qkv.fwd")->dtype, DType::kBf16);
+    EXPECT_EQ(FindCompute(fwd, "attn.proj.input.quantize"), nullptr);
+  }
+  for (int64_t layer : {2, 30}) {
+    EXPECT_FALSE(HighPrecisionEdgeLayer(m, base, layer)) << layer;
+    const LayerContext c = LayerContextOf(m, base, layer);
+    EXPECT_EQ(c.dtype, DType::kFp8);
+    const auto fwd = LayerForward(m, c);
+    EXPECT_EQ(FindCompute(fwd, "attn.qkv.fwd")->dtype, DType::kFp8);
+    EXPECT_NE(FindCompute(fwd, "attn.proj.input.quantize"), nullptr);
+  }
+  base.dtype = DType::kBf16;
+  EXPECT_FALSE(HighPrecisionEdgeLayer(m, base, 0));
+}
+
 // A banded layer's flash attention carries its window (priced at WindowedAttentionRate); a
 // dense layer's, or a window as long as the sequence, carries none.
 TEST(LayerOpsTest, SlidingWindowLayersCarryTheirWindow) {

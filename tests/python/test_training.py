@@ -235,6 +235,16 @@ def test_fp8_recipe_from_python():
         echosim.train(**dict(job, dtype="bf16"), fp8_recipe="current")
 
 
+def test_bf16_edge_layers_from_python():
+    # Edge layers kept in bf16 under fp8 cost time; a bf16 run has none to keep.
+    job = dict(model="llama3-8b", gpu="b200", gpus=8, global_batch=16, seq_len=2048, dtype="fp8",
+               host_launch_us=0)
+    edges = echosim.train(**job, bf16_layers_at_start=1, bf16_layers_at_end=1)
+    assert edges.step_time_s > echosim.train(**job).step_time_s
+    with pytest.raises(ValueError, match="under dtype fp8 or fp4"):
+        echosim.train(**dict(job, dtype="bf16"), bf16_layers_at_end=1)
+
+
 def test_flex_dispatcher_from_python():
     base = QWEN_MOE_EP16
     plain = echosim.train(**base)

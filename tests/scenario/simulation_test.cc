@@ -132,6 +132,15 @@ parallelism: {ep: 8}
       {kMinimal, {"workload.training.dtype=fp8", "workload.training.fp8_recipe=current"}, ""},
       {kMinimal,
        {"cluster.gpu=b200", "workload.training.dtype=fp8", "workload.training.fp8_recipe=mxfp8"}, ""},
+      {kMinimal, {"workload.training.bf16_layers_at_end=2"},
+       "workload.training.bf16_layers_at_start / bf16_layers_at_end (--bf16-layers-at-start / "
+       "--bf16-layers-at-end) keep layers in bf16 under dtype fp8 or fp4; got dtype bf16"},
+      {kMinimal, {"workload.training.dtype=fp8", "workload.training.bf16_layers_at_start=2",
+                  "workload.training.bf16_layers_at_end=31"},
+       "workload.training.bf16_layers_at_start + bf16_layers_at_end (2 + 31) exceeds the 32 layers of "
+       "model 'llama2-7b'"},
+      {kMinimal, {"workload.training.dtype=fp8", "workload.training.bf16_layers_at_start=1",
+                  "workload.training.bf16_layers_at_end=1"}, ""},
       {kMinimal, {"workload.training.mtp_bf16=true"},
        "workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths"},
       {kMinimal, {"workload.training.mtp_bf16=true", "workload.training.shape.mtp_layers=1"}, ""},
@@ -176,6 +185,28 @@ parallelism: {ep: 8}
     EXPECT_NE(run.status().message().find(c.expected), std::string::npos)
         << c.overrides.front() << " -> " << run.status().message();
   }
+}
+
+// Edge layers kept in bf16 under fp8 slow the step, by more the more of them there are; with
+// pipeline parallelism the stage holding them sets the pace. All layers in bf16 that way cost
+// what a bf16 run's GEMMs cost, without the bf16 run's activations and gathers.
+TEST(SimulationTest, Bf16EdgeLayersSlowAnFp8Step) {
+  scenario::Scenario s = Parse(kMinimal);
+  ASSERT_TRUE(ApplyOverride("workload.training.dtype=fp8", &s).ok());
+  auto fp8 = RunTrainingScenario(s);
+  ASSERT_TRUE(fp8.ok()) << fp8.status().ToString();
+  ASSERT_TRUE(ApplyOverride("workload.training.bf16_layers_at_start=1", &s).ok());
+  ASSERT_TRUE(ApplyOverride("workload.training.bf16_layers_at_end=1", &s).ok());
+  auto edges = RunTrainingScenario(s);
+  ASSERT_TRUE(edges.ok()) << edges.status().ToString();
+  ASSERT_TRUE(ApplyOverride("workload.training.bf16_layers_at_end=8", &s).ok());
+  auto more = RunTrainingScenario(s);
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_GT(edges->result.step_time_s, fp8->result.step_time_s);
+  EXPECT_GT(more->result.step_time_s, edges->result.step_time_s);
+  auto bf16 = RunTrainingScenario(Parse(kMinimal));
+  ASSERT_TRUE(bf16.ok());
+  EXPECT_LT(more->result.step_time_s, bf16->result.step_time_s);
 }
 
 // The routing imbalance an MoE run was priced at is reported: random routing's expected busiest

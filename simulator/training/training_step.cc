@@ -514,13 +514,14 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   // in their attention kernels, the leading dense layers of an MoE model in their MLP, and the
   // layers of a hybrid model in their block (ModelSpec::LayerKind), the bf16 edge layers of an
   // fp8 / fp4 run in their precision. Each kind is generated once.
-  constexpr int kKinds = 5 * 4 * 2;
+  constexpr int kBlockKinds = 5 * 4;  // block x windowed x dense, in one precision
+  constexpr int kKinds = 2 * kBlockKinds;
   std::vector<LayerStep> kind_fwd[kKinds], kind_bwd[kKinds];
   bool generated[kKinds] = {};
   auto block_of = [](char k) { return k == 'T' ? 0 : k == 'M' ? 1 : k == '*' ? 2 : k == 'E' ? 3 : 4; };
   auto kind_of = [&](int64_t layer) {
     return block_of(m.LayerKind(layer)) * 4 + (m.WindowedLayer(layer) ? 1 : 0) +
-           (m.is_moe() && !m.MoeLayer(layer) ? 2 : 0) + (HighPrecisionEdgeLayer(m, ctx_, layer) ? 20 : 0);
+           (m.is_moe() && !m.MoeLayer(layer) ? 2 : 0) + (HighPrecisionEdgeLayer(m, ctx_, layer) ? kBlockKinds : 0);
   };
   for (int64_t layer = 0; layer < m.layers; ++layer) {
     const int k = kind_of(layer);

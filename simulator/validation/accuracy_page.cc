@@ -1,5 +1,6 @@
 #include "simulator/validation/accuracy_page.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -156,6 +157,44 @@ std::string ModelByGpuTable(const ValidationReport& rep) {
   return o;
 }
 
+// The simulated rows beyond the row target (held-out), grouped by model and GPU: how many of
+// the group's rows, their signed errors and whether they are all mixture-of-experts rows
+// predicted fast or slow. Empty when no row is beyond it.
+std::string RowsBeyondTargetTable(const ValidationReport& rep) {
+  struct Group {
+    int rows = 0;
+    std::vector<double> beyond;  // signed errors of the rows beyond the target
+  };
+  std::map<std::pair<std::string, std::string>, Group> groups;
+  int beyond = 0, beyond_moe = 0, beyond_fast = 0;
+  for (const ValidationRow& r : rep.rows) {
+    if (r.skipped) continue;
+    Group& g = groups[{r.model.empty() ? r.label : r.model, r.gpu}];
+    ++g.rows;
+    if (std::fabs(r.error) <= kRowErrorTarget) continue;
+    g.beyond.push_back(r.error);
+    ++beyond;
+    if (r.moe) ++beyond_moe;
+    if (r.error < 0) ++beyond_fast;
+  }
+  if (beyond == 0) return "";
+  std::string o = StrCat("\nThe ", beyond, " rows beyond ", Pct(kTargetWorst),
+                         ", by model and GPU: ", beyond_moe, " of them mixture-of-experts rows, ",
+                         beyond_fast,
+                         " predicted faster than measured.\n\n"
+                         "| model | GPU | rows beyond | of the group's rows | signed errors |\n"
+                         "|---|---|---|---|---|\n");
+  for (const auto& [key, g] : groups) {
+    if (g.beyond.empty()) continue;
+    const auto [lo, hi] = std::minmax_element(g.beyond.begin(), g.beyond.end());
+    const std::string range =
+        *lo == *hi ? SignedPct(*lo) : StrCat(SignedPct(*lo), " to ", SignedPct(*hi));
+    o += StrCat("| ", Cell(key.first), " | ", key.second, " | ", g.beyond.size(), " | ", g.rows,
+                " | ", range, " |\n");
+  }
+  return o;
+}
+
 std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plots_link_dir,
                              const std::string& command) {
   std::string o;
@@ -197,6 +236,7 @@ std::string AccuracyMarkdown(const ValidationReport& rep, const std::string& plo
                 s.worst_abs_error <= kTargetWorst ? " (met)" : " (not met)", ", ",
                 s.rows_beyond_target, " of ", s.rows - s.skipped, " simulated rows beyond it.\n");
   }
+  o += RowsBeyondTargetTable(rep);
 
   o += "\n## Calibration constants\n\n";
   o += "| fit | compute_sustained_factor | host_overhead_per_step_ms | fitted on |\n"

@@ -94,6 +94,38 @@ TEST(AccuracyPageTest, CountsRowsBeyondTheRowTarget) {
   EXPECT_NE(md.find("| rows worse than 15.0% |"), std::string::npos) << md;
 }
 
+// The rows beyond the row target are listed by model and GPU: how many of the group's
+// simulated rows, their signed errors, and how many are MoE rows predicted fast.
+TEST(AccuracyPageTest, ListsRowsBeyondTheTargetByModelAndGpu) {
+  ValidationReport rep = SmallReport();
+  const std::string none = AccuracyMarkdown(rep, "", "c");
+  EXPECT_EQ(none.find("rows beyond 15.0%, by model and GPU"), std::string::npos) << none;
+  ValidationRow r = rep.rows[0];
+  r.model = "moe1";
+  r.moe = true;
+  for (const auto& [gpu, err] : {std::pair<const char*, double>{"b200", -0.30},
+                                 {"b200", -0.20}, {"b200", 0.05}, {"h100-sxm", 0.15}}) {
+    r.gpu = gpu;
+    r.error = err;
+    rep.rows.push_back(r);
+  }
+  r.model = "dense1";
+  r.moe = false;
+  r.gpu = "h100-sxm";
+  r.error = 0.16;
+  rep.rows.push_back(r);
+  rep.rows[1].error = 0.9;  // skipped: never listed
+  const std::string md = AccuracyMarkdown(rep, "", "c");
+  EXPECT_NE(md.find("The 3 rows beyond 15.0%, by model and GPU: 2 of them mixture-of-experts rows, "
+                    "2 predicted faster than measured."),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| moe1 | b200 | 2 | 3 | -30.0% to -20.0% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| dense1 | h100-sxm | 1 | 1 | +16.0% |"), std::string::npos) << md;
+  // Exactly at the target is not beyond it.
+  EXPECT_EQ(md.find("| moe1 | h100-sxm |"), std::string::npos) << md;
+}
+
 // The model x GPU table: each cell the median signed error of that model's rows on that GPU
 // and their count; a model not run on a GPU leaves the cell empty.
 TEST(AccuracyPageTest, SignedErrorByModelAndGpu) {

@@ -22,6 +22,21 @@ double GpuSpec::PeakFlopsPerS(DType dtype) const {
   return peak_tflops_bf16 * 1e12;
 }
 
+double GpuSpec::AttentionFp8Speedup(bool backward, bool block_scaled, int64_t head_dim) const {
+  constexpr double kNarrow = 128, kWide = 192;  // the head dims the two sets were measured at
+  double narrow = block_scaled ? (backward ? attention_mxfp8_speedup_bwd : attention_mxfp8_speedup_fwd)
+                               : (backward ? attention_fp8_speedup_bwd : attention_fp8_speedup_fwd);
+  if (!(narrow > 0)) {
+    const double bf16 = PeakFlopsPerS(DType::kBf16);
+    return bf16 > 0 ? PeakFlopsPerS(DType::kFp8) / bf16 : 1.0;
+  }
+  const double wide = block_scaled ? (backward ? attention_mxfp8_speedup_bwd_d192 : attention_mxfp8_speedup_fwd_d192)
+                                   : (backward ? attention_fp8_speedup_bwd_d192 : attention_fp8_speedup_fwd_d192);
+  if (!(wide > 0)) return narrow;
+  const double x = std::clamp((static_cast<double>(head_dim) - kNarrow) / (kWide - kNarrow), 0.0, 1.0);
+  return narrow + x * (wide - narrow);
+}
+
 Status GpuSpec::Validate() const {
   struct Field {
     const char* name;
@@ -55,6 +70,14 @@ Status GpuSpec::Validate() const {
   }
   for (const Field& f : {Field{"gemm_min_dim_half", gemm_min_dim_half},
                          Field{"gemm_flops_half", gemm_flops_half},
+                         Field{"attention_fp8_speedup_fwd", attention_fp8_speedup_fwd},
+                         Field{"attention_fp8_speedup_bwd", attention_fp8_speedup_bwd},
+                         Field{"attention_mxfp8_speedup_fwd", attention_mxfp8_speedup_fwd},
+                         Field{"attention_mxfp8_speedup_bwd", attention_mxfp8_speedup_bwd},
+                         Field{"attention_fp8_speedup_fwd_d192", attention_fp8_speedup_fwd_d192},
+                         Field{"attention_fp8_speedup_bwd_d192", attention_fp8_speedup_bwd_d192},
+                         Field{"attention_mxfp8_speedup_fwd_d192", attention_mxfp8_speedup_fwd_d192},
+                         Field{"attention_mxfp8_speedup_bwd_d192", attention_mxfp8_speedup_bwd_d192},
                          Field{"host_launch_us", host_launch_us},
                          Field{"host_loop_launch_us", host_loop_launch_us}}) {
     if (!(f.v >= 0) || !std::isfinite(f.v)) {
@@ -91,6 +114,14 @@ StatusOr<GpuSpec> ParseGpuYaml(const std::string& text, const std::string& sourc
       {"gemm_min_dim_half_fp4", &g.gemm_min_dim_half_fp4},
       {"gemm_flops_half_fp4", &g.gemm_flops_half_fp4},
       {"attention_efficiency", &g.attention_efficiency},
+      {"attention_fp8_speedup_fwd", &g.attention_fp8_speedup_fwd},
+      {"attention_fp8_speedup_bwd", &g.attention_fp8_speedup_bwd},
+      {"attention_mxfp8_speedup_fwd", &g.attention_mxfp8_speedup_fwd},
+      {"attention_mxfp8_speedup_bwd", &g.attention_mxfp8_speedup_bwd},
+      {"attention_fp8_speedup_fwd_d192", &g.attention_fp8_speedup_fwd_d192},
+      {"attention_fp8_speedup_bwd_d192", &g.attention_fp8_speedup_bwd_d192},
+      {"attention_mxfp8_speedup_fwd_d192", &g.attention_mxfp8_speedup_fwd_d192},
+      {"attention_mxfp8_speedup_bwd_d192", &g.attention_mxfp8_speedup_bwd_d192},
       {"mamba_scan_efficiency", &g.mamba_scan_efficiency},
       {"sustained_tensor_rate", &g.sustained_tensor_rate},
       {"host_launch_us", &g.host_launch_us},

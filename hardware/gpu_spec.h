@@ -44,6 +44,25 @@ struct GpuSpec {
   // Head dimension at which attention_efficiency was measured: it holds from there up, and
   // smaller head dims run slower (AttentionHeadDimFactor, hardware/kernel_calibration.h).
   int attention_head_dim = 128;
+  // Flash attention with fp8 matmuls (Transformer Engine's fp8 dot-product attention) as a
+  // speed-up over the same kernel in bf16, forward and backward, for per-tensor scaled fp8
+  // (delayed or current scaling) and for MXFP8 (block-scaled): the measured ratio of cuDNN's
+  // kernel times, not the ratio of the peaks. Measured at query-key head dim 128 (GQA, the
+  // Llama shape) and, the *_d192 fields, at 192 (MLA's width, 128 heads): the wider head gains
+  // more from fp8 matmuls. Between the two the speed-up is interpolated in the head dim; below
+  // 128 it is the 128 value, above 192 the 192 value. 0 (unmeasured): the fp8 : bf16 peak
+  // ratio at 128; the 128 value at 192.
+  double attention_fp8_speedup_fwd = 0;
+  double attention_fp8_speedup_bwd = 0;
+  double attention_mxfp8_speedup_fwd = 0;
+  double attention_mxfp8_speedup_bwd = 0;
+  double attention_fp8_speedup_fwd_d192 = 0;
+  double attention_fp8_speedup_bwd_d192 = 0;
+  double attention_mxfp8_speedup_fwd_d192 = 0;
+  double attention_mxfp8_speedup_bwd_d192 = 0;
+  // The speed-up of an fp8 attention kernel over its bf16 twin at query-key head dim
+  // `head_dim` (see the fields above).
+  double AttentionFp8Speedup(bool backward, bool block_scaled, int64_t head_dim) const;
   // Fraction of the 16-bit peak that Mamba-2's chunked scan reaches (mamba_ssm's Triton
   // mamba_chunk_scan_combined, as Megatron-Core's Mamba mixer runs it), by the FLOPs of
   // ModelSpec::MambaScanFlopsPerToken. Measured on H200: the geometric mean of the upstream

@@ -435,17 +435,18 @@ double RooflineSeconds(const GpuSpec& gpu, const FittedComputeParams& p, const C
                          AttentionHeadDimFactor(op.k, gpu.attention_head_dim) *
                          WindowedAttentionRate(op.attention_window, op.n, backward);
       // The op's dtype is its matmul precision (16-bit unless fp8 attention was asked for).
-      // FP8 attention is taken to reach the same fraction of the fp8 peak as 16-bit attention
-      // does of the 16-bit peak: cuDNN's causal forward, head dim 256, 4K tokens on H100
-      // reaches 483 TFLOP/s in BF16 and 1015 in FP8 (FlashAttention-3 paper, Shah et al.
-      // 2024, arXiv 2407.08608, Figs. 5 and 7): 0.49 and 0.51 of the datasheet peaks.
       // Below the head dim the efficiency was measured at, the softmax share lowers the rate
-      // (AttentionHeadDimFactor).
-      const double rate = op.dropout ? AttentionDropoutRate(backward) : 1.0;
-      // A sliding-window kernel gains nothing from fp8 matmuls: cuDNN 9.22's window-128
-      // forward on GB200 runs 173 TFLOP/s in fp8 and 161 in bf16 (the benchmark named at
-      // WindowedAttentionRate), so it is priced against the 16-bit peak.
-      const DType peak_dtype = op.attention_window > 0 ? DType::kBf16 : op.dtype;
+      // (AttentionHeadDimFactor). FP8 attention runs at the bf16 kernel's rate times the
+      // speed-up measured for it (GpuSpec::AttentionFp8Speedup; MXFP8 when the op is block
+      // scaled), not at the fp8 : bf16 peak ratio: cuDNN's fp8 backward at head dim 128 is
+      // about as fast as its bf16 one. A sliding-window kernel gains nothing from fp8 matmuls:
+      // cuDNN 9.22's window-128 forward on GB200 runs 173 TFLOP/s in fp8 and 161 in bf16 (the
+      // benchmark named at WindowedAttentionRate), so it keeps the bf16 rate.
+      double rate = op.dropout ? AttentionDropoutRate(backward) : 1.0;
+      if (op.dtype == DType::kFp8 && op.attention_window == 0) {
+        rate *= gpu.AttentionFp8Speedup(backward, op.block_scaled, op.k);
+      }
+      const DType peak_dtype = op.dtype == DType::kFp8 ? DType::kBf16 : op.dtype;
       const double t_c = op.flops / (gpu.PeakFlopsPerS(peak_dtype) * eff * sustained * rate);
       return std::max(t_c, op.bytes / (bw * p.memory.efficiency)) + p.kernel_overhead_s;
     }

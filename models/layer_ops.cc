@@ -102,7 +102,7 @@ MoeDims MakeMoeDims(const ModelSpec& m, const LayerContext& c, const Dims& d) {
   md.received = md.routed * md.imbalance;
   md.per_expert = std::max<int64_t>(1, static_cast<int64_t>(md.received / md.local_experts));
   md.xh = m.expert_width();
-  md.gemm_concurrency = c.grouped_gemm_single_kernel
+  md.gemm_concurrency = c.grouped_gemm_single_kernel || c.fused_moe_mlp
                             ? 0
                             : std::min<int64_t>(md.local_experts, kGroupedGemmStreams);
   return md;
@@ -716,9 +716,13 @@ void MlpFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
   if (SortsByLocalExpert(c, md)) push(Mem("moe.sort.fwd", recv * xh * d.e * 2.0));
   Quantize(s, c, "moe.fc1.input", recv * xh, recompute);
   push(ExpertGemm("moe.fc1.fwd", c.dtype, md, md.up, xh));
-  if (ClampsGlu(m, c)) push(GluClampFwd(recv, md.f, d.e));
-  push(MoeActFwd(m, recv, md.f, d.e));
-  Quantize(s, c, "moe.fc2.input", recv * md.f, recompute);
+  if (!c.fused_moe_mlp) {
+    // A fused expert MLP computes the activation, the routing-probability scale and the
+    // quantisation of fc2's input in fc1's epilogue (see LayerContext::fused_moe_mlp).
+    if (ClampsGlu(m, c)) push(GluClampFwd(recv, md.f, d.e));
+    push(MoeActFwd(m, recv, md.f, d.e));
+    Quantize(s, c, "moe.fc2.input", recv * md.f, recompute);
+  }
   push(ExpertGemm("moe.fc2.fwd", c.dtype, md, xh, md.f));
   if (AddsExpertBias(m, c)) push(ExpertBiasFwd(recv, xh, d.e));
   if (SortsByLocalExpert(c, md)) push(Mem("moe.unsort.fwd", recv * xh * d.e * 2.0));
@@ -775,10 +779,14 @@ void MlpBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c
     Quantize(s, c, "moe.fc2.grad", recv * xh);
     LinearBwd(s, "moe.fc2", c.dtype, md.per_expert, xh, md.f, md.local_experts,
               md.gemm_concurrency);
-    s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
-                     recv * md.f * d.e * act_bytes));
-    if (ClampsGlu(m, c)) s->push_back(GluClampBwd(recv, md.f, d.e));
-    Quantize(s, c, "moe.fc1.grad", recv * md.up);
+    if (!c.fused_moe_mlp) {
+      // Fused: the activation's gradient, the probability's and the quantisation of fc1's
+      // output gradient run in fc2's data-gradient epilogue.
+      s->push_back(Mem(m.mlp == MlpKind::kSwiglu ? "moe.swiglu.bwd" : "moe.gelu.bwd",
+                       recv * md.f * d.e * act_bytes));
+      if (ClampsGlu(m, c)) s->push_back(GluClampBwd(recv, md.f, d.e));
+      Quantize(s, c, "moe.fc1.grad", recv * md.up);
+    }
     LinearBwd(s, "moe.fc1", c.dtype, md.per_expert, md.up, xh, md.local_experts,
               md.gemm_concurrency);
     if (SortsByLocalExpert(c, md)) s->push_back(Mem("moe.sort.bwd", recv * xh * d.e * 2.0));
@@ -983,12 +991,13 @@ LayerContext LayerContextOf(const ModelSpec& m, const LayerContext& base, int64_
 }
 
 // Under MXFP8 every fp8 GEMM of a layer runs on block-scaled operands (the 16-bit ones, such
-// as a bf16 MTP depth's, do not).
+// as a bf16 MTP depth's, do not), and so does fp8 attention (cuDNN's MXFP8 attention kernels).
 static void MarkBlockScaled(std::vector<LayerStep>* s, const LayerContext& c) {
   if (c.dtype != DType::kFp8 || c.fp8_recipe != Fp8Recipe::kMxfp8) return;
   for (LayerStep& st : *s) {
     auto* op = std::get_if<ComputeOp>(&st);
-    if (op && op->cls == OpClass::kGemm && op->dtype == DType::kFp8 && !op->chunked_scan) {
+    if (op && (op->cls == OpClass::kGemm || op->cls == OpClass::kAttention) &&
+        op->dtype == DType::kFp8 && !op->chunked_scan) {
       op->block_scaled = true;
     }
   }
@@ -1038,7 +1047,8 @@ static std::vector<LayerStep> LayerBackwardSteps(const ModelSpec& m, const Layer
       // A Mamba or attention-only layer has no MLP to re-run.
     } else if (c.Recomputes(MoeHere(m, c) ? kRecomputeMoe : kRecomputeMlp)) {
       MlpFwd(&s, m, c, d, true);  // with its TP / EP communication
-    } else if (MoeHere(m, c) && c.Recomputes(kRecomputeMoeAct)) {
+    } else if (MoeHere(m, c) && c.Recomputes(kRecomputeMoeAct) && !c.fused_moe_mlp) {
+      // (A fused expert MLP keeps its activation: nothing of its own to re-run.)
       const MoeDims md = MakeMoeDims(m, c, d);
       if (ClampsGlu(m, c)) recomputed(GluClampFwd(md.received, md.f, d.e));
       recomputed(MoeActFwd(m, md.received, md.f, d.e));

@@ -92,8 +92,14 @@ struct LayerContext {
   // The expert GEMMs as one grouped kernel (parallelism.moe_grouped_gemm single_kernel)
   // instead of one GEMM per local expert over Transformer Engine's 4 streams.
   bool grouped_gemm_single_kernel = false;
-  // The expert MLP as one fused op (parallelism.moe_fused_mlp): a clamped GLU activation
-  // (ModelSpec::glu_clamp) costs no passes of its own.
+  // The expert MLP as one fused op (parallelism.moe_fused_mlp; Transformer Engine's
+  // grouped MLP fusion, transformer_engine/pytorch/ops/fused/grouped_mlp.py: fc1, the
+  // activation and fc2 as CuTe DSL grouped GEMMs through cuDNN's front end, for MXFP8 / NVFP4
+  // on Blackwell): each grouped GEMM is one kernel over all local experts, the activation
+  // (a clamped GLU too, ModelSpec::glu_clamp), the routing-probability scale and the
+  // quantisation of fc2's input run in fc1's epilogue, their gradients and the quantisation of
+  // fc1's output gradient in fc2's data-gradient epilogue, and expert biases
+  // (ModelSpec::expert_bias) in the GEMMs: none costs a pass of its own.
   bool fused_moe_mlp = false;
   // A leading dense layer of an MoE model (ModelSpec::dense_layers): its MLP is the dense one
   // of ffn_hidden, not the experts.

@@ -47,7 +47,8 @@ struct ComputeOp {
   // below its no-dropout rate (AttentionDropoutRate).
   bool dropout = false;
   // A GEMM on MXFP8 operands (an e8m0 scale per 32 elements along k): priced at the fp8 rate
-  // times kBlockScaledGemmTimeRatio (hardware/kernel_calibration.h).
+  // times kBlockScaledGemmTimeRatio (hardware/kernel_calibration.h). An fp8 attention kernel
+  // on MXFP8 operands: priced at GpuSpec::attention_mxfp8_speedup_*.
   bool block_scaled = false;
   // Flash attention over a sliding window of this many keys per query (0 = none): priced at
   // WindowedAttentionRate of the causal kernel's rate (hardware/kernel_calibration.h). The

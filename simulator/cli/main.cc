@@ -122,8 +122,10 @@ train options (each sets the scenario field in parentheses):
                           (default: uniformly random routing's expected busiest rank, as
                           Megatron-Core's moe_router_force_load_balancing;
                           workload.training.moe_load_imbalance)
-  --moe-fused-mlp         the expert MLP as Transformer Engine's fused op: a clamped GLU (gpt-oss)
-                          costs no clamp kernels of its own (parallelism.moe_fused_mlp)
+  --moe-fused-mlp         the expert MLP as Transformer Engine's fused grouped MLP (MXFP8 on
+                          Blackwell): one kernel per grouped GEMM, the activation, probability
+                          scale, quantisations and expert biases in the GEMM epilogues
+                          (parallelism.moe_fused_mlp)
   --tp-comm-overlap       overlap TP all-gather/reduce-scatter with GEMMs (parallelism.tp_comm_overlap)
   --ep-comm-overlap       MoE: interleave each backward with the next forward so expert
                           all-to-alls overlap compute (parallelism.ep_comm_overlap)

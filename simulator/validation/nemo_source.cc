@@ -172,7 +172,7 @@ const std::map<std::string, SystemMapping>& Systems() {
 // release from 25.11 to 26.04.01.
 //   moe_a2a_overlap: overlap_moe_expert_parallel_comm with delayed weight gradients.
 //   From 26.06 the MXFP8 recipes below also set fp8_dot_product_attention, full-iteration
-//   CUDA graphs and the fused (CuTe DSL) grouped MLP; the last two are not simulated.
+//   CUDA graphs (RecipeGraphScopes) and the fused (CuTe DSL) grouped MLP (FusedGroupedMlp).
 struct RecipeChange {
   const char* model;
   const char* system;
@@ -390,6 +390,26 @@ DeepSeekRecipe FindDeepSeekRecipe(const std::string& model, const std::string& m
                     "the stated GBS");
   }
   return r;
+}
+
+// Whether a row's recipe runs the expert MLP as Transformer Engine's fused grouped MLP
+// (use_transformer_engine_op_fuser with NVTE_CUTEDSL_FUSED_GROUPED_MLP, MXFP8 on Blackwell; see
+// LayerContext::fused_moe_mlp). Megatron-Bridge at 63b08b397 (26.06): cutedsl_fused_grouped_mlp
+// in scripts/performance/configs/qwen/qwen3_workload_base_configs.py (Qwen3-235B-A22B GB300 and
+// GB200 FP8_MX V2; Qwen3-30B-A3B GB300, GB200 and B300 FP8_MX V1),
+// configs/deepseek/deepseek_workload_base_configs.py (DeepSeek-V3 GB300 and GB200 FP8_MX V1) and
+// configs/gpt_oss/gpt_oss_workload_base_configs.py (gpt-oss-120b GB200 and GB300 FP8_MX V2),
+// applied by utils/overrides.py and perf_plugins.py; the perf_recipes of 381d0b825 (26.06.01)
+// and 4ab94dfad (26.08) keep NVTE_CUTEDSL_FUSED_GROUPED_MLP for the same systems
+// (perf_recipes/{qwen,deepseek,gpt_oss}/<system>/*.py).
+bool FusedGroupedMlp(const std::string& model, const std::string& system, const std::string& precision,
+                     const std::string& release) {
+  if (precision != "MXFP8") return false;
+  if (release != "26.06" && release != "26.06.01" && release != "26.08") return false;
+  const bool grace = system == "DGX-GB200" || system == "DGX-GB300";
+  if (model == "Qwen3_30B_a3B") return grace || system == "DGX-B300";
+  if (model == "Qwen3_235B_a22B" || model == "DeepSeekV3" || model == "GPT OSS 120B") return grace;
+  return false;
 }
 
 // The CUDA graphs of the release recipe of a GB200 / GB300 row (see RecipeGraphScopes).
@@ -970,7 +990,7 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
       c.fp8_attention = rc->fp8_attention;
       notes.push_back(rc->fp8_attention
                           ? "release recipe (Megatron-Bridge): MoE all-to-all overlap and fp8 "
-                            "attention simulated; its fused grouped-MLP kernel is not"
+                            "attention simulated"
                           : "release recipe (Megatron-Bridge): MoE all-to-all overlap simulated");
     }
     // The recipe's CUDA graphs, where the GPU preset has a host launch model: what they change
@@ -987,18 +1007,11 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     } else if (spec.is_moe()) {
       notes.push_back("the recipe's CUDA graphs not simulated (no host launch model for this GPU)");
     }
-    // The expert MLP as Transformer Engine's fused op (use_transformer_engine_op_fuser with the
-    // CuTe DSL grouped MLP), which applies gpt-oss's clamped GLU inside it: only the GB200 and
-    // GB300 MXFP8 recipes from 26.06 (gpt_oss_workload_base_configs.py FP8_MX V2 at 63b08b397:
-    // cutedsl_fused_grouped_mlp, applied by utils/overrides.py; perf_recipes/gpt_oss/common.py
-    // _apply_gpt_oss_120b_full_iter_fp8mx_configs at 381d0b825 and 4ab94dfad). Every other
-    // gpt-oss row clamps with Megatron-Core's separate kernels.
-    if (model == "GPT OSS 120B" && precision == "MXFP8" &&
-        (system == "DGX-GB200" || system == "DGX-GB300") &&
-        (short_release == "26.06" || short_release == "26.06.01" || short_release == "26.08")) {
+    if (FusedGroupedMlp(model, system, precision, short_release)) {
       c.fused_moe_mlp = true;
-      notes.push_back("release recipe: the experts' fused grouped MLP applies the clamped GLU and the biases "
-                      "(no kernels of their own; the fused kernel's speed is the grouped GEMMs')");
+      notes.push_back("release recipe: the experts' fused grouped MLP (Transformer Engine, CuTe DSL): one "
+                      "kernel per grouped GEMM, the activation, probability scale, quantisations"
+                      + std::string(spec.expert_bias ? " and biases" : "") + " in their epilogues");
     }
     const int64_t micro_batches = c.mbs * c.dp > 0 ? gbs / (c.mbs * c.dp) : 0;
     if (ga > 0 && micro_batches * c.mbs * c.dp == gbs && ga != micro_batches) {

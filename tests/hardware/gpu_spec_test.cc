@@ -84,7 +84,10 @@ TEST(GpuSpecTest, Errors) {
            {"nic_efficiency: 1.5", "nic_efficiency is a fraction of peak and must be <= 1"},
            {"mamba_scan_efficiency: 0", "mamba_scan_efficiency must be positive"},
            {"sustained_tensor_rate: 1.2", "sustained_tensor_rate is a fraction of peak and must be <= 1"},
-           {"sustained_tensor_rate: 0", "sustained_tensor_rate must be positive"}}) {
+           {"sustained_tensor_rate: 0", "sustained_tensor_rate must be positive"},
+           {"attention_fp8_speedup_bwd: -1", "attention_fp8_speedup_bwd must be a finite number >= 0"},
+           {"attention_mxfp8_speedup_fwd_d192: .nan",
+            "attention_mxfp8_speedup_fwd_d192 must be a finite number >= 0"}}) {
     auto bad = ParseGpuYaml(required + line + "\n", "g.yaml");
     ASSERT_FALSE(bad.ok()) << line;
     EXPECT_NE(bad.status().message().find(want), std::string::npos) << bad.status().message();
@@ -144,6 +147,30 @@ TEST(GpuSpecTest, GemmSizeCurvePerPrecision) {
 
 // The A100 presets' attention efficiency was measured at head dim 64 and says so; the others
 // at the default 128.
+// FP8 attention's speed-up over bf16: the measured values at head dim 128 and 192, linear in the
+// head dim between them and held outside; without a measurement the fp8 : bf16 peak ratio.
+TEST(GpuSpecTest, Fp8AttentionSpeedupByPassRecipeAndHeadDim) {
+  const GpuSpec gb200 = FindGpuPreset("gb200").value();
+  EXPECT_DOUBLE_EQ(gb200.AttentionFp8Speedup(false, false, 128), 1.29);
+  EXPECT_DOUBLE_EQ(gb200.AttentionFp8Speedup(true, false, 128), 1.06);
+  EXPECT_DOUBLE_EQ(gb200.AttentionFp8Speedup(true, true, 128), 0.94);
+  EXPECT_DOUBLE_EQ(gb200.AttentionFp8Speedup(true, true, 64), 0.94);
+  EXPECT_DOUBLE_EQ(gb200.AttentionFp8Speedup(true, true, 192), 1.27);
+  EXPECT_DOUBLE_EQ(gb200.AttentionFp8Speedup(true, true, 256), 1.27);
+  EXPECT_NEAR(gb200.AttentionFp8Speedup(false, false, 160), (1.29 + 1.50) / 2, 1e-12);
+  // H100: no measurement at 192 (cuDNN 9.19 has no fp8 kernel for it), so 128's holds there.
+  const GpuSpec h100 = FindGpuPreset("h100-sxm").value();
+  EXPECT_DOUBLE_EQ(h100.AttentionFp8Speedup(true, false, 192), 0.89);
+  // No measurement at all: the peaks' ratio.
+  const std::string required =
+      "name: g\npeak_tflops_bf16: 100\npeak_tflops_fp16: 100\npeak_tflops_fp8: 200\n"
+      "hbm_capacity_gb: 1\nhbm_tbps: 1\nnvlink_gbps: 1\nnic_gbps: 1\n";
+  auto g = ParseGpuYaml(required, "g.yaml");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_DOUBLE_EQ(g->AttentionFp8Speedup(true, true, 128), 2.0);
+  EXPECT_DOUBLE_EQ(g->AttentionFp8Speedup(false, false, 192), 2.0);
+}
+
 TEST(GpuSpecTest, AttentionHeadDimOfTheMeasurement) {
   auto a100 = FindGpuPreset("a100-80gb");
   ASSERT_TRUE(a100.ok());

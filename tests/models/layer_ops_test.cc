@@ -641,7 +641,27 @@ TEST(LayerOpsTest, ClampedGluAndExpertBiasPassesOutsideAFusedExpertMlp) {
   const ComputeOp* bias_bwd = FindCompute(bias_back_steps, "moe.fc2_bias.bwd");
   ASSERT_NE(bias_bwd, nullptr);
   EXPECT_DOUBLE_EQ(bias_bwd->bytes, routed * 1024 * 2.0 * 8.0);
+  // Fused: the activation, the quantisations between the expert GEMMs, their gradients and the
+  // biases run in the GEMMs' epilogues; the expert GEMMs are one kernel (no stream concurrency).
+  c.dtype = DType::kFp8;
+  c.fp8_recipe = Fp8Recipe::kMxfp8;
+  for (const char* n : {"moe.swiglu.fwd", "moe.fc2.input.quantize", "moe.fc1.input.quantize"}) {
+    EXPECT_NE(FindCompute(LayerForward(m, c), n), nullptr) << n;
+  }
+  for (const char* n : {"moe.swiglu.bwd", "moe.fc1.grad.quantize", "moe.fc2.grad.quantize"}) {
+    EXPECT_NE(FindCompute(LayerBackward(m, c), n), nullptr) << n;
+  }
+  EXPECT_GT(FindCompute(LayerForward(m, c), "moe.fc1.fwd")->concurrency, 0);
   c.fused_moe_mlp = true;
+  for (const char* n : {"moe.swiglu.fwd", "moe.fc2.input.quantize"}) {
+    EXPECT_EQ(FindCompute(LayerForward(m, c), n), nullptr) << n;
+  }
+  for (const char* n : {"moe.swiglu.bwd", "moe.fc1.grad.quantize"}) {
+    EXPECT_EQ(FindCompute(LayerBackward(m, c), n), nullptr) << n;
+  }
+  EXPECT_NE(FindCompute(LayerForward(m, c), "moe.fc1.input.quantize"), nullptr);
+  EXPECT_NE(FindCompute(LayerBackward(m, c), "moe.fc2.grad.quantize"), nullptr);
+  EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc1.fwd")->concurrency, 0);
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.fc2_bias.fwd"), nullptr);
   EXPECT_EQ(FindCompute(LayerBackward(m, c), "moe.fc2_bias.bwd"), nullptr);
   EXPECT_EQ(FindCompute(LayerForward(m, c), "moe.glu_clamp.fwd"), nullptr);

@@ -24,8 +24,11 @@ double GpuSpec::PeakFlopsPerS(DType dtype) const {
 
 double GpuSpec::AttentionFp8Speedup(bool backward, bool block_scaled, int64_t head_dim) const {
   constexpr double kNarrow = 128, kWide = 192;  // the head dims the two sets were measured at
-  double narrow = block_scaled ? (backward ? attention_mxfp8_speedup_bwd : attention_mxfp8_speedup_fwd)
-                               : (backward ? attention_fp8_speedup_bwd : attention_fp8_speedup_fwd);
+  // MXFP8 without its own measurement takes per-tensor fp8's (a what-if: MXFP8 attention runs
+  // on Blackwell only).
+  const double mx_narrow = backward ? attention_mxfp8_speedup_bwd : attention_mxfp8_speedup_fwd;
+  if (block_scaled && !(mx_narrow > 0)) block_scaled = false;
+  const double narrow = block_scaled ? mx_narrow : (backward ? attention_fp8_speedup_bwd : attention_fp8_speedup_fwd);
   if (!(narrow > 0)) {
     const double bf16 = PeakFlopsPerS(DType::kBf16);
     return bf16 > 0 ? PeakFlopsPerS(DType::kFp8) / bf16 : 1.0;

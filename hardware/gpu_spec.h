@@ -51,7 +51,7 @@ struct GpuSpec {
   // Llama shape) and, the *_d192 fields, at 192 (MLA's width, 128 heads): the wider head gains
   // more from fp8 matmuls. Between the two the speed-up is interpolated in the head dim; below
   // 128 it is the 128 value, above 192 the 192 value. 0 (unmeasured): the fp8 : bf16 peak
-  // ratio at 128; the 128 value at 192.
+  // ratio at 128; the 128 value at 192; for MXFP8, per-tensor fp8's values.
   double attention_fp8_speedup_fwd = 0;
   double attention_fp8_speedup_bwd = 0;
   double attention_mxfp8_speedup_fwd = 0;

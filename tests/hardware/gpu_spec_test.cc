@@ -161,6 +161,9 @@ TEST(GpuSpecTest, Fp8AttentionSpeedupByPassRecipeAndHeadDim) {
   // H100: no measurement at 192 (cuDNN 9.19 has no fp8 kernel for it), so 128's holds there.
   const GpuSpec h100 = FindGpuPreset("h100-sxm").value();
   EXPECT_DOUBLE_EQ(h100.AttentionFp8Speedup(true, false, 192), 0.89);
+  // ... and, without MXFP8 measurements (Hopper has no MXFP8), per-tensor fp8's values.
+  EXPECT_DOUBLE_EQ(h100.AttentionFp8Speedup(true, true, 128), 0.89);
+  EXPECT_DOUBLE_EQ(h100.AttentionFp8Speedup(false, true, 128), 1.47);
   // No measurement at all: the peaks' ratio.
   const std::string required =
       "name: g\npeak_tflops_bf16: 100\npeak_tflops_fp16: 100\npeak_tflops_fp8: 200\n"

@@ -112,8 +112,21 @@ int64_t LoopLaunches(std::string_view name, const LaunchContext& c) {
   // The unfused RoPE's tensor operations, issued back to back by two consecutive calls of one
   // function (queries, then keys): all but the first at the loop cost.
   if (Starts(name, "attn.rope_unfused.")) return KernelLaunches(name, c) - 1;
+  // The expert-bias path's per-expert products and sums: a Python loop of bare tensor
+  // operations forward, the autograd engine's C++ backward: all but the first at the loop cost.
+  if (Starts(name, "moe.fc2_bias.")) return KernelLaunches(name, c) - 1;
   const int64_t grouped = GroupedGemmLaunches(name, c);
   return grouped > 1 ? grouped - 1 : 0;
+}
+
+bool SynchronizesHost(std::string_view name) {
+  // Megatron-Core's clamped quick-GEGLU (fusions/fused_bias_geglu.py,
+  // weighted_bias_quick_geglu_impl, gpt-oss's expert activation), after its clamps and their
+  // concatenation, builds its linear offset with torch.tensor(..., device=input.device) on
+  // every call: a copy from pageable host memory that PyTorch makes synchronously
+  // (cudaMemcpyAsync, then cudaStreamSynchronize: c10 memcpy_and_sync), so the host waits for
+  // the GPU to drain before it issues the activation. The recompute of the activation repeats it.
+  return name == "moe.glu_clamp.fwd";
 }
 
 }  // namespace echosim

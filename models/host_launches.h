@@ -57,6 +57,11 @@ int64_t KernelLaunches(std::string_view name, const LaunchContext& c);
 // (simulation.host_loop_launch_us) instead of a Python-level operator's.
 int64_t LoopLaunches(std::string_view name, const LaunchContext& c);
 
+// Whether the host, in eager execution, waits for the GPU to finish the operator `name`'s
+// kernels before it issues anything after them (a synchronising call in the framework's code
+// path: the next operator cannot be issued ahead of the GPU).
+bool SynchronizesHost(std::string_view name);
+
 }  // namespace echosim
 
 #endif  // ECHOSIM_MODELS_HOST_LAUNCHES_H_

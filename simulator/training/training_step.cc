@@ -245,6 +245,8 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
       wait_for = cur->sync_on;
       cur->sync_on = kNone;
     }
+    // A synchronising operator run eagerly: the host issues nothing more until it has finished.
+    if (region == 0 && SynchronizesHost(name)) cur->sync_on = id;
   } else {
     launches = 1;
   }

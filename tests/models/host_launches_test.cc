@@ -14,12 +14,14 @@ TEST(HostLaunchesTest, GroupedExpertGemmsLaunchOnePerLocalExpertUnlessOneKernel)
   // The expert bias path loops over the experts in Python: 2 kernels each forward, 5 backward.
   EXPECT_EQ(KernelLaunches("moe.fc2_bias.fwd", c), 34);
   EXPECT_EQ(KernelLaunches("moe.fc2_bias.bwd", c), 82);
-  // After the first, each expert's GEMM and quantisation comes from TE's C++ loop; the bias
-  // path's Python loop and every other operator launch from Python.
+  // After the first, each expert's GEMM and quantisation comes from TE's C++ loop, and the
+  // bias path's products and sums from a Python loop of bare tensor operations (forward) or
+  // the autograd engine (backward); every other operator launches from Python.
   EXPECT_EQ(LoopLaunches("moe.fc1.fwd", c), 15);
   EXPECT_EQ(LoopLaunches("moe.fc2.wgrad", c), 15);
   EXPECT_EQ(LoopLaunches("moe.fc1.input.quantize", c), 15);
-  EXPECT_EQ(LoopLaunches("moe.fc2_bias.fwd", c), 0);
+  EXPECT_EQ(LoopLaunches("moe.fc2_bias.fwd", c), 33);
+  EXPECT_EQ(LoopLaunches("moe.fc2_bias.bwd", c), 81);
   EXPECT_EQ(LoopLaunches("moe.router.fwd", c), 0);
   EXPECT_EQ(LoopLaunches("attn.bwd", c), 0);
   c.grouped_gemm_single_kernel = true;
@@ -48,6 +50,15 @@ TEST(HostLaunchesTest, OtherOperatorsCountTheirKernels) {
   c.flex_dispatch = true;
   EXPECT_EQ(KernelLaunches("ep.all_to_all.dispatch", c), 3);
   EXPECT_EQ(KernelLaunches("ep.all_to_all.combine", c), 2);
+}
+
+TEST(HostLaunchesTest, OnlyTheClampedQuickGegluSynchronisesTheHost) {
+  // weighted_bias_quick_geglu_impl copies its linear offset to the GPU on every call.
+  EXPECT_TRUE(SynchronizesHost("moe.glu_clamp.fwd"));
+  EXPECT_FALSE(SynchronizesHost("moe.glu_clamp.bwd"));
+  EXPECT_FALSE(SynchronizesHost("moe.swiglu.fwd"));
+  EXPECT_FALSE(SynchronizesHost("moe.fc2_bias.fwd"));
+  EXPECT_FALSE(SynchronizesHost("ep.all_to_all.dispatch"));
 }
 
 TEST(HostLaunchesTest, GraphScopesFollowTheBlocks) {

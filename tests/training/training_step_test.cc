@@ -688,5 +688,49 @@ TEST(TrainingStepTest, DispatchSynchronisationDrainsTheGpuUnlessOverlapped) {
   }
 }
 
+
+// gpt-oss's clamped quick-GEGLU copies its linear offset to the GPU synchronously on every
+// call (models/host_launches.h, SynchronizesHost): in eager execution the host issues the
+// activation only once the clamp kernels before it have run, forward and in the activation's
+// recompute; a captured MoE block has no such wait (the capture could not hold one).
+TEST(TrainingStepTest, ClampedQuickGegluMakesTheHostWaitForTheGpu) {
+  TrainingSetup s = MakeSetup("gpt-oss-120b", 8, 1, 1, 1, 16);
+  s.plan.ep = 8;
+  s.plan.zero = 1;
+  s.seq_len = 4096;
+  s.host_launch_s = 90e-6;
+  s.host_loop_launch_s = 30e-6;
+  ASSERT_GT(s.model.glu_clamp, 0);
+  s.plan.recompute = RecomputeMode::kSelective;
+  s.plan.recompute_modules = kRecomputeMoeAct;
+  // Host nodes of the activation that wait on a clamp kernel, and those that do not.
+  auto count_waits = [](const ExecutionGraph& g) {
+    std::pair<int, int> waits{0, 0};
+    std::vector<std::vector<NodeId>> preds(g.num_nodes());
+    for (NodeId n = 0; n < g.num_nodes(); ++n) {
+      for (NodeId v : g.successors(n)) preds[v].push_back(n);
+    }
+    for (NodeId n = 0; n < g.num_nodes(); ++n) {
+      if (g.category(n) != NodeCategory::kHost || g.name(n) != "moe.swiglu.fwd") continue;
+      bool waits_on_clamp = false;
+      for (NodeId p : preds[n]) {
+        waits_on_clamp |= g.category(p) != NodeCategory::kHost && g.name(p) == "moe.glu_clamp.fwd";
+      }
+      (waits_on_clamp ? waits.first : waits.second)++;
+    }
+    return waits;
+  };
+  auto eager = BuildStageGraph(s, 0);
+  ASSERT_TRUE(eager.ok()) << eager.status().ToString();
+  const auto [waiting, free] = count_waits(*eager);
+  // 36 layers, 2 micro-batches, the forward and the recompute.
+  EXPECT_EQ(waiting, 36 * 2 * 2);
+  EXPECT_EQ(free, 0);
+  s.cuda_graph_scopes = kGraphAttn | kGraphMoe;
+  auto graphed = BuildStageGraph(s, 0);
+  ASSERT_TRUE(graphed.ok()) << graphed.status().ToString();
+  EXPECT_EQ(count_waits(*graphed).first, 0);
+}
+
 }  // namespace
 }  // namespace echosim

@@ -211,6 +211,7 @@ class StageGraphBuilder {
   struct HostOp {
     int64_t launches = -1;
     int64_t loop_launches = 0;
+    bool synchronizes = false;  // SynchronizesHost(name), set with the launch counts
     uint32_t scope[4] = {kScopeUnknown, kScopeUnknown, kScopeUnknown, kScopeUnknown};
   };
   std::vector<HostOp> host_ops_;
@@ -234,6 +235,7 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
       if (op.launches < 0) {
         op.loop_launches = LoopLaunches(name, launch_ctx_);
         op.launches = KernelLaunches(name, launch_ctx_) - op.loop_launches;
+        op.synchronizes = SynchronizesHost(name);
       }
       launches = op.launches;
       loop_launches = op.loop_launches;
@@ -246,7 +248,7 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
       cur->sync_on = kNone;
     }
     // A synchronising operator run eagerly: the host issues nothing more until it has finished.
-    if (region == 0 && SynchronizesHost(name)) cur->sync_on = id;
+    if (region == 0 && op.synchronizes) cur->sync_on = id;
   } else {
     launches = 1;
   }

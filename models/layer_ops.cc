@@ -899,6 +899,14 @@ ComputeOp MambaScan(const ModelSpec& m, const LayerContext& c, const Dims& d, co
   return op;
 }
 
+// Megatron-Core's Mamba mixer (ssm/mamba_mixer.py, the training path around mamba_ssm's
+// mamba_split_conv1d_scan_combined) runs sequence-first ([s, b, d]) while the kernels take
+// batch-first tensors: it copies the in_proj output to [b, s, d] (rearrange, then
+// .contiguous()) and the scan's output back to [s, b, d]; backward, the in_proj output's
+// gradient comes back as a transposed view that Transformer Engine's GEMM makes contiguous.
+// With one sequence per micro-batch the transposes are views and copy nothing.
+bool TransposesMambaLayout(const LayerContext& c) { return c.micro_batch > 1; }
+
 void MambaFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c, const Dims& d,
               bool recompute_all) {
   const MambaDims md = MakeMambaDims(m, c);
@@ -910,10 +918,16 @@ void MambaFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext&
   push(NormFwd("norm1.fwd", d));
   TpEnterFwd(s, c, d, "mamba", GatheredBytes(c, d));
   push(Gemm("mamba.in_proj.fwd", c.dtype, t, md.in_proj, d.h));
+  if (TransposesMambaLayout(c)) {
+    push(Mem("mamba.layout.fwd", d.tokens * md.in_proj * d.e * 2.0));
+  }
   // Causal depthwise convolution and SiLU over x, B and C (causal_conv1d): read and write.
   push(Mem("mamba.conv1d.fwd", d.tokens * md.conv * d.e * 2.0));
   push(MambaScan(m, c, d, md, false));
   // Gated RMSNorm: y * silu(z), normalised per group; reads y and z, writes the out_proj input.
+  if (TransposesMambaLayout(c)) {
+    push(Mem("mamba.layout_out.fwd", d.tokens * md.inner * d.e * 2.0));
+  }
   push(Mem("mamba.gated_norm.fwd", d.tokens * md.inner * d.e * 3.0));
   Quantize(s, c, "mamba.out_proj.input", d.tokens * md.inner, recompute_all);
   push(Gemm("mamba.out_proj.fwd", c.dtype, t, d.h, md.inner));
@@ -936,6 +950,9 @@ void MambaBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext&
   s->push_back(MambaScan(m, c, d, md, true));
   // Reads the gradient and the input, writes the input gradient.
   s->push_back(Mem("mamba.conv1d.bwd", d.tokens * md.conv * d.e * 3.0));
+  if (TransposesMambaLayout(c)) {
+    s->push_back(Mem("mamba.layout.bwd", d.tokens * md.in_proj * d.e * 2.0));
+  }
   Quantize(s, c, "mamba.in_proj.grad", d.tokens * md.in_proj);
   TpRegatherInput(s, c, d, "mamba", GatheredBytes(c, d));
   LinearBwd(s, "mamba.in_proj", c.dtype, t, md.in_proj, d.h);

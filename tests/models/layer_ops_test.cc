@@ -1134,6 +1134,34 @@ TEST(LayerOpsTest, MambaLayerRunsTheMixer) {
   EXPECT_GT(LayerActivationBytes(m, c), 0);
 }
 
+// Megatron-Core's mixer is sequence-first and mamba_ssm's kernels batch-first: with more than
+// one sequence per micro-batch the in_proj output is copied to [b, s, d] and the scan's output
+// back (forward), and the in_proj output's gradient made contiguous for its GEMM (backward),
+// each a read and a write of 16-bit elements; with one sequence the transposes are views.
+TEST(LayerOpsTest, MambaCopiesItsLayoutOnlyForSeveralSequences) {
+  const ModelSpec m = FindModelPreset("nemotron3-nano").value();
+  LayerContext c;
+  c.seq_len = 8192;
+  c.layer_kind = 'M';
+  auto bytes_of = [](const std::vector<LayerStep>& ops, const std::string& name) {
+    double b = -1;
+    for (const auto& st : ops) {
+      if (const auto* op = std::get_if<ComputeOp>(&st); op && op->name == name) b = op->bytes;
+    }
+    return b;
+  };
+  c.micro_batch = 1;
+  EXPECT_EQ(bytes_of(LayerForward(m, c), "mamba.layout.fwd"), -1);
+  EXPECT_EQ(bytes_of(LayerForward(m, c), "mamba.layout_out.fwd"), -1);
+  EXPECT_EQ(bytes_of(LayerBackward(m, c), "mamba.layout.bwd"), -1);
+  c.micro_batch = 4;
+  const double tokens = 4.0 * 8192;
+  const double inner = static_cast<double>(m.mamba_heads * m.mamba_head_dim);
+  EXPECT_DOUBLE_EQ(bytes_of(LayerForward(m, c), "mamba.layout.fwd"), tokens * m.mamba_in_proj() * 4.0);
+  EXPECT_DOUBLE_EQ(bytes_of(LayerForward(m, c), "mamba.layout_out.fwd"), tokens * inner * 4.0);
+  EXPECT_DOUBLE_EQ(bytes_of(LayerBackward(m, c), "mamba.layout.bwd"), tokens * m.mamba_in_proj() * 4.0);
+}
+
 // A transformer layer is an attention block and an MLP block: a hybrid model's '*' and 'E'
 // layers split its GEMMs and, each with its own norm and dropout mask, its activations.
 TEST(LayerOpsTest, HybridSingleBlockLayersSplitATransformerLayer) {

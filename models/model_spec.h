@@ -76,7 +76,10 @@ struct ModelSpec {
   int64_t router_group_topk = 0;
   // Clamped GLU activation of the experts (gpt-oss: 7.0; Megatron-Core activation_func_clamp_value):
   // the gate half is clamped from above and the linear half to [-clamp, clamp] before the
-  // activation. 0 = no clamp.
+  // activation. Simulated as Megatron-Core's clamped quick-GEGLU path, gpt-oss's
+  // (weighted_bias_quick_geglu_impl: two clamp kernels and a concatenation before the fused
+  // activation, and a synchronising copy of its linear offset to the GPU; layer_ops.cc
+  // GluClampFwd, host_launches.cc SynchronizesHost). 0 = no clamp.
   double glu_clamp = 0;
   // YaRN's attention (concentration) factor on RoPE's cos and sin (gpt-oss: 0.1 ln 32 + 1 =
   // 1.3466; Megatron-Core _yarn_get_concentration_factor); 1 = plain RoPE. Megatron-Core's

@@ -1143,23 +1143,24 @@ TEST(LayerOpsTest, MambaCopiesItsLayoutOnlyForSeveralSequences) {
   LayerContext c;
   c.seq_len = 8192;
   c.layer_kind = 'M';
-  auto bytes_of = [](const std::vector<LayerStep>& ops, const std::string& name) {
-    double b = -1;
-    for (const auto& st : ops) {
-      if (const auto* op = std::get_if<ComputeOp>(&st); op && op->name == name) b = op->bytes;
-    }
-    return b;
-  };
   c.micro_batch = 1;
-  EXPECT_EQ(bytes_of(LayerForward(m, c), "mamba.layout.fwd"), -1);
-  EXPECT_EQ(bytes_of(LayerForward(m, c), "mamba.layout_out.fwd"), -1);
-  EXPECT_EQ(bytes_of(LayerBackward(m, c), "mamba.layout.bwd"), -1);
+  auto fwd = LayerForward(m, c);
+  auto bwd = LayerBackward(m, c);
+  EXPECT_EQ(FindCompute(fwd, "mamba.layout.fwd"), nullptr);
+  EXPECT_EQ(FindCompute(fwd, "mamba.layout_out.fwd"), nullptr);
+  EXPECT_EQ(FindCompute(bwd, "mamba.layout.bwd"), nullptr);
   c.micro_batch = 4;
+  fwd = LayerForward(m, c);
+  bwd = LayerBackward(m, c);
+  const ComputeOp* in_copy = FindCompute(fwd, "mamba.layout.fwd");
+  const ComputeOp* out_copy = FindCompute(fwd, "mamba.layout_out.fwd");
+  const ComputeOp* grad_copy = FindCompute(bwd, "mamba.layout.bwd");
+  ASSERT_TRUE(in_copy != nullptr && out_copy != nullptr && grad_copy != nullptr);
   const double tokens = 4.0 * 8192;
   const double inner = static_cast<double>(m.mamba_heads * m.mamba_head_dim);
-  EXPECT_DOUBLE_EQ(bytes_of(LayerForward(m, c), "mamba.layout.fwd"), tokens * m.mamba_in_proj() * 4.0);
-  EXPECT_DOUBLE_EQ(bytes_of(LayerForward(m, c), "mamba.layout_out.fwd"), tokens * inner * 4.0);
-  EXPECT_DOUBLE_EQ(bytes_of(LayerBackward(m, c), "mamba.layout.bwd"), tokens * m.mamba_in_proj() * 4.0);
+  EXPECT_DOUBLE_EQ(in_copy->bytes, tokens * m.mamba_in_proj() * 4.0);
+  EXPECT_DOUBLE_EQ(out_copy->bytes, tokens * inner * 4.0);
+  EXPECT_DOUBLE_EQ(grad_copy->bytes, tokens * m.mamba_in_proj() * 4.0);
 }
 
 // A transformer layer is an attention block and an MLP block: a hybrid model's '*' and 'E'

@@ -118,11 +118,15 @@ const std::map<std::string, ModelMapping>& Models() {
       {"GPT OSS 120B",
        {"gpt-oss-120b", "the learned attention sinks and the attention projections' biases "
                         "not simulated; the clamped SwiGLU and the experts' fc2 biases "
-                        "simulated as Megatron-Core's separate kernels; YaRN RoPE simulated as "
+                        "simulated as Megatron-Core's separate kernels, the clamped activation's "
+                        "copy of its offset to the GPU as a host synchronisation in each eager "
+                        "MoE layer; YaRN RoPE simulated as "
                         "Megatron-Core's unfused PyTorch RoPE; the 128-token windows at cuDNN's "
                         "measured window rate"}},
       {"Nemotron_3_Nano",
-       {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes"}},
+       {"nemotron3-nano", "squared-ReLU experts simulated with GELU-MLP GEMM shapes; the Mamba "
+                          "mixer's sequence-first / batch-first copies above one sequence per "
+                          "micro-batch"}},
       {"Nemotron_3_Super",
        {"nemotron3-super", "squared-ReLU latent experts simulated with GELU-MLP GEMM shapes"}},
       {"Nemotron_3_Ultra",

@@ -924,10 +924,10 @@ void MambaFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext&
   // Causal depthwise convolution and SiLU over x, B and C (causal_conv1d): read and write.
   push(Mem("mamba.conv1d.fwd", d.tokens * md.conv * d.e * 2.0));
   push(MambaScan(m, c, d, md, false));
-  // Gated RMSNorm: y * silu(z), normalised per group; reads y and z, writes the out_proj input.
   if (TransposesMambaLayout(c)) {
     push(Mem("mamba.layout_out.fwd", d.tokens * md.inner * d.e * 2.0));
   }
+  // Gated RMSNorm: y * silu(z), normalised per group; reads y and z, writes the out_proj input.
   push(Mem("mamba.gated_norm.fwd", d.tokens * md.inner * d.e * 3.0));
   Quantize(s, c, "mamba.out_proj.input", d.tokens * md.inner, recompute_all);
   push(Gemm("mamba.out_proj.fwd", c.dtype, t, d.h, md.inner));

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "simulator/core/strings.h"
+
 namespace echosim {
 namespace {
 
@@ -254,7 +256,9 @@ void LinearFwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int
 void LinearBwd(std::vector<LayerStep>* s, const std::string& name, DType dt, int64_t t, int64_t n,
                int64_t k, int64_t batch = 1, int64_t concurrency = 0) {
   s->push_back(Gemm(name + ".dgrad", dt, t, k, n, batch, concurrency));  // dx[T,k] = dy[T,n] W^T
-  s->push_back(Gemm(name + ".wgrad", dt, k, n, t, batch, concurrency));  // dW[k,n] = x^T dy
+  ComputeOp wgrad = Gemm(name + ".wgrad", dt, k, n, t, batch, concurrency);  // dW[k,n] = x^T dy
+  wgrad.weight_grad = true;
+  s->push_back(std::move(wgrad));
 }
 
 // A forward expert GEMM over the rank's local experts: [per_expert, k] x [k, n] each.
@@ -962,6 +966,12 @@ void MambaBwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext&
 
 }  // namespace
 
+const std::vector<LoraModuleName>& LoraModuleNames() {
+  static const auto* v = new std::vector<LoraModuleName>{
+      {"qkv", kLoraQkv}, {"proj", kLoraProj}, {"fc1", kLoraFc1}, {"fc2", kLoraFc2}};
+  return *v;
+}
+
 const std::vector<RecomputeModuleName>& RecomputeModuleNames() {
   static const auto* v = new std::vector<RecomputeModuleName>{
       {"core_attn", kRecomputeCoreAttn}, {"layernorm", kRecomputeLayernorm},
@@ -1020,11 +1030,107 @@ static void MarkBlockScaled(std::vector<LayerStep>* s, const LayerContext& c) {
   }
 }
 
+namespace {
+
+// The base linear layer a LoRA module wraps (LoraModuleNames), by its ops' name prefix.
+const char* LoraBaseName(LoraModule mod) {
+  switch (mod) {
+    case kLoraQkv:
+      return "attn.qkv";
+    case kLoraProj:
+      return "attn.proj";
+    case kLoraFc1:
+      return "mlp.fc1";
+    case kLoraFc2:
+      return "mlp.fc2";
+  }
+  return "";
+}
+
+// Frozen base weights (LayerContext::FrozenWeights): no weight-gradient GEMM runs.
+void DropWeightGradients(std::vector<LayerStep>* s) {
+  s->erase(std::remove_if(s->begin(), s->end(),
+                          [](const LayerStep& st) {
+                            const auto* op = std::get_if<ComputeOp>(&st);
+                            return op != nullptr && op->weight_grad;
+                          }),
+           s->end());
+}
+
+// The LoRA adapters of the wrapped linear layers, placed after the base layer's forward GEMM
+// (and its recomputation) or its data-gradient GEMM. Megatron-Bridge's ParallelLinearAdapter
+// (src/megatron/bridge/peft/lora_layers.py): y += (x A) B * alpha / rank, A [in, rank] and
+// B [rank, out] in bf16 (Megatron-Core's own parallel linears, outside Transformer Engine's fp8
+// autocast), its input the base layer's input (the norm's output for qkv and fc1). `in` and
+// `out` are the base GEMM's on this rank: a column-parallel layer's adapter keeps A whole and
+// splits B's output, a row-parallel one splits A's input. Row-parallel adapters reduce their
+// [tokens, rank] partial sums over TP; that collective is not simulated. Backward: the scale,
+// B's and A's data and weight gradients, and the adapter's input gradient added to the base's.
+void AddLoraAdapters(std::vector<LayerStep>* s, const LayerContext& c) {
+  if (c.lora_rank <= 0 || c.lora_modules == 0) return;
+  const int64_t r = c.lora_rank;
+  const double e = ElementBytes(DType::kBf16);
+  std::vector<LayerStep> out;
+  out.reserve(s->size());
+  for (LayerStep& st : *s) {
+    out.push_back(st);
+    const auto* op = std::get_if<ComputeOp>(&st);
+    if (op == nullptr || op->cls != OpClass::kGemm) continue;
+    for (const LoraModuleName& lm : LoraModuleNames()) {
+      if ((c.lora_modules & lm.module) == 0) continue;
+      const std::string base = LoraBaseName(lm.module);
+      const std::string prefix = StrCat("lora.", lm.name);
+      auto push = [&](ComputeOp a) {
+        a.recompute = op->recompute;
+        out.push_back(std::move(a));
+      };
+      if (op->name == base + ".fwd") {
+        const int64_t t = op->m, n = op->n, k = op->k;  // y[t, n] = x[t, k] W
+        push(Gemm(prefix + ".a.fwd", DType::kBf16, t, r, k));
+        push(Gemm(prefix + ".b.fwd", DType::kBf16, t, n, r));
+        // Scale by alpha / rank (read, write), then add to the base output (two reads, write).
+        push(Mem(prefix + ".add.fwd", static_cast<double>(t) * n * e * 5.0));
+      } else if (op->name == base + ".dgrad") {
+        const int64_t t = op->m, k = op->n, n = op->k;  // dx[t, k] = dy[t, n] W^T
+        push(Mem(prefix + ".scale.bwd", static_cast<double>(t) * n * e * 2.0));
+        push(Gemm(prefix + ".b.dgrad", DType::kBf16, t, r, n));
+        push(Gemm(prefix + ".b.wgrad", DType::kBf16, r, n, t));
+        push(Gemm(prefix + ".a.dgrad", DType::kBf16, t, k, r));
+        push(Gemm(prefix + ".a.wgrad", DType::kBf16, k, r, t));
+        push(Mem(prefix + ".add.bwd", static_cast<double>(t) * k * e * 3.0));
+      }
+    }
+  }
+  *s = std::move(out);
+}
+
+}  // namespace
+
+double LoraLayerParams(const ModelSpec& m, const LayerContext& c) {
+  if (c.lora_rank <= 0) return 0;
+  const Dims d = MakeDims(m, c);
+  const double r = static_cast<double>(c.lora_rank);
+  double params = 0;
+  auto add = [&](LoraModule mod, int64_t in, int64_t out) {
+    if ((c.lora_modules & mod) != 0) params += r * static_cast<double>(in + out);
+  };
+  if (ModelSpec::KindHasAttention(c.layer_kind) && !m.is_mla()) {
+    add(kLoraQkv, d.h, (d.heads_local + 2 * d.kv_local) * d.d);
+    add(kLoraProj, d.heads_local * m.v_dim(), d.h);
+  }
+  if (ModelSpec::KindHasMlp(c.layer_kind) && !MoeHere(m, c)) {
+    add(kLoraFc1, d.h, m.mlp == MlpKind::kSwiglu ? 2 * d.f_local : d.f_local);
+    add(kLoraFc2, d.f_local, d.h);
+  }
+  return params;
+}
+
 std::vector<LayerStep> LayerForward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
   std::vector<LayerStep> s;
   KindForward(&s, m, c, d, false);
   MarkBlockScaled(&s, c);
+  AddLoraAdapters(&s, c);
   return s;
 }
 
@@ -1113,6 +1219,10 @@ static std::vector<LayerStep> LayerBackwardSteps(const ModelSpec& m, const Layer
 std::vector<LayerStep> LayerBackward(const ModelSpec& m, const LayerContext& c) {
   std::vector<LayerStep> s = LayerBackwardSteps(m, c);
   MarkBlockScaled(&s, c);
+  if (c.FrozenWeights()) {
+    DropWeightGradients(&s);
+    AddLoraAdapters(&s, c);
+  }
   return s;
 }
 
@@ -1132,6 +1242,8 @@ std::vector<LayerStep> EmbeddingForward(const ModelSpec& m, const LayerContext& 
 std::vector<LayerStep> EmbeddingBackward(const ModelSpec& m, const LayerContext& c) {
   const Dims d = MakeDims(m, c);
   std::vector<LayerStep> s;
+  // A frozen embedding needs no gradient (and nothing before it does).
+  if (c.FrozenWeights()) return s;
   if (c.tp > 1 && c.sequence_parallel) {
     s.push_back(Comm("tp.all_gather.embedding.grad", CollectiveKind::kAllGather, GroupKind::kTp,
                      d.tokens * d.h * d.e));
@@ -1166,6 +1278,7 @@ std::vector<LayerStep> HeadBackward(const ModelSpec& m, const LayerContext& c) {
                      GroupKind::kTp, d.tokens * d.h * d.e));
   }
   s.push_back(Mem("final_norm.bwd", d.sp_tokens * d.h * d.e * 4.0));
+  if (c.FrozenWeights()) DropWeightGradients(&s);
   return s;
 }
 
@@ -1241,6 +1354,7 @@ std::vector<LayerStep> MtpBackward(const ModelSpec& m, const LayerContext& c) {
   MarkBlockScaled(&proj, lc);
   AppendPrefixed(&s, std::move(proj));
   AppendPrefixed(&s, EmbeddingBackward(m, c));
+  if (c.FrozenWeights()) DropWeightGradients(&s);
   return s;
 }
 

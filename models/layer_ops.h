@@ -49,6 +49,18 @@ const std::vector<RecomputeModuleName>& RecomputeModuleNames();
 // DelayedScaling, Float8CurrentScaling and MXFP8BlockScaling recipes).
 enum class Fp8Recipe : uint8_t { kDelayed, kCurrent, kMxfp8 };
 
+// The linear layers a LoRA adapter can wrap (workload.training.lora_modules), named as
+// Megatron-Core's modules without their "linear_" prefix: the attention's fused QKV and output
+// projections and the dense MLP's two layers. Adapters on routed experts and on multi-latent
+// attention's projections are not simulated (those base weights are frozen all the same).
+enum LoraModule : uint32_t { kLoraQkv = 1u << 0, kLoraProj = 1u << 1, kLoraFc1 = 1u << 2, kLoraFc2 = 1u << 3 };
+constexpr uint32_t kAllLoraModules = kLoraQkv | kLoraProj | kLoraFc1 | kLoraFc2;
+struct LoraModuleName {
+  const char* name;
+  LoraModule module;
+};
+const std::vector<LoraModuleName>& LoraModuleNames();
+
 // What shapes one rank sees: the parallel plan's effect on a layer.
 struct LayerContext {
   int64_t micro_batch = 1;  // sequences per micro-batch
@@ -108,6 +120,13 @@ struct LayerContext {
   // or the experts); in hybrid models 'M' a Mamba-2 mixer, '*' attention alone, 'E' the
   // experts alone, '-' a dense MLP alone, each behind its own pre-norm.
   char layer_kind = 'T';
+  // Low-rank adaptation (workload.training.lora_rank; Hu et al. 2021, "LoRA: Low-Rank
+  // Adaptation of Large Language Models"): with a rank > 0 every base weight is frozen (no
+  // weight-gradient GEMMs, no embedding backward) and each linear layer named in
+  // lora_modules (LoraModule bits) gains an adapter x -> (x A) B * alpha / rank in bf16.
+  int64_t lora_rank = 0;
+  uint32_t lora_modules = 0;
+  bool FrozenWeights() const { return lora_rank > 0; }
   RecomputeMode recompute = RecomputeMode::kNone;
   // Modules re-run under RecomputeMode::kSelective (RecomputeModule bits).
   uint32_t recompute_modules = kDefaultRecomputeModules;
@@ -153,6 +172,11 @@ std::vector<LayerStep> HeadBackward(const ModelSpec& model, const LayerContext& 
 // the prefix "mtp.".
 std::vector<LayerStep> MtpForward(const ModelSpec& model, const LayerContext& ctx);
 std::vector<LayerStep> MtpBackward(const ModelSpec& model, const LayerContext& ctx);
+
+// Parameters of the LoRA adapters of layer `ctx` (LayerContextOf) on one rank: rank x (in +
+// out) of each wrapped linear layer, in and out as the rank's share of the base layer sees
+// them. 0 without LoRA.
+double LoraLayerParams(const ModelSpec& model, const LayerContext& ctx);
 
 // Activation bytes one layer keeps for backward per micro-batch on one rank
 // (Korthikanti et al. eq. 2-5, adapted: flash attention never stores the s^2 terms).

@@ -54,6 +54,9 @@ struct ComputeOp {
   // WindowedAttentionRate of the causal kernel's rate (hardware/kernel_calibration.h). The
   // window also shows in `flops` (only the scored pairs count).
   int64_t attention_window = 0;
+  // A weight-gradient GEMM (a linear layer's dW = x^T dy): dropped when the weights are frozen
+  // (LayerContext::lora_rank > 0).
+  bool weight_grad = false;
 };
 
 enum class CollectiveKind : uint8_t {

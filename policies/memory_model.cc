@@ -38,6 +38,14 @@ double StageParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   return params + StageEmbeddingParams(m, p, stage);
 }
 
+double StageLoraParams(const ModelSpec& m, const ParallelPlan& p, const LayerContext& layer,
+                       int64_t stage) {
+  if (!layer.FrozenWeights()) return 0;
+  double params = 0;
+  p.ForEachStageLayer(m, stage, [&](int64_t l) { params += LoraLayerParams(m, LayerContextOf(m, layer, l)); });
+  return params;
+}
+
 double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage) {
   double params = 0;
   p.ForEachStageLayer(m, stage, [&](int64_t l) { params += static_cast<double>(m.LayerExpertParamsAt(l)); });
@@ -90,6 +98,19 @@ std::vector<StageMemory> EstimateMemory(const ModelSpec& m, const ParallelPlan& 
     sm.optimizer_bytes = sharded(4.0 + (p.muon ? 1.0 : 2.0) * moment, 1);
     if (p.muon) {
       sm.optimizer_bytes += StageEmbeddingParams(m, p, s) * moment / (p.zero >= 1 ? dp : 1.0);
+    }
+    if (layer.FrozenWeights()) {
+      // LoRA: the frozen base weights as above; the bf16 adapters are the only weights with a
+      // gradient and optimizer state (sharded over DP from ZeRO-1 as any dense state).
+      // Activations are counted as in full training: the inputs of the frozen linear layers,
+      // which no weight gradient needs, are not taken off (an upper bound).
+      const double adapters = StageLoraParams(m, p, layer, s);
+      auto adapter_sharded = [&](double bytes, int64_t from) {
+        return p.zero >= from ? adapters * bytes / dp : adapters * bytes;
+      };
+      sm.weight_bytes += adapter_sharded(2.0, 3);
+      sm.gradient_bytes = adapter_sharded(p.grad_reduce_in_fp32 ? 4.0 : 2.0, 2);
+      sm.optimizer_bytes = adapter_sharded(4.0 + 2.0 * moment, 1);
     }
     // in_flight counts chunk-micro-batches; a chunk of this stage holds StageLayers / vpp
     // layers on average (fewer on the chunks that carry the embedding or the loss).

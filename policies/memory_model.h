@@ -39,6 +39,10 @@ double StageParams(const ModelSpec& model, const ParallelPlan& plan, int64_t sta
 double StageExpertParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage);
 // Of which the input embedding, the output layer and MTP's embedding copy (on this rank).
 double StageEmbeddingParams(const ModelSpec& m, const ParallelPlan& p, int64_t stage);
+// Parameters of the LoRA adapters of pipeline stage `stage` on one rank (LoraLayerParams of
+// each of its layers; `layer` the plan's LayerContext). 0 without LoRA.
+double StageLoraParams(const ModelSpec& model, const ParallelPlan& plan, const LayerContext& layer,
+                       int64_t stage);
 
 // `in_flight[s]`: model chunks whose activations stage s holds at its peak (from the
 // pipeline schedule).

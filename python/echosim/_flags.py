@@ -79,6 +79,8 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "fp8_attention": _switch("--fp8-attention", "workload.training.fp8_attention"),
     "fp8_recipe": _value("--fp8-recipe", "workload.training.fp8_recipe"),
     "mtp_bf16": _switch("--mtp-bf16", "workload.training.mtp_bf16"),
+    "lora_rank": _value("--lora-rank", "workload.training.lora_rank"),
+    "lora_modules": _value("--lora-modules", "workload.training.lora_modules"),
     "bf16_layers_at_start": _value("--bf16-layers-at-start", "workload.training.bf16_layers_at_start"),
     "bf16_layers_at_end": _value("--bf16-layers-at-end", "workload.training.bf16_layers_at_end"),
     "account_for_embedding_in_pipeline_split": _switch(

@@ -250,6 +250,8 @@ def train(
     fp8_attention: bool | None = None,
     fp8_recipe: str | None = None,
     mtp_bf16: bool | None = None,
+    lora_rank: int | None = None,
+    lora_modules: str | Iterable[str] | None = None,
     bf16_layers_at_start: int | None = None,
     bf16_layers_at_end: int | None = None,
     account_for_embedding_in_pipeline_split: bool | None = None,
@@ -335,6 +337,9 @@ def train(
         "ep_comm_overlap": ep_comm_overlap, "fp8_attention": fp8_attention,
         "fp8_recipe": fp8_recipe,
         "mtp_bf16": mtp_bf16,
+        "lora_rank": lora_rank,
+        "lora_modules": (lora_modules.split(",") if isinstance(lora_modules, str)
+                         else None if lora_modules is None else list(lora_modules)),
         "bf16_layers_at_start": bf16_layers_at_start,
         "bf16_layers_at_end": bf16_layers_at_end,
         "expert_tp": expert_tp,

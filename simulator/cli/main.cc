@@ -87,6 +87,10 @@ train options (each sets the scenario field in parentheses):
   --mtp-bf16              the MTP depths' GEMMs in bf16 under fp8 / fp4 (workload.training.mtp_bf16)
   --bf16-layers-at-start N, --bf16-layers-at-end N  layers kept in bf16 under fp8 / fp4, from the
                           first / last layer (workload.training.bf16_layers_at_start / _at_end)
+  --lora-rank N           LoRA fine-tuning: base weights frozen, bf16 adapters of rank N train
+                          (workload.training.lora_rank; 0 = full training)
+  --lora-modules LIST     comma-separated layers given an adapter (with --lora-rank), qkv, proj,
+                          fc1, fc2 (default all four; workload.training.lora_modules)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
   --recompute none|selective|full (parallelism.recompute)
   --recompute-modules LIST  with --recompute selective: comma-separated modules re-run in the
@@ -304,6 +308,8 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--expert-tp", {"parallelism.expert_tp", true}},
       {"--fp8-attention", {"workload.training.fp8_attention", false}},
       {"--mtp-bf16", {"workload.training.mtp_bf16", false}},
+      {"--lora-rank", {"workload.training.lora_rank", true}},
+      {"--lora-modules", {"workload.training.lora_modules", true}},
       {"--bf16-layers-at-start", {"workload.training.bf16_layers_at_start", true}},
       {"--bf16-layers-at-end", {"workload.training.bf16_layers_at_end", true}},
       {"--account-for-embedding-in-pipeline-split",
@@ -370,7 +376,7 @@ int CmdTrain(const std::vector<std::string>& args) {
     if (it->second.takes_value) {
       if (i + 1 >= args.size()) return Usage(StrCat(a, " needs a value"));
       // A list flag takes comma-separated names: the field is a YAML sequence.
-      const bool list = a == "--recompute-modules" || a == "--cuda-graph-scope";
+      const bool list = a == "--recompute-modules" || a == "--cuda-graph-scope" || a == "--lora-modules";
       assignment += list ? "[" + args[++i] + "]" : args[++i];
     } else {
       assignment += a.rfind("--no-", 0) == 0 ? "false" : "true";

@@ -424,6 +424,38 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
                                     s.model.layers, " layers of model '", s.model.name, "'"));
     }
   }
+  if (t->lora_rank() == 0 && t->lora_modules_size() > 0) {
+    return InvalidArgument("workload.training.lora_modules (--lora-modules) needs "
+                           "workload.training.lora_rank > 0 (--lora-rank)");
+  }
+  if (t->lora_rank() > 0) {
+    if (t->lora_rank() > static_cast<uint32_t>(s.model.hidden)) {
+      return InvalidArgument(StrCat("workload.training.lora_rank (--lora-rank) ", t->lora_rank(),
+                                    " exceeds the hidden size ", s.model.hidden, " of model '",
+                                    s.model.name, "'"));
+    }
+    if (s.model.mtp_layers > 0) {
+      return InvalidArgument(StrCat("workload.training.lora_rank (--lora-rank): LoRA on a model with "
+                                    "MTP depths is not simulated ('", s.model.name, "' has mtp_layers ",
+                                    s.model.mtp_layers, ")"));
+    }
+    s.lora_rank = t->lora_rank();
+    s.lora_modules = t->lora_modules_size() == 0 ? kAllLoraModules : 0;
+    for (int i = 0; i < t->lora_modules_size(); ++i) {
+      const std::string& name = t->lora_modules(i);
+      const LoraModuleName* found = nullptr;
+      std::string valid;
+      for (const LoraModuleName& n : LoraModuleNames()) {
+        if (name == n.name) found = &n;
+        valid += StrCat(valid.empty() ? "" : ", ", n.name);
+      }
+      if (found == nullptr) {
+        return InvalidArgument(StrCat("workload.training.lora_modules[", i, "]: unknown module '", name,
+                                      "'; valid: ", valid));
+      }
+      s.lora_modules |= found->module;
+    }
+  }
   s.mtp_bf16 = t->mtp_bf16();
   if (s.mtp_bf16 && s.model.mtp_layers <= 0) {
     return InvalidArgument(StrCat("workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths; '",
@@ -452,6 +484,11 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.etp = p.expert_tp();
   plan.dp = p.dp();
   plan.zero = p.zero();
+  if (s.lora_rank > 0 && plan.zero >= 3) {
+    return InvalidArgument(StrCat("parallelism.zero (--zero) ", plan.zero, " with LoRA "
+                                  "(workload.training.lora_rank): sharded frozen weights are not "
+                                  "simulated; use zero 0 to 2"));
+  }
   plan.sequence_parallel = p.sequence_parallel();
   plan.embedding_in_pipeline_split = p.account_for_embedding_in_pipeline_split();
   plan.loss_in_pipeline_split = p.account_for_loss_in_pipeline_split();
@@ -461,6 +498,10 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   if (!t->optimizer().empty()) {
     ECHOSIM_ASSIGN_OR_RETURN(plan.muon, ParseChoice<bool>("workload.training.optimizer", t->optimizer(),
                                                           {{"adam", false}, {"muon", true}}));
+    if (plan.muon && s.lora_rank > 0) {
+      return InvalidArgument("workload.training.optimizer (--optimizer) muon with LoRA "
+                             "(workload.training.lora_rank): the adapters are stepped by adam; use adam");
+    }
   }
   if (!t->optimizer_moments().empty()) {
     ECHOSIM_ASSIGN_OR_RETURN(plan.moments_bf16,

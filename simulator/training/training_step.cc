@@ -46,6 +46,8 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.bf16_layers_at_start = s.bf16_layers_at_start;
   c.bf16_layers_at_end = s.bf16_layers_at_end;
   c.moe_load_imbalance = s.moe_load_imbalance;
+  c.lora_rank = s.lora_rank;
+  c.lora_modules = s.lora_modules;
   c.recompute = s.plan.recompute;
   c.recompute_modules = s.plan.recompute_modules;
   c.flex_dispatch = s.flex_dispatch;
@@ -265,6 +267,8 @@ void StageGraphBuilder::Issue(LowerCursor* cur, NodeId id, const std::string& na
 // Parameters of layer `layer` held by one rank (dense / tp, experts / (expert tp * ep)).
 StageGraphBuilder::LocalParams StageGraphBuilder::LayerParamsLocal(int64_t layer) const {
   const ModelSpec& m = s_.model;
+  // LoRA: only the adapters train (the base weights are frozen).
+  if (ctx_.FrozenWeights()) return {LoraLayerParams(m, LayerContextOf(m, ctx_, layer)), 0};
   const double dense = static_cast<double>(m.LayerParamsAt(layer) - m.LayerExpertParamsAt(layer));
   const double expert = static_cast<double>(m.LayerExpertParamsAt(layer));
   return {dense / s_.plan.tp, expert / (s_.plan.ExpertTp() * s_.plan.ep)};
@@ -566,7 +570,8 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   // expert-DP group can be larger than the DP group).
   const bool sharded_groups = dp_group > 1 || p.GroupSize(GroupKind::kEdp) > 1;
   const bool zero3 = p.zero >= 3 && sharded_groups;
-  const LocalParams embed_params{static_cast<double>(m.vocab * m.hidden) / p.tp, 0};
+  // (A frozen embedding and output layer under LoRA have no gradients to reduce.)
+  const LocalParams embed_params{ctx_.FrozenWeights() ? 0.0 : static_cast<double>(m.vocab * m.hidden) / p.tp, 0};
   const LocalParams no_params;
   // An MTP depth's weights: its layer (experts over expert TP * EP), projection and norms, and,
   // away from the first stage, its copy of the input embedding.
@@ -720,8 +725,9 @@ StatusOr<ExecutionGraph> StageGraphBuilder::Build() {
   }
   // Optimizer step on this rank's shard of the parameters, after all gradient reductions.
   // Dense parameters shard over the DP group, expert parameters over the expert-DP group.
-  const double stage_params = StageParams(m, p, stage_);
-  const double stage_expert = StageExpertParams(m, p, stage_);
+  // Under LoRA the adapters alone: the base weights take no step.
+  const double stage_params = ctx_.FrozenWeights() ? StageLoraParams(m, p, ctx_, stage_) : StageParams(m, p, stage_);
+  const double stage_expert = ctx_.FrozenWeights() ? 0.0 : StageExpertParams(m, p, stage_);
   const LocalParams stage_local{stage_params - stage_expert, stage_expert};
   const double shard =
       p.zero >= 1 ? stage_local.dense / static_cast<double>(dp_group) +
@@ -1134,6 +1140,9 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   const double tokens = static_cast<double>(p.global_batch) * setup.seq_len;
   r.tokens_per_s_per_gpu = tokens / r.step_time_s / p.gpus;
   r.model_flops_per_step = setup.model.TrainingFlops(static_cast<int64_t>(tokens), setup.seq_len);
+  // LoRA: the forward and the input gradients, no weight gradients (2 of the 3 passes; the
+  // adapters' FLOPs are left out, as NVIDIA's published LoRA throughput counts them).
+  if (setup.lora_rank > 0) r.model_flops_per_step *= 2.0 / 3.0;
   r.model_tflops_per_gpu = r.model_flops_per_step / r.step_time_s / p.gpus / 1e12;
   r.mfu = r.model_tflops_per_gpu * 1e12 / setup.gpu.PeakFlopsPerS(setup.dtype);
 

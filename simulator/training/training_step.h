@@ -47,6 +47,10 @@ struct TrainingSetup {
   int64_t bf16_layers_at_start = 0;
   int64_t bf16_layers_at_end = 0;
   double moe_load_imbalance = 0;     // busiest EP rank's routed tokens over the mean; 0: random routing's
+  // LoRA (workload.training.lora_rank, lora_modules): frozen base weights, adapters of this
+  // rank on the LoraModule bits; only the adapters are reduced over DP and stepped.
+  int64_t lora_rank = 0;
+  uint32_t lora_modules = 0;
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
   // Host time per kernel launch (simulation.host_launch_us), seconds; 0: no host model.

@@ -705,15 +705,25 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
         continue;
       }
     }
-    if (section.find("LoRA") != std::string::npos) {
-      skip("LoRA fine-tuning: frozen base weights (no weight gradients or optimizer state for "
-           "them); echosim trains every weight");
-      continue;
+    // Fine-tuning rows (Megatron-Bridge scripts/performance/configs/llama/llama3_llm_finetune.py
+    // and llama3_workload_base_configs.py at 63b08b397, 26.06: the only release with them; the
+    // table's plans match those configs). Both fine-tune on SQuAD packed into sequences of the
+    // row's length (packed_sequence_size = seq_length), where attention runs within each
+    // sample; the table does not give the samples' lengths, so attention is priced over the
+    // whole packed sequence: an upper bound (causal attention over 4096 tokens is about 4% of
+    // Llama 3 70B's FLOPs). LoRA: llama3_70b_peft_config's adapters of rank 16 (alpha 32), the
+    // perf configs' target_modules ["linear_qkv"].
+    const bool lora = section.find("LoRA") != std::string::npos;
+    const bool sft = section.find("SFT") != std::string::npos;
+    if (lora || sft) {
+      notes.push_back("fine-tuning on packed SQuAD samples: attention priced over the whole packed "
+                      "sequence (the sample lengths are not in the table; an upper bound)");
     }
-    if (section.find("SFT") != std::string::npos) {
-      skip("SFT on packed variable-length sequences: attention cost depends on the sample "
-           "lengths, which the table does not give");
-      continue;
+    if (lora) {
+      c.lora_rank = 16;
+      c.lora_modules = {"qkv"};
+      notes.push_back("release recipe (Megatron-Bridge): LoRA of rank 16 on linear_qkv, every base "
+                      "weight frozen");
     }
     const auto model_it = Models().find(model);
     if (model_it == Models().end()) {
@@ -1002,6 +1012,12 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     if (const StatusOr<GpuSpec> gpu_spec = FindGpuPreset(sys_it->second.gpu);
         gpu_spec.ok() && gpu_spec->host_launch_us > 0) {
       c.cuda_graph_scope = RecipeGraphScopes(model, system, precision, short_release);
+      // The Llama 3 70B fine-tuning configs capture the MLP (Transformer Engine graphs, scope
+      // mlp) on GB200 and GB300, and under FP8 on H100 for SFT; the H100 LoRA config none.
+      if (lora || sft) {
+        const bool graphs = system != "DGX-H100" || (sft && precision != "BF16");
+        c.cuda_graph_scope = graphs ? std::vector<std::string>{"mlp"} : std::vector<std::string>{};
+      }
       if (!c.cuda_graph_scope.empty()) {
         notes.push_back(StrCat("release recipe: CUDA graphs over ", Join(c.cuda_graph_scope, ", "),
                                " (one host launch per captured region)"));

@@ -65,6 +65,8 @@ scenario::Scenario ToScenario(const RowConfig& c, const std::string& name) {
   t->set_moe_load_imbalance(c.moe_load_imbalance);
   if (c.muon) t->set_optimizer("muon");
   if (c.moments_bf16) t->set_optimizer_moments("bf16");
+  t->set_lora_rank(static_cast<uint32_t>(c.lora_rank));
+  for (const std::string& m : c.lora_modules) t->add_lora_modules(m);
   auto* p = s.mutable_parallelism();
   p->set_tp(static_cast<uint32_t>(c.tp));
   p->set_pp(static_cast<uint32_t>(c.pp));
@@ -109,6 +111,10 @@ std::string Describe(const RowConfig& c) {
                 c.ep_overlap ? " ep-overlap" : "",
                 c.cpu_offload > 0 ? StrCat(" offload=", c.cpu_offload) : "",
                 c.muon ? " muon" : "", c.moments_bf16 ? " moments-bf16" : "", c.flex ? " flex-dispatch" : "",
+                c.lora_rank > 0
+                    ? StrCat(" lora", c.lora_rank,
+                             c.lora_modules.empty() ? "" : StrCat("(", Join(c.lora_modules, ","), ")"))
+                    : "",
                 c.cuda_graph_scope.empty() ? "" : StrCat(" graphs=", Join(c.cuda_graph_scope, ",")),
                 " recompute=", c.recompute,
                 c.recompute_modules.empty() ? "" : StrCat("(", Join(c.recompute_modules, ","), ")"),

@@ -56,6 +56,9 @@ struct RowConfig {
   bool flex = false;           // the flex token dispatcher (parallelism.moe_dispatcher)
   int flex_sms = 0;            // SMs its kernels hold (parallelism.flex_dispatcher_sms; 0: 32)
   bool fused_moe_mlp = false;  // the expert MLP as one fused op (parallelism.moe_fused_mlp)
+  // LoRA fine-tuning (workload.training.lora_rank / lora_modules): 0 = every weight trained.
+  int64_t lora_rank = 0;
+  std::vector<std::string> lora_modules;
   // Parts captured in CUDA graphs (parallelism.cuda_graph_scope): what they change is the
   // host's launch time, simulated where the GPU preset has a host_launch_us.
   std::vector<std::string> cuda_graph_scope;

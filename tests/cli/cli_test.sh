@@ -40,6 +40,8 @@ expect 0 "echosim validate" -- "$bin" validate --help
 expect 2 "--scenarios needs a value" -- "$bin" validate --scenarios
 expect 2 "--cpu-offload-layers (parallelism.cpu_offload_layers): activation offloading needs pp 1" -- "$bin" train "${gpt3[@]}" --cpu-offload-layers 8
 expect 2 "parallelism.fp8_param_gather (--fp8-param-gather) needs dtype fp8" -- "$bin" train --model llama3-8b --gpu h100-sxm --gpus 8 --global-batch 8 --fp8-param-gather
+expect 0 "step time" -- "$bin" train --model llama3-8b --gpu h100-sxm --gpus 8 --global-batch 16 --lora-rank 16 --lora-modules qkv,fc2
+expect 2 "workload.training.lora_modules[1]: unknown module 'bogus'; valid: qkv, proj, fc1, fc2" -- "$bin" train --model llama3-8b --gpu h100-sxm --gpus 8 --global-batch 16 --lora-rank 16 --lora-modules qkv,bogus
 : > "$tmp/a-file"
 expect 2 "--scenarios: cannot create the directory '$tmp/a-file/rows'" -- "$bin" validate --data-dir "$tmp" --scenarios "$tmp/a-file/rows"
 expect 0 "serve options" -- "$bin" serve --help

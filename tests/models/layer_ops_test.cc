@@ -1293,5 +1293,67 @@ TEST(LayerOpsTest, MtpDepthsCanRunInBf16) {
   EXPECT_EQ(gemm_dtypes(LayerForward(m, layer), &quantize), std::set<DType>{DType::kFp8});
 }
 
+
+// LoRA freezes every base weight: the backward keeps each data-gradient GEMM and drops every
+// weight-gradient one (and the embedding's backward); the wrapped layers gain rank-r adapters,
+// x A (T x r x k) and (x A) B (T x n x r) forward, B's and A's data and weight gradients
+// backward, all in bf16 whatever the base dtype.
+TEST(LayerOpsTest, LoraFreezesTheBaseWeightsAndAddsAdapters) {
+  const ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.seq_len = 512;
+  c.dtype = DType::kFp8;
+  const auto full_bwd = LayerBackward(m, c);
+  EXPECT_NE(FindCompute(full_bwd, "attn.qkv.wgrad"), nullptr);
+  EXPECT_FALSE(EmbeddingBackward(m, c).empty());
+  EXPECT_DOUBLE_EQ(LoraLayerParams(m, c), 0.0);
+
+  c.lora_rank = 16;
+  c.lora_modules = kLoraQkv | kLoraFc2;
+  const auto fwd = LayerForward(m, c);
+  const auto bwd = LayerBackward(m, c);
+  for (const auto& steps : {fwd, bwd}) {
+    for (const LayerStep& st : steps) {
+      const auto* op = std::get_if<ComputeOp>(&st);
+      if (op == nullptr) continue;
+      EXPECT_FALSE(op->weight_grad) << op->name;
+      if (op->name.rfind("lora.", 0) == 0 && op->cls == OpClass::kGemm) {
+        EXPECT_EQ(op->dtype, DType::kBf16) << op->name;
+      }
+    }
+  }
+  EXPECT_EQ(FindCompute(bwd, "attn.qkv.wgrad"), nullptr);
+  EXPECT_EQ(FindCompute(bwd, "mlp.fc1.wgrad"), nullptr);
+  EXPECT_NE(FindCompute(bwd, "attn.qkv.dgrad"), nullptr);
+  EXPECT_NE(FindCompute(bwd, "mlp.fc1.dgrad"), nullptr);
+  EXPECT_TRUE(EmbeddingBackward(m, c).empty());
+  EXPECT_EQ(FindCompute(HeadBackward(m, c), "head.logits.wgrad"), nullptr);
+  EXPECT_NE(FindCompute(HeadBackward(m, c), "head.logits.dgrad"), nullptr);
+
+  // The qkv adapter: k = hidden, n = 3 * hidden (multi-head), T = 512 tokens.
+  const ComputeOp* a = FindCompute(fwd, "lora.qkv.a.fwd");
+  const ComputeOp* b = FindCompute(fwd, "lora.qkv.b.fwd");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_DOUBLE_EQ(a->flops, 2.0 * 512 * 16 * 1024);
+  EXPECT_DOUBLE_EQ(b->flops, 2.0 * 512 * 3 * 1024 * 16);
+  for (const char* name : {"lora.qkv.b.dgrad", "lora.qkv.b.wgrad", "lora.qkv.a.dgrad", "lora.qkv.a.wgrad",
+                           "lora.fc2.b.dgrad", "lora.fc2.a.wgrad"}) {
+    EXPECT_NE(FindCompute(bwd, name), nullptr) << name;
+  }
+  // Only the named layers: no proj or fc1 adapter.
+  EXPECT_EQ(FindCompute(fwd, "lora.proj.a.fwd"), nullptr);
+  EXPECT_EQ(FindCompute(fwd, "lora.fc1.a.fwd"), nullptr);
+  // Adapter parameters: r (in + out) of each wrapped layer: qkv 16 (1024 + 3072), fc2
+  // 16 (4096 + 1024).
+  EXPECT_DOUBLE_EQ(LoraLayerParams(m, c), 16.0 * (1024 + 3072) + 16.0 * (4096 + 1024));
+  // Under TP 2 each rank holds its share of the base layer's split side.
+  LayerContext tp2 = c;
+  tp2.tp = 2;
+  EXPECT_DOUBLE_EQ(LoraLayerParams(m, tp2), 16.0 * (1024 + 1536) + 16.0 * (2048 + 1024));
+  // The step's GEMM work falls by about the weight gradients' third.
+  EXPECT_LT(GemmFlops(bwd), 0.55 * GemmFlops(full_bwd));
+}
+
 }  // namespace
 }  // namespace echosim

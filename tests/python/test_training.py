@@ -313,3 +313,13 @@ def test_host_launch_model_from_python():
     assert cheap.step_time_s < eager.step_time_s
     with pytest.raises(ValueError, match="valid choices: attn, mlp, moe"):
         echosim.train(**base, cuda_graph_scope=["attention"])
+
+
+def test_lora_trains_faster_than_full_and_takes_a_module_list():
+    full = echosim.train(**SMALL).summary
+    lora = echosim.train(**SMALL, lora_rank=16, lora_modules="qkv,fc2").summary
+    listed = echosim.train(**SMALL, lora_rank=16, lora_modules=["qkv", "fc2"]).summary
+    assert lora["step_time_s"] < full["step_time_s"]
+    assert listed["step_time_s"] == lora["step_time_s"]
+    with pytest.raises(ValueError, match="unknown module 'gate'; valid: qkv, proj, fc1, fc2"):
+        echosim.train(**SMALL, lora_rank=16, lora_modules=["gate"])

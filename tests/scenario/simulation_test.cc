@@ -172,6 +172,21 @@ parallelism: {ep: 8}
       {moe, {"parallelism.recompute=selective", "parallelism.recompute_modules=[moe]"}, ""},
       {kMinimal, {"parallelism.recompute=selective", "parallelism.recompute_modules=[mlp,layernorm]"},
        ""},
+      {kMinimal, {"workload.training.lora_modules=[qkv]"},
+       "workload.training.lora_modules (--lora-modules) needs workload.training.lora_rank > 0"},
+      {kMinimal, {"workload.training.lora_rank=16", "workload.training.lora_modules=[qkv,gate]"},
+       "workload.training.lora_modules[1]: unknown module 'gate'; valid: qkv, proj, fc1, fc2"},
+      {kMinimal, {"workload.training.lora_rank=8192"},
+       "workload.training.lora_rank (--lora-rank) 8192 exceeds the hidden size 4096 of model 'llama2-7b'"},
+      {kMinimal, {"workload.training.lora_rank=16", "workload.training.shape.mtp_layers=1"},
+       "LoRA on a model with MTP depths is not simulated"},
+      {kMinimal, {"workload.training.lora_rank=16", "parallelism.zero=3"},
+       "parallelism.zero (--zero) 3 with LoRA (workload.training.lora_rank): sharded frozen weights are "
+       "not simulated"},
+      {kMinimal, {"workload.training.lora_rank=16", "workload.training.optimizer=muon"},
+       "workload.training.optimizer (--optimizer) muon with LoRA"},
+      {kMinimal, {"workload.training.lora_rank=16"}, ""},
+      {kMinimal, {"workload.training.lora_rank=16", "workload.training.lora_modules=[qkv,fc2]"}, ""},
   };
   for (const Case& c : cases) {
     scenario::Scenario s = Parse(c.yaml);

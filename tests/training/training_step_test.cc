@@ -732,5 +732,42 @@ TEST(TrainingStepTest, ClampedQuickGegluMakesTheHostWaitForTheGpu) {
   EXPECT_EQ(count_waits(*graphed).first, 0);
 }
 
+
+// LoRA on a data-parallel step: the step is faster (no weight gradients), the DP reduction
+// carries only the adapters' gradients, the optimizer steps only the adapters, and the
+// memory keeps the frozen weights but no gradient or optimizer state for them.
+TEST(TrainingStepTest, LoraTrainsOnlyTheAdapters) {
+  TrainingSetup full = MakeSetup("llama2-7b", 8, 1, 1, 1, 16);
+  TrainingSetup lora = full;
+  lora.lora_rank = 16;
+  lora.lora_modules = kLoraQkv;
+  auto rf = SimulateTrainingStep(full);
+  auto rl = SimulateTrainingStep(lora);
+  ASSERT_TRUE(rf.ok()) << rf.status().ToString();
+  ASSERT_TRUE(rl.ok()) << rl.status().ToString();
+  EXPECT_LT(rl->step_time_s, 0.8 * rf->step_time_s);
+  EXPECT_GT(rl->step_time_s, 0.5 * rf->step_time_s);
+  auto dp_time = [](const StepResult& r) {
+    double t = 0;
+    const ExecutionGraph& g = *r.graphs[0];
+    for (NodeId v = 0; v < g.num_nodes(); ++v) {
+      if (g.name(v).find("grads.bucket") != std::string::npos) t += DurationToSeconds(g.duration(v));
+    }
+    return t;
+  };
+  EXPECT_GT(dp_time(*rf), 0.0);
+  EXPECT_LT(dp_time(*rl), 0.01 * dp_time(*rf));
+  const StageMemory& mf = rf->memory[0];
+  const StageMemory& ml = rl->memory[0];
+  EXPECT_GT(ml.weight_bytes, mf.weight_bytes);  // the frozen weights plus the adapters
+  EXPECT_LT(ml.weight_bytes, 1.01 * mf.weight_bytes);
+  // Adapters: 32 layers x 16 x (4096 + 12288) parameters, 12 bytes of Adam state each (no
+  // ZeRO here: every rank holds it all).
+  const double adapters = 32.0 * 16 * (4096 + 12288);
+  EXPECT_NEAR(ml.optimizer_bytes, adapters * 12.0, 1.0);
+  EXPECT_LT(ml.gradient_bytes, 0.01 * mf.gradient_bytes);
+  EXPECT_NEAR(rl->model_flops_per_step, rf->model_flops_per_step * 2.0 / 3.0, 1.0);
+}
+
 }  // namespace
 }  // namespace echosim

@@ -206,10 +206,6 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "1,n/a,n/a,5243,2355,64,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB200,LLAMA3_70B,64,FP6,256,1,8192,2,"
       "4,1,5,n/a,4898,2201,0,,\n"
-      "d,26.06 NeMo Container,LoRA Performance,DGX-H100,LLAMA3_70B,8,FP8,32,1,4096,2,4,1,20,n/a,"
-      "2643,735,,,\n"
-      "d,26.06 NeMo Container,SFT Performance,DGX-H100,LLAMA3_70B,32,FP8,32,1,4096,4,4,1,5,n/a,"
-      "1638,710,,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-GB300,Nemotron_3_Super,64,NVFP4,512,1,"
       "8192,1,1,1,n/a,64,9623,815,0,,\n"
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-B200,DeepSeekV3 (w/o MTP),256,MXFP8,"
@@ -219,8 +215,8 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
       "d,26.04 NeMo Container,Pre-Training Performance,DGX-H100,Mystery_7B,8,FP8,128,1,4096,1,1,1,"
       "n/a,n/a,100,10,0,,\n");
   ASSERT_TRUE(cases.ok()) << cases.status().ToString();
-  ASSERT_EQ(cases->size(), 8u);
-  const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "LoRA", "SFT", "a precision per module",
+  ASSERT_EQ(cases->size(), 6u);
+  const char* expect[] = {"system 'DGX-VR200' has no echosim GPU preset", "'FP6' has no echosim dtype", "a precision per module",
                           "no configuration without MTP", "do not split evenly",
                           "'Mystery_7B' has no echosim mapping"};
   for (size_t i = 0; i < cases->size(); ++i) {
@@ -229,6 +225,34 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
     EXPECT_NE(r.skip_reason.find(expect[i]), std::string::npos) << r.label << ": " << r.skip_reason;
     EXPECT_GT(r.measured_step_s, 0) << r.label;
   }
+}
+
+// The fine-tuning rows run their recipes: LoRA of rank 16 on linear_qkv (the base frozen), SFT
+// as a pre-training step; both over packed sequences whose attention is priced as one
+// sequence (an upper bound), the MLPs in CUDA graphs except on H100's LoRA config.
+TEST(NemoSourceTest, FineTuningRowsRunTheirRecipes) {
+  auto cases = Parse(
+      "d,26.06 NeMo Container,LoRA Performance,DGX-H100,LLAMA3_70B,8,FP8,32,1,4096,2,4,1,20,n/a,"
+      "2643,735,,,\n"
+      "d,26.06 NeMo Container,LoRA Performance,DGX-GB300,LLAMA3_70B,8,FP8,32,1,4096,1,2,1,20,n/a,"
+      "7481,2086,,,\n"
+      "d,26.06 NeMo Container,SFT Performance,DGX-H100,LLAMA3_70B,32,FP8,32,1,4096,4,4,1,5,n/a,"
+      "1638,710,,,\n");
+  ASSERT_TRUE(cases.ok()) << cases.status().ToString();
+  ASSERT_EQ(cases->size(), 3u);
+  for (const ValidationCase& vc : *cases) {
+    EXPECT_FALSE(vc.row.skipped) << vc.row.label << ": " << vc.row.skip_reason;
+    EXPECT_NE(vc.row.assumptions.find("an upper bound"), std::string::npos) << vc.row.assumptions;
+  }
+  const RowConfig& lora_h100 = (*cases)[0].config;
+  EXPECT_EQ(lora_h100.lora_rank, 16);
+  EXPECT_EQ(lora_h100.lora_modules, std::vector<std::string>{"qkv"});
+  EXPECT_TRUE(lora_h100.cuda_graph_scope.empty());
+  EXPECT_EQ((*cases)[1].config.cuda_graph_scope, std::vector<std::string>{"mlp"});
+  EXPECT_EQ((*cases)[2].config.lora_rank, 0);
+  EXPECT_EQ((*cases)[2].config.cuda_graph_scope, std::vector<std::string>{"mlp"});
+  // The 8-GPU GB300 LoRA row: 32 x 4096 tokens / (7481 tokens/s x 8 GPUs).
+  EXPECT_NEAR((*cases)[1].row.measured_step_s, 32.0 * 4096 / (7481.0 * 8), 1e-9);
 }
 
 // Nemotron 3 Super's MXFP8 rows run their recipe: latent experts and the repeated MTP block

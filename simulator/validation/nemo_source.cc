@@ -707,17 +707,20 @@ Status NemoRowsFromTable(const CsvTable& t, std::vector<ValidationCase>* out) {
     }
     // Fine-tuning rows (Megatron-Bridge scripts/performance/configs/llama/llama3_llm_finetune.py
     // and llama3_workload_base_configs.py at 63b08b397, 26.06: the only release with them; the
-    // table's plans match those configs). Both fine-tune on SQuAD packed into sequences of the
-    // row's length (packed_sequence_size = seq_length), where attention runs within each
-    // sample; the table does not give the samples' lengths, so attention is priced over the
-    // whole packed sequence: an upper bound (causal attention over 4096 tokens is about 4% of
-    // Llama 3 70B's FLOPs). LoRA: llama3_70b_peft_config's adapters of rank 16 (alpha 32), the
-    // perf configs' target_modules ["linear_qkv"].
+    // table's plans match those configs). The configs fine-tune on SQuAD samples packed into
+    // sequences of the row's length, which attend only within each sample; but the performance
+    // scripts replace the dataset with mock full-length sequences unless run with --data squad
+    // or squad_packed (scripts/performance/utils/overrides.py; --data defaults to mock), and
+    // the table does not say which ran. Attention is priced over the whole sequence: exact for
+    // mock data, an upper bound for packed SQuAD (causal attention over 4096 tokens is about 4%
+    // of Llama 3 70B's FLOPs). LoRA: llama3_70b_peft_config's adapters of rank 16 (alpha 32),
+    // the perf configs' target_modules ["linear_qkv"].
     const bool lora = section.find("LoRA") != std::string::npos;
     const bool sft = section.find("SFT") != std::string::npos;
     if (lora || sft) {
-      notes.push_back("fine-tuning on packed SQuAD samples: attention priced over the whole packed "
-                      "sequence (the sample lengths are not in the table; an upper bound)");
+      notes.push_back("fine-tuning: attention priced over whole sequences, as the performance scripts' "
+                      "default mock data runs (with packed SQuAD samples, which attend only within "
+                      "each sample, an upper bound; the table does not say which data ran)");
     }
     if (lora) {
       c.lora_rank = 16;

@@ -228,8 +228,8 @@ TEST(NemoSourceTest, EveryUnsupportedRowIsKeptWithItsReason) {
 }
 
 // The fine-tuning rows run their recipes: LoRA of rank 16 on linear_qkv (the base frozen), SFT
-// as a pre-training step; both over packed sequences whose attention is priced as one
-// sequence (an upper bound), the MLPs in CUDA graphs except on H100's LoRA config.
+// as a pre-training step; both with attention over whole sequences (the scripts' default mock
+// data; an upper bound for packed samples), the MLPs in CUDA graphs except on H100's LoRA config.
 TEST(NemoSourceTest, FineTuningRowsRunTheirRecipes) {
   auto cases = Parse(
       "d,26.06 NeMo Container,LoRA Performance,DGX-H100,LLAMA3_70B,8,FP8,32,1,4096,2,4,1,20,n/a,"

@@ -382,12 +382,31 @@ AttnDims MakeAttnDims(const ModelSpec& m, const Dims& d) {
   return {m.qk_head_dim(), m.v_dim(), m.is_mla() ? d.heads_local : d.kv_local};
 }
 
+// The sequences a flash-attention kernel attends over: the micro-batch's sequences, or with
+// packed samples (LayerContext::packed_sample_tokens) each sample on its own (Transformer
+// Engine's THD layout: cu_seqlens bound every sample's causal attention). Returns the query and
+// key lengths and the count of (sequence, head) pairs.
+struct AttentionSpan {
+  double s_q, s_kv;
+  int64_t bh;
+};
+AttentionSpan FlashAttentionSpan(const LayerContext& c, const Dims& d) {
+  const int64_t bh = c.micro_batch * d.heads_local;
+  if (c.packed_sample_tokens > 0 && c.packed_sample_tokens < c.seq_len) {
+    const double l = static_cast<double>(c.packed_sample_tokens);
+    const double samples = static_cast<double>(c.seq_len) / l;
+    return {l, l, static_cast<int64_t>(std::llround(static_cast<double>(bh) * samples))};
+  }
+  return {static_cast<double>(c.seq_len) / c.cp, static_cast<double>(c.seq_len), bh};
+}
+
 void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const LayerContext& c,
                       const Dims& d, bool recompute) {
   const double s_q = static_cast<double>(c.seq_len) / c.cp;
   const double s_kv = static_cast<double>(c.seq_len);
   const int64_t bh = c.micro_batch * d.heads_local;
   const AttnDims a = MakeAttnDims(m, d);
+  const AttentionSpan span = FlashAttentionSpan(c, d);
   if (c.cp > 1) {
     // K and V of the whole sequence are needed on every context-parallel rank.
     s->push_back(Comm("cp.all_gather.kv", CollectiveKind::kAllGather, GroupKind::kCp,
@@ -398,13 +417,13 @@ void AttentionCoreFwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     op.name = "attn.fwd";
     op.cls = OpClass::kAttention;
     op.dtype = FlashAttentionDType(c);
-    op.m = static_cast<int64_t>(s_q);
-    op.n = static_cast<int64_t>(s_kv);
+    op.m = static_cast<int64_t>(span.s_q);
+    op.n = static_cast<int64_t>(span.s_kv);
     op.k = a.qk;
-    op.batch = bh;
+    op.batch = span.bh;
     // Scores (qk dims) and the weighted sum of values (v dims): 2 FLOPs per multiply-add.
-    op.flops = 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(c, s_q, s_kv);
-    op.attention_window = KernelWindow(c, s_kv);
+    op.flops = 2.0 * span.bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(c, span.s_q, span.s_kv);
+    op.attention_window = KernelWindow(c, span.s_kv);
     op.dropout = m.dropout;
     op.bytes = d.e * (c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
                       c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));
@@ -434,14 +453,15 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
   const int64_t bh = c.micro_batch * d.heads_local;
   const AttnDims a = MakeAttnDims(m, d);
   if (c.attention == AttentionImpl::kFlash) {
+    const AttentionSpan span = FlashAttentionSpan(c, d);
     ComputeOp op;
     op.name = "attn.bwd";
     op.cls = OpClass::kAttention;
     op.dtype = FlashAttentionDType(c);
-    op.m = static_cast<int64_t>(s_q);
-    op.n = static_cast<int64_t>(s_kv);
+    op.m = static_cast<int64_t>(span.s_q);
+    op.n = static_cast<int64_t>(span.s_kv);
     op.k = a.qk;
-    op.batch = bh;
+    op.batch = span.bh;
     // cuDNN's fp8 attention backward does not skip the key tiles outside a sliding window: its
     // time grows with the square of the sequence like a full causal backward's (NVIDIA
     // cudnn-frontend SDPA training benchmark, gpt-oss shape, head dim 64, window 128, cuDNN
@@ -449,8 +469,9 @@ void AttentionCoreBwd(std::vector<LayerStep>* s, const ModelSpec& m, const Layer
     // 0.44 / 0.86 / 1.71 / 3.45 ms in bf16), so it is priced on the full causal pairs.
     LayerContext scored = c;
     if (op.dtype == DType::kFp8) scored.attention_window = 0;
-    op.flops = 2.5 * 2.0 * bh * static_cast<double>(a.qk + a.v) * CausalScorePairs(scored, s_q, s_kv);
-    op.attention_window = KernelWindow(scored, s_kv);
+    op.flops = 2.5 * 2.0 * span.bh * static_cast<double>(a.qk + a.v) *
+               CausalScorePairs(scored, span.s_q, span.s_kv);
+    op.attention_window = KernelWindow(scored, span.s_kv);
     op.dropout = m.dropout;
     op.bytes = d.e * (2.0 * c.micro_batch * s_q * d.heads_local * static_cast<double>(a.qk + a.v) +
                       2.0 * c.micro_batch * s_kv * a.kv_heads_local * static_cast<double>(a.qk + a.v));

@@ -86,6 +86,11 @@ struct LayerContext {
   // (workload.training.bf16_layers_at_start / _at_end): LayerContextOf gives them dtype bf16.
   int64_t bf16_layers_at_start = 0;
   int64_t bf16_layers_at_end = 0;
+  // Packed sequences (workload.training.packed_sample_tokens): each sequence holds samples of
+  // this many tokens that attend only within themselves (Transformer Engine's THD layout);
+  // flash attention then scores seq_len / packed_sample_tokens causal samples, not one causal
+  // sequence. 0 = one sample per sequence. Needs flash attention and cp 1.
+  int64_t packed_sample_tokens = 0;
   // Sliding-window attention for this layer: keys per query (0 = the whole causal prefix).
   // Flash attention only.
   int64_t attention_window = 0;

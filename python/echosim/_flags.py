@@ -81,6 +81,7 @@ TRAIN_FLAGS: dict[str, Flag] = {
     "mtp_bf16": _switch("--mtp-bf16", "workload.training.mtp_bf16"),
     "lora_rank": _value("--lora-rank", "workload.training.lora_rank"),
     "lora_modules": _value("--lora-modules", "workload.training.lora_modules"),
+    "packed_sample_tokens": _value("--packed-sample-tokens", "workload.training.packed_sample_tokens"),
     "bf16_layers_at_start": _value("--bf16-layers-at-start", "workload.training.bf16_layers_at_start"),
     "bf16_layers_at_end": _value("--bf16-layers-at-end", "workload.training.bf16_layers_at_end"),
     "account_for_embedding_in_pipeline_split": _switch(

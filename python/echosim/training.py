@@ -252,6 +252,7 @@ def train(
     mtp_bf16: bool | None = None,
     lora_rank: int | None = None,
     lora_modules: str | Iterable[str] | None = None,
+    packed_sample_tokens: int | None = None,
     bf16_layers_at_start: int | None = None,
     bf16_layers_at_end: int | None = None,
     account_for_embedding_in_pipeline_split: bool | None = None,
@@ -338,6 +339,7 @@ def train(
         "fp8_recipe": fp8_recipe,
         "mtp_bf16": mtp_bf16,
         "lora_rank": lora_rank,
+        "packed_sample_tokens": packed_sample_tokens,
         "lora_modules": (lora_modules.split(",") if isinstance(lora_modules, str)
                          else None if lora_modules is None else list(lora_modules)),
         "bf16_layers_at_start": bf16_layers_at_start,

@@ -91,6 +91,8 @@ train options (each sets the scenario field in parentheses):
                           (workload.training.lora_rank; 0 = full training)
   --lora-modules LIST     comma-separated layers given an adapter (with --lora-rank), qkv, proj,
                           fc1, fc2 (default all four; workload.training.lora_modules)
+  --packed-sample-tokens N  packed sequences: samples of N tokens attend only within themselves
+                          (THD; workload.training.packed_sample_tokens; 0 = whole sequences)
   --zero 0|1|2|3          ZeRO stage / distributed optimizer (parallelism.zero)
   --recompute none|selective|full (parallelism.recompute)
   --recompute-modules LIST  with --recompute selective: comma-separated modules re-run in the
@@ -310,6 +312,7 @@ const std::map<std::string, FlagSpec>& TrainFlags() {
       {"--mtp-bf16", {"workload.training.mtp_bf16", false}},
       {"--lora-rank", {"workload.training.lora_rank", true}},
       {"--lora-modules", {"workload.training.lora_modules", true}},
+      {"--packed-sample-tokens", {"workload.training.packed_sample_tokens", true}},
       {"--bf16-layers-at-start", {"workload.training.bf16_layers_at_start", true}},
       {"--bf16-layers-at-end", {"workload.training.bf16_layers_at_end", true}},
       {"--account-for-embedding-in-pipeline-split",

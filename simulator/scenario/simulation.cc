@@ -456,6 +456,19 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
       s.lora_modules |= found->module;
     }
   }
+  if (t->packed_sample_tokens() > 0) {
+    if (t->packed_sample_tokens() > static_cast<uint32_t>(s.seq_len)) {
+      return InvalidArgument(StrCat("workload.training.packed_sample_tokens (--packed-sample-tokens) ",
+                                    t->packed_sample_tokens(), " exceeds the sequence length ", s.seq_len,
+                                    " (workload.training.seq_len_tokens) its samples are packed into"));
+    }
+    if (s.attention != AttentionImpl::kFlash) {
+      return InvalidArgument(StrCat("workload.training.packed_sample_tokens (--packed-sample-tokens) needs "
+                                    "attention flash (packed samples run in the THD layout); got ",
+                                    t->attention()));
+    }
+    s.packed_sample_tokens = t->packed_sample_tokens();
+  }
   s.mtp_bf16 = t->mtp_bf16();
   if (s.mtp_bf16 && s.model.mtp_layers <= 0) {
     return InvalidArgument(StrCat("workload.training.mtp_bf16 (--mtp-bf16) needs a model with MTP depths; '",
@@ -483,6 +496,11 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
   plan.ep = p.ep();
   plan.etp = p.expert_tp();
   plan.dp = p.dp();
+  if (s.packed_sample_tokens > 0 && p.cp() > 1) {
+    return InvalidArgument(StrCat("workload.training.packed_sample_tokens (--packed-sample-tokens) with "
+                                  "parallelism.cp ", p.cp(), ": context parallelism over packed samples "
+                                  "is not simulated; use cp 1"));
+  }
   plan.zero = p.zero();
   if (s.lora_rank > 0 && plan.zero >= 3) {
     return InvalidArgument(StrCat("parallelism.zero (--zero) ", plan.zero, " with LoRA "

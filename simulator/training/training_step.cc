@@ -48,6 +48,7 @@ LayerContext MakeLayerContext(const TrainingSetup& s) {
   c.moe_load_imbalance = s.moe_load_imbalance;
   c.lora_rank = s.lora_rank;
   c.lora_modules = s.lora_modules;
+  c.packed_sample_tokens = s.packed_sample_tokens;
   c.recompute = s.plan.recompute;
   c.recompute_modules = s.plan.recompute_modules;
   c.flex_dispatch = s.flex_dispatch;

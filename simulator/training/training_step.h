@@ -51,6 +51,9 @@ struct TrainingSetup {
   // rank on the LoraModule bits; only the adapters are reduced over DP and stepped.
   int64_t lora_rank = 0;
   uint32_t lora_modules = 0;
+  // Packed sequences (workload.training.packed_sample_tokens): attention within samples of this
+  // many tokens; 0 = one sample per sequence.
+  int64_t packed_sample_tokens = 0;
   TopologyConfig topology;
   double host_overhead_s = 0;        // fixed host time per step (data loading, logging)
   // Host time per kernel launch (simulation.host_launch_us), seconds; 0: no host model.

@@ -1355,5 +1355,38 @@ TEST(LayerOpsTest, LoraFreezesTheBaseWeightsAndAddsAdapters) {
   EXPECT_LT(GemmFlops(bwd), 0.55 * GemmFlops(full_bwd));
 }
 
+
+// Packed samples attend only within themselves: a sequence of S tokens packing samples of L
+// scores S / L causal L x L triangles, L / S of one causal S x S one, in both directions; the
+// kernel sees S / L times the (sequence, head) pairs of length L. The other ops are unchanged.
+TEST(LayerOpsTest, PackedSamplesAttendWithinThemselves) {
+  const ModelSpec m = Gpt(1024, 16);
+  LayerContext c;
+  c.seq_len = 4096;
+  c.micro_batch = 2;
+  const auto whole_fwd = LayerForward(m, c);
+  const auto whole_bwd = LayerBackward(m, c);
+  c.packed_sample_tokens = 512;
+  const auto packed_fwd = LayerForward(m, c);
+  const auto packed_bwd = LayerBackward(m, c);
+  for (const char* name : {"attn.fwd", "attn.bwd"}) {
+    const bool fwd = std::string(name) == "attn.fwd";
+    const ComputeOp* whole = FindCompute(fwd ? whole_fwd : whole_bwd, name);
+    const ComputeOp* packed = FindCompute(fwd ? packed_fwd : packed_bwd, name);
+    ASSERT_NE(whole, nullptr);
+    ASSERT_NE(packed, nullptr);
+    EXPECT_NEAR(packed->flops / whole->flops, 512.0 / 4096, 1e-12) << name;
+    EXPECT_EQ(packed->m, 512);
+    EXPECT_EQ(packed->n, 512);
+    EXPECT_EQ(packed->batch, whole->batch * 8);
+    EXPECT_DOUBLE_EQ(packed->bytes, whole->bytes) << name;
+  }
+  EXPECT_DOUBLE_EQ(GemmFlops(packed_fwd), GemmFlops(whole_fwd));
+  // One sample per sequence is no packing.
+  c.packed_sample_tokens = 4096;
+  EXPECT_DOUBLE_EQ(FindCompute(LayerForward(m, c), "attn.fwd")->flops,
+                   FindCompute(whole_fwd, "attn.fwd")->flops);
+}
+
 }  // namespace
 }  // namespace echosim

@@ -185,6 +185,13 @@ parallelism: {ep: 8}
        "not simulated"},
       {kMinimal, {"workload.training.lora_rank=16", "workload.training.optimizer=muon"},
        "workload.training.optimizer (--optimizer) muon with LoRA"},
+      {kMinimal, {"workload.training.packed_sample_tokens=5000"},
+       "workload.training.packed_sample_tokens (--packed-sample-tokens) 5000 exceeds the sequence length"},
+      {kMinimal, {"workload.training.packed_sample_tokens=256", "workload.training.attention=unfused"},
+       "workload.training.packed_sample_tokens (--packed-sample-tokens) needs attention flash"},
+      {kMinimal, {"workload.training.packed_sample_tokens=256", "parallelism.cp=2"},
+       "context parallelism over packed samples is not simulated"},
+      {kMinimal, {"workload.training.packed_sample_tokens=256"}, ""},
       {kMinimal, {"workload.training.lora_rank=16"}, ""},
       {kMinimal, {"workload.training.lora_rank=16", "workload.training.lora_modules=[qkv,fc2]"}, ""},
   };

@@ -180,6 +180,19 @@ StatusOr<DType> ParseTrainingDType(const std::string& field, const std::string& 
                              {"fp4", DType::kFp4}});
 }
 
+// The entry of a name table (RecomputeModuleNames, LoraModuleNames) called `name`, or an error
+// naming `field`, the unknown module and the valid names.
+template <typename Entry>
+StatusOr<const Entry*> FindModuleName(const std::vector<Entry>& table, const std::string& field,
+                                      const std::string& name) {
+  std::string valid;
+  for (const Entry& n : table) {
+    if (name == n.name) return &n;
+    valid += StrCat(valid.empty() ? "" : ", ", n.name);
+  }
+  return InvalidArgument(StrCat(field, ": unknown module '", name, "'; valid: ", valid));
+}
+
 // parallelism.recompute_modules as a RecomputeModule bit set: every name known, applicable
 // to the model, and only with recompute: selective.
 StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, const ModelSpec& spec) {
@@ -195,15 +208,8 @@ StatusOr<uint32_t> ParseRecomputeModules(const scenario::Parallelism& p, const M
   for (int i = 0; i < p.recompute_modules_size(); ++i) {
     const std::string& name = p.recompute_modules(i);
     const std::string field = StrCat("parallelism.recompute_modules[", i, "]");
-    const RecomputeModuleName* found = nullptr;
-    std::string valid;
-    for (const RecomputeModuleName& n : RecomputeModuleNames()) {
-      if (name == n.name) found = &n;
-      valid += StrCat(valid.empty() ? "" : ", ", n.name);
-    }
-    if (found == nullptr) {
-      return InvalidArgument(StrCat(field, ": unknown module '", name, "'; valid: ", valid));
-    }
+    ECHOSIM_ASSIGN_OR_RETURN(const RecomputeModuleName* found,
+                             FindModuleName(RecomputeModuleNames(), field, name));
     const bool moe_only = found->module == kRecomputeMoeAct || found->module == kRecomputeMoe;
     if (moe_only && !moe) {
       return InvalidArgument(StrCat(field, ": '", name, "' needs a mixture-of-experts model; '",
@@ -442,17 +448,9 @@ StatusOr<TrainingSetup> MakeTrainingSetup(const scenario::Scenario& sc) {
     s.lora_rank = t->lora_rank();
     s.lora_modules = t->lora_modules_size() == 0 ? kAllLoraModules : 0;
     for (int i = 0; i < t->lora_modules_size(); ++i) {
-      const std::string& name = t->lora_modules(i);
-      const LoraModuleName* found = nullptr;
-      std::string valid;
-      for (const LoraModuleName& n : LoraModuleNames()) {
-        if (name == n.name) found = &n;
-        valid += StrCat(valid.empty() ? "" : ", ", n.name);
-      }
-      if (found == nullptr) {
-        return InvalidArgument(StrCat("workload.training.lora_modules[", i, "]: unknown module '", name,
-                                      "'; valid: ", valid));
-      }
+      ECHOSIM_ASSIGN_OR_RETURN(const LoraModuleName* found,
+                               FindModuleName(LoraModuleNames(), StrCat("workload.training.lora_modules[", i, "]"),
+                                              t->lora_modules(i)));
       s.lora_modules |= found->module;
     }
   }

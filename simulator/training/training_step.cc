@@ -1142,7 +1142,7 @@ StatusOr<StepResult> SimulateTrainingStep(const TrainingSetup& setup) {
   r.tokens_per_s_per_gpu = tokens / r.step_time_s / p.gpus;
   r.model_flops_per_step = setup.model.TrainingFlops(static_cast<int64_t>(tokens), setup.seq_len);
   // LoRA: the forward and the input gradients, no weight gradients (2 of the 3 passes; the
-  // adapters' FLOPs are left out, as NVIDIA's published LoRA throughput counts them).
+  // adapters' FLOPs, under 0.1% of Llama 3 70B's at rank 16 on qkv, are left out).
   if (setup.lora_rank > 0) r.model_flops_per_step *= 2.0 / 3.0;
   r.model_tflops_per_gpu = r.model_flops_per_step / r.step_time_s / p.gpus / 1e12;
   r.mfu = r.model_tflops_per_gpu * 1e12 / setup.gpu.PeakFlopsPerS(setup.dtype);

@@ -325,12 +325,14 @@ DType HighPrecisionGemmDType(const LayerContext& c) {
 // current scaling reads the tensor once more first, for its amax (fp8_current_scaling.rst: two
 // reads, amax then cast); MXFP8 writes an e8m0 scale per 32 elements for each copy; delayed
 // scaling takes its scale from the amax history and computes the next amax in the cast.
+// With frozen weights (LoRA) no weight gradient needs the column-wise copy: one write.
 void Quantize(std::vector<LayerStep>* s, const LayerContext& c, const std::string& name,
               double elements, bool recompute = false) {
   if (c.dtype != DType::kFp8 && c.dtype != DType::kFp4) return;
-  double bytes = 2.0 + 2.0 * ElementBytes(c.dtype);
+  const double copies = c.FrozenWeights() ? 1.0 : 2.0;
+  double bytes = 2.0 + copies * ElementBytes(c.dtype);
   if (c.dtype == DType::kFp8 && c.fp8_recipe == Fp8Recipe::kCurrent) bytes += 2.0;
-  if (c.dtype == DType::kFp8 && c.fp8_recipe == Fp8Recipe::kMxfp8) bytes += 2.0 / 32.0;
+  if (c.dtype == DType::kFp8 && c.fp8_recipe == Fp8Recipe::kMxfp8) bytes += copies / 32.0;
   ComputeOp op = Mem(name + ".quantize", elements * bytes);
   op.recompute = recompute;
   s->push_back(std::move(op));
@@ -347,9 +349,10 @@ double GatheredBytes(const LayerContext& c, const Dims& d) {
 // Under sequence parallelism a column-parallel GEMM keeps only its input shard for the
 // backward pass and gathers it again for the weight gradient, beside the data-gradient GEMM
 // (Korthikanti et al. 2022, Sec. 4.2.2; Transformer Engine's LayerNormLinear backward).
+// Frozen weights (LoRA) take no weight gradient, so nothing is gathered again.
 void TpRegatherInput(std::vector<LayerStep>* s, const LayerContext& c, const Dims& d,
                      const char* what, double element_bytes) {
-  if (c.tp <= 1 || !c.sequence_parallel) return;
+  if (c.tp <= 1 || !c.sequence_parallel || c.FrozenWeights()) return;
   CommOp op = Comm(std::string("tp.all_gather.") + what + ".input", CollectiveKind::kAllGather,
                    GroupKind::kTp, d.tokens * d.h * element_bytes);
   op.overlaps_next_gemm = true;

@@ -1353,6 +1353,22 @@ TEST(LayerOpsTest, LoraFreezesTheBaseWeightsAndAddsAdapters) {
   EXPECT_DOUBLE_EQ(LoraLayerParams(m, tp2), 16.0 * (1024 + 1536) + 16.0 * (2048 + 1024));
   // The step's GEMM work falls by about the weight gradients' third.
   EXPECT_LT(GemmFlops(bwd), 0.55 * GemmFlops(full_bwd));
+  // No weight gradient needs the column-wise fp8 copy: a quantisation reads 2 bytes and
+  // writes 1 per element instead of 2 (delayed scaling).
+  LayerContext full = c;
+  full.lora_rank = 0;
+  const auto full_fwd = LayerForward(m, full);
+  const ComputeOp* q_full = FindCompute(full_fwd, "mlp.fc2.input.quantize");
+  const ComputeOp* q_lora = FindCompute(fwd, "mlp.fc2.input.quantize");
+  ASSERT_NE(q_full, nullptr);
+  ASSERT_NE(q_lora, nullptr);
+  EXPECT_DOUBLE_EQ(q_lora->bytes / q_full->bytes, 3.0 / 4.0);
+  // Under sequence parallelism nothing is gathered again for a weight gradient.
+  LayerContext sp = SpContext(512, 2);
+  sp.lora_rank = 16;
+  sp.lora_modules = kLoraQkv;
+  EXPECT_EQ(CountComm(LayerBackward(m, sp), CollectiveKind::kAllGather),
+            CountComm(LayerBackward(m, SpContext(512, 2)), CollectiveKind::kAllGather) - 2);
 }
 
 

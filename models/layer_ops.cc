@@ -1481,14 +1481,29 @@ double LayerActivationBytes(const ModelSpec& m, const LayerContext& c) {
     saved += 0.5 * ((norms_recomputed ? 0.0 : norms_out) + proj_in + (act_recomputed ? 0.0 : act_out));
   }
   // Of which the MLP / MoE block's own.
-  const double mlp_saved = (block_recomputed ? mlp_bytes * 17.0 / 19.0 : act_recomputed ? act_out : 0.0) +
-                           (low_precision && !act_recomputed ? 0.5 * act_out : 0.0);
+  double mlp_saved = (block_recomputed ? mlp_bytes * 17.0 / 19.0 : act_recomputed ? act_out : 0.0) +
+                     (low_precision && !act_recomputed ? 0.5 * act_out : 0.0);
+  // Frozen weights (LoRA): Transformer Engine keeps a linear layer's input only for its weight
+  // gradient, so a dense MLP's layers without an adapter keep neither the second GEMM's input
+  // nor the norm's output that feeds the first (what is left of them after the lines above).
+  // Attention keeps its inputs for the attention kernel's own backward; frozen experts'
+  // inputs are still counted (an upper bound).
+  double frozen_norm_saved = 0;
+  if (c.FrozenWeights() && ModelSpec::KindHasMlp(c.layer_kind) && !MoeHere(m, c)) {
+    const double kept = low_precision ? 0.5 : 1.0;
+    if ((c.lora_modules & kLoraFc2) == 0 && !act_recomputed) {
+      saved += kept * act_out;
+      mlp_saved += kept * act_out;
+    }
+    if ((c.lora_modules & kLoraFc1) == 0 && !norms_recomputed) frozen_norm_saved = kept * norms_out / 2.0;
+  }
+  saved += frozen_norm_saved;
   // A hybrid model's single-block layer has one norm (2 of norms_out's 4 bytes) and one
   // dropout mask (1 byte): the MLP / experts block takes the second norm and mask, the
   // attention block the rest, so that the two blocks keep what a transformer layer keeps.
   const double norm_one = norms_out / 2.0;
   const double mlp_norm_saved = (norms_recomputed ? norm_one : 0.0) + (!m.dropout ? 1.0 / replicated : 0.0) +
-                                (low_precision && !norms_recomputed ? 0.5 * norm_one : 0.0);
+                                (low_precision && !norms_recomputed ? 0.5 * norm_one : 0.0) + frozen_norm_saved;
   // Hybrid models' single-block layers: the MLP / experts with their norm's input, or the
   // attention block without them.
   if (c.layer_kind == 'E' || c.layer_kind == '-') {

@@ -1363,6 +1363,22 @@ TEST(LayerOpsTest, LoraFreezesTheBaseWeightsAndAddsAdapters) {
   ASSERT_NE(q_full, nullptr);
   ASSERT_NE(q_lora, nullptr);
   EXPECT_DOUBLE_EQ(q_lora->bytes / q_full->bytes, 3.0 / 4.0);
+  // Frozen MLP layers without an adapter keep neither the second GEMM's input nor the first's
+  // (the norm's output); with adapters on both they are kept as in full training.
+  LayerContext all = c;
+  all.lora_modules = kAllLoraModules;
+  EXPECT_DOUBLE_EQ(LayerActivationBytes(m, all), LayerActivationBytes(m, full));
+  LayerContext qkv_only = c;
+  qkv_only.lora_modules = kLoraQkv;
+  LayerContext with_fc1 = c;
+  with_fc1.lora_modules = kLoraQkv | kLoraFc1;
+  EXPECT_LT(LayerActivationBytes(m, qkv_only), LayerActivationBytes(m, with_fc1));
+  EXPECT_LT(LayerActivationBytes(m, with_fc1), LayerActivationBytes(m, full));
+  // fp8, GELU MLP at 4h, no SP: the fc2 input's quantized copy (1 byte x 4h) and the norm's
+  // output's (1 byte x h) per token.
+  const double tokens = 512.0;
+  EXPECT_NEAR(LayerActivationBytes(m, full) - LayerActivationBytes(m, qkv_only),
+              tokens * (4.0 * 1024 + 1024), 1e-6);
   // Under sequence parallelism nothing is gathered again for a weight gradient.
   LayerContext sp = SpContext(512, 2);
   sp.lora_rank = 16;

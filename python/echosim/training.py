@@ -176,6 +176,13 @@ def _column(col: Any) -> Any:
     return col
 
 
+def _names(value: str | Iterable[str] | None) -> list[str] | None:
+    """A list flag's value: a list, or the CLI's comma-separated names; None leaves it alone."""
+    if value is None:
+        return None
+    return value.split(",") if isinstance(value, str) else list(value)
+
+
 def run(scenario: Scenario, *, timeline: bool = True) -> TrainingResult:
     """Resolves and simulates a training scenario (the CLI's ``echosim run``).
 
@@ -323,9 +330,7 @@ def train(
         "ep": ep, "dp": dp, "micro_batch": micro_batch, "global_batch": global_batch,
         "seq_len": seq_len, "dtype": dtype, "attention": attention, "zero": zero,
         "recompute": recompute,
-        # A list, or the CLI's comma-separated names.
-        "recompute_modules": (recompute_modules.split(",") if isinstance(recompute_modules, str)
-                              else None if recompute_modules is None else list(recompute_modules)),
+        "recompute_modules": _names(recompute_modules),
         "sequence_parallel": sequence_parallel, "schedule": schedule,
         "no_overlap_grad_reduce": no_overlap_grad_reduce,
         "overlap_param_gather": overlap_param_gather, "tp_comm_overlap": tp_comm_overlap,
@@ -340,8 +345,7 @@ def train(
         "mtp_bf16": mtp_bf16,
         "lora_rank": lora_rank,
         "packed_sample_tokens": packed_sample_tokens,
-        "lora_modules": (lora_modules.split(",") if isinstance(lora_modules, str)
-                         else None if lora_modules is None else list(lora_modules)),
+        "lora_modules": _names(lora_modules),
         "bf16_layers_at_start": bf16_layers_at_start,
         "bf16_layers_at_end": bf16_layers_at_end,
         "expert_tp": expert_tp,
@@ -350,8 +354,7 @@ def train(
         "nic_gbps": nic_gbps,
         "nvlink_gbps": nvlink_gbps, "host_overhead_ms": host_overhead_ms,
         "host_launch_us": host_launch_us, "host_loop_launch_us": host_loop_launch_us,
-        "cuda_graph_scope": (cuda_graph_scope.split(",") if isinstance(cuda_graph_scope, str)
-                             else None if cuda_graph_scope is None else list(cuda_graph_scope)),
+        "cuda_graph_scope": _names(cuda_graph_scope),
         "flex_traffic_factor": flex_traffic_factor, "full": full,
         "oversubscription": oversubscription, "no_interference": no_interference,
         "no_contention": no_contention, "compute_backend": compute_backend,
